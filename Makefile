@@ -1,0 +1,36 @@
+# regstack — every task a developer or CI runs. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+
+.PHONY: help setup system-deps test unit lint bench
+help:
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+setup: $(VENV)/.installed system-deps ## virtualenv with pinned deps, plus Debian test tools
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+system-deps: ## Debian packages the tests drive (registry, skopeo, promtool, redis)
+	@bash scripts/system-deps.sh
+
+lint: $(VENV)/.installed ## ruff and mypy
+	$(VENV)/bin/ruff check components tests policy __main__.py
+	$(VENV)/bin/ruff format --check components tests policy __main__.py
+	$(VENV)/bin/mypy components
+
+unit: $(VENV)/.installed ## unit tests only (no servers)
+	$(PY) -m pytest -q -m "not e2e and not registry" tests
+
+test: setup lint ## everything CI runs: lint, unit, real-server and end-to-end tests
+	$(PY) -m pytest -q tests
+
+bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing
+	$(PY) benchmarks/bench_program.py
+
+# Capability-specific targets (toolchain, cluster, rules, ...) live in mk/.
+-include mk/*.mk

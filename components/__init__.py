@@ -1,0 +1,1 @@
+"""regstack: Pulumi components for a private container-image registry."""
