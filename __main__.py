@@ -1,0 +1,23 @@
+"""regstack: load and validate the stack's config, build the registry, export its endpoints."""
+
+import pulumi
+
+from components.config import ConfigError, load_config
+from components.platform import RegistryPlatform
+from components.stack_config import read_program_config
+
+try:
+    config = load_config(read_program_config())
+except ConfigError as error:
+    # RunError ends the program with these lines only: no traceback, no resource registered.
+    raise pulumi.RunError(f"invalid stack configuration:\n{error}") from None
+
+platform = RegistryPlatform("regstack", config)
+
+pulumi.export("backend", config.backend)
+pulumi.export("endpoint", platform.endpoint)
+pulumi.export("in_cluster_endpoint", platform.in_cluster_endpoint)
+pulumi.export("pull_secret_names", platform.pull_secret_names)
+pulumi.export("ca_secret_name", platform.ca_secret_name)
+pulumi.export("tls_secret_name", platform.tls_secret_name)
+pulumi.export("docker_login", platform.docker_login)

@@ -1,0 +1,131 @@
+"""RegistryAuth: the htpasswd Secret the registry reads, and pull secrets for workloads."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import htpasswd
+from components.config import DnsLabel
+from components.outputs import as_secret
+
+
+@dataclass(frozen=True)
+class RegistryUser:
+    """A login; the password is a Pulumi secret all the way."""
+
+    name: str
+    password: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class RegistryAuthArgs:
+    namespace: pulumi.Input[str]
+    """Namespace of the registry, where the htpasswd Secret goes."""
+    users: list[RegistryUser]
+    realm: str
+    bcrypt_cost: int
+    registry_hosts: list[str]
+    """Every host:port clients use; each pull secret authenticates all of them."""
+    pull_secret_namespaces: list[DnsLabel] = field(default_factory=list)
+    pull_secret_name: str = "regstack-pull"
+    pull_user: str | None = None
+    """Whose credentials go into pull secrets; the first user when unset."""
+    create_namespaces: bool = False
+
+
+def docker_config(hosts: list[str], user: str, password: str) -> str:
+    """`.dockerconfigjson` content authenticating `user` on every host."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    auths = {host: {"username": user, "password": password, "auth": token} for host in hosts}
+    return json.dumps({"auths": auths}, sort_keys=True)
+
+
+def _pull_user(args: RegistryAuthArgs) -> RegistryUser | None:
+    if not args.users:
+        return None
+    wanted = args.pull_user or args.users[0].name
+    return next(u for u in args.users if u.name == wanted)
+
+
+class RegistryAuth(pulumi.ComponentResource):
+    """htpasswd Secret for the registry and a dockerconfigjson pull secret per namespace."""
+
+    htpasswd_secret_name: pulumi.Output[str]
+    htpasswd_checksum: pulumi.Output[str]
+    pull_secret_names: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self, name: str, args: RegistryAuthArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("regstack:index:RegistryAuth", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        pairs = [pulumi.Output.all(u.name, u.password) for u in args.users]
+        file: pulumi.Output[str] = as_secret(
+            pulumi.Output.all(*pairs).apply(
+                lambda users: htpasswd.htpasswd([(u, p) for u, p in users], args.bcrypt_cost)
+            )
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-htpasswd",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-htpasswd", namespace=args.namespace),
+            type="Opaque",
+            string_data={"htpasswd": file},
+            opts=child,
+        )
+        self.htpasswd_secret_name = secret.metadata.name
+        # Lets the registry roll its pods when users change (Distribution 2.8 reads the file once).
+        self.htpasswd_checksum = as_secret(
+            file.apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
+        )
+
+        names: dict[str, pulumi.Output[str]] = {}
+        pull_user = _pull_user(args)
+        if pull_user is not None:
+            for namespace in args.pull_secret_namespaces:
+                names[namespace] = self._pull_secret(name, namespace, pull_user, args, child)
+        self.pull_secret_names = (
+            pulumi.Output.all(**names) if names else pulumi.Output.from_input({})
+        )
+
+        self.register_outputs(
+            {
+                "htpasswd_secret_name": self.htpasswd_secret_name,
+                "htpasswd_checksum": self.htpasswd_checksum,
+                "pull_secret_names": self.pull_secret_names,
+            }
+        )
+
+    def _pull_secret(
+        self,
+        name: str,
+        namespace: str,
+        user: RegistryUser,
+        args: RegistryAuthArgs,
+        child: pulumi.ResourceOptions,
+    ) -> pulumi.Output[str]:
+        opts = child
+        if args.create_namespaces:
+            created = k8s.core.v1.Namespace(
+                f"{name}-ns-{namespace}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace),
+                opts=child,
+            )
+            opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[created]))
+        content: pulumi.Output[str] = as_secret(
+            user.password.apply(lambda pw: docker_config(args.registry_hosts, user.name, pw))
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-pull-{namespace}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.pull_secret_name, namespace=namespace),
+            type="kubernetes.io/dockerconfigjson",
+            string_data={".dockerconfigjson": content},
+            opts=opts,
+        )
+        return secret.metadata.name

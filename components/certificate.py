@@ -1,0 +1,111 @@
+"""RegistryCertificate: the registry's serving certificate, issued by cert-manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import TlsConfig
+from components.outputs import known_after
+
+CERT_MANAGER = "cert-manager.io/v1"
+# Long enough that a lab CA outlives many serving certificates; cert-manager renews it anyway.
+LAB_CA_DURATION = "87600h"
+
+
+@dataclass(frozen=True)
+class RegistryCertificateArgs:
+    namespace: pulumi.Input[str]
+    tls: TlsConfig
+    dns_names: list[str]
+    """Every DNS name clients use: host names, service names, `localhost` for the node port."""
+    ip_addresses: list[str]
+
+
+class RegistryCertificate(pulumi.ComponentResource):
+    """A cert-manager Certificate; for labs, with the self-signed CA chain that issues it."""
+
+    tls_secret_name: pulumi.Output[str]
+    ca_secret_name: pulumi.Output[str | None]
+
+    def __init__(
+        self, name: str, args: RegistryCertificateArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("regstack:index:RegistryCertificate", name, None, opts)
+        self._name, self._namespace = name, args.namespace
+        child = pulumi.ResourceOptions(parent=self)
+
+        if args.tls.mode == "self-signed":
+            issuer_ref, ca_issuer, ca_secret = self._lab_ca(child)
+            self.ca_secret_name = pulumi.Output.from_input(ca_secret)
+            child = pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[ca_issuer])
+            )
+        else:
+            assert args.tls.issuer is not None  # enforced by the config model
+            issuer_ref = {"name": args.tls.issuer.name, "kind": args.tls.issuer.kind}
+            self.ca_secret_name = pulumi.Output.from_input(None)
+
+        serving = self._resource(
+            "Certificate",
+            "tls",
+            {
+                "secretName": f"{name}-tls",
+                "dnsNames": args.dns_names,
+                "ipAddresses": args.ip_addresses,
+                "duration": args.tls.duration,
+                "renewBefore": args.tls.renew_before,
+                "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                "usages": ["server auth", "digital signature", "key encipherment"],
+                "issuerRef": {**issuer_ref, "group": "cert-manager.io"},
+            },
+            child,
+        )
+        self.tls_secret_name = known_after(serving, f"{name}-tls")
+        self.register_outputs(
+            {"tls_secret_name": self.tls_secret_name, "ca_secret_name": self.ca_secret_name}
+        )
+
+    def _resource(
+        self, kind: str, role: str, spec: dict[str, Any], opts: pulumi.ResourceOptions
+    ) -> k8s.apiextensions.CustomResource:
+        resource_name = f"{self._name}-{role}"
+        return k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=CERT_MANAGER,
+            kind=kind,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=resource_name, namespace=self._namespace),
+            spec=spec,
+            opts=opts,
+        )
+
+    def _lab_ca(
+        self, child: pulumi.ResourceOptions
+    ) -> tuple[dict[str, str], k8s.apiextensions.CustomResource, str]:
+        """Self-signed Issuer -> CA Certificate -> CA Issuer, as cert-manager documents it."""
+        bootstrap = self._resource("Issuer", "selfsigned", {"selfSigned": {}}, child)
+        ca_secret = f"{self._name}-ca"
+        ca = self._resource(
+            "Certificate",
+            "ca",
+            {
+                "isCA": True,
+                "commonName": f"{self._name} lab CA",
+                "secretName": ca_secret,
+                "duration": LAB_CA_DURATION,
+                "privateKey": {"algorithm": "ECDSA", "size": 256},
+                "issuerRef": {"name": f"{self._name}-selfsigned", "kind": "Issuer",
+                              "group": "cert-manager.io"},
+            },
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[bootstrap])),
+        )  # fmt: skip
+        ca_issuer = self._resource(
+            "Issuer",
+            "ca-issuer",
+            {"ca": {"secretName": ca_secret}},
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ca])),
+        )
+        return {"name": f"{self._name}-ca-issuer", "kind": "Issuer"}, ca_issuer, ca_secret

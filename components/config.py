@@ -1,0 +1,591 @@
+"""The regstack configuration model: everything a stack can say, validated before anything runs.
+
+Structured config lives under the `regstack` namespace of a stack file (`regstack:registry`,
+`regstack:tls`, ...). `load_config` turns the raw mapping into a `RegstackConfig` or raises
+`ConfigError` listing every problem as `regstack:<dotted.path>: <what is wrong and what is allowed>`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+)
+
+# --- value types -------------------------------------------------------------------------------
+
+_QUANTITY = re.compile(
+    r"^(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
+)
+_SUFFIX_BYTES = {
+    None: 1,
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}  # fmt: skip
+
+
+def quantity_bytes(text: str) -> int:
+    """Bytes in a Kubernetes storage quantity such as `20Gi` or `500M`."""
+    match = _QUANTITY.match(text)
+    if not match:
+        raise ValueError(
+            f"{text!r} is not a Kubernetes quantity; use a number with an optional suffix "
+            "Ki, Mi, Gi, Ti, Pi, Ei (powers of 1024) or k, M, G, T, P, E (powers of 1000), e.g. 20Gi"
+        )
+    try:
+        number = Decimal(match["number"])
+    except InvalidOperation as err:  # pragma: no cover - the regex only admits decimals
+        raise ValueError(f"{text!r} is not a number") from err
+    total = number * _SUFFIX_BYTES[match["suffix"]]
+    if total <= 0:
+        raise ValueError(f"{text!r} must be larger than zero")
+    return int(total)
+
+
+def _check_quantity(text: str) -> str:
+    quantity_bytes(text)
+    return text
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+
+
+def _check_dns_label(text: str) -> str:
+    if not _DNS_LABEL.match(text):
+        raise ValueError(
+            f"{text!r} is not an RFC 1123 label: 1-63 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return text
+
+
+def _check_hostname(text: str) -> str:
+    """RFC 1123 host name; a leading `*.` wildcard is allowed for certificates and ingresses."""
+    labels = text.split(".")
+    if labels[0] == "*":
+        labels = labels[1:]
+    if len(text) > 253 or not labels or not all(_HOST_LABEL.match(label) for label in labels):
+        raise ValueError(
+            f"{text!r} is not an RFC 1123 host name: dot-separated labels of 1-63 letters, "
+            "digits or '-', each starting and ending with a letter or digit, 253 characters at most"
+        )
+    return text.lower()
+
+
+_DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:h|m|s|ms))+$")
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
+_DURATION_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a Go duration such as `2160h` or `1h30m` (the form cert-manager takes)."""
+    if not _DURATION.match(text):
+        raise ValueError(f"{text!r} is not a duration; use Go duration units h, m, s, e.g. 2160h")
+    return sum(float(n) * _DURATION_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+def _check_duration(text: str) -> str:
+    duration_seconds(text)
+    return text
+
+
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
+                ("day of week", 0, 7))  # fmt: skip
+_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+
+def _check_cron_field(field: str, name: str, low: int, high: int) -> None:
+    for part in field.split(","):
+        value, _, step = part.partition("/")
+        if step and not (step.isdigit() and int(step) > 0):
+            raise ValueError(f"{name} step {step!r} must be a positive number")
+        if value == "*":
+            continue
+        bounds = value.split("-")
+        if len(bounds) > 2 or not all(b.isdigit() for b in bounds):
+            raise ValueError(f"{name} {value!r} must be '*', a number, a range a-b or a list")
+        numbers = [int(b) for b in bounds]
+        if any(not low <= n <= high for n in numbers):
+            raise ValueError(f"{name} {value!r} is outside {low}-{high}")
+        if len(numbers) == 2 and numbers[0] > numbers[1]:
+            raise ValueError(f"{name} range {value!r} runs backwards")
+
+
+def _check_cron(text: str) -> str:
+    """A Kubernetes CronJob schedule: five numeric fields or one of the @ macros."""
+    if text in _CRON_MACROS:
+        return text
+    fields = text.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"{text!r} is not a cron schedule: five fields (minute hour day-of-month month "
+            f"day-of-week), e.g. '0 2 * * 0', or one of {', '.join(sorted(_CRON_MACROS))}"
+        )
+    for field, (name, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        _check_cron_field(field, name, low, high)
+    return text
+
+
+_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+def _check_user_name(text: str) -> str:
+    if not _USER_NAME.match(text):
+        raise ValueError(
+            f"{text!r} is not a valid user name: 1-64 of letters, digits, '.', '_', '@', '-', "
+            "starting with a letter or digit (':' would break the htpasswd format)"
+        )
+    return text
+
+
+def _check_image_version(text: str) -> str:
+    if text == "latest" or not re.match(r"^[\w][\w.-]{0,127}$", text):
+        raise ValueError(
+            f"{text!r} is not a pinned image tag: give an explicit version such as 2.8.3 "
+            "('latest' would change under you)"
+        )
+    return text
+
+
+Quantity = Annotated[str, AfterValidator(_check_quantity)]
+DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+Hostname = Annotated[str, AfterValidator(_check_hostname)]
+Duration = Annotated[str, AfterValidator(_check_duration)]
+CronSchedule = Annotated[str, AfterValidator(_check_cron)]
+UserName = Annotated[str, AfterValidator(_check_user_name)]
+ImageVersion = Annotated[str, AfterValidator(_check_image_version)]
+
+
+class _Model(BaseModel):
+    """Every model refuses unknown keys: a misspelt key is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+class StorageConfig(_Model):
+    """Where the registry keeps blobs: a PersistentVolumeClaim."""
+
+    size: Quantity = Field("20Gi", description="Volume size (the MicroK8s addon's default).")
+    storage_class: str | None = Field(None, description="StorageClass; cluster default if unset.")
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = Field(
+        "ReadWriteOnce", description="Volume access mode; ReadWriteMany allows several replicas."
+    )
+    delete_enabled: bool = Field(
+        True, description="`storage.delete.enabled`: lets retention delete manifests by digest."
+    )
+
+
+class ServiceConfig(_Model):
+    """How clients reach the registry."""
+
+    type: Literal["NodePort", "ClusterIP", "LoadBalancer"] = Field(
+        "NodePort", description="Service type; NodePort matches the MicroK8s addon."
+    )
+    node_port: int = Field(
+        32000, ge=30000, le=32767, description="Node port when type is NodePort (addon: 32000)."
+    )
+    port: int = Field(5000, ge=1, le=65535, description="Service port inside the cluster.")
+
+
+class IngressConfig(_Model):
+    """An optional Ingress in front of the registry, with TLS when TLS is on."""
+
+    enabled: bool = Field(False, description="Create an Ingress for `registry.hostnames`.")
+    class_name: str | None = Field(None, description="IngressClass name (e.g. nginx, public).")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Extra Ingress annotations."
+    )
+
+
+class ResourcesConfig(_Model):
+    """Container resource requests and limits."""
+
+    cpu_request: str = Field("50m", description="CPU request.")
+    memory_request: str = Field("128Mi", description="Memory request.")
+    cpu_limit: str = Field("1", description="CPU limit.")
+    memory_limit: str = Field("512Mi", description="Memory limit.")
+
+
+class RegistryConfig(_Model):
+    """The registry itself (distribution backend; the addon uses namespace and storage size)."""
+
+    namespace: DnsLabel = Field(
+        "container-registry", description="Namespace (the addon's, so clients need no change)."
+    )
+    image: str = Field("docker.io/library/registry", description="Registry image repository.")
+    version: ImageVersion = Field("2.8.3", description="Pinned image tag; never `latest`.")
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    ingress: IngressConfig = Field(default_factory=IngressConfig)
+    hostnames: list[Hostname] = Field(
+        default_factory=list, description="External host names (Ingress, certificate SANs)."
+    )
+    replicas: int = Field(1, ge=1, le=20, description="Registry pods.")
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+
+
+class IssuerRef(_Model):
+    """A cert-manager issuer that already exists in the cluster."""
+
+    name: DnsLabel = Field(description="Issuer name, e.g. letsencrypt-prod.")
+    kind: Literal["Issuer", "ClusterIssuer"] = Field("ClusterIssuer", description="Issuer kind.")
+
+
+class TlsConfig(_Model):
+    """Registry TLS via cert-manager."""
+
+    mode: Literal["none", "self-signed", "issuer"] = Field(
+        "none",
+        description="`none`, `self-signed` (a lab CA chain made here) or `issuer` (existing one).",
+    )
+    issuer: IssuerRef | None = Field(None, description="Required when mode is `issuer`.")
+    dns_names: list[Hostname] = Field(
+        default_factory=list, description="Extra SANs besides the hostnames and service names."
+    )
+    duration: Duration = Field("2160h", description="Certificate lifetime (90 days).")
+    renew_before: Duration = Field("360h", description="Renew this long before expiry (15 days).")
+
+
+class UserConfig(_Model):
+    """A registry user; the password comes from secret config."""
+
+    name: UserName = Field(description="Login name.")
+    password: SecretStr = Field(
+        description="Set with `pulumi config set --secret --path 'auth.users[N].password'`."
+    )
+
+
+class AuthConfig(_Model):
+    """htpasswd authentication."""
+
+    enabled: bool = Field(False, description="Require a login for every request.")
+    realm: str = Field("regstack", min_length=1, description="Basic-auth realm.")
+    users: list[UserConfig] = Field(default_factory=list, description="Users (htpasswd entries).")
+    bcrypt_cost: int = Field(12, ge=10, le=15, description="bcrypt cost of htpasswd entries.")
+
+
+class PullSecretsConfig(_Model):
+    """`kubernetes.io/dockerconfigjson` secrets for workloads in other namespaces."""
+
+    namespaces: list[DnsLabel] = Field(
+        default_factory=list, description="Namespaces that get a pull secret."
+    )
+    create_namespaces: bool = Field(False, description="Create those namespaces too.")
+    secret_name: DnsLabel = Field("regstack-pull", description="Name of each pull secret.")
+    user: UserName | None = Field(None, description="Whose credentials; the first user if unset.")
+
+
+class GcConfig(_Model):
+    """Registry garbage collection (filled in by the maintenance work)."""
+
+    enabled: bool = Field(True, description="Run `registry garbage-collect` on a schedule.")
+    schedule: CronSchedule = Field("0 2 * * 0", description="CronJob schedule (Sunday 02:00).")
+    delete_untagged: bool = Field(True, description="Also remove untagged manifests.")
+
+
+class RetentionConfig(_Model):
+    """Tag retention (filled in by the maintenance work)."""
+
+    enabled: bool = Field(False, description="Run the retention job on a schedule.")
+    schedule: CronSchedule = Field("0 1 * * 0", description="CronJob schedule (before GC).")
+
+
+class MonitoringConfig(_Model):
+    """Metrics, alerts and dashboard (filled in by the monitoring work)."""
+
+    enabled: bool = Field(False, description="Create ServiceMonitor, PrometheusRule, dashboard.")
+
+
+class MicroK8sConfig(_Model):
+    """Where `microk8s enable registry` runs for the microk8s-addon backend."""
+
+    host: Hostname | None = Field(None, description="SSH host; run locally when unset.")
+    user: str = Field("ubuntu", description="SSH user.")
+    private_key: SecretStr | None = Field(None, description="SSH private key (secret config).")
+    port: int = Field(22, ge=1, le=65535, description="SSH port.")
+
+
+Backend = Literal["microk8s-addon", "distribution", "harbor"]
+Profile = Literal["dev", "prod"]
+
+
+class RegstackConfig(_Model):
+    """One stack's configuration."""
+
+    profile: Profile = Field("dev", description="`dev` (lab) or `prod` (production-like).")
+    backend: Backend = Field("distribution", description="Which registry to deploy.")
+    allow_insecure: bool = Field(
+        False, description="Let a prod profile run without TLS or auth (explicit opt-out)."
+    )
+    skip_await: bool = Field(
+        False, description="Don't wait for workloads to become ready (clusters without nodes)."
+    )
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    pull_secrets: PullSecretsConfig = Field(default_factory=PullSecretsConfig)
+    gc: GcConfig = Field(default_factory=GcConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    microk8s: MicroK8sConfig = Field(default_factory=MicroK8sConfig)
+
+    @property
+    def protect_data(self) -> bool:
+        """Production profiles protect registry storage from `pulumi destroy`."""
+        return self.profile == "prod"
+
+
+# --- errors and cross-field rules --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a stack's config, at a dotted path below `regstack:`."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"regstack:{self.path}: {self.message}" if self.path else f"regstack: {self.message}"
+
+
+class ConfigError(Exception):
+    """The config is invalid; `problems` lists every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+ADDON_MIN_SIZE = "20Gi"
+_ADDON_ALTERNATIVE = (
+    "use backend: distribution, a drop-in replacement on the same namespace "
+    "(container-registry) and port (32000)"
+)
+
+
+def _addon_problems(cfg: RegstackConfig) -> list[Problem]:
+    problems = []
+    if cfg.auth.enabled:
+        problems.append(
+            Problem(
+                "auth.enabled",
+                f"the microk8s-addon backend cannot do authentication; {_ADDON_ALTERNATIVE}",
+            )
+        )
+    if cfg.tls.mode != "none":
+        problems.append(
+            Problem(
+                "tls.mode", f"the microk8s-addon backend cannot serve TLS; {_ADDON_ALTERNATIVE}"
+            )
+        )
+    if quantity_bytes(cfg.registry.storage.size) < quantity_bytes(ADDON_MIN_SIZE):
+        problems.append(
+            Problem(
+                "registry.storage.size",
+                f"the microk8s-addon refuses less than {ADDON_MIN_SIZE}, got {cfg.registry.storage.size}",
+            )
+        )
+    if cfg.registry.replicas != 1:
+        problems.append(
+            Problem(
+                "registry.replicas",
+                f"the microk8s-addon runs exactly one replica; {_ADDON_ALTERNATIVE}",
+            )
+        )
+    if cfg.registry.service.node_port != 32000 or cfg.registry.service.type != "NodePort":
+        problems.append(
+            Problem(
+                "registry.service",
+                "the microk8s-addon always listens on NodePort 32000; remove these settings or use backend: distribution",
+            )
+        )
+    return problems
+
+
+def _profile_problems(cfg: RegstackConfig) -> list[Problem]:
+    if cfg.profile != "prod" or cfg.allow_insecure:
+        return []
+    problems = []
+    if cfg.tls.mode == "none":
+        problems.append(
+            Problem(
+                "tls.mode",
+                "the prod profile needs TLS: set tls.mode to issuer (or self-signed), or set allow_insecure: true to accept plain HTTP",
+            )
+        )
+    if not cfg.auth.enabled and cfg.backend != "harbor":
+        problems.append(
+            Problem(
+                "auth.enabled",
+                "the prod profile needs authentication: set auth.enabled: true with at least one user, or set allow_insecure: true",
+            )
+        )
+    return problems
+
+
+def _registry_problems(cfg: RegstackConfig) -> list[Problem]:
+    registry = cfg.registry
+    problems = []
+    if registry.replicas > 1 and registry.storage.access_mode == "ReadWriteOnce":
+        problems.append(
+            Problem(
+                "registry.replicas",
+                f"{registry.replicas} replicas cannot share a ReadWriteOnce volume (only one node can mount it); use 1 replica or storage.access_mode: ReadWriteMany",
+            )
+        )
+    if registry.ingress.enabled and not registry.hostnames:
+        problems.append(
+            Problem(
+                "registry.hostnames",
+                "an Ingress needs at least one host name; list them here or set registry.ingress.enabled: false",
+            )
+        )
+    return problems
+
+
+def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
+    tls = cfg.tls
+    problems = []
+    if tls.mode == "issuer" and tls.issuer is None:
+        problems.append(
+            Problem(
+                "tls.issuer",
+                "tls.mode issuer needs an issuer: {name: ..., kind: ClusterIssuer or Issuer}",
+            )
+        )
+    if tls.mode != "issuer" and tls.issuer is not None:
+        problems.append(
+            Problem(
+                "tls.issuer",
+                f"an issuer is only used with tls.mode issuer (mode is {tls.mode}); remove it or change the mode",
+            )
+        )
+    if duration_seconds(tls.renew_before) >= duration_seconds(tls.duration):
+        problems.append(
+            Problem(
+                "tls.renew_before",
+                f"must be shorter than tls.duration ({tls.duration}), got {tls.renew_before}",
+            )
+        )
+    return problems
+
+
+def _auth_problems(cfg: RegstackConfig) -> list[Problem]:
+    auth, pull = cfg.auth, cfg.pull_secrets
+    problems = []
+    if auth.enabled and not auth.users:
+        problems.append(
+            Problem(
+                "auth.users",
+                "auth is enabled but no user is listed; add {name: ..., password: <secret>}",
+            )
+        )
+    names = [u.name for u in auth.users]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            problems.append(Problem(f"auth.users[{index}].name", f"user {name!r} is listed twice"))
+    if pull.namespaces and not auth.enabled:
+        problems.append(
+            Problem(
+                "pull_secrets.namespaces",
+                "pull secrets carry credentials, so they need auth.enabled: true; without auth, pulls need no secret",
+            )
+        )
+    if pull.user is not None and pull.user not in names:
+        problems.append(
+            Problem(
+                "pull_secrets.user",
+                f"{pull.user!r} is not one of auth.users ({', '.join(names) or 'none'})",
+            )
+        )
+    return problems
+
+
+def _harbor_problems(cfg: RegstackConfig) -> list[Problem]:
+    return [
+        Problem(
+            "backend",
+            "the harbor backend is not available in this release; use distribution or microk8s-addon",
+        )
+    ]
+
+
+def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
+    problems = _profile_problems(cfg) + _tls_problems(cfg) + _auth_problems(cfg)
+    if cfg.backend == "microk8s-addon":
+        problems += _addon_problems(cfg)
+    elif cfg.backend == "harbor":
+        problems += _harbor_problems(cfg)
+    else:
+        problems += _registry_problems(cfg)
+    return problems
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the model accepts at the parent of `loc`, for 'unknown key' messages."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if current else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        current = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+    return sorted(current.model_fields) if current else []
+
+
+def _message(error: Any) -> str:
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(RegstackConfig, error["loc"])
+        return f"unknown key; allowed keys here: {', '.join(allowed)}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    if kind in ("model_type", "dict_type"):
+        return "must be a mapping of keys to values"
+    return f"{message[0].lower()}{message[1:]} (got {error['input']!r})"
+
+
+def load_config(raw: Any) -> RegstackConfig:
+    """Validate the `regstack:` config mapping; raise ConfigError naming every problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem("", "the config must be a mapping of keys to values")])
+    try:
+        cfg = RegstackConfig.model_validate(raw)
+    except ValidationError as err:
+        problems = [Problem(_dotted(e["loc"]), _message(e)) for e in err.errors()]
+        raise ConfigError(problems) from None
+    problems = _cross_field_problems(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg

@@ -1,0 +1,325 @@
+"""DistributionRegistry: CNCF Distribution (`registry:2`) as plain Kubernetes objects.
+
+Works on any cluster. Object names follow the MicroK8s addon (`registry` in
+`container-registry`, node port 32000) so that it is a drop-in replacement for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components import distribution_config as render
+from components.config import RegistryConfig
+
+APP = "registry"
+UID = 1000  # the non-root user the twuni chart also runs Distribution as
+
+
+@dataclass(frozen=True)
+class DistributionRegistryArgs:
+    namespace: pulumi.Input[str]
+    registry: RegistryConfig
+    tls_secret_name: pulumi.Input[str] | None = None
+    htpasswd_secret_name: pulumi.Input[str] | None = None
+    htpasswd_checksum: pulumi.Input[str] | None = None
+    auth_realm: str | None = None
+    protect_data: bool = False
+    """Protect the volume from `pulumi destroy` (production profiles)."""
+    skip_await: bool = False
+    """Don't wait for readiness: for API servers without nodes, never on a real cluster."""
+
+
+class DistributionRegistry(pulumi.ComponentResource):
+    """PVC, config, Deployment, Services and optional Ingress for one registry."""
+
+    service_name: pulumi.Output[str]
+    metrics_service_name: pulumi.Output[str]
+    in_cluster_endpoint: pulumi.Output[str]
+    config_yaml: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DistributionRegistryArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("regstack:index:DistributionRegistry", name, None, opts)
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        registry = args.registry
+        tls = args.tls_secret_name is not None
+
+        settings = render.RenderSettings(
+            delete_enabled=registry.storage.delete_enabled,
+            tls=tls,
+            auth_realm=args.auth_realm if args.htpasswd_secret_name is not None else None,
+        )
+        config_text = yaml.safe_dump(render.registry_config(settings), sort_keys=True)
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=self._metadata(f"{APP}-config"),
+            data={"config.yml": config_text},
+            opts=self._child,
+        )
+        claim = self._claim(name)
+        deployment = self._deployment(name, config_text, claim, config_map)
+        service = self._service(name, deployment)
+        metrics = k8s.core.v1.Service(
+            f"{name}-metrics",
+            # A separate ClusterIP Service keeps /metrics off the node port clients use.
+            metadata=self._metadata(f"{APP}-metrics", labels={"app.kubernetes.io/component": "metrics"}),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=self._selector(),
+                ports=[k8s.core.v1.ServicePortArgs(name="metrics", port=render.METRICS_PORT,
+                                                   target_port="metrics")],
+            ),
+            opts=self._child,
+        )  # fmt: skip
+        if registry.ingress.enabled:
+            self._ingress(name, service)
+
+        self.service_name = service.metadata.name
+        self.metrics_service_name = metrics.metadata.name
+        self.in_cluster_endpoint = pulumi.Output.concat(
+            service.metadata.name, ".", service.metadata.namespace,
+            f".svc.cluster.local:{registry.service.port}",
+        )  # fmt: skip
+        self.config_yaml = pulumi.Output.from_input(config_text)
+        self.register_outputs(
+            {
+                "service_name": self.service_name,
+                "metrics_service_name": self.metrics_service_name,
+                "in_cluster_endpoint": self.in_cluster_endpoint,
+            }
+        )
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _selector(self) -> dict[str, str]:
+        return {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": APP}
+
+    def _metadata(
+        self, object_name: str, labels: dict[str, str] | None = None, needs_nodes: bool = False
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        annotations = {}
+        if self._args.skip_await and needs_nodes:
+            annotations["pulumi.com/skipAwait"] = "true"
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=object_name,
+            namespace=self._args.namespace,
+            labels={
+                **self._selector(),
+                "app.kubernetes.io/managed-by": "regstack",
+                **(labels or {}),
+            },
+            annotations=annotations or None,
+        )
+
+    def _claim(self, name: str) -> k8s.core.v1.PersistentVolumeClaim:
+        storage = self._args.registry.storage
+        return k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-data",
+            metadata=self._metadata(f"{APP}-data", needs_nodes=True),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=[storage.access_mode],
+                storage_class_name=storage.storage_class,
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                    requests={"storage": storage.size}
+                ),
+            ),
+            # Registry data is the one thing here that cannot be recreated from code.
+            opts=pulumi.ResourceOptions.merge(
+                self._child, pulumi.ResourceOptions(protect=self._args.protect_data)
+            ),
+        )
+
+    def _volumes(
+        self, claim: k8s.core.v1.PersistentVolumeClaim, config_map: k8s.core.v1.ConfigMap
+    ) -> tuple[list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs]]:
+        volumes = [
+            k8s.core.v1.VolumeArgs(
+                name="data",
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=claim.metadata.name
+                ),
+            ),
+            k8s.core.v1.VolumeArgs(
+                name="config",
+                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map.metadata.name),
+            ),
+            # Read-only root filesystem: uploads in progress need a writable scratch dir.
+            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+        ]
+        mounts = [
+            k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR),
+            k8s.core.v1.VolumeMountArgs(
+                name="config", mount_path=render.CONFIG_DIR, read_only=True
+            ),
+            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+        ]
+        for volume, secret, path in (
+            ("tls", self._args.tls_secret_name, render.TLS_DIR),
+            ("auth", self._args.htpasswd_secret_name, render.AUTH_DIR),
+        ):
+            if secret is None:
+                continue
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name=volume, secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret)
+                )
+            )
+            mounts.append(k8s.core.v1.VolumeMountArgs(name=volume, mount_path=path, read_only=True))
+        return volumes, mounts
+
+    def _deployment(
+        self,
+        name: str,
+        config_text: str,
+        claim: k8s.core.v1.PersistentVolumeClaim,
+        config_map: k8s.core.v1.ConfigMap,
+    ) -> k8s.apps.v1.Deployment:
+        registry = self._args.registry
+        volumes, mounts = self._volumes(claim, config_map)
+        # Changing config.yml or the users must restart Distribution, which reads both once.
+        checksum = pulumi.Output.all(config_text, self._args.htpasswd_checksum or "").apply(
+            lambda parts: hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        )
+        scheme = "HTTPS" if self._args.tls_secret_name is not None else "HTTP"
+        # With auth on, /v2/ answers 401, which a probe counts as a failure; / is always 200.
+        probe_path = "/" if self._args.htpasswd_secret_name is not None else "/v2/"
+        probe = k8s.core.v1.HTTPGetActionArgs(path=probe_path, port="http", scheme=scheme)
+        res = registry.resources
+        container = k8s.core.v1.ContainerArgs(
+            name=APP,
+            image=f"{registry.image}:{registry.version}",
+            image_pull_policy="IfNotPresent",
+            args=["serve", f"{render.CONFIG_DIR}/config.yml"],
+            ports=[
+                k8s.core.v1.ContainerPortArgs(name="http", container_port=render.HTTP_PORT),
+                k8s.core.v1.ContainerPortArgs(name="metrics", container_port=render.METRICS_PORT),
+            ],
+            volume_mounts=mounts,
+            readiness_probe=k8s.core.v1.ProbeArgs(http_get=probe, period_seconds=10),
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                http_get=probe, initial_delay_seconds=10, period_seconds=20, failure_threshold=6
+            ),
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": res.cpu_request, "memory": res.memory_request},
+                limits={"cpu": res.cpu_limit, "memory": res.memory_limit},
+            ),
+            security_context=k8s.core.v1.SecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=UID,
+                run_as_group=UID,
+                allow_privilege_escalation=False,
+                read_only_root_filesystem=True,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            ),
+        )
+        # A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
+        strategy = (
+            "Recreate" if registry.storage.access_mode == "ReadWriteOnce" else "RollingUpdate"
+        )
+        return k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=self._metadata(APP, needs_nodes=True),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=registry.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type=strategy),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=self._selector(),
+                        annotations={"regstack.io/config-checksum": checksum},
+                    ),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_non_root=True,
+                            run_as_user=UID,
+                            run_as_group=UID,
+                            fs_group=UID,
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                        ),
+                        containers=[container],
+                        volumes=volumes,
+                    ),
+                ),
+            ),
+            opts=self._child,
+        )
+
+    def _service(self, name: str, deployment: k8s.apps.v1.Deployment) -> k8s.core.v1.Service:
+        service = self._args.registry.service
+        return k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=self._metadata(APP, needs_nodes=True),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type=service.type,
+                selector=self._selector(),
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="http",
+                        port=service.port,
+                        target_port="http",
+                        node_port=service.node_port if service.type == "NodePort" else None,
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                self._child, pulumi.ResourceOptions(depends_on=[deployment])
+            ),
+        )
+
+    def _ingress(self, name: str, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
+        registry = self._args.registry
+        backend = k8s.networking.v1.IngressBackendArgs(
+            service=k8s.networking.v1.IngressServiceBackendArgs(
+                name=service.metadata.name,
+                port=k8s.networking.v1.ServiceBackendPortArgs(number=registry.service.port),
+            )
+        )
+        tls = None
+        if self._args.tls_secret_name is not None:
+            tls = [
+                k8s.networking.v1.IngressTLSArgs(
+                    hosts=registry.hostnames, secret_name=self._args.tls_secret_name
+                )
+            ]
+        annotations = {
+            # Image layers are large; ingress-nginx would otherwise cap request bodies at 1m.
+            "nginx.ingress.kubernetes.io/proxy-body-size": "0",
+            **({"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"} if tls else {}),
+            **registry.ingress.annotations,
+        }
+        metadata = self._metadata(APP, needs_nodes=True)
+        return k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=metadata.name,
+                namespace=metadata.namespace,
+                labels=metadata.labels,
+                annotations={**(metadata.annotations or {}), **annotations},  # type: ignore[dict-item]
+            ),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name=registry.ingress.class_name,
+                tls=tls,
+                rules=[
+                    k8s.networking.v1.IngressRuleArgs(
+                        host=host,
+                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                            paths=[
+                                k8s.networking.v1.HTTPIngressPathArgs(
+                                    path="/", path_type="Prefix", backend=backend
+                                )
+                            ]
+                        ),
+                    )
+                    for host in registry.hostnames
+                ],
+            ),
+            opts=self._child,
+        )
