@@ -81,7 +81,9 @@ class RegistryAuth(pulumi.ComponentResource):
         )
         self.htpasswd_secret_name = secret.metadata.name
         # Lets the registry roll its pods when users change (Distribution 2.8 reads the file once).
-        self.htpasswd_checksum = as_secret(
+        # A digest of bcrypt hashes gives nothing away, and left secret it would make Pulumi
+        # encrypt and hide the registry's whole pod template in every preview.
+        self.htpasswd_checksum = pulumi.Output.unsecret(
             file.apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
         )
 

@@ -157,6 +157,19 @@ def _check_image_version(text: str) -> str:
     return text
 
 
+BCRYPT_MAX_BYTES = 72
+
+
+def _check_password(secret: SecretStr) -> SecretStr:
+    size = len(secret.get_secret_value().encode())
+    if not 1 <= size <= BCRYPT_MAX_BYTES:
+        raise ValueError(
+            f"a password must be 1-{BCRYPT_MAX_BYTES} bytes in UTF-8 (bcrypt ignores the rest), "
+            f"this one is {size}"
+        )
+    return secret
+
+
 Quantity = Annotated[str, AfterValidator(_check_quantity)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 Hostname = Annotated[str, AfterValidator(_check_hostname)]
@@ -263,7 +276,7 @@ class UserConfig(_Model):
     """A registry user; the password comes from secret config."""
 
     name: UserName = Field(description="Login name.")
-    password: SecretStr = Field(
+    password: Annotated[SecretStr, AfterValidator(_check_password)] = Field(
         description="Set with `pulumi config set --secret --path 'auth.users[N].password'`."
     )
 

@@ -64,6 +64,7 @@ class DistributionRegistry(pulumi.ComponentResource):
             opts=self._child,
         )
         claim = self._claim(name)
+        self.data_claim = claim
         deployment = self._deployment(name, config_text, claim, config_map)
         service = self._service(name, deployment)
         metrics = k8s.core.v1.Service(

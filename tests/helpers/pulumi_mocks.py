@@ -1,0 +1,97 @@
+"""Run Pulumi code under mocks and look at what it registered.
+
+Secret inputs reach the mock monitor wrapped in Pulumi's secret envelope, so a test can tell a
+secret-marked value from a plain one, which is how the real engine decides what to encrypt.
+"""
+
+from __future__ import annotations
+
+import runpy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Recorder(pulumi.runtime.Mocks):
+    resources: list[Registered] = field(default_factory=list)
+    urns: list[str] = field(default_factory=list)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(Registered(args.typ, args.name, args.inputs))
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == typ]
+
+    def parent_type(self, name: str) -> str:
+        """The type token of the resource's parent, read from its URN's type chain."""
+        urn = next(u for u in self.urns if u.endswith(f"::{name}"))
+        chain = urn.split("::")[2].split("$")
+        return chain[-2]
+
+    def named(self, name: str) -> Registered:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name}, got {len(matches)}"
+        return matches[0]
+
+
+def evaluate(build: Callable[[], Any], config: dict[str, Any] | None = None) -> Recorder:
+    """Run `build` under fresh mocks (stack `test`) and wait for every registration."""
+    recorder = Recorder()
+    pulumi.runtime.set_mocks(recorder, project="regstack", stack="test", preview=False)
+    pulumi.runtime.set_all_config({f"regstack:{k}": _encode(v) for k, v in (config or {}).items()})
+
+    @pulumi.runtime.test
+    def run() -> None:
+        build()
+
+    run()
+    recorder.urns = list(pulumi.runtime.settings.get_monitor().resources)
+    return recorder
+
+
+def run_program(config: dict[str, Any]) -> Recorder:
+    """Evaluate the project's `__main__.py` with the given `regstack:` config."""
+    return evaluate(lambda: runpy.run_path(str(ROOT / "__main__.py")), config)
+
+
+def _encode(value: Any) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def plain_strings(value: Any) -> Iterator[str]:
+    """Every string in `value` that is not inside a secret envelope."""
+    if is_secret(value):
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from plain_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from plain_strings(item)

@@ -1,0 +1,273 @@
+"""What each component registers: kinds, key fields, parents and secrets (Pulumi mocks)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import bcrypt
+import pulumi
+import pytest
+import yaml
+
+from components.config import RegstackConfig, load_config
+from components.distribution import DistributionRegistry, DistributionRegistryArgs
+from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
+from components.platform import RegistryPlatform
+from tests.helpers.pulumi_mocks import Recorder, evaluate, is_secret, plain_strings
+
+PASSWORD = "correct-horse-battery"
+LAB = {"profile": "dev", "tls": {"mode": "self-signed"},
+       "auth": {"enabled": True, "users": [{"name": "dev", "password": PASSWORD}]},
+       "pull_secrets": {"namespaces": ["dev", "staging"], "create_namespaces": True}}  # fmt: skip
+
+
+def platform(raw: dict[str, Any]) -> Recorder:
+    cfg = load_config(raw)
+    return evaluate(lambda: RegistryPlatform("rs", cfg))
+
+
+def unwrap(value: Any) -> Any:
+    return value["value"] if is_secret(value) else value
+
+
+def registry_config(rec: Recorder) -> dict[str, Any]:
+    return yaml.safe_load(rec.named("rs-registry-config").inputs["data"]["config.yml"])
+
+
+def container(rec: Recorder) -> dict[str, Any]:
+    return rec.named("rs-registry-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+
+
+# --- DistributionRegistry ---------------------------------------------------------------------
+
+
+def test_the_lab_registers_the_registry_objects_once_each() -> None:
+    kinds = sorted(
+        r.type.split(":")[-1]
+        for r in platform(LAB).resources
+        if r.type.startswith("kubernetes:core") or r.type.startswith("kubernetes:apps")
+    )
+    assert kinds == ["ConfigMap", "Deployment", "Namespace", "Namespace", "Namespace",
+                     "PersistentVolumeClaim", "Secret", "Secret", "Secret", "Service", "Service"]  # fmt: skip
+
+
+def test_every_child_is_parented_to_its_component_and_named_after_it() -> None:
+    rec = platform(LAB)
+    components = {r.name: r.type for r in rec.resources if r.type.startswith("regstack:")}
+    for resource in rec.resources:
+        if resource.name == "rs":
+            continue
+        parent = rec.parent_type(resource.name)
+        owner = max((n for n in components if resource.name.startswith(f"{n}-")), key=len)
+        assert parent == components[owner], resource.name
+
+
+def test_config_yml_enables_deletes_metrics_auth_and_tls() -> None:
+    config = registry_config(platform(LAB))
+    assert config["storage"]["delete"] == {"enabled": True}
+    assert config["http"]["debug"]["prometheus"] == {"enabled": True, "path": "/metrics"}
+    assert config["auth"]["htpasswd"]["path"] == "/etc/registry/auth/htpasswd"
+    assert config["http"]["tls"]["certificate"] == "/etc/registry/tls/tls.crt"
+
+
+def test_without_tls_and_auth_config_yml_has_neither() -> None:
+    config = registry_config(platform({}))
+    assert "auth" not in config and "tls" not in config["http"]
+
+
+def test_the_container_runs_restricted() -> None:
+    rec = platform(LAB)
+    pod = rec.named("rs-registry-deployment").inputs["spec"]["template"]["spec"]
+    security = container(rec)["securityContext"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert set(container(rec)["resources"]) == {"requests", "limits"}
+
+
+def test_probes_use_https_when_tls_is_on_and_http_otherwise() -> None:
+    assert container(platform(LAB))["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    plain = container(platform({}))["readinessProbe"]["httpGet"]
+    assert (plain["scheme"], plain["path"]) == ("HTTP", "/v2/")
+
+
+def test_the_pod_template_carries_a_config_checksum_that_follows_the_users() -> None:
+    def checksum(password: str) -> str:
+        users = {**LAB["auth"], "users": [{"name": "dev", "password": password}]}  # type: ignore[dict-item]
+        template = (
+            platform({**LAB, "auth": users})
+            .named("rs-registry-deployment")
+            .inputs["spec"]["template"]
+        )
+        return template["metadata"]["annotations"]["regstack.io/config-checksum"]
+
+    assert checksum("one-password") == checksum("one-password") != checksum("another-password")
+
+
+def test_the_service_is_node_port_32000_by_default() -> None:
+    port = platform({}).named("rs-registry-service").inputs["spec"]["ports"][0]
+    assert (port["nodePort"], port["port"]) == (32000, 5000)
+
+
+def test_a_cluster_ip_service_has_no_node_port() -> None:
+    spec = (
+        platform({"registry": {"service": {"type": "ClusterIP"}}})
+        .named("rs-registry-service")
+        .inputs["spec"]
+    )
+    assert spec["type"] == "ClusterIP" and "nodePort" not in spec["ports"][0]
+
+
+def test_metrics_get_a_cluster_ip_service_of_their_own() -> None:
+    spec = platform({}).named("rs-registry-metrics").inputs["spec"]
+    assert (spec["type"], spec["ports"][0]["name"], spec["ports"][0]["port"]) == (
+        "ClusterIP",
+        "metrics",
+        5001,
+    )
+
+
+def test_an_ingress_carries_tls_and_an_unlimited_body_size() -> None:
+    raw = {**LAB, "registry": {"hostnames": ["registry.lab.local"], "ingress": {"enabled": True}}}
+    ingress = platform(raw).named("rs-registry-ingress").inputs
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "0"
+    assert ingress["spec"]["tls"] == [
+        {"hosts": ["registry.lab.local"], "secretName": "rs-certificate-tls"}
+    ]
+
+
+def test_skip_await_marks_only_objects_that_wait_for_nodes() -> None:
+    rec = platform({"skip_await": True})
+    for name in ("rs-registry-deployment", "rs-registry-service", "rs-registry-data"):
+        assert rec.named(name).inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    assert "annotations" not in rec.named("rs-registry-config").inputs["metadata"]
+
+
+def test_one_registry_on_a_read_write_once_volume_is_recreated_not_rolled() -> None:
+    spec = platform({}).named("rs-registry-deployment").inputs["spec"]
+    assert spec["strategy"] == {"type": "Recreate"}
+
+
+@pytest.mark.parametrize(("profile", "protected"), [("prod", True), ("dev", False)])
+def test_registry_data_is_protected_only_in_production(profile: str, protected: bool) -> None:
+    cfg = RegstackConfig.model_validate({"profile": profile})
+    built: list[DistributionRegistry] = []
+
+    def build() -> None:
+        args = DistributionRegistryArgs(
+            namespace="ns", registry=cfg.registry, protect_data=cfg.protect_data
+        )
+        built.append(DistributionRegistry("rs", args))
+
+    evaluate(build)
+    assert built[0].data_claim._protect is protected
+
+
+# --- RegistryCertificate ----------------------------------------------------------------------
+
+
+def test_a_lab_gets_a_self_signed_ca_chain_that_issues_the_serving_certificate() -> None:
+    rec = platform(LAB)
+    assert rec.named("rs-certificate-selfsigned").inputs["spec"] == {"selfSigned": {}}
+    assert rec.named("rs-certificate-ca").inputs["spec"]["isCA"] is True
+    assert rec.named("rs-certificate-ca-issuer").inputs["spec"] == {
+        "ca": {"secretName": "rs-certificate-ca"}
+    }
+    serving = rec.named("rs-certificate-tls").inputs["spec"]
+    assert serving["issuerRef"]["name"] == "rs-certificate-ca-issuer"
+    assert {"localhost", "registry.container-registry.svc.cluster.local"} <= set(
+        serving["dnsNames"]
+    )
+
+
+def test_an_existing_cluster_issuer_signs_a_single_certificate() -> None:
+    raw = {**LAB, "tls": {"mode": "issuer", "issuer": {"name": "letsencrypt-prod"}}}
+    rec = platform(raw)
+    certificates = rec.of_type("kubernetes:cert-manager.io/v1:Certificate")
+    assert [c.inputs["spec"]["issuerRef"] for c in certificates] == [
+        {"name": "letsencrypt-prod", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+    ]
+    assert rec.of_type("kubernetes:cert-manager.io/v1:Issuer") == []
+
+
+# --- RegistryAuth -----------------------------------------------------------------------------
+
+
+def test_the_htpasswd_secret_is_secret_and_verifies_the_password() -> None:
+    data = platform(LAB).named("rs-auth-htpasswd").inputs["stringData"]
+    assert is_secret(data)
+    user, hashed = unwrap(data)["htpasswd"].strip().split(":", 1)
+    assert user == "dev" and bcrypt.checkpw(PASSWORD.encode(), hashed.encode())
+
+
+def test_htpasswd_is_identical_on_a_second_evaluation() -> None:
+    def htpasswd() -> str:
+        return unwrap(platform(LAB).named("rs-auth-htpasswd").inputs["stringData"])["htpasswd"]
+
+    assert htpasswd() == htpasswd()
+
+
+def test_each_listed_namespace_gets_a_dockerconfigjson_pull_secret() -> None:
+    rec = platform(LAB)
+    for namespace in ("dev", "staging"):
+        secret = rec.named(f"rs-auth-pull-{namespace}").inputs
+        assert secret["type"] == "kubernetes.io/dockerconfigjson"
+        assert secret["metadata"] == {"name": "regstack-pull", "namespace": namespace}
+        config = json.loads(unwrap(secret["stringData"])[".dockerconfigjson"])
+        assert config["auths"]["localhost:32000"]["password"] == PASSWORD
+
+
+def test_no_password_appears_outside_a_secret_in_any_registered_input() -> None:
+    rec = platform(LAB)
+    token = __import__("base64").b64encode(f"dev:{PASSWORD}".encode()).decode()
+    leaks = [
+        r.name
+        for r in rec.resources
+        for s in plain_strings(r.inputs)
+        if PASSWORD in s or token in s
+    ]
+    assert leaks == []
+
+
+# --- MicroK8sRegistryAddon --------------------------------------------------------------------
+
+
+def addon(raw: dict[str, Any]) -> Recorder:
+    cfg = load_config({"backend": "microk8s-addon", **raw})
+
+    def build() -> None:
+        key = pulumi.Output.secret("PRIVATE KEY") if cfg.microk8s.host else None
+        args = MicroK8sRegistryAddonArgs(
+            cfg.registry.storage.size, cfg.registry.storage.storage_class, cfg.microk8s, key
+        )
+        MicroK8sRegistryAddon("rs-addon", args)
+
+    return evaluate(build)
+
+
+def test_the_addon_is_enabled_locally_with_the_chapter_command() -> None:
+    command = addon({"registry": {"storage": {"size": "40Gi", "storage_class": "fast"}}}).named(
+        "rs-addon-enable"
+    )
+    assert command.type == "command:local:Command"
+    assert command.inputs["create"] == "microk8s enable registry --size 40Gi --storageclass fast"
+    assert command.inputs["delete"] == "microk8s disable registry"
+
+
+def test_the_addon_runs_over_ssh_with_a_secret_key_when_a_host_is_set() -> None:
+    command = addon({"microk8s": {"host": "node1.lab", "user": "ubuntu"}}).named("rs-addon-enable")
+    assert command.type == "command:remote:Command"
+    connection = command.inputs["connection"]
+    assert is_secret(connection) and unwrap(connection)["host"] == "node1.lab"
+
+
+def test_the_addon_backend_creates_no_kubernetes_objects() -> None:
+    rec = platform({"backend": "microk8s-addon"})
+    assert [r for r in rec.resources if r.type.startswith("kubernetes:")] == []
+
+
+def test_the_deployment_stays_readable_in_previews_when_auth_is_on() -> None:
+    assert not is_secret(platform(LAB).named("rs-registry-deployment").inputs["spec"])

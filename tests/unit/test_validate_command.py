@@ -1,0 +1,92 @@
+"""`python -m components validate` exits 0 or 2 with one line per problem, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.pulumi_mocks import ROOT
+
+
+def validate(path: Path | str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "components", "validate", str(path)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_committed_stack_files_validate(stack: str) -> None:
+    result = validate(ROOT / f"Pulumi.{stack}.yaml")
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_an_invalid_stack_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.bad.yaml"
+    stack.write_text(
+        "config:\n  regstack:backend: microk8s-addon\n"
+        "  regstack:registry:\n    storage: {size: 5Gi}\n    colour: red\n"
+    )
+    result = validate(stack)
+    assert result.returncode == 2
+    assert sorted(result.stderr.splitlines()) == [
+        "regstack:registry.colour: unknown key; allowed keys here: hostnames, image, ingress, "
+        "namespace, replicas, resources, service, storage, version",
+    ]
+
+
+def test_cross_field_problems_follow_once_the_fields_are_valid(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.bad.yaml"
+    stack.write_text(
+        "config:\n  regstack:backend: microk8s-addon\n  regstack:registry: {storage: {size: 5Gi}}\n"
+    )
+    result = validate(stack)
+    assert (
+        result.stderr
+        == "regstack:registry.storage.size: the microk8s-addon refuses less than 20Gi, got 5Gi\n"
+    )
+
+
+def test_secure_values_are_accepted_as_opaque(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.s.yaml"
+    stack.write_text(
+        "config:\n  regstack:auth:\n    enabled: true\n    users:\n"
+        "      - name: a\n        password: {secure: v1:AAAA}\n"
+    )
+    assert validate(stack).returncode == 0
+
+
+def test_keys_of_other_namespaces_are_ignored(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.s.yaml"
+    stack.write_text("config:\n  kubernetes:context: lab\n  regstack:profile: dev\n")
+    assert validate(stack).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("config: [\n", "is not valid YAML at line"),
+        ("- just\n- a list\n", "must be a mapping with a `config:` key"),
+        ("config: 42\n", "`config:` in"),
+        ("\t: x\n", "is not valid YAML"),
+    ],
+    ids=["malformed", "list document", "scalar config", "tab"],
+)
+def test_unreadable_documents_are_one_line_without_traceback(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    stack = tmp_path / "Pulumi.x.yaml"
+    stack.write_text(content)
+    result = validate(stack)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_missing_file_is_one_line_without_traceback(tmp_path: Path) -> None:
+    result = validate(tmp_path / "nowhere.yaml")
+    assert result.returncode == 2
+    assert result.stderr.startswith("regstack: cannot read") and "Traceback" not in result.stderr
