@@ -1,0 +1,25 @@
+"""The README keeps its promises: two commands first, and a config table that matches the models."""
+
+from __future__ import annotations
+
+from components.reference import update
+from tests.helpers.pulumi_mocks import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_the_config_reference_matches_the_models() -> None:
+    assert update(README) == README, "run: .venv/bin/python -m components.reference"
+
+
+def test_the_readme_opens_with_the_demo_and_test_commands() -> None:
+    commands = [line.split("#")[0].strip() for line in README.splitlines()[2:4]]
+    assert commands == ["make demo", "make test"]
+
+
+def test_both_readme_commands_are_make_targets() -> None:
+    makefile = (ROOT / "Makefile").read_text() + "".join(
+        p.read_text() for p in (ROOT / "mk").glob("*.mk")
+    )
+    for target in ("demo", "test"):
+        assert f"\n{target}:" in makefile, target
