@@ -1,0 +1,195 @@
+"""Debian's `docker-registry` (CNCF Distribution) on loopback, and tiny OCI images for it."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.distribution_config import RenderSettings, registry_config
+
+REGISTRY_BIN = "docker-registry"
+
+
+def require(*binaries: str) -> None:
+    """Fail, never skip: `make setup` installs these, so a missing one is a broken set-up."""
+    missing = [b for b in binaries if shutil.which(b) is None]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run `make setup` (scripts/system-deps.sh)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _blob(directory: Path, data: bytes) -> dict[str, Any]:
+    digest = hashlib.sha256(data).hexdigest()
+    (directory / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+    (directory / "blobs" / "sha256" / digest).write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def oci_image(
+    directory: Path, tag: str, created: str = "2026-01-01T00:00:00Z", content: bytes = b"hello"
+) -> str:
+    """Write a one-layer image into an OCI layout and return its manifest digest."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as archive:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+    compressed = gzip.compress(layer.getvalue(), mtime=0)
+    diff_id = "sha256:" + hashlib.sha256(layer.getvalue()).hexdigest()
+    config = {"created": created, "architecture": "amd64", "os": "linux",
+              "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": {}}  # fmt: skip
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   **_blob(directory, json.dumps(config).encode())},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    **_blob(directory, compressed)}],
+    }  # fmt: skip
+    entry = {"mediaType": manifest["mediaType"], **_blob(directory, json.dumps(manifest).encode()),
+             "annotations": {"org.opencontainers.image.ref.name": tag}}  # fmt: skip
+    index_path = directory / "index.json"
+    index = (
+        json.loads(index_path.read_text())
+        if index_path.exists()
+        else {"schemaVersion": 2, "manifests": []}
+    )
+    index["manifests"].append(entry)
+    index_path.write_text(json.dumps(index))
+    (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    return str(entry["digest"])
+
+
+def skopeo(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["skopeo", *args], capture_output=True, text=True, check=check, timeout=120
+    )
+
+
+@dataclass
+class RunningRegistry:
+    url: str
+    host: str
+    metrics_url: str
+    process: subprocess.Popen[bytes]
+    config_path: Path
+    log_path: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_registry(
+    workdir: Path, settings: RenderSettings, ca_file: Path | None = None
+) -> RunningRegistry:
+    """Start `docker-registry serve` with the config regstack renders, and wait for it.
+
+    TLS files are read from `workdir/tls/tls.{crt,key}` and htpasswd from `workdir/auth/htpasswd`,
+    the same file names the component mounts from its Secrets.
+    """
+    require(REGISTRY_BIN)
+    port, metrics = free_port(), free_port()
+    local = dataclasses.replace(
+        settings, data_dir=str(workdir / "data"), tls_dir=str(workdir / "tls"),
+        auth_dir=str(workdir / "auth"), http_addr=f"127.0.0.1:{port}",
+        metrics_addr=f"127.0.0.1:{metrics}",
+    )  # fmt: skip
+    config = registry_config(local)
+    config_path = workdir / "config.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    log_path = workdir / "registry.log"
+    process = subprocess.Popen(
+        [REGISTRY_BIN, "serve", str(config_path)],
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    scheme = "https" if settings.tls else "http"
+    registry = RunningRegistry(
+        f"{scheme}://127.0.0.1:{port}", f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics}/metrics",
+        process, config_path, log_path,
+    )  # fmt: skip
+    context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"docker-registry exited:\n{log_path.read_text()}")
+        try:
+            urllib.request.urlopen(f"{registry.url}/", timeout=1, context=context)
+            return registry
+        except urllib.error.HTTPError:
+            return registry
+        except OSError:
+            time.sleep(0.1)
+    registry.stop()
+    pytest.fail(f"docker-registry did not answer within 20s:\n{log_path.read_text()}")
+
+
+def self_signed_tls(directory: Path) -> Path:
+    """A CA and a serving certificate for 127.0.0.1/localhost; returns the CA certificate."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=regstack test CA",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "tls.key",
+        "-out",
+        "tls.csr",
+        "-subj",
+        "/CN=localhost",
+    )
+    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "tls.crt", "-days", "2", "-extfile", "san.ext")  # fmt: skip
+    return directory / "ca.crt"
