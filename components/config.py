@@ -307,6 +307,10 @@ class GcConfig(_Model):
     enabled: bool = Field(True, description="Run `registry garbage-collect` on a schedule.")
     schedule: CronSchedule = Field("0 2 * * 0", description="CronJob schedule (Sunday 02:00).")
     delete_untagged: bool = Field(True, description="Also remove untagged manifests.")
+    helper_image: str = Field(
+        "docker.io/library/python:3.13.1-alpine3.21",
+        description="Pinned Python image that scales the registry down and back around GC.",
+    )
 
 
 class RetentionConfig(_Model):

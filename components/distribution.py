@@ -17,6 +17,7 @@ from components import distribution_config as render
 from components.config import RegistryConfig
 
 APP = "registry"
+SELECTOR = {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": APP}
 UID = 1000  # the non-root user the twuni chart also runs Distribution as
 
 
@@ -41,6 +42,9 @@ class DistributionRegistry(pulumi.ComponentResource):
     metrics_service_name: pulumi.Output[str]
     in_cluster_endpoint: pulumi.Output[str]
     config_yaml: pulumi.Output[str]
+    deployment_name: pulumi.Output[str]
+    claim_name: pulumi.Output[str]
+    config_map_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: DistributionRegistryArgs, opts: pulumi.ResourceOptions | None = None
@@ -89,18 +93,24 @@ class DistributionRegistry(pulumi.ComponentResource):
             f".svc.cluster.local:{registry.service.port}",
         )  # fmt: skip
         self.config_yaml = pulumi.Output.from_input(config_text)
+        self.deployment_name = deployment.metadata.name
+        self.claim_name = claim.metadata.name
+        self.config_map_name = config_map.metadata.name
+        self.image = f"{registry.image}:{registry.version}"
         self.register_outputs(
             {
                 "service_name": self.service_name,
                 "metrics_service_name": self.metrics_service_name,
                 "in_cluster_endpoint": self.in_cluster_endpoint,
+                "deployment_name": self.deployment_name,
+                "claim_name": self.claim_name,
             }
         )
 
     # --- helpers -------------------------------------------------------------------------------
 
     def _selector(self) -> dict[str, str]:
-        return {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": APP}
+        return SELECTOR
 
     def _metadata(
         self, object_name: str, labels: dict[str, str] | None = None, needs_nodes: bool = False

@@ -11,7 +11,8 @@ from pydantic import SecretStr
 from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
 from components.certificate import RegistryCertificate, RegistryCertificateArgs
 from components.config import RegstackConfig
-from components.distribution import APP, DistributionRegistry, DistributionRegistryArgs
+from components.distribution import APP, SELECTOR, DistributionRegistry, DistributionRegistryArgs
+from components.garbage_collection import GarbageCollection, GarbageCollectionArgs
 from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
 
 
@@ -159,6 +160,21 @@ class RegistryPlatform(pulumi.ComponentResource):
                 auth_realm=cfg.auth.realm,
             )
         registry = DistributionRegistry(f"{name}-registry", registry_args, opts=child)
+        if cfg.gc.enabled:
+            GarbageCollection(
+                f"{name}-gc",
+                GarbageCollectionArgs(
+                    namespace=namespace,
+                    gc=cfg.gc,
+                    registry_image=registry.image,
+                    helper_image=cfg.gc.helper_image,
+                    deployment_name=registry.deployment_name,
+                    claim_name=registry.claim_name,
+                    config_map_name=registry.config_map_name,
+                    selector=SELECTOR,
+                ),
+                opts=child,
+            )
         self.endpoint = pulumi.Output.from_input(node_endpoint(cfg))
         self.in_cluster_endpoint = registry.in_cluster_endpoint
 

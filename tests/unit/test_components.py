@@ -43,10 +43,11 @@ def container(rec: Recorder) -> dict[str, Any]:
 
 
 def test_the_lab_registers_the_registry_objects_once_each() -> None:
+    rec = platform({**LAB, "gc": {"enabled": False}})
     kinds = sorted(
         r.type.split(":")[-1]
-        for r in platform(LAB).resources
-        if r.type.startswith("kubernetes:core") or r.type.startswith("kubernetes:apps")
+        for r in rec.resources
+        if r.type.startswith(("kubernetes:core", "kubernetes:apps"))
     )
     assert kinds == ["ConfigMap", "Deployment", "Namespace", "Namespace", "Namespace",
                      "PersistentVolumeClaim", "Secret", "Secret", "Secret", "Service", "Service"]  # fmt: skip
@@ -271,3 +272,39 @@ def test_the_addon_backend_creates_no_kubernetes_objects() -> None:
 
 def test_the_deployment_stays_readable_in_previews_when_auth_is_on() -> None:
     assert not is_secret(platform(LAB).named("rs-registry-deployment").inputs["spec"])
+
+
+# --- GarbageCollection ------------------------------------------------------------------------
+
+
+def gc_pod(rec: Recorder) -> dict[str, Any]:
+    return rec.named("rs-gc-cronjob").inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def test_gc_runs_on_the_configured_schedule_never_twice_at_once() -> None:
+    spec = platform({"gc": {"schedule": "30 3 * * 6"}}).named("rs-gc-cronjob").inputs["spec"]
+    assert (spec["schedule"], spec["concurrencyPolicy"]) == ("30 3 * * 6", "Forbid")
+    assert spec["jobTemplate"]["spec"]["backoffLimit"] == 0
+
+
+def test_gc_stops_the_registry_first_and_restores_it_beside_the_collection() -> None:
+    pod = gc_pod(platform({}))
+    assert [c["name"] for c in pod["initContainers"]] == ["stop"]
+    assert [c["name"] for c in pod["containers"]] == ["gc", "restore"]
+    assert "registry garbage-collect --delete-untagged" in pod["containers"][0]["command"][2]
+
+
+def test_gc_mounts_the_registry_volume_and_config() -> None:
+    volumes = {v["name"]: v for v in gc_pod(platform({}))["volumes"]}
+    assert volumes["data"]["persistentVolumeClaim"] == {"claimName": "registry-data"}
+    assert volumes["config"]["configMap"] == {"name": "registry-config"}
+
+
+def test_gc_may_only_scale_the_registry_deployment() -> None:
+    rules = platform({}).named("rs-gc-role").inputs["rules"]
+    assert rules[0] == {"apiGroups": ["apps"], "resources": ["deployments/scale"],
+                        "resourceNames": ["registry"], "verbs": ["get", "patch"]}  # fmt: skip
+
+
+def test_no_gc_job_when_gc_is_disabled() -> None:
+    assert platform({"gc": {"enabled": False}}).of_type("kubernetes:batch/v1:CronJob") == []

@@ -1,0 +1,177 @@
+"""GarbageCollection: `registry garbage-collect` on a schedule, with the registry out of service.
+
+See `components/jobs/gc_window.py` for how the Job keeps writes out and always restores service.
+Harbor stacks use Harbor's own GC (Administration > Clean Up) instead of this component.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import distribution_config as render
+from components.config import GcConfig
+
+SCRIPT = Path(__file__).parent / "jobs" / "gc_window.py"
+UID = 1000
+SHARED = "/shared"
+SCRIPTS = "/scripts"
+# How long GC may hold the registry down before restore brings it back regardless.
+WINDOW_SECONDS = 3600
+LABELS = {"app.kubernetes.io/name": "registry-gc", "app.kubernetes.io/managed-by": "regstack"}
+
+
+@dataclass(frozen=True)
+class GarbageCollectionArgs:
+    namespace: pulumi.Input[str]
+    gc: GcConfig
+    registry_image: str
+    helper_image: str
+    deployment_name: pulumi.Input[str]
+    claim_name: pulumi.Input[str]
+    config_map_name: pulumi.Input[str]
+    selector: dict[str, str]
+
+
+def _restricted() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+def _window_container(
+    action: str, image: str, flags: pulumi.Output[str]
+) -> k8s.core.v1.ContainerArgs:
+    """A container running one step of gc_window.py with the stock Python image."""
+    return k8s.core.v1.ContainerArgs(
+        name=action, image=image, command=["sh", "-c"],
+        args=[flags.apply(lambda f: f"exec python {SCRIPTS}/gc_window.py {action} {f}")],
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED),
+                       k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=SCRIPTS, read_only=True)],
+        resources=k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": "10m", "memory": "32Mi"}, limits={"cpu": "200m", "memory": "64Mi"}),
+        security_context=_restricted(),
+    )  # fmt: skip
+
+
+class GarbageCollection(pulumi.ComponentResource):
+    """A CronJob that stops the registry, collects garbage and brings the registry back."""
+
+    cron_job_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: GarbageCollectionArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("regstack:index:GarbageCollection", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(
+                name=object_name, namespace=args.namespace, labels=LABELS
+            )
+
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-account", metadata=meta("registry-gc"), opts=child
+        )
+        role = k8s.rbac.v1.Role(
+            f"{name}-role",
+            metadata=meta("registry-gc"),
+            # Just enough to scale the registry and see its pods go: nothing cluster-wide.
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=["apps"], resources=["deployments/scale"],
+                                           resource_names=[args.deployment_name], verbs=["get", "patch"]),
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["list"]),
+            ],
+            opts=child,
+        )  # fmt: skip
+        binding = k8s.rbac.v1.RoleBinding(
+            f"{name}-binding",
+            metadata=meta("registry-gc"),
+            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role",
+                                             name=role.metadata.name),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
+                                              namespace=args.namespace)],
+            opts=child,
+        )  # fmt: skip
+        scripts = k8s.core.v1.ConfigMap(
+            f"{name}-scripts",
+            metadata=meta("registry-gc-scripts"),
+            data={"gc_window.py": SCRIPT.read_text()},
+            opts=child,
+        )
+
+        selector = ",".join(f"{k}={v}" for k, v in sorted(args.selector.items()))
+        window = pulumi.Output.concat(
+            "--namespace=", args.namespace, " --deployment=", args.deployment_name,
+            f" --selector={selector} --shared={SHARED} --timeout={WINDOW_SECONDS}",
+        )  # fmt: skip
+        untagged = " --delete-untagged" if args.gc.delete_untagged else ""
+        # A registry that never stored anything has no repositories directory, and GC
+        # fails on it; creating the empty directory is what the first push would do.
+        collect = (
+            f"mkdir -p {render.DATA_DIR}/docker/registry/v2/repositories && "
+            f"registry garbage-collect{untagged} {render.CONFIG_DIR}/config.yml; "
+            f"echo $? > {SHARED}/gc-exit"
+        )
+        gc_container = k8s.core.v1.ContainerArgs(
+            name="gc", image=args.registry_image, command=["sh", "-c", collect],
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR),
+                           k8s.core.v1.VolumeMountArgs(name="config", mount_path=render.CONFIG_DIR, read_only=True),
+                           k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED)],
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "1", "memory": "512Mi"}),
+            security_context=_restricted(),
+        )  # fmt: skip
+        pod = k8s.core.v1.PodSpecArgs(
+            service_account_name=account.metadata.name,
+            restart_policy="Never",
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True, run_as_user=UID, run_as_group=UID, fs_group=UID,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            # A ReadWriteOnce volume can only be mounted on the node the registry runs on.
+            affinity=k8s.core.v1.AffinityArgs(pod_affinity=k8s.core.v1.PodAffinityArgs(
+                preferred_during_scheduling_ignored_during_execution=[
+                    k8s.core.v1.WeightedPodAffinityTermArgs(weight=100, pod_affinity_term=k8s.core.v1.PodAffinityTermArgs(
+                        topology_key="kubernetes.io/hostname",
+                        label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=args.selector),
+                    ))
+                ])),
+            init_containers=[_window_container("stop", args.helper_image, window)],
+            containers=[gc_container, _window_container("restore", args.helper_image, window)],
+            volumes=[
+                k8s.core.v1.VolumeArgs(name="data", persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=args.claim_name)),
+                k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map_name)),
+                k8s.core.v1.VolumeArgs(name="scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=scripts.metadata.name)),
+                k8s.core.v1.VolumeArgs(name="shared", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+            ],
+        )  # fmt: skip
+        cron = k8s.batch.v1.CronJob(
+            f"{name}-cronjob",
+            metadata=meta("registry-gc"),
+            spec=k8s.batch.v1.CronJobSpecArgs(
+                schedule=args.gc.schedule,
+                concurrency_policy="Forbid",
+                successful_jobs_history_limit=3,
+                failed_jobs_history_limit=3,
+                job_template=k8s.batch.v1.JobTemplateSpecArgs(
+                    spec=k8s.batch.v1.JobSpecArgs(
+                        # A retry would take the registry down a second time; the next run retries.
+                        backoff_limit=0,
+                        active_deadline_seconds=WINDOW_SECONDS + 600,
+                        template=k8s.core.v1.PodTemplateSpecArgs(
+                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
+                            spec=pod,
+                        ),
+                    )
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[binding])),
+        )  # fmt: skip
+        self.cron_job_name = cron.metadata.name
+        self.register_outputs({"cron_job_name": self.cron_job_name})
