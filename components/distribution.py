@@ -21,6 +21,10 @@ SELECTOR = {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": APP}
 UID = 1000  # the non-root user the twuni chart also runs Distribution as
 
 
+def _tcp(port: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
+    return [k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=port)]
+
+
 @dataclass(frozen=True)
 class DistributionRegistryArgs:
     namespace: pulumi.Input[str]
@@ -85,6 +89,17 @@ class DistributionRegistry(pulumi.ComponentResource):
         )  # fmt: skip
         if registry.ingress.enabled:
             self._ingress(name, service)
+        self._network_policy(name)
+        if registry.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata=self._metadata(APP),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    min_available=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+                ),
+                opts=self._child,
+            )
 
         self.service_name = service.metadata.name
         self.metrics_service_name = metrics.metadata.name
@@ -284,6 +299,36 @@ class DistributionRegistry(pulumi.ComponentResource):
                 self._child, pulumi.ResourceOptions(depends_on=[deployment])
             ),
         )
+
+    def _network_policy(self, name: str) -> k8s.networking.v1.NetworkPolicy:
+        """Clients may reach the registry port; metrics only from inside the cluster."""
+        service = self._args.registry.service
+        exposed = service.type != "ClusterIP" or self._args.registry.ingress.enabled
+        # Node-port and load-balancer traffic keeps external source addresses, so an exposed
+        # registry port must accept any source; a ClusterIP one only in-cluster namespaces.
+        clients = (
+            [k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0"))]
+            if exposed
+            else [k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs())]
+        )  # fmt: skip
+        in_cluster = [
+            k8s.networking.v1.NetworkPolicyPeerArgs(
+                namespace_selector=k8s.meta.v1.LabelSelectorArgs()
+            )
+        ]
+        return k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=self._metadata(APP),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=clients, ports=_tcp(render.HTTP_PORT)),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=in_cluster, ports=_tcp(render.METRICS_PORT)),
+                ],
+            ),
+            opts=self._child,
+        )  # fmt: skip
 
     def _ingress(self, name: str, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
         registry = self._args.registry

@@ -15,6 +15,10 @@ from components.distribution import APP, SELECTOR, DistributionRegistry, Distrib
 from components.garbage_collection import GarbageCollection, GarbageCollectionArgs
 from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
 
+RESTRICTED = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+}
+
 
 def node_endpoint(cfg: RegstackConfig) -> str:
     """Where people push from: the first host name, else the node port on localhost."""
@@ -109,7 +113,8 @@ class RegistryPlatform(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=cfg.registry.namespace,
-                labels={"app.kubernetes.io/managed-by": "regstack"},
+                # Pod Security Admission refuses any pod here that is not `restricted`.
+                labels={"app.kubernetes.io/managed-by": "regstack", **RESTRICTED},
             ),
             opts=child,
         ).metadata.name

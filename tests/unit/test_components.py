@@ -308,3 +308,35 @@ def test_gc_may_only_scale_the_registry_deployment() -> None:
 
 def test_no_gc_job_when_gc_is_disabled() -> None:
     assert platform({"gc": {"enabled": False}}).of_type("kubernetes:batch/v1:CronJob") == []
+
+
+# --- hardening ----------------------------------------------------------------------------------
+
+
+def test_the_registry_namespace_enforces_the_restricted_pod_security_standard() -> None:
+    labels = platform({}).named("rs-namespace").inputs["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_a_cluster_ip_registry_accepts_clients_from_inside_the_cluster_only() -> None:
+    rules = (
+        platform({"registry": {"service": {"type": "ClusterIP"}}})
+        .named("rs-registry-network-policy")
+        .inputs["spec"]["ingress"]
+    )
+    assert rules[0]["from"] == [{"namespaceSelector": {}}]
+
+
+def test_a_node_port_registry_accepts_clients_from_anywhere_on_its_port_only() -> None:
+    rules = platform({}).named("rs-registry-network-policy").inputs["spec"]["ingress"]
+    assert rules[0] == {
+        "from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+        "ports": [{"protocol": "TCP", "port": 5000}],
+    }
+    assert rules[1]["from"] == [{"namespaceSelector": {}}]
+
+
+def test_several_replicas_get_a_disruption_budget_and_one_does_not() -> None:
+    shared = {"registry": {"replicas": 2, "storage": {"access_mode": "ReadWriteMany"}}}
+    assert platform(shared).named("rs-registry-pdb").inputs["spec"]["minAvailable"] == 1
+    assert platform({}).of_type("kubernetes:policy/v1:PodDisruptionBudget") == []
