@@ -335,6 +335,186 @@ class MicroK8sConfig(_Model):
     port: int = Field(22, ge=1, le=65535, description="SSH port.")
 
 
+HARBOR_CHART_REPO = "https://helm.goharbor.io"
+# Chart 1.19.2 ships Harbor 2.15.2 (chart 1.19.0 shipped 2.15.0, 1.19.1 shipped 2.15.1).
+HARBOR_CHART_VERSION = "1.19.2"
+_CHART_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+def _check_chart_version(text: str) -> str:
+    if not _CHART_VERSION.match(text):
+        raise ValueError(
+            f"{text!r} is not a pinned chart version: give an exact semantic version such as "
+            f"{HARBOR_CHART_VERSION} (ranges and 'latest' would change under you)"
+        )
+    return text
+
+
+def _check_chart_repo(text: str) -> str:
+    if not text.startswith(("https://", "http://", "oci://")):
+        raise ValueError(
+            f"{text!r} is not a chart repository: use an https:// Helm repository URL or an "
+            "oci:// registry reference"
+        )
+    return text.rstrip("/")
+
+
+ChartVersion = Annotated[str, AfterValidator(_check_chart_version)]
+ChartRepo = Annotated[str, AfterValidator(_check_chart_repo)]
+NodePort = Annotated[int, Field(ge=30000, le=32767)]
+
+
+class HarborChartConfig(_Model):
+    """Where the goharbor `harbor` chart comes from."""
+
+    repo: ChartRepo = Field(
+        HARBOR_CHART_REPO, description="Helm repository URL, or an oci:// registry holding it."
+    )
+    name: str = Field("harbor", min_length=1, description="Chart name in the repository.")
+    version: ChartVersion = Field(HARBOR_CHART_VERSION, description="Pinned chart version.")
+    path: str | None = Field(
+        None, description="A local chart directory or .tgz; replaces repo, name and version."
+    )
+
+
+class HarborIngressConfig(_Model):
+    """The chart's Ingress (expose.type ingress)."""
+
+    class_name: str | None = Field(None, description="IngressClass name (e.g. nginx, public).")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Extra Ingress annotations."
+    )
+
+
+class HarborNodePorts(_Model):
+    """Node ports of the chart's nginx Service (expose.type nodePort); the chart's defaults."""
+
+    http: NodePort = Field(30002, description="Node port for HTTP.")
+    https: NodePort = Field(30003, description="Node port for HTTPS.")
+
+
+class HarborExposeTlsConfig(_Model):
+    """Which certificate the exposed endpoint serves when `tls.mode` is not `none`."""
+
+    cert_source: Literal["secret", "none"] = Field(
+        "secret",
+        description="`secret`: the regstack certificate; `none`: the ingress controller's default "
+        "certificate (Ingress only).",
+    )
+
+
+class HarborExposeConfig(_Model):
+    """How clients reach Harbor."""
+
+    type: Literal["ingress", "clusterIP", "nodePort", "loadBalancer"] = Field(
+        "ingress", description="The chart's expose.type."
+    )
+    tls: HarborExposeTlsConfig = Field(default_factory=HarborExposeTlsConfig)
+    ingress: HarborIngressConfig = Field(default_factory=HarborIngressConfig)
+    node_ports: HarborNodePorts = Field(default_factory=HarborNodePorts)
+
+
+class HarborVolumeConfig(_Model):
+    """One PersistentVolumeClaim of the chart."""
+
+    size: Quantity = Field(description="Volume size.")
+    storage_class: str | None = Field(None, description="StorageClass; cluster default if unset.")
+
+
+def _volume(size: str) -> Any:
+    return Field(default_factory=lambda: HarborVolumeConfig(size=size))
+
+
+class HarborPersistenceConfig(_Model):
+    """Volume per component; sizes are the chart's defaults except the registry's (regstack's)."""
+
+    registry: HarborVolumeConfig = _volume("20Gi")
+    jobservice: HarborVolumeConfig = _volume("1Gi")
+    database: HarborVolumeConfig = _volume("1Gi")
+    redis: HarborVolumeConfig = _volume("1Gi")
+    trivy: HarborVolumeConfig = _volume("5Gi")
+
+
+class HarborMetricsConfig(_Model):
+    """Prometheus metrics of Harbor's components."""
+
+    enabled: bool = Field(False, description="Expose /metrics on every component.")
+    service_monitor: bool = Field(
+        False, description="Create the chart's ServiceMonitor (needs the Prometheus Operator)."
+    )
+
+
+class HarborInternalTlsSecrets(_Model):
+    """Existing `kubernetes.io/tls` Secrets (with `ca.crt`) per component."""
+
+    core: DnsLabel | None = Field(None, description="TLS Secret for Harbor core.")
+    jobservice: DnsLabel | None = Field(None, description="TLS Secret for Harbor jobservice.")
+    registry: DnsLabel | None = Field(None, description="TLS Secret for Harbor registry.")
+    portal: DnsLabel | None = Field(None, description="TLS Secret for Harbor portal.")
+    trivy: DnsLabel | None = Field(None, description="TLS Secret for Harbor trivy.")
+
+
+class HarborInternalTlsConfig(_Model):
+    """TLS between Harbor's components, from Secrets you provide.
+
+    The chart's `auto` source draws new certificates on every render, so it is not offered.
+    """
+
+    enabled: bool = Field(False, description="Encrypt traffic between Harbor's components.")
+    secret_names: HarborInternalTlsSecrets = Field(default_factory=HarborInternalTlsSecrets)
+
+
+class HarborDatabaseConfig(_Model):
+    """Harbor's PostgreSQL: the chart's own, or an external one."""
+
+    type: Literal["internal", "external"] = Field("internal", description="Which database.")
+    host: Hostname | None = Field(None, description="External PostgreSQL host.")
+    port: int = Field(5432, ge=1, le=65535, description="External PostgreSQL port.")
+    user: str = Field("harbor", min_length=1, description="External PostgreSQL user.")
+    password: SecretStr | None = Field(None, description="External PostgreSQL password (secret).")
+    name: str = Field("registry", min_length=1, description="Database Harbor core uses.")
+    ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = Field(
+        "require", description="libpq sslmode for the external database."
+    )
+
+
+class HarborRedisConfig(_Model):
+    """Harbor's Redis: the chart's own, or an external one."""
+
+    type: Literal["internal", "external"] = Field("internal", description="Which Redis.")
+    host: Hostname | None = Field(None, description="External Redis host.")
+    port: int = Field(6379, ge=1, le=65535, description="External Redis port.")
+    user: str | None = Field(None, description="External Redis ACL user; the default if unset.")
+    password: SecretStr | None = Field(None, description="External Redis password (secret).")
+
+
+class HarborConfig(_Model):
+    """The harbor backend: the goharbor chart, its secrets pinned from secret config."""
+
+    chart: HarborChartConfig = Field(default_factory=HarborChartConfig)
+    admin_password: SecretStr | None = Field(
+        None,
+        description="Initial admin password; `pulumi config set --secret --path "
+        "harbor.admin_password`. Harbor reads it on first start only.",
+    )
+    secret_seed: SecretStr | None = Field(
+        None,
+        description="At least 32 random characters every internal Harbor secret is derived "
+        "from; never change it once Harbor has run.",
+    )
+    expose: HarborExposeConfig = Field(default_factory=HarborExposeConfig)
+    persistence: HarborPersistenceConfig = Field(default_factory=HarborPersistenceConfig)
+    trivy: bool = Field(True, description="Run the Trivy vulnerability scanner.")
+    metrics: HarborMetricsConfig = Field(default_factory=HarborMetricsConfig)
+    internal_tls: HarborInternalTlsConfig = Field(default_factory=HarborInternalTlsConfig)
+    database: HarborDatabaseConfig = Field(default_factory=HarborDatabaseConfig)
+    redis: HarborRedisConfig = Field(default_factory=HarborRedisConfig)
+    extra_values: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Chart values deep-merged over regstack's, last; for settings not modelled here.",
+    )
+
+
 Backend = Literal["microk8s-addon", "distribution", "harbor"]
 Profile = Literal["dev", "prod"]
 
@@ -358,6 +538,7 @@ class RegstackConfig(_Model):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     microk8s: MicroK8sConfig = Field(default_factory=MicroK8sConfig)
+    harbor: HarborConfig = Field(default_factory=HarborConfig)
 
     @property
     def protect_data(self) -> bool:
@@ -515,7 +696,8 @@ def _auth_problems(cfg: RegstackConfig) -> list[Problem]:
     for index, name in enumerate(names):
         if name in names[:index]:
             problems.append(Problem(f"auth.users[{index}].name", f"user {name!r} is listed twice"))
-    if pull.namespaces and not auth.enabled:
+    # Harbor has its own logins; _harbor_problems explains the pull secrets there.
+    if pull.namespaces and not auth.enabled and cfg.backend != "harbor":
         problems.append(
             Problem(
                 "pull_secrets.namespaces",
@@ -532,13 +714,191 @@ def _auth_problems(cfg: RegstackConfig) -> list[Problem]:
     return problems
 
 
-def _harbor_problems(cfg: RegstackConfig) -> list[Problem]:
-    return [
-        Problem(
-            "backend",
-            "the harbor backend is not available in this release; use distribution or microk8s-addon",
+# Chart values regstack owns: overriding them through extra_values would put a credential inline
+# or bring back a value the chart re-draws at random on every render.
+HARBOR_OWNED_VALUES = (
+    "harborAdminPassword",
+    "existingSecretAdminPassword",
+    "existingSecretAdminPasswordKey",
+    "secretKey",
+    "core.secret",
+    "core.xsrfKey",
+    "core.tokenKey",
+    "core.tokenCert",
+    "jobservice.secret",
+    "registry.secret",
+    "registry.credentials",
+    "database.internal.password",
+    "database.external.password",
+    "redis.external.password",
+)
+
+
+def _has_path(values: dict[str, Any], dotted: str) -> bool:
+    current: Any = values
+    for key in dotted.split("."):
+        if not isinstance(current, dict) or key not in current:
+            return False
+        current = current[key]
+    return True
+
+
+def _harbor_expose_problems(cfg: RegstackConfig) -> list[Problem]:
+    expose, hostnames = cfg.harbor.expose, cfg.registry.hostnames
+    problems = []
+    if expose.type in ("ingress", "loadBalancer") and not hostnames:
+        problems.append(
+            Problem(
+                "registry.hostnames",
+                f"harbor.expose.type {expose.type} needs a host name for Harbor's externalURL "
+                "(the address docker logs in to); list it here",
+            )
         )
+    if hostnames and hostnames[0].startswith("*."):
+        problems.append(
+            Problem(
+                "registry.hostnames[0]",
+                f"the first host name becomes Harbor's externalURL and cannot be a wildcard ({hostnames[0]})",
+            )
+        )
+    if expose.type != "ingress" and expose.tls.cert_source == "none":
+        problems.append(
+            Problem(
+                "harbor.expose.tls.cert_source",
+                f"`none` means the ingress controller's default certificate, which only exists with "
+                f"harbor.expose.type ingress (type is {expose.type}); use cert_source: secret",
+            )
+        )
+    if expose.type != "ingress" and expose.ingress.model_fields_set:
+        problems.append(
+            Problem(
+                "harbor.expose.ingress",
+                f"Ingress settings only apply to harbor.expose.type ingress (type is {expose.type}); "
+                "remove them or change the type",
+            )
+        )
+    if expose.type != "nodePort" and expose.node_ports.model_fields_set:
+        problems.append(
+            Problem(
+                "harbor.expose.node_ports",
+                f"node ports only apply to harbor.expose.type nodePort (type is {expose.type}); "
+                "remove them or change the type",
+            )
+        )
+    if expose.node_ports.http == expose.node_ports.https:
+        problems.append(
+            Problem(
+                "harbor.expose.node_ports.https",
+                f"must differ from node_ports.http (both are {expose.node_ports.http})",
+            )
+        )
+    if cfg.registry.ingress.enabled:
+        problems.append(
+            Problem(
+                "registry.ingress.enabled",
+                "the harbor chart creates its own Ingress: set harbor.expose.type: ingress "
+                "(and harbor.expose.ingress) instead",
+            )
+        )
+    return problems
+
+
+def _harbor_problems(cfg: RegstackConfig) -> list[Problem]:
+    harbor = cfg.harbor
+    problems = _harbor_expose_problems(cfg)
+    if harbor.admin_password is None:
+        problems.append(
+            Problem(
+                "harbor.admin_password",
+                "required by the harbor backend: pulumi config set --secret --path harbor.admin_password",
+            )
+        )
+    if harbor.secret_seed is None:
+        problems.append(
+            Problem(
+                "harbor.secret_seed",
+                "required by the harbor backend (Harbor's internal secrets derive from it): "
+                'pulumi config set --secret --path harbor.secret_seed "$(openssl rand -base64 32)"',
+            )
+        )
+    if cfg.auth.enabled:
+        problems.append(
+            Problem(
+                "auth.enabled",
+                "Harbor has its own users and logins: set auth.enabled: false and give the "
+                "initial admin password as harbor.admin_password",
+            )
+        )
+    if cfg.pull_secrets.namespaces:
+        problems.append(
+            Problem(
+                "pull_secrets.namespaces",
+                "the harbor backend does not create pull secrets: create a Harbor robot account "
+                "and its pull secrets, or remove this list",
+            )
+        )
+    if harbor.chart.path is not None and harbor.chart.model_fields_set & {
+        "repo",
+        "name",
+        "version",
+    }:
+        problems.append(
+            Problem(
+                "harbor.chart.path",
+                "a local chart path replaces repo, name and version; remove those or the path",
+            )
+        )
+    for kind, settings in (("database", harbor.database), ("redis", harbor.redis)):
+        if settings.type == "external" and settings.host is None:
+            problems.append(
+                Problem(
+                    f"harbor.{kind}.host",
+                    f"harbor.{kind}.type external needs the host of the external {kind}",
+                )
+            )
+    if harbor.database.type == "external" and harbor.database.password is None:
+        problems.append(
+            Problem(
+                "harbor.database.password",
+                "an external database needs a password: pulumi config set --secret --path "
+                "harbor.database.password",
+            )
+        )
+    if harbor.metrics.service_monitor and not harbor.metrics.enabled:
+        problems.append(
+            Problem(
+                "harbor.metrics.service_monitor",
+                "a ServiceMonitor scrapes metrics that are off: set harbor.metrics.enabled: true",
+            )
+        )
+    if harbor.internal_tls.enabled:
+        names = harbor.internal_tls.secret_names
+        needed = ["core", "jobservice", "registry", "portal"] + (["trivy"] if harbor.trivy else [])
+        problems += [
+            Problem(
+                f"harbor.internal_tls.secret_names.{component}",
+                f"internal TLS needs the name of an existing TLS Secret (with ca.crt) for {component}",
+            )
+            for component in needed
+            if getattr(names, component) is None
+        ]
+    problems += [
+        Problem(
+            f"harbor.extra_values.{path}",
+            "regstack sets this value itself (pinned from secret config, never inline); remove it",
+        )
+        for path in HARBOR_OWNED_VALUES
+        if _has_path(harbor.extra_values, path)
     ]
+    if harbor.extra_values.get("enableMigrateHelmHook"):
+        problems.append(
+            Problem(
+                "harbor.extra_values.enableMigrateHelmHook",
+                "the chart is rendered by Pulumi, which does not run Helm hooks, so the migration "
+                "would silently never run; leave it off (Harbor core migrates on start)",
+            )
+        )
+    return problems
 
 
 def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:

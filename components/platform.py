@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -13,11 +14,16 @@ from components.certificate import RegistryCertificate, RegistryCertificateArgs
 from components.config import RegstackConfig
 from components.distribution import APP, SELECTOR, DistributionRegistry, DistributionRegistryArgs
 from components.garbage_collection import GarbageCollection, GarbageCollectionArgs
+from components.harbor import SERVICE as HARBOR_SERVICE
+from components.harbor import HarborRegistry, HarborRegistryArgs
 from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
+from components.outputs import known_after
 
-RESTRICTED = {
-    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
-}
+
+def pod_security(enforce: str) -> dict[str, str]:
+    """Pod Security Admission labels: refuse below `enforce`, warn and audit below restricted."""
+    labels = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("audit", "warn")}
+    return {**labels, "pod-security.kubernetes.io/enforce": enforce}
 
 
 def node_endpoint(cfg: RegstackConfig) -> str:
@@ -30,16 +36,31 @@ def node_endpoint(cfg: RegstackConfig) -> str:
     return f"{APP}.{cfg.registry.namespace}.svc.cluster.local:{service.port}"
 
 
-def service_dns_names(cfg: RegstackConfig) -> list[str]:
+def service_dns_names(cfg: RegstackConfig, service: str = APP) -> list[str]:
     namespace = cfg.registry.namespace
-    return [APP, f"{APP}.{namespace}", f"{APP}.{namespace}.svc",
-            f"{APP}.{namespace}.svc.cluster.local"]  # fmt: skip
+    return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
+            f"{service}.{namespace}.svc.cluster.local"]  # fmt: skip
 
 
-def certificate_dns_names(cfg: RegstackConfig) -> list[str]:
+def certificate_dns_names(cfg: RegstackConfig, service: str = APP) -> list[str]:
     """Every name a client may dial, deduplicated in a stable order."""
-    names = [*cfg.registry.hostnames, *cfg.tls.dns_names, *service_dns_names(cfg), "localhost"]
+    names = [*cfg.registry.hostnames, *cfg.tls.dns_names, *service_dns_names(cfg, service),
+             "localhost"]  # fmt: skip
     return list(dict.fromkeys(names))
+
+
+def harbor_external_url(cfg: RegstackConfig) -> str:
+    """Harbor's externalURL: the first host name, the node port, or the in-cluster Service."""
+    expose = cfg.harbor.expose
+    tls = cfg.tls.mode != "none"
+    scheme = "https" if tls else "http"
+    host = cfg.registry.hostnames[0] if cfg.registry.hostnames else None
+    if expose.type == "nodePort":
+        port = expose.node_ports.https if tls else expose.node_ports.http
+        return f"{scheme}://{host or 'localhost'}:{port}"
+    if host is None:  # clusterIP only: the config model requires a host name otherwise
+        host = service_dns_names(cfg, HARBOR_SERVICE)[-1]
+    return f"{scheme}://{host}"
 
 
 def registry_hosts(cfg: RegstackConfig) -> list[str]:
@@ -90,12 +111,19 @@ class RegistryPlatform(pulumi.ComponentResource):
                 opts=child,
             )
             self.endpoint, self.in_cluster_endpoint = addon.endpoint, addon.in_cluster_endpoint
+        elif cfg.backend == "harbor":
+            self._harbor(name, cfg, child)
         else:
             self._distribution(name, cfg, child)
 
         first_user = cfg.auth.users[0].name if cfg.auth.enabled else None
-        login = f"docker login {node_endpoint(cfg)}" + (f" -u {first_user}" if first_user else "")
-        self.docker_login = pulumi.Output.from_input(login if first_user else "no login needed")
+        if cfg.backend == "harbor":
+            first_user = "admin"  # Harbor's built-in administrator
+        self.docker_login = (
+            self.endpoint.apply(lambda endpoint: f"docker login {endpoint} -u {first_user}")
+            if first_user
+            else pulumi.Output.from_input("no login needed")
+        )
         self.register_outputs(
             {
                 "endpoint": self.endpoint,
@@ -107,18 +135,44 @@ class RegistryPlatform(pulumi.ComponentResource):
             }
         )
 
-    def _distribution(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> None:
+    def _namespace(
+        self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions, enforce: str
+    ) -> pulumi.Output[str]:
         # The namespace belongs to the platform: certificate, users and registry all live in it.
-        namespace = k8s.core.v1.Namespace(
+        return k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=cfg.registry.namespace,
-                # Pod Security Admission refuses any pod here that is not `restricted`.
-                labels={"app.kubernetes.io/managed-by": "regstack", **RESTRICTED},
+                labels={"app.kubernetes.io/managed-by": "regstack", **pod_security(enforce)},
             ),
             opts=child,
         ).metadata.name
 
+    def _certificate(
+        self,
+        name: str,
+        cfg: RegstackConfig,
+        namespace: pulumi.Output[str],
+        service: str,
+        child: pulumi.ResourceOptions,
+    ) -> pulumi.Output[str]:
+        """The serving certificate's Secret name; also sets the platform's TLS outputs."""
+        certificate = RegistryCertificate(
+            f"{name}-certificate",
+            RegistryCertificateArgs(
+                namespace=namespace,
+                tls=cfg.tls,
+                dns_names=certificate_dns_names(cfg, service),
+                ip_addresses=["127.0.0.1"],
+            ),
+            opts=child,
+        )
+        self.tls_secret_name = certificate.tls_secret_name
+        self.ca_secret_name = certificate.ca_secret_name
+        return certificate.tls_secret_name
+
+    def _distribution(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> None:
+        namespace = self._namespace(name, cfg, child, enforce="restricted")
         registry_args = DistributionRegistryArgs(
             namespace=namespace,
             registry=cfg.registry,
@@ -126,20 +180,9 @@ class RegistryPlatform(pulumi.ComponentResource):
             skip_await=cfg.skip_await,
         )
         if cfg.tls.mode != "none":
-            certificate = RegistryCertificate(
-                f"{name}-certificate",
-                RegistryCertificateArgs(
-                    namespace=namespace,
-                    tls=cfg.tls,
-                    dns_names=certificate_dns_names(cfg),
-                    ip_addresses=["127.0.0.1"],
-                ),
-                opts=child,
-            )
-            self.tls_secret_name = certificate.tls_secret_name
-            self.ca_secret_name = certificate.ca_secret_name
             registry_args = dataclasses.replace(
-                registry_args, tls_secret_name=certificate.tls_secret_name
+                registry_args,
+                tls_secret_name=self._certificate(name, cfg, namespace, APP, child),
             )
         if cfg.auth.enabled:
             auth = RegistryAuth(
@@ -182,6 +225,43 @@ class RegistryPlatform(pulumi.ComponentResource):
             )
         self.endpoint = pulumi.Output.from_input(node_endpoint(cfg))
         self.in_cluster_endpoint = registry.in_cluster_endpoint
+
+    def _harbor(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> None:
+        harbor = cfg.harbor
+        # Both are required by the config model for the harbor backend.
+        assert harbor.admin_password is not None and harbor.secret_seed is not None
+        # Harbor's chart pods run as non-root but do not all set a seccomp profile and drop
+        # every capability, so `restricted` is only warned about here.
+        namespace = self._namespace(name, cfg, child, enforce="baseline")
+        tls_secret_name = None
+        if cfg.tls.mode != "none":
+            tls_secret_name = self._certificate(name, cfg, namespace, HARBOR_SERVICE, child)
+        url = harbor_external_url(cfg)
+        registry = HarborRegistry(
+            f"{name}-harbor",
+            HarborRegistryArgs(
+                namespace=namespace,
+                harbor=harbor,
+                external_url=url,
+                admin_password=pulumi.Output.secret(harbor.admin_password.get_secret_value()),
+                secret_seed=pulumi.Output.secret(harbor.secret_seed.get_secret_value()),
+                tls_secret_name=tls_secret_name,
+                database_password=_secret_or_none(harbor.database.password),
+                redis_password=_secret_or_none(harbor.redis.password),
+                protect_data=cfg.protect_data,
+                skip_await=cfg.skip_await,
+            ),
+            opts=child,
+        )
+        endpoint = urlsplit(url).netloc
+        self.endpoint = pulumi.Output.from_input(endpoint)
+        # Inside the cluster, pods reach the chart's nginx Service; with an Ingress there is none.
+        in_cluster = (
+            endpoint
+            if harbor.expose.type == "ingress"
+            else service_dns_names(cfg, HARBOR_SERVICE)[-1]
+        )
+        self.in_cluster_endpoint = known_after(registry, in_cluster)
 
 
 def _secret_or_none(value: SecretStr | None) -> pulumi.Output[str] | None:
