@@ -8,11 +8,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
+from components.alert_rules import AlertSettings
 from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
 from components.certificate import RegistryCertificate, RegistryCertificateArgs
 from components.config import RegstackConfig
 from components.distribution import APP, DistributionRegistry, DistributionRegistryArgs
 from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
+from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
 
 
 def node_endpoint(cfg: RegstackConfig) -> str:
@@ -161,6 +163,18 @@ class RegistryPlatform(pulumi.ComponentResource):
         registry = DistributionRegistry(f"{name}-registry", registry_args, opts=child)
         self.endpoint = pulumi.Output.from_input(node_endpoint(cfg))
         self.in_cluster_endpoint = registry.in_cluster_endpoint
+        if cfg.monitoring.enabled:
+            # Only the namespace: monitors and rules need no running registry, so they never
+            # wait on (or for) the workload's readiness, whatever skip_await says.
+            RegistryMonitoring(
+                f"{name}-monitoring",
+                RegistryMonitoringArgs(
+                    namespace=namespace,
+                    monitoring=cfg.monitoring,
+                    alerts=AlertSettings.from_config(cfg),
+                ),
+                opts=child,
+            )
 
 
 def _secret_or_none(value: SecretStr | None) -> pulumi.Output[str] | None:
