@@ -20,7 +20,7 @@ from components.alert_rules import (
     alert_rules,
     number,
 )
-from components.config import prometheus_duration_seconds
+from components.config import AlertsConfig, prometheus_duration_seconds
 
 STEP = 60  # seconds between samples and between rule evaluations
 # Past the `for:`, long enough for rate() over its 5m window to see several samples.
@@ -28,6 +28,8 @@ MARGIN = 10 * 60
 CAPACITY = 100 * 2**30
 REQUESTS_PER_STEP = 600
 CERTIFICATE = "regstack-certificate-tls"
+# Default thresholds with every optional part (GC, retention, TLS) switched on.
+EVERYTHING = AlertSettings("container-registry", AlertsConfig(), "https://example.com/runbook.md")
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,9 @@ import pytest
 from components.alert_rules import AlertSettings, alert_rules
 from components.config import AlertsConfig
 from components.dashboard import registry_dashboard
-from tests.monitoring.rule_cases import Case, cases, promtool_tests
+from tests.monitoring.rule_cases import EVERYTHING, Case, cases, promtool_tests
 from tests.monitoring.tools import ROOT, promtool, write_yaml
 
-EVERYTHING = AlertSettings("container-registry", AlertsConfig(), "https://example.com/runbook.md")
 # Every threshold and `for:` moved away from its default, to show the cases follow them.
 UNUSUAL = AlertSettings(
     "registry-test",
