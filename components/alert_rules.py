@@ -147,8 +147,9 @@ def _http(settings: AlertSettings) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _job(settings: AlertSettings, cronjob: str, alert: str, task: str, stale_after: str
-         ) -> list[dict[str, Any]]:  # fmt: skip
+def _job(
+    settings: AlertSettings, cronjob: str, alert: str, task: str, stale_after: str
+) -> list[dict[str, Any]]:
     """Failed and stale alerts for one maintenance CronJob, from kube-state-metrics."""
     t, jobs = settings.thresholds, job_selector(settings, cronjob)
 

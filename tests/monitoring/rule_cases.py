@@ -32,6 +32,10 @@ CERTIFICATE = "regstack-certificate-tls"
 EVERYTHING = AlertSettings("container-registry", AlertsConfig(), "https://example.com/runbook.md")
 
 
+Series = tuple[str, dict[str, str], float, float]
+"""(metric, labels, first value, change per step)."""
+
+
 @dataclass(frozen=True)
 class Case:
     """One promtool test: series up to `eval_seconds`, and whether `alert` fires then."""
@@ -40,8 +44,7 @@ class Case:
     behaviour: str
     fires: bool
     eval_seconds: float
-    series: list[tuple[str, dict[str, str], float, float]]
-    """(metric, labels, first value, change per step)."""
+    series: list[Series]
     labels: dict[str, str]
     """Labels the firing alert carries besides alertname and the rule's own labels."""
 
@@ -78,13 +81,13 @@ def _storage(s: AlertSettings) -> list[Case]:
     at = _eval_after(t.storage_for)
     horizon = prometheus_duration_seconds(t.storage_filling_horizon)
 
-    def emptying(full_at: float) -> list[tuple[str, dict[str, str], float, float]]:
+    def emptying(full_at: float) -> list[Series]:
         """Half the volume free at the start, falling linearly to nothing at `full_at`."""
         start = CAPACITY / 2
         return [capacity, ("kubelet_volume_stats_available_bytes", claim, start,
                            -start * STEP / full_at)]  # fmt: skip
 
-    def free(ratio: float) -> list[tuple[str, dict[str, str], float, float]]:
+    def free(ratio: float) -> list[Series]:
         return [capacity, ("kubelet_volume_stats_available_bytes", claim, CAPACITY * ratio, 0)]
 
     ratio = t.storage_free_ratio
@@ -106,7 +109,7 @@ def _http(s: AlertSettings) -> list[Case]:
     target = {"job": METRICS_JOB, "namespace": s.namespace}
     at = _eval_after(t.http_for)
 
-    def answers(error_ratio: float) -> list[tuple[str, dict[str, str], float, float]]:
+    def answers(error_ratio: float) -> list[Series]:
         request = {**target, "handler": "manifest", "method": "get"}
         errors = REQUESTS_PER_STEP * error_ratio
         return [
@@ -118,7 +121,7 @@ def _http(s: AlertSettings) -> list[Case]:
     latency = t.latency_p99_seconds
     bounds = [latency / 2, 2 * latency, 4 * latency]
 
-    def observed(handler: str, slow: bool) -> list[tuple[str, dict[str, str], float, float]]:
+    def observed(handler: str, slow: bool) -> list[Series]:
         """Every request below half the threshold, or (slow) between twice and four times it."""
         request = {**target, "handler": handler, "method": "get"}
         series = [
@@ -151,16 +154,15 @@ def _jobs(s: AlertSettings, cronjob: str, alert: str, stale_after: str) -> list[
     at = _eval_after(t.jobs_for)
     stale = prometheus_duration_seconds(stale_after)
 
-    def run(index: int, started: float, outcome: str) -> list[tuple[str, dict[str, str], float,
-                                                                    float]]:  # fmt: skip
+    def run(index: int, started: float, outcome: str) -> list[Series]:
         job = {**namespace, "job_name": f"{cronjob}-{index}"}
-        series = [("kube_job_status_start_time", job, started, 0),
-                  (f"kube_job_{outcome}", {**job, "condition": "true"}, 1, 0)]  # fmt: skip
+        series: list[Series] = [("kube_job_status_start_time", job, started, 0),
+                                (f"kube_job_{outcome}", {**job, "condition": "true"}, 1, 0)]  # fmt: skip
         if outcome == "complete":
             series.append(("kube_job_status_completion_time", job, started + 60, 0))
         return series
 
-    def created(at_time: float) -> tuple[str, dict[str, str], float, float]:
+    def created(at_time: float) -> Series:
         return ("kube_cronjob_created", {**namespace, "cronjob": cronjob}, at_time, 0)
 
     # Times may be negative: promtool's clock starts at 0, and "long ago" must be before it.

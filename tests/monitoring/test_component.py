@@ -9,6 +9,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
 
 @dataclass
@@ -21,8 +22,10 @@ class Recorder(pulumi.runtime.Mocks):
         self.inputs[args.name] = dict(args.inputs)
         return f"{args.name}-id", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
 # Pulumi's documented pattern: mocks first, then import the code under test.
@@ -64,8 +67,10 @@ def register(build: Callable[[], object]) -> dict[str, Registered]:
         build()
 
     run()  # returns once every registration has finished
+    monitor = pulumi.runtime.settings.get_monitor()
+    assert isinstance(monitor, MockMonitor)
     registered = {}
-    for urn in pulumi.runtime.settings.get_monitor().resources:
+    for urn in monitor.resources:
         types, name = urn.split("::")[2].split("$"), urn.split("::")[3]
         parent = types[-2] if len(types) > 1 else ""
         registered[name] = Registered(types[-1], MOCKS.inputs.get(name, {}), parent)
