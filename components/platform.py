@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
+from components.alert_rules import AlertSettings
 from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
 from components.certificate import RegistryCertificate, RegistryCertificateArgs
 from components.config import RegstackConfig
@@ -17,6 +18,7 @@ from components.garbage_collection import GarbageCollection, GarbageCollectionAr
 from components.harbor import SERVICE as HARBOR_SERVICE
 from components.harbor import HarborRegistry, HarborRegistryArgs
 from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
+from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from components.outputs import known_after
 
 
@@ -225,6 +227,18 @@ class RegistryPlatform(pulumi.ComponentResource):
             )
         self.endpoint = pulumi.Output.from_input(node_endpoint(cfg))
         self.in_cluster_endpoint = registry.in_cluster_endpoint
+        if cfg.monitoring.enabled:
+            # Only the namespace: monitors and rules need no running registry, so they never
+            # wait on (or for) the workload's readiness, whatever skip_await says.
+            RegistryMonitoring(
+                f"{name}-monitoring",
+                RegistryMonitoringArgs(
+                    namespace=namespace,
+                    monitoring=cfg.monitoring,
+                    alerts=AlertSettings.from_config(cfg),
+                ),
+                opts=child,
+            )
 
     def _harbor(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> None:
         harbor = cfg.harbor
