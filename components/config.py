@@ -660,143 +660,80 @@ _ADDON_ALTERNATIVE = (
 )
 
 
+Check = tuple[bool, str, str]
+
+
+def _failing(*checks: Check) -> list[Problem]:
+    """Problems for the checks whose condition holds: (failed, path, message)."""
+    return [Problem(path, message) for failed, path, message in checks if failed]
+
+
 def _addon_problems(cfg: RegstackConfig) -> list[Problem]:
-    problems = []
-    if cfg.auth.enabled:
-        problems.append(
-            Problem(
-                "auth.enabled",
-                f"the microk8s-addon backend cannot do authentication; {_ADDON_ALTERNATIVE}",
-            )
-        )
-    if cfg.tls.mode != "none":
-        problems.append(
-            Problem(
-                "tls.mode", f"the microk8s-addon backend cannot serve TLS; {_ADDON_ALTERNATIVE}"
-            )
-        )
-    if quantity_bytes(cfg.registry.storage.size) < quantity_bytes(ADDON_MIN_SIZE):
-        problems.append(
-            Problem(
-                "registry.storage.size",
-                f"the microk8s-addon refuses less than {ADDON_MIN_SIZE}, got {cfg.registry.storage.size}",
-            )
-        )
-    if cfg.registry.replicas != 1:
-        problems.append(
-            Problem(
-                "registry.replicas",
-                f"the microk8s-addon runs exactly one replica; {_ADDON_ALTERNATIVE}",
-            )
-        )
-    if cfg.registry.service.node_port != 32000 or cfg.registry.service.type != "NodePort":
-        problems.append(
-            Problem(
-                "registry.service",
-                "the microk8s-addon always listens on NodePort 32000; remove these settings or use backend: distribution",
-            )
-        )
-    return problems
+    registry = cfg.registry
+    return _failing(
+        (cfg.auth.enabled, "auth.enabled",
+         f"the microk8s-addon backend cannot do authentication; {_ADDON_ALTERNATIVE}"),
+        (cfg.tls.mode != "none", "tls.mode",
+         f"the microk8s-addon backend cannot serve TLS; {_ADDON_ALTERNATIVE}"),
+        (quantity_bytes(registry.storage.size) < quantity_bytes(ADDON_MIN_SIZE), "registry.storage.size",
+         f"the microk8s-addon refuses less than {ADDON_MIN_SIZE}, got {registry.storage.size}"),
+        (registry.replicas != 1, "registry.replicas",
+         f"the microk8s-addon runs exactly one replica; {_ADDON_ALTERNATIVE}"),
+        (registry.service.node_port != 32000 or registry.service.type != "NodePort", "registry.service",
+         "the microk8s-addon always listens on NodePort 32000; remove these settings or use backend: distribution"),
+    )  # fmt: skip
 
 
 def _profile_problems(cfg: RegstackConfig) -> list[Problem]:
     if cfg.profile != "prod" or cfg.allow_insecure:
         return []
-    problems = []
-    if cfg.tls.mode == "none":
-        problems.append(
-            Problem(
-                "tls.mode",
-                "the prod profile needs TLS: set tls.mode to issuer (or self-signed), or set allow_insecure: true to accept plain HTTP",
-            )
-        )
-    if not cfg.auth.enabled and cfg.backend != "harbor":
-        problems.append(
-            Problem(
-                "auth.enabled",
-                "the prod profile needs authentication: set auth.enabled: true with at least one user, or set allow_insecure: true",
-            )
-        )
-    return problems
+    return _failing(
+        (cfg.tls.mode == "none", "tls.mode",
+         "the prod profile needs TLS: set tls.mode to issuer (or self-signed), or set allow_insecure: true to accept plain HTTP"),
+        (not cfg.auth.enabled and cfg.backend != "harbor", "auth.enabled",
+         "the prod profile needs authentication: set auth.enabled: true with at least one user, or set allow_insecure: true"),
+    )  # fmt: skip
 
 
 def _registry_problems(cfg: RegstackConfig) -> list[Problem]:
     registry = cfg.registry
-    problems = []
-    if registry.replicas > 1 and registry.storage.access_mode == "ReadWriteOnce":
-        problems.append(
-            Problem(
-                "registry.replicas",
-                f"{registry.replicas} replicas cannot share a ReadWriteOnce volume (only one node can mount it); use 1 replica or storage.access_mode: ReadWriteMany",
-            )
-        )
-    if registry.ingress.enabled and not registry.hostnames:
-        problems.append(
-            Problem(
-                "registry.hostnames",
-                "an Ingress needs at least one host name; list them here or set registry.ingress.enabled: false",
-            )
-        )
-    return problems
+    return _failing(
+        (registry.replicas > 1 and registry.storage.access_mode == "ReadWriteOnce", "registry.replicas",
+         f"{registry.replicas} replicas cannot share a ReadWriteOnce volume (only one node can mount it); use 1 replica or storage.access_mode: ReadWriteMany"),
+        (registry.ingress.enabled and not registry.hostnames, "registry.hostnames",
+         "an Ingress needs at least one host name; list them here or set registry.ingress.enabled: false"),
+    )  # fmt: skip
 
 
 def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
     tls = cfg.tls
-    problems = []
-    if tls.mode == "issuer" and tls.issuer is None:
-        problems.append(
-            Problem(
-                "tls.issuer",
-                "tls.mode issuer needs an issuer: {name: ..., kind: ClusterIssuer or Issuer}",
-            )
-        )
-    if tls.mode != "issuer" and tls.issuer is not None:
-        problems.append(
-            Problem(
-                "tls.issuer",
-                f"an issuer is only used with tls.mode issuer (mode is {tls.mode}); remove it or change the mode",
-            )
-        )
-    if duration_seconds(tls.renew_before) >= duration_seconds(tls.duration):
-        problems.append(
-            Problem(
-                "tls.renew_before",
-                f"must be shorter than tls.duration ({tls.duration}), got {tls.renew_before}",
-            )
-        )
-    return problems
+    return _failing(
+        (tls.mode == "issuer" and tls.issuer is None, "tls.issuer",
+         "tls.mode issuer needs an issuer: {name: ..., kind: ClusterIssuer or Issuer}"),
+        (tls.mode != "issuer" and tls.issuer is not None, "tls.issuer",
+         f"an issuer is only used with tls.mode issuer (mode is {tls.mode}); remove it or change the mode"),
+        (duration_seconds(tls.renew_before) >= duration_seconds(tls.duration), "tls.renew_before",
+         f"must be shorter than tls.duration ({tls.duration}), got {tls.renew_before}"),
+    )  # fmt: skip
 
 
 def _auth_problems(cfg: RegstackConfig) -> list[Problem]:
     auth, pull = cfg.auth, cfg.pull_secrets
-    problems = []
-    if auth.enabled and not auth.users:
-        problems.append(
-            Problem(
-                "auth.users",
-                "auth is enabled but no user is listed; add {name: ..., password: <secret>}",
-            )
-        )
     names = [u.name for u in auth.users]
-    for index, name in enumerate(names):
-        if name in names[:index]:
-            problems.append(Problem(f"auth.users[{index}].name", f"user {name!r} is listed twice"))
-    # Harbor has its own logins; _harbor_problems explains the pull secrets there.
-    if pull.namespaces and not auth.enabled and cfg.backend != "harbor":
-        problems.append(
-            Problem(
-                "pull_secrets.namespaces",
-                "pull secrets carry credentials, so they need auth.enabled: true; without auth, pulls need no secret",
-            )
-        )
-    if pull.user is not None and pull.user not in names:
-        problems.append(
-            Problem(
-                "pull_secrets.user",
-                f"{pull.user!r} is not one of auth.users ({', '.join(names) or 'none'})",
-            )
-        )
-    return problems
+    duplicates = [
+        (name in names[:index], f"auth.users[{index}].name", f"user {name!r} is listed twice")
+        for index, name in enumerate(names)
+    ]
+    return _failing(
+        (auth.enabled and not auth.users, "auth.users",
+         "auth is enabled but no user is listed; add {name: ..., password: <secret>}"),
+        *duplicates,
+        # Harbor has its own logins; _harbor_problems explains the pull secrets there.
+        (bool(pull.namespaces) and not auth.enabled and cfg.backend != "harbor", "pull_secrets.namespaces",
+         "pull secrets carry credentials, so they need auth.enabled: true; without auth, pulls need no secret"),
+        (pull.user is not None and pull.user not in names, "pull_secrets.user",
+         f"{pull.user!r} is not one of auth.users ({', '.join(names) or 'none'})"),
+    )  # fmt: skip
 
 
 # Chart values regstack owns: overriding them through extra_values would put a credential inline
@@ -830,160 +767,74 @@ def _has_path(values: dict[str, Any], dotted: str) -> bool:
 
 def _harbor_expose_problems(cfg: RegstackConfig) -> list[Problem]:
     expose, hostnames = cfg.harbor.expose, cfg.registry.hostnames
-    problems = []
-    if expose.type in ("ingress", "loadBalancer") and not hostnames:
-        problems.append(
-            Problem(
-                "registry.hostnames",
-                f"harbor.expose.type {expose.type} needs a host name for Harbor's externalURL "
-                "(the address docker logs in to); list it here",
-            )
-        )
-    if hostnames and hostnames[0].startswith("*."):
-        problems.append(
-            Problem(
-                "registry.hostnames[0]",
-                f"the first host name becomes Harbor's externalURL and cannot be a wildcard ({hostnames[0]})",
-            )
-        )
-    if expose.type != "ingress" and expose.tls.cert_source == "none":
-        problems.append(
-            Problem(
-                "harbor.expose.tls.cert_source",
-                f"`none` means the ingress controller's default certificate, which only exists with "
-                f"harbor.expose.type ingress (type is {expose.type}); use cert_source: secret",
-            )
-        )
-    if expose.type != "ingress" and expose.ingress.model_fields_set:
-        problems.append(
-            Problem(
-                "harbor.expose.ingress",
-                f"Ingress settings only apply to harbor.expose.type ingress (type is {expose.type}); "
-                "remove them or change the type",
-            )
-        )
-    if expose.type != "nodePort" and expose.node_ports.model_fields_set:
-        problems.append(
-            Problem(
-                "harbor.expose.node_ports",
-                f"node ports only apply to harbor.expose.type nodePort (type is {expose.type}); "
-                "remove them or change the type",
-            )
-        )
-    if expose.node_ports.http == expose.node_ports.https:
-        problems.append(
-            Problem(
-                "harbor.expose.node_ports.https",
-                f"must differ from node_ports.http (both are {expose.node_ports.http})",
-            )
-        )
-    if cfg.registry.ingress.enabled:
-        problems.append(
-            Problem(
-                "registry.ingress.enabled",
-                "the harbor chart creates its own Ingress: set harbor.expose.type: ingress "
-                "(and harbor.expose.ingress) instead",
-            )
-        )
-    return problems
+    return _failing(
+        (expose.type in ("ingress", "loadBalancer") and not hostnames, "registry.hostnames",
+         f"harbor.expose.type {expose.type} needs a host name for Harbor's externalURL "
+         "(the address docker logs in to); list it here"),
+        (bool(hostnames) and hostnames[0].startswith("*."), "registry.hostnames[0]",
+         "the first host name becomes Harbor's externalURL and cannot be a wildcard"),
+        (expose.type != "ingress" and expose.tls.cert_source == "none", "harbor.expose.tls.cert_source",
+         "`none` means the ingress controller's default certificate, which only exists with "
+         f"harbor.expose.type ingress (type is {expose.type}); use cert_source: secret"),
+        (expose.type != "ingress" and bool(expose.ingress.model_fields_set), "harbor.expose.ingress",
+         f"Ingress settings only apply to harbor.expose.type ingress (type is {expose.type}); "
+         "remove them or change the type"),
+        (expose.type != "nodePort" and bool(expose.node_ports.model_fields_set), "harbor.expose.node_ports",
+         f"node ports only apply to harbor.expose.type nodePort (type is {expose.type}); "
+         "remove them or change the type"),
+        (expose.node_ports.http == expose.node_ports.https, "harbor.expose.node_ports.https",
+         f"must differ from node_ports.http (both are {expose.node_ports.http})"),
+        (cfg.registry.ingress.enabled, "registry.ingress.enabled",
+         "the harbor chart creates its own Ingress: set harbor.expose.type: ingress "
+         "(and harbor.expose.ingress) instead"),
+    )  # fmt: skip
 
 
 def _harbor_problems(cfg: RegstackConfig) -> list[Problem]:
     harbor = cfg.harbor
-    problems = _harbor_expose_problems(cfg)
-    if harbor.admin_password is None:
-        problems.append(
-            Problem(
-                "harbor.admin_password",
-                "required by the harbor backend: pulumi config set --secret --path harbor.admin_password",
-            )
-        )
-    if harbor.secret_seed is None:
-        problems.append(
-            Problem(
-                "harbor.secret_seed",
-                "required by the harbor backend (Harbor's internal secrets derive from it): "
-                'pulumi config set --secret --path harbor.secret_seed "$(openssl rand -base64 32)"',
-            )
-        )
-    if cfg.auth.enabled:
-        problems.append(
-            Problem(
-                "auth.enabled",
-                "Harbor has its own users and logins: set auth.enabled: false and give the "
-                "initial admin password as harbor.admin_password",
-            )
-        )
-    if cfg.pull_secrets.namespaces:
-        problems.append(
-            Problem(
-                "pull_secrets.namespaces",
-                "the harbor backend does not create pull secrets: create a Harbor robot account "
-                "and its pull secrets, or remove this list",
-            )
-        )
-    if harbor.chart.path is not None and harbor.chart.model_fields_set & {
-        "repo",
-        "name",
-        "version",
-    }:
-        problems.append(
-            Problem(
-                "harbor.chart.path",
-                "a local chart path replaces repo, name and version; remove those or the path",
-            )
-        )
-    for kind, settings in (("database", harbor.database), ("redis", harbor.redis)):
-        if settings.type == "external" and settings.host is None:
-            problems.append(
-                Problem(
-                    f"harbor.{kind}.host",
-                    f"harbor.{kind}.type external needs the host of the external {kind}",
-                )
-            )
-    if harbor.database.type == "external" and harbor.database.password is None:
-        problems.append(
-            Problem(
-                "harbor.database.password",
-                "an external database needs a password: pulumi config set --secret --path "
-                "harbor.database.password",
-            )
-        )
-    if harbor.metrics.service_monitor and not harbor.metrics.enabled:
-        problems.append(
-            Problem(
-                "harbor.metrics.service_monitor",
-                "a ServiceMonitor scrapes metrics that are off: set harbor.metrics.enabled: true",
-            )
-        )
-    if harbor.internal_tls.enabled:
-        names = harbor.internal_tls.secret_names
-        needed = ["core", "jobservice", "registry", "portal"] + (["trivy"] if harbor.trivy else [])
-        problems += [
-            Problem(
-                f"harbor.internal_tls.secret_names.{component}",
-                f"internal TLS needs the name of an existing TLS Secret (with ca.crt) for {component}",
-            )
-            for component in needed
-            if getattr(names, component) is None
-        ]
-    problems += [
-        Problem(
-            f"harbor.extra_values.{path}",
-            "regstack sets this value itself (pinned from secret config, never inline); remove it",
-        )
+    external = [
+        (settings.type == "external" and settings.host is None, f"harbor.{kind}.host",
+         f"harbor.{kind}.type external needs the host of the external {kind}")
+        for kind, settings in (("database", harbor.database), ("redis", harbor.redis))
+    ]  # fmt: skip
+    tls_names = harbor.internal_tls.secret_names
+    tls_needed = ["core", "jobservice", "registry", "portal"] + (["trivy"] if harbor.trivy else [])
+    internal_tls = [
+        (harbor.internal_tls.enabled and getattr(tls_names, component) is None,
+         f"harbor.internal_tls.secret_names.{component}",
+         f"internal TLS needs the name of an existing TLS Secret (with ca.crt) for {component}")
+        for component in tls_needed
+    ]  # fmt: skip
+    owned = [
+        (_has_path(harbor.extra_values, path), f"harbor.extra_values.{path}",
+         "regstack sets this value itself (pinned from secret config, never inline); remove it")
         for path in HARBOR_OWNED_VALUES
-        if _has_path(harbor.extra_values, path)
-    ]
-    if harbor.extra_values.get("enableMigrateHelmHook"):
-        problems.append(
-            Problem(
-                "harbor.extra_values.enableMigrateHelmHook",
-                "the chart is rendered by Pulumi, which does not run Helm hooks, so the migration "
-                "would silently never run; leave it off (Harbor core migrates on start)",
-            )
-        )
-    return problems
+    ]  # fmt: skip
+    return _harbor_expose_problems(cfg) + _failing(
+        (harbor.admin_password is None, "harbor.admin_password",
+         "required by the harbor backend: pulumi config set --secret --path harbor.admin_password"),
+        (harbor.secret_seed is None, "harbor.secret_seed",
+         "required by the harbor backend (Harbor's internal secrets derive from it): "
+         'pulumi config set --secret --path harbor.secret_seed "$(openssl rand -base64 32)"'),
+        (cfg.auth.enabled, "auth.enabled",
+         "Harbor has its own users and logins: set auth.enabled: false and give the "
+         "initial admin password as harbor.admin_password"),
+        (bool(cfg.pull_secrets.namespaces), "pull_secrets.namespaces",
+         "the harbor backend does not create pull secrets: create a Harbor robot account "
+         "and its pull secrets, or remove this list"),
+        (harbor.chart.path is not None and bool(harbor.chart.model_fields_set & {"repo", "name", "version"}),
+         "harbor.chart.path", "a local chart path replaces repo, name and version; remove those or the path"),
+        *external,
+        (harbor.database.type == "external" and harbor.database.password is None, "harbor.database.password",
+         "an external database needs a password: pulumi config set --secret --path harbor.database.password"),
+        (harbor.metrics.service_monitor and not harbor.metrics.enabled, "harbor.metrics.service_monitor",
+         "a ServiceMonitor scrapes metrics that are off: set harbor.metrics.enabled: true"),
+        *internal_tls,
+        *owned,
+        (bool(harbor.extra_values.get("enableMigrateHelmHook")), "harbor.extra_values.enableMigrateHelmHook",
+         "the chart is rendered by Pulumi, which does not run Helm hooks, so the migration "
+         "would silently never run; leave it off (Harbor core migrates on start)"),
+    )  # fmt: skip
 
 
 def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
