@@ -1,0 +1,10 @@
+# The README's first command: the dev stack on a throwaway local control plane.
+.PHONY: demo demo-down render
+demo: setup ## toolchain, local cluster, `pulumi up` of the dev stack, summary
+	@bash scripts/demo.sh up
+
+demo-down: ## destroy the demo stack and stop the local cluster
+	@bash scripts/demo.sh down
+
+render: $(VENV)/.installed ## build/manifests/$(STACK)/: the stack's manifests, via the provider's render mode
+	$(PY) scripts/render.py $(STACK)
