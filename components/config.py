@@ -313,11 +313,36 @@ class GcConfig(_Model):
     )
 
 
+class RetentionRule(_Model):
+    """One retention rule; the first rule whose `repositories` glob matches a repository wins."""
+
+    repositories: list[str] = Field(description="Repository globs, e.g. `team/*`.")
+    keep_last: int | None = Field(None, ge=0, description="Keep the newest N tags by created time.")
+    max_age_days: int | None = Field(None, ge=0, description="Keep tags younger than this.")
+    protected: list[str] = Field(
+        default_factory=list, description="Tag globs (or `re:` regexes) never deleted."
+    )
+    default_protected: bool = Field(
+        True, description="Also protect latest, stable, prod, staging and vX.Y.Z tags."
+    )
+
+
 class RetentionConfig(_Model):
-    """Tag retention (filled in by the maintenance work)."""
+    """Tag retention: a CronJob running the retention engine through the registry API."""
 
     enabled: bool = Field(False, description="Run the retention job on a schedule.")
     schedule: CronSchedule = Field("0 1 * * 0", description="CronJob schedule (before GC).")
+    apply: bool = Field(False, description="Really delete; otherwise the job only logs its plan.")
+    rules: list[RetentionRule] = Field(default_factory=list, description="Retention rules.")
+    protect_in_use: bool = Field(
+        True, description="Keep every image a Pod in the cluster uses (lists pods read-only)."
+    )
+    user: UserName | None = Field(None, description="auth user the job logs in as; the first.")
+    concurrency: int = Field(8, ge=1, le=64, description="Parallel registry requests.")
+    image: str = Field(
+        "docker.io/library/python:3.13.1-alpine3.21",
+        description="Pinned Python image that runs the (standard-library only) engine.",
+    )
 
 
 _PROM_DURATION = re.compile(
@@ -837,8 +862,27 @@ def _harbor_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
+def _retention_problems(cfg: RegstackConfig) -> list[Problem]:
+    retention, names = cfg.retention, [u.name for u in cfg.auth.users]
+    if not retention.enabled:
+        return []
+    return _failing(
+        (not retention.rules, "retention.rules",
+         "retention is enabled but has no rule: add {repositories: ['*'], keep_last: 10}"),
+        (cfg.gc.enabled and retention.schedule == cfg.gc.schedule, "retention.schedule",
+         "must differ from gc.schedule: retention deletes tags first, GC then frees their blobs"),
+        (retention.user is not None and retention.user not in names, "retention.user",
+         f"{retention.user!r} is not one of auth.users ({', '.join(names) or 'none'})"),
+        (cfg.backend == "harbor", "retention.enabled",
+         "Harbor has its own tag retention (project policies); turn this off for the harbor backend"),
+        (cfg.backend == "microk8s-addon", "retention.enabled",
+         "the addon's registry does not enable deletes; use backend: distribution for retention"),
+    )  # fmt: skip
+
+
 def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
     problems = _profile_problems(cfg) + _tls_problems(cfg) + _auth_problems(cfg)
+    problems += _retention_problems(cfg)
     if cfg.backend == "microk8s-addon":
         problems += _addon_problems(cfg)
     elif cfg.backend == "harbor":

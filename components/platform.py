@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 from urllib.parse import urlsplit
 
 import pulumi
@@ -20,6 +21,7 @@ from components.harbor import HarborRegistry, HarborRegistryArgs
 from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
 from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from components.outputs import known_after
+from components.retention_job import RetentionJob, RetentionJobArgs
 
 
 def pod_security(enforce: str) -> dict[str, str]:
@@ -210,6 +212,8 @@ class RegistryPlatform(pulumi.ComponentResource):
                 auth_realm=cfg.auth.realm,
             )
         registry = DistributionRegistry(f"{name}-registry", registry_args, opts=child)
+        if cfg.retention.enabled:
+            self._retention(name, cfg, namespace, child)
         if cfg.gc.enabled:
             GarbageCollection(
                 f"{name}-gc",
@@ -239,6 +243,37 @@ class RegistryPlatform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+
+    def _retention(
+        self,
+        name: str,
+        cfg: RegstackConfig,
+        namespace: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        scheme = "https" if cfg.tls.mode != "none" else "http"
+        service = service_dns_names(cfg, APP)[-1]
+        user = None
+        if cfg.auth.enabled:
+            wanted = cfg.retention.user or cfg.auth.users[0].name
+            user = next(u for u in secret_users(cfg) if u.name == wanted)
+        RetentionJob(
+            f"{name}-retention",
+            RetentionJobArgs(
+                namespace=namespace,
+                retention=cfg.retention,
+                registry_url=f"{scheme}://{service}:{cfg.registry.service.port}",
+                username=user.name if user else None,
+                password=user.password if user else None,
+                # Only the lab CA needs mounting; issuers like Let's Encrypt are in the image's CAs.
+                ca_secret_name=(
+                    cast(pulumi.Output[str], self.ca_secret_name)
+                    if cfg.tls.mode == "self-signed"
+                    else None
+                ),
+            ),
+            opts=child,
+        )  # fmt: skip
 
     def _harbor(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> None:
         harbor = cfg.harbor

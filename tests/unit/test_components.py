@@ -340,3 +340,50 @@ def test_several_replicas_get_a_disruption_budget_and_one_does_not() -> None:
     shared = {"registry": {"replicas": 2, "storage": {"access_mode": "ReadWriteMany"}}}
     assert platform(shared).named("rs-registry-pdb").inputs["spec"]["minAvailable"] == 1
     assert platform({}).of_type("kubernetes:policy/v1:PodDisruptionBudget") == []
+
+
+# --- RetentionJob ---------------------------------------------------------------------------------
+
+RETENTION = {
+    **LAB,
+    "retention": {"enabled": True, "rules": [{"repositories": ["team/*"], "keep_last": 5}]},
+}
+
+
+def retention_container(rec: Recorder) -> dict[str, Any]:
+    spec = rec.named("rs-retention-cronjob").inputs["spec"]["jobTemplate"]["spec"]["template"][
+        "spec"
+    ]
+    return spec["containers"][0]
+
+
+def test_retention_runs_the_engine_dry_by_default_against_the_in_cluster_https_endpoint() -> None:
+    line = retention_container(platform(RETENTION))["command"]
+    assert line[:3] == ["python", "-m", "retention"]
+    assert "--registry=https://registry.container-registry.svc.cluster.local:5000" in line
+    assert "--apply" not in line and "--in-use-from-cluster" in line
+
+
+def test_retention_applies_only_when_configured() -> None:
+    raw = {**RETENTION, "retention": {**RETENTION["retention"], "apply": True}}
+    assert "--apply" in retention_container(platform(raw))["command"]
+
+
+def test_retention_ships_its_policy_and_engine_as_config_maps() -> None:
+    rec = platform(RETENTION)
+    policy = json.loads(rec.named("rs-retention-policy").inputs["data"]["policy.json"])
+    assert policy["rules"] == [
+        {"repositories": ["team/*"], "keep_last": 5, "protected": [], "default_protected": True}
+    ]
+    assert "__main__.py" in rec.named("rs-retention-code").inputs["data"]
+
+
+def test_retention_credentials_are_a_secret_and_the_lab_ca_is_mounted() -> None:
+    rec = platform(RETENTION)
+    assert is_secret(rec.named("rs-retention-credentials").inputs["stringData"])
+    assert "--ca-file=/etc/retention/ca/ca.crt" in retention_container(rec)["command"]
+
+
+def test_retention_may_only_list_pods() -> None:
+    [role] = platform(RETENTION).of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    assert role.inputs["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]

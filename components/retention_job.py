@@ -1,0 +1,187 @@
+"""RetentionJob: the retention engine (`components/retention`) as a CronJob in the cluster.
+
+The engine is standard library only, so a stock Python image runs it from a ConfigMap: nothing is
+installed when the Job starts. It talks to the registry through its HTTP API, deleting by digest
+only when no kept tag points to it, and runs before GC (which then frees the blobs).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import RetentionConfig
+from components.outputs import as_secret
+
+ENGINE_DIR = Path(__file__).parent / "retention"
+CODE = "/opt/regstack"
+ETC = "/etc/retention"
+UID = 1000
+LABELS = {
+    "app.kubernetes.io/name": "registry-retention",
+    "app.kubernetes.io/managed-by": "regstack",
+}
+
+
+@dataclass(frozen=True)
+class RetentionJobArgs:
+    namespace: pulumi.Input[str]
+    retention: RetentionConfig
+    registry_url: str
+    """In-cluster URL of the registry API, e.g. https://registry.ns.svc.cluster.local:5000."""
+    username: str | None = None
+    password: pulumi.Output[str] | None = None
+    ca_secret_name: pulumi.Input[str] | None = None
+    """Secret holding the `ca.crt` that signed the registry certificate (lab CA)."""
+
+
+def engine_files() -> dict[str, str]:
+    """The engine's modules, as ConfigMap keys mounted into a package directory."""
+    return {path.name: path.read_text() for path in sorted(ENGINE_DIR.glob("*.py"))}
+
+
+def policy_document(retention: RetentionConfig) -> str:
+    return json.dumps({"rules": [rule.model_dump(exclude_none=True) for rule in retention.rules]},
+                      indent=2, sort_keys=True)  # fmt: skip
+
+
+def command(args: RetentionJobArgs) -> list[str]:
+    retention = args.retention
+    line = ["python", "-m", "retention", f"--registry={args.registry_url}",
+            f"--policy={ETC}/policy/policy.json", f"--concurrency={retention.concurrency}"]  # fmt: skip
+    if args.username is not None:
+        line += [f"--username={args.username}", f"--password-file={ETC}/credentials/password"]
+    if args.ca_secret_name is not None:
+        line.append(f"--ca-file={ETC}/ca/ca.crt")
+    if retention.protect_in_use:
+        line.append("--in-use-from-cluster")
+    if retention.apply:
+        line.append("--apply")
+    return line
+
+
+class RetentionJob(pulumi.ComponentResource):
+    """CronJob, engine code, policy, credentials and (read-only) RBAC for tag retention."""
+
+    cron_job_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: RetentionJobArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("regstack:index:RetentionJob", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def meta(object_name: str, namespaced: bool = True) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(
+                name=object_name, namespace=args.namespace if namespaced else None, labels=LABELS
+            )
+
+        code = k8s.core.v1.ConfigMap(f"{name}-code", metadata=meta("registry-retention-code"),
+                                     data=engine_files(), opts=child)  # fmt: skip
+        policy = k8s.core.v1.ConfigMap(
+            f"{name}-policy", metadata=meta("registry-retention-policy"),
+            data={"policy.json": policy_document(args.retention)}, opts=child,
+        )  # fmt: skip
+        account = k8s.core.v1.ServiceAccount(f"{name}-account", metadata=meta("registry-retention"),
+                                             opts=child)  # fmt: skip
+        volumes = [
+            k8s.core.v1.VolumeArgs(name="code", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                name=code.metadata.name)),
+            k8s.core.v1.VolumeArgs(name="policy", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                name=policy.metadata.name)),
+        ]  # fmt: skip
+        mounts = [
+            k8s.core.v1.VolumeMountArgs(
+                name="code", mount_path=f"{CODE}/retention", read_only=True
+            ),
+            k8s.core.v1.VolumeMountArgs(name="policy", mount_path=f"{ETC}/policy", read_only=True),
+        ]
+        depends: list[pulumi.Resource] = []
+        if args.password is not None:
+            credentials = k8s.core.v1.Secret(
+                f"{name}-credentials", metadata=meta("registry-retention-credentials"),
+                string_data={"password": as_secret(args.password)}, opts=child,
+            )  # fmt: skip
+            volumes.append(k8s.core.v1.VolumeArgs(name="credentials", secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name=credentials.metadata.name)))  # fmt: skip
+            mounts.append(k8s.core.v1.VolumeMountArgs(name="credentials", mount_path=f"{ETC}/credentials",
+                                                      read_only=True))  # fmt: skip
+        if args.ca_secret_name is not None:
+            volumes.append(k8s.core.v1.VolumeArgs(name="ca", secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name=args.ca_secret_name, items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")])))  # fmt: skip
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(name="ca", mount_path=f"{ETC}/ca", read_only=True)
+            )
+        if args.retention.protect_in_use:
+            depends += self._pod_reader(name, account, args, child)
+
+        container = k8s.core.v1.ContainerArgs(
+            name="retention", image=args.retention.image, command=command(args),
+            env=[k8s.core.v1.EnvVarArgs(name="PYTHONPATH", value=CODE),
+                 k8s.core.v1.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1")],
+            volume_mounts=mounts,
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}),
+            security_context=k8s.core.v1.SecurityContextArgs(
+                allow_privilege_escalation=False, read_only_root_filesystem=True,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"])),
+        )  # fmt: skip
+        cron = k8s.batch.v1.CronJob(
+            f"{name}-cronjob",
+            metadata=meta("registry-retention"),
+            spec=k8s.batch.v1.CronJobSpecArgs(
+                schedule=args.retention.schedule,
+                concurrency_policy="Forbid",
+                successful_jobs_history_limit=3,
+                failed_jobs_history_limit=3,
+                job_template=k8s.batch.v1.JobTemplateSpecArgs(spec=k8s.batch.v1.JobSpecArgs(
+                    # A rerun converges (deleting an already deleted digest counts as done).
+                    backoff_limit=2,
+                    template=k8s.core.v1.PodTemplateSpecArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
+                        spec=k8s.core.v1.PodSpecArgs(
+                            service_account_name=account.metadata.name,
+                            automount_service_account_token=args.retention.protect_in_use,
+                            restart_policy="Never",
+                            security_context=k8s.core.v1.PodSecurityContextArgs(
+                                run_as_non_root=True, run_as_user=UID, run_as_group=UID,
+                                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
+                            containers=[container],
+                            volumes=volumes,
+                        ),
+                    ),
+                )),
+            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
+        )  # fmt: skip
+        self.cron_job_name = cron.metadata.name
+        self.register_outputs({"cron_job_name": self.cron_job_name})
+
+    def _pod_reader(
+        self,
+        name: str,
+        account: k8s.core.v1.ServiceAccount,
+        args: RetentionJobArgs,
+        child: pulumi.ResourceOptions,
+    ) -> list[pulumi.Resource]:
+        """List pods cluster-wide, read-only: the images in use are kept whatever the policy."""
+        role = k8s.rbac.v1.ClusterRole(
+            f"{name}-pod-reader",
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
+            rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["list"])],
+            opts=child,
+        )
+        binding = k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-pod-reader",
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
+            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io",
+                                             kind="ClusterRole", name=role.metadata.name),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
+                                              namespace=args.namespace)],
+            opts=child,
+        )  # fmt: skip
+        return [binding]
