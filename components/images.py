@@ -9,11 +9,16 @@ did not write the reference.
 The tag builders produce the chapter's conventions (``v1.2.3``, ``v1.2.3-rc1``, ``sha-1a2b3c4``,
 ``build-42``, ``20240131-0915``, sanitised branch names, environment aliases), and
 `classify_tag` tells them apart again for the policy pack and the retention engine.
+
+``python -m components.images tags --sha SHA --ref REF [--build N] [--time ISO] [--image NAME]``
+prints the tags (or full references) that the application pipeline pushes for one commit.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -404,3 +409,59 @@ def _require_count(value: int, what: str) -> None:
     # bool is an int subclass; True as a build number is always a mistake.
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{what} must be a non-negative integer, got {value!r}")
+
+
+def pipeline_tags(
+    sha: str, ref: str, build: int | None = None, moment: datetime | None = None
+) -> list[str]:
+    """The tags the application pipeline pushes for commit `sha` built from git `ref`.
+
+    Every image gets its ``sha-`` tag; a version tag push (``refs/tags/v1.2.3``) adds the
+    version, a branch push (``refs/heads/...``) adds the sanitised branch name, and the CI build
+    number and build time add ``build-`` and timestamp tags when given.
+    """
+    tags = [sha_tag(sha)]
+    if ref.startswith("refs/tags/"):
+        version = ref.removeprefix("refs/tags/")
+        # A release pipeline must not push an arbitrary git tag as if it were a version.
+        if classify_tag(version) not in (TagKind.RELEASE, TagKind.PRERELEASE):
+            raise ValueError(
+                f"git tag {version!r} is not a version by the conventions (v1.2.3, v1.2.3-rc1)"
+            )
+        tags.append(version)
+    elif ref.startswith("refs/heads/"):
+        tags.append(branch_tag(ref.removeprefix("refs/heads/")))
+    else:
+        raise ValueError(f"git ref {ref!r} is neither refs/heads/<branch> nor refs/tags/<version>")
+    if build is not None:
+        tags.append(build_tag(build))
+    if moment is not None:
+        tags.append(timestamp_tag(moment))
+    return tags
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.images")
+    commands = parser.add_subparsers(dest="command", required=True)
+    tags = commands.add_parser("tags", help="print the tags to push for a git commit, one a line")
+    tags.add_argument("--sha", required=True, help="the commit's git SHA")
+    tags.add_argument("--ref", required=True, help="refs/heads/<branch> or refs/tags/<version>")
+    tags.add_argument("--build", type=int, help="the CI build or pipeline number")
+    tags.add_argument(
+        "--time", type=datetime.fromisoformat, help="build time, ISO 8601 with a UTC offset"
+    )
+    tags.add_argument("--image", help="print full references for this registry/repository")
+    args = parser.parse_args(argv)
+    try:
+        lines = pipeline_tags(args.sha, args.ref, args.build, args.time)
+        if args.image is not None:
+            lines = [str(ImageReference.parse(f"{args.image}:{tag}")) for tag in lines]
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

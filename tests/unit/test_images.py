@@ -2,7 +2,7 @@
 
 import dataclasses
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import assume, given
@@ -17,6 +17,8 @@ from components.images import (
     build_tag,
     classify_tag,
     is_release_semver,
+    main,
+    pipeline_tags,
     semver_tag,
     sha_tag,
     timestamp_tag,
@@ -330,6 +332,59 @@ def test_classifying_an_invalid_tag_says_why_it_is_invalid() -> None:
 )
 def test_only_a_final_v_prefixed_version_is_a_release_semver(tag: str, release: bool) -> None:
     assert is_release_semver(tag) is release
+
+
+# --- Pipeline tags and the command line ---------------------------------------------------------
+
+COMMIT = "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d"
+
+
+def test_a_branch_push_is_tagged_with_its_sha_and_branch_name() -> None:
+    assert pipeline_tags(COMMIT, "refs/heads/feature/Login-Page") == [
+        "sha-1a2b3c4",
+        "feature-login-page",
+    ]
+
+
+def test_a_version_tag_push_is_tagged_with_its_sha_and_version() -> None:
+    assert pipeline_tags(COMMIT, "refs/tags/v1.2.3-rc1") == ["sha-1a2b3c4", "v1.2.3-rc1"]
+
+
+def test_the_build_number_and_time_add_build_and_timestamp_tags() -> None:
+    moment = datetime(2024, 1, 31, 9, 15, tzinfo=UTC)
+    assert pipeline_tags(COMMIT, "refs/heads/main", build=42, moment=moment) == [
+        "sha-1a2b3c4",
+        "main",
+        "build-42",
+        "20240131-0915",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("refs/tags/release-1", "is not a version by the conventions"),
+        ("refs/pull/7/merge", "is neither refs/heads/<branch> nor refs/tags/<version>"),
+    ],
+)
+def test_a_git_ref_the_pipeline_cannot_tag_is_refused(ref: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        pipeline_tags(COMMIT, ref)
+
+
+def test_the_tags_command_prints_full_references_one_a_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["tags", "--sha", COMMIT, "--ref", "refs/tags/v1.2.3", "--image", "reg.io:5000/app"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == "reg.io:5000/app:sha-1a2b3c4\nreg.io:5000/app:v1.2.3\n"
+
+
+def test_the_tags_command_exits_2_with_the_reason_on_bad_input(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["tags", "--sha", COMMIT, "--ref", "refs/heads/main", "--time", "2024-01-31"]) == 2
+    assert "timezone-aware" in capsys.readouterr().err
 
 
 # --- Properties ----------------------------------------------------------------------------------
