@@ -1,0 +1,164 @@
+"""The CI/CD definitions: GitHub workflows and .gitlab-ci.yml, read as data and checked for the
+promises the README makes about them (previews under the policy pack, deploys only from main)."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def load(path: Path) -> dict[Any, Any]:
+    document = yaml.safe_load(path.read_text())
+    assert isinstance(document, dict), f"{path} is not a mapping"
+    return document
+
+
+def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
+    # YAML 1.1, which PyYAML speaks, reads the bare key `on` as the boolean True.
+    on = workflow.get("on", workflow.get(True))
+    assert isinstance(on, dict)
+    return on
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    found = job["steps"]
+    assert isinstance(found, list)
+    return found
+
+
+def run_lines(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in steps(job))
+
+
+def uses(job: dict[str, Any]) -> list[str]:
+    return [step["uses"] for step in steps(job) if "uses" in step]
+
+
+def gitlab() -> dict[str, Any]:
+    return load(ROOT / ".gitlab-ci.yml")
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda path: path.name)
+def test_every_workflow_has_a_name_triggers_and_jobs_that_run_something(path: Path) -> None:
+    workflow = load(path)
+    assert workflow["name"]
+    assert triggers(workflow)
+    for job in workflow["jobs"].values():
+        # A job either calls a reusable workflow or runs its own steps on a runner.
+        if "uses" not in job:
+            assert job["runs-on"]
+            assert all("run" in step or "uses" in step for step in steps(job))
+
+
+@pytest.mark.parametrize(
+    "path", sorted(ROOT.glob(".github/**/*.yml")), ids=lambda path: str(path.relative_to(ROOT))
+)
+def test_every_local_action_or_workflow_a_workflow_uses_exists(path: Path) -> None:
+    document = load(path)
+    # A workflow's jobs, or a composite action's single list of steps.
+    jobs = document["jobs"].values() if "jobs" in document else [document["runs"]]
+    for job in jobs:
+        for reference in [
+            job.get("uses", ""),
+            *(step.get("uses", "") for step in job.get("steps", [])),
+        ]:
+            if reference.startswith("./"):
+                assert (ROOT / reference).exists(), f"{path.name} uses missing {reference}"
+
+
+def test_the_shared_toolchain_action_runs_make_setup_and_make_toolchain() -> None:
+    action = load(ROOT / ".github" / "actions" / "toolchain" / "action.yml")
+    runs = "\n".join(step.get("run", "") for step in action["runs"]["steps"])
+    assert "make setup" in runs
+    assert "make toolchain" in runs
+
+
+def test_the_preview_runs_on_pull_requests_for_the_dev_and_prod_stacks() -> None:
+    workflow = load(WORKFLOWS / "preview.yml")
+    job = workflow["jobs"]["preview"]
+    assert "pull_request" in triggers(workflow)
+    assert job["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert "./.github/actions/toolchain" in uses(job)
+
+
+def test_the_preview_runs_pulumi_preview_under_the_policy_pack() -> None:
+    job = load(WORKFLOWS / "preview.yml")["jobs"]["preview"]
+    assert 'pulumi preview -s "$STACK" --policy-pack policy' in run_lines(job)
+    assert job["env"]["STACK"] == "${{ matrix.stack }}"
+
+
+def test_the_preview_is_commented_on_the_pull_request_even_when_it_fails() -> None:
+    workflow = load(WORKFLOWS / "preview.yml")
+    comment = next(
+        step
+        for step in steps(workflow["jobs"]["preview"])
+        if step.get("uses", "").startswith("actions/github-script@")
+    )
+    assert "always()" in comment["if"]
+    assert "createComment" in comment["with"]["script"]
+    assert workflow["permissions"]["pull-requests"] == "write"
+
+
+def test_deploys_run_only_on_pushes_to_main() -> None:
+    workflow = load(WORKFLOWS / "deploy.yml")
+    assert triggers(workflow) == {"push": {"branches": ["main"]}}
+    for job in workflow["jobs"].values():
+        assert job["if"] == "github.ref == 'refs/heads/main'"
+
+
+def test_prod_is_deployed_only_after_dev() -> None:
+    jobs = load(WORKFLOWS / "deploy.yml")["jobs"]
+    assert [jobs["dev"]["with"]["stack"], jobs["prod"]["with"]["stack"]] == ["dev", "prod"]
+    assert jobs["prod"]["needs"] == "dev"
+    assert "needs" not in jobs["dev"]
+
+
+def test_a_deploy_runs_pulumi_up_in_the_stacks_environment_under_the_policy_pack() -> None:
+    job = load(WORKFLOWS / "pulumi-up.yml")["jobs"]["up"]
+    assert job["environment"] == "${{ inputs.stack }}"
+    assert 'pulumi up --yes -s "$STACK" --policy-pack policy' in run_lines(job)
+
+
+def test_the_app_image_is_tagged_by_the_images_command_and_pushed() -> None:
+    job = load(WORKFLOWS / "app-image.yml")["jobs"]["image"]
+    assert "python -m components.images tags" in run_lines(job)
+    push = next(step for step in steps(job) if step.get("uses", "").startswith("docker/build-push"))
+    assert push["with"]["push"] is True
+    assert push["with"]["tags"] == "${{ steps.tags.outputs.references }}"
+
+
+def test_app_image_sends_version_tags_to_prod_and_branches_to_dev() -> None:
+    workflow = load(WORKFLOWS / "app-image.yml")
+    assert triggers(workflow)["push"]["tags"] == ["v*"]
+    stack = workflow["jobs"]["image"]["strategy"]["matrix"]["stack"]
+    assert stack == ["${{ startsWith(github.ref, 'refs/tags/v') && 'prod' || 'dev' }}"]
+
+
+def test_gitlab_previews_every_stack_only_in_merge_request_pipelines() -> None:
+    preview = gitlab()["preview"]
+    assert preview["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert preview["parallel"]["matrix"] == [{"STACK": ["dev", "prod"]}]
+    assert any("--policy-pack policy" in line for line in preview["script"])
+    assert any(
+        "merge_requests/$CI_MERGE_REQUEST_IID/notes" in line for line in preview["after_script"]
+    )
+
+
+def test_gitlab_deploys_only_from_main_and_prod_only_after_dev() -> None:
+    config = gitlab()
+    assert config[".deploy"]["rules"] == [{"if": '$CI_COMMIT_BRANCH == "main"'}]
+    assert any("pulumi up --yes" in line for line in config[".deploy"]["script"])
+    assert config["deploy-dev"]["extends"] == config["deploy-prod"]["extends"] == ".deploy"
+    assert config["deploy-prod"]["needs"] == ["deploy-dev"]
+
+
+def test_gitlab_jobs_set_up_the_toolchain_and_the_app_image_uses_the_images_command() -> None:
+    config = gitlab()
+    assert {"make setup", "make toolchain"} <= set(config[".toolchain"]["before_script"])
+    for name in ("preview", ".deploy", "app-image"):
+        assert config[name]["extends"] == ".toolchain"
+    assert any("python -m components.images tags" in line for line in config["app-image"]["script"])
