@@ -75,9 +75,9 @@ for r in json.load(sys.stdin).get("Replace") or []:
     lhs = old["Path"] + ("@" + old["Version"] if old.get("Version") else "")
     if new["Path"].startswith("."):
         if local_version:
-            print(f"-replace={lhs}={old[\"Path\"]}@{local_version}")
+            print("-replace=%s=%s@%s" % (lhs, old["Path"], local_version))
     else:
-        print(f"-replace={lhs}={new[\"Path\"]}@{new[\"Version\"]}")
+        print("-replace=%s=%s@%s" % (lhs, new["Path"], new["Version"]))
 ' "${2:-}" | xargs -r go mod edit
 }
 
@@ -119,31 +119,30 @@ build_language_python() {
 }
 
 # --- pulumi-resource-kubernetes ---------------------------------------------
+# The provider embeds schema-embed.json and terraform-mapping-embed.json, which
+# upstream's `go generate` (cmd/pulumi-resource-kubernetes/generate.go) writes
+# from the module's schema.json with the release version stamped in; they are
+# not in the module zip. We copy the main package into the wrapper module, run
+# that generator there, and build the copy.
 build_kubernetes_provider() {
   local d="$WORK/kubernetes-provider" m="github.com/pulumi/pulumi-kubernetes/provider/v4"
-  local mv="$m@$KUBERNETES_PROVIDER_MODULE" src
+  local mv="$m@$KUBERNETES_PROVIDER_MODULE" src v="v$KUBERNETES_PROVIDER_VERSION"
   new_wrapper "$d" kubernetes-provider
   cd "$d"
   copy_replaces "$mv"
-  go get "$m/cmd/pulumi-resource-kubernetes@$KUBERNETES_PROVIDER_MODULE" \
-         "$m/cmd/pulumi-gen-kubernetes@$KUBERNETES_PROVIDER_MODULE"
-  # The provider embeds schema.json (produced upstream by `go generate` via
-  # pulumi-gen-kubernetes; it is not in the module zip). Generate it into a
-  # writable copy of the provider's main package and build from there.
+  # provider/go.mod replaces its sdk/v4 with ../sdk (same commit): use the
+  # released sdk/v4 module of the same version instead.
+  go get "$mv" "github.com/pulumi/pulumi-kubernetes/sdk/v4@$v"
   src="$(moddir_of "$mv")"
-  go build -ldflags "$LDFLAGS_BASE" -o "$d/pulumi-gen-kubernetes" "$m/cmd/pulumi-gen-kubernetes"
-  rm -rf "$d/gen" && mkdir -p "$d/gen"
-  cp -r "$src/cmd/pulumi-resource-kubernetes/." "$d/cmd-provider/" 2>/dev/null || { mkdir -p "$d/cmd-provider"; cp -r "$src/cmd/pulumi-resource-kubernetes/." "$d/cmd-provider/"; }
-  chmod -R u+w "$d/cmd-provider"
-  (cd "$d/gen" && "$d/pulumi-gen-kubernetes" kinds "$d/gen/schema.json" "$src/.." "$KUBERNETES_PROVIDER_VERSION") \
-    > "$LOGS/kubernetes-schemagen.log" 2>&1 || true
-  if [[ ! -s "$d/gen/schema.json" ]]; then
-    log "schemagen failed; see $LOGS/kubernetes-schemagen.log"; return 1
-  fi
-  cp "$d/gen/schema.json" "$d/cmd-provider/schema.json"
-  rm -f "$d/cmd-provider"/*_test.go
-  go build -ldflags "$LDFLAGS_BASE -X $m/pkg/version.Version=v$KUBERNETES_PROVIDER_VERSION" \
-    -o "$BIN/pulumi-resource-kubernetes" ./cmd-provider
+  mkdir -p provider
+  cp "$src"/cmd/pulumi-resource-kubernetes/{main.go,generate.go,schema.json,terraform-mapping.json} provider/
+  chmod -R u+w provider
+  (cd provider && VERSION="$KUBERNETES_PROVIDER_VERSION" go run ./generate.go)
+  [[ -s provider/schema-embed.json && -s provider/terraform-mapping-embed.json ]]
+  rm provider/generate.go provider/schema.json provider/terraform-mapping.json
+  go mod tidy >/dev/null 2>&1 || true
+  go build -ldflags "$LDFLAGS_BASE -X $m/pkg/version.Version=$v" \
+    -o "$BIN/pulumi-resource-kubernetes" ./provider
 }
 
 # --- etcd -------------------------------------------------------------------
@@ -210,7 +209,12 @@ for c in "${want[@]}"; do
   if stamp_ok "$c"; then continue; fi
   log "building $c (log: $LOGS/$c.log)"
   start=$SECONDS
-  if ( set -euo pipefail; "build_${c//-/_}" ) >"$LOGS/$c.log" 2>&1; then
+  # Not inside `if`: set -e must stay in force in the build function.
+  set +e
+  ( set -euo pipefail; "build_${c//-/_}" ) >"$LOGS/$c.log" 2>&1
+  rc=$?
+  set -e
+  if [[ $rc -eq 0 ]]; then
     stamp "$c"
     log "built $c in $((SECONDS - start))s"
   else
@@ -227,7 +231,7 @@ for b in pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube-apis
   case "$b" in
     pulumi) out="$("$BIN/$b" version 2>&1)" ;;
     pulumi-language-python) out="$("$BIN/$b" -version 2>&1 || true)" ;;
-    pulumi-resource-kubernetes) out="$(cat "$STAMPS/kubernetes-provider.version" 2>/dev/null || echo "v$KUBERNETES_PROVIDER_VERSION")" ;;
+    pulumi-resource-kubernetes) out="v$KUBERNETES_PROVIDER_VERSION (module $KUBERNETES_PROVIDER_MODULE; plugin reports its version over gRPC only)" ;;
     etcd) out="$("$BIN/$b" --version 2>&1 | head -n1)" ;;
     kubectl) out="$("$BIN/$b" version --client 2>&1 | head -n1)" ;;
     *) out="$("$BIN/$b" --version 2>&1 | head -n1)" ;;
