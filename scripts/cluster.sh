@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# A throwaway Kubernetes control plane on 127.0.0.1 for end-to-end tests:
+# etcd + kube-apiserver (+ kube-controller-manager for namespace deletion and
+# garbage collection), all built by scripts/toolchain.sh. No kubelet, so pods
+# never run; API objects (Namespaces, ConfigMaps, Deployments, CRs...) do.
+#
+#   scripts/cluster.sh up       start (no-op if already running), install test CRDs
+#   scripts/cluster.sh down     stop every process it started, delete its state
+#   scripts/cluster.sh status   exit 0 if it is up and ready
+#   scripts/cluster.sh env      print shell exports (KUBECONFIG, ...)
+#
+# Environment:
+#   REGSTACK_STATE       where the kubeconfig and the cluster's record go
+#                        (default: <repo>/.regstack). The record points at the
+#                        cluster's data directory, made with mktemp in $TMPDIR.
+#   REGSTACK_CRDS        directory of CRD manifests to install (default tests/e2e/crds)
+#   REGSTACK_NO_CONTROLLER_MANAGER=1   do not start kube-controller-manager
+#
+# Auth: RBAC on; the kubeconfig uses a client certificate of user "admin" in
+# group system:masters; a static bearer token for the same identity is in
+# <data>/admin.token (cluster.sh env exports it as REGSTACK_KUBE_TOKEN).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${REGSTACK_STATE:-$ROOT/.regstack}"
+RECORD="$STATE/cluster.env"
+KUBECONFIG_OUT="$STATE/kubeconfig"
+CRDS="${REGSTACK_CRDS:-$ROOT/tests/e2e/crds}"
+BIN="$(bash "$ROOT/scripts/toolchain.sh" --bin-dir)"
+
+log() { printf '[cluster] %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+
+load_record() {
+  [[ -f "$RECORD" ]] || return 1
+  # shellcheck disable=SC1090
+  source "$RECORD"
+}
+
+api_get() { # PATH -> body on stdout, fails on HTTP error
+  curl -fsS --max-time 5 --cacert "$DATA/pki/ca.crt" --cert "$DATA/pki/admin.crt" \
+    --key "$DATA/pki/admin.key" "https://127.0.0.1:$API_PORT$1"
+}
+
+is_ready() {
+  load_record || return 1
+  alive "$ETCD_PID" && alive "$APISERVER_PID" && api_get /readyz >/dev/null 2>&1
+}
+
+gen_pki() {
+  local p="$DATA/pki"
+  mkdir -p "$p"
+  (
+    cd "$p"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 \
+      -subj "/CN=regstack-test-ca" 2>/dev/null
+    cat > server.ext <<'EOF'
+subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.0.0.1
+extendedKeyUsage=serverAuth
+EOF
+    echo "extendedKeyUsage=clientAuth" > client.ext
+    openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
+      -subj "/CN=kube-apiserver" 2>/dev/null
+    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile server.ext -out apiserver.crt 2>/dev/null
+    local who
+    for who in admin controller-manager; do
+      openssl req -newkey rsa:2048 -nodes -keyout "$who.key" -out "$who.csr" \
+        -subj "/O=system:masters/CN=$who" 2>/dev/null
+      openssl x509 -req -in "$who.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+        -extfile client.ext -out "$who.crt" 2>/dev/null
+    done
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+    rm -f ./*.csr ./*.ext
+  )
+  python3 -c 'import secrets; print(secrets.token_hex(24))' > "$DATA/admin.token"
+  printf '%s,admin,admin,system:masters\n' "$(cat "$DATA/admin.token")" > "$p/tokens.csv"
+}
+
+write_kubeconfig() { # OUT USER
+  local out="$1" who="$2"
+  cat > "$out" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: regstack
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority-data: $(base64 -w0 < "$DATA/pki/ca.crt")
+users:
+- name: $who
+  user:
+    client-certificate-data: $(base64 -w0 < "$DATA/pki/$who.crt")
+    client-key-data: $(base64 -w0 < "$DATA/pki/$who.key")
+contexts:
+- name: regstack
+  context:
+    cluster: regstack
+    user: $who
+current-context: regstack
+EOF
+  chmod 600 "$out"
+}
+
+start_bg() { # NAME CMD... ; echoes pid. Detached from our session so it outlives us.
+  local name="$1"
+  shift
+  setsid "$@" >"$DATA/$name.log" 2>&1 < /dev/null &
+  echo $!
+}
+
+wait_for() { # DESCRIPTION TIMEOUT_S PID CMD...
+  local what="$1" timeout="$2" pid="$3"
+  shift 3
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    alive "$pid" || return 1
+    ((SECONDS < deadline)) || { log "timed out waiting for $what"; return 1; }
+    sleep 0.3
+  done
+}
+
+cmd_up() {
+  if is_ready; then
+    log "already up: $KUBECONFIG_OUT (data $DATA)"
+    return 0
+  fi
+  [[ -f "$RECORD" ]] && cmd_down >/dev/null 2>&1 || true
+  local b
+  for b in etcd kube-apiserver; do
+    [[ -x "$BIN/$b" ]] || die "$BIN/$b is missing: run 'make toolchain' (scripts/toolchain.sh) first"
+  done
+  mkdir -p "$STATE"
+  DATA="$(mktemp -d "${TMPDIR:-/tmp}/regstack-cluster.XXXXXX")"
+  ETCD_PORT="$(free_port)"
+  ETCD_PEER_PORT="$(free_port)"
+  API_PORT="$(free_port)"
+  CM_PORT="$(free_port)"
+  ETCD_PID="" APISERVER_PID="" CM_PID=""
+  save_record
+  gen_pki
+
+  ETCD_PID="$(start_bg etcd "$BIN/etcd" --name regstack --data-dir "$DATA/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "regstack=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --listen-metrics-urls "" --unsafe-no-fsync --log-level warn)"
+  save_record
+  wait_for etcd 30 "$ETCD_PID" curl -fsS "http://127.0.0.1:$ETCD_PORT/health" \
+    || { tail -n 30 "$DATA/etcd.log" >&2; cmd_down; die "etcd did not start"; }
+
+  local p="$DATA/pki"
+  APISERVER_PID="$(start_bg kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
+    --client-ca-file "$p/ca.crt" --token-auth-file "$p/tokens.csv" \
+    --authorization-mode RBAC --anonymous-auth=false \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
+    --service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true \
+    --enable-priority-and-fairness=false --profiling=false \
+    --cert-dir "$DATA/apiserver-certs")"
+  save_record
+  wait_for kube-apiserver 120 "$APISERVER_PID" api_get /readyz \
+    || { tail -n 40 "$DATA/kube-apiserver.log" >&2; cmd_down; die "kube-apiserver did not become ready"; }
+  write_kubeconfig "$KUBECONFIG_OUT" admin
+
+  if [[ -x "$BIN/kube-controller-manager" && -z "${REGSTACK_NO_CONTROLLER_MANAGER:-}" ]]; then
+    write_kubeconfig "$DATA/controller-manager.kubeconfig" controller-manager
+    CM_PID="$(start_bg kube-controller-manager "$BIN/kube-controller-manager" \
+      --kubeconfig "$DATA/controller-manager.kubeconfig" \
+      --authentication-kubeconfig "$DATA/controller-manager.kubeconfig" \
+      --authorization-kubeconfig "$DATA/controller-manager.kubeconfig" \
+      --bind-address 127.0.0.1 --secure-port "$CM_PORT" --cert-dir "$DATA/cm-certs" \
+      --leader-elect=false --use-service-account-credentials=false \
+      --controllers namespace,garbagecollector,serviceaccount,serviceaccount-token \
+      --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
+      --concurrent-namespace-syncs 5 --namespace-sync-period 10s)"
+    save_record
+  else
+    log "kube-controller-manager not started: Namespaces will stay Terminating on delete"
+  fi
+
+  install_crds
+  log "up: kubeconfig $KUBECONFIG_OUT, API https://127.0.0.1:$API_PORT, data $DATA"
+}
+
+save_record() {
+  mkdir -p "$STATE"
+  cat > "$RECORD" <<EOF
+DATA=$DATA
+ETCD_PORT=$ETCD_PORT
+ETCD_PEER_PORT=$ETCD_PEER_PORT
+API_PORT=$API_PORT
+CM_PORT=$CM_PORT
+ETCD_PID=$ETCD_PID
+APISERVER_PID=$APISERVER_PID
+CM_PID=${CM_PID:-}
+KUBECONFIG_PATH=$KUBECONFIG_OUT
+EOF
+}
+
+install_crds() {
+  [[ -d "$CRDS" ]] || return 0
+  compgen -G "$CRDS/*.yaml" >/dev/null || return 0
+  [[ -x "$BIN/kubectl" ]] || die "kubectl missing from $BIN: needed to install $CRDS"
+  local k=("$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT")
+  "${k[@]}" apply -f "$CRDS" >&2
+  "${k[@]}" wait --for condition=Established --timeout 60s -f "$CRDS" >&2
+}
+
+stop_pid() { # PID NAME
+  local pid="$1" name="$2" i
+  alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do
+    alive "$pid" || return 0
+    sleep 0.2
+  done
+  log "$name ($pid) ignored SIGTERM; killing"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cmd_down() {
+  if ! load_record; then
+    log "not running (no $RECORD)"
+    return 0
+  fi
+  stop_pid "${CM_PID:-}" kube-controller-manager
+  stop_pid "${APISERVER_PID:-}" kube-apiserver
+  stop_pid "${ETCD_PID:-}" etcd
+  # Only delete what we made: a mktemp directory of ours.
+  if [[ -n "${DATA:-}" && -d "$DATA" && "$(basename "$DATA")" == regstack-cluster.* ]]; then
+    rm -rf "$DATA"
+  fi
+  rm -f "$RECORD" "$KUBECONFIG_OUT"
+  log "down"
+}
+
+cmd_status() {
+  if is_ready; then
+    echo "up: https://127.0.0.1:$API_PORT kubeconfig=$KUBECONFIG_OUT data=$DATA"
+    echo "  etcd pid $ETCD_PID, kube-apiserver pid $APISERVER_PID, kube-controller-manager pid ${CM_PID:-none}"
+    return 0
+  fi
+  echo "down"
+  return 1
+}
+
+cmd_env() {
+  is_ready || die "cluster is not up"
+  echo "export KUBECONFIG=$KUBECONFIG_OUT"
+  echo "export REGSTACK_KUBE_API=https://127.0.0.1:$API_PORT"
+  echo "export REGSTACK_KUBE_TOKEN=$(cat "$DATA/admin.token")"
+  echo "export REGSTACK_KUBE_CA=$DATA/pki/ca.crt"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,27 @@
+# Source me: environment for running the locally built pulumi CLI offline.
+#   source scripts/pulumi-env.sh
+# Everything stays in this repository's .regstack/ (git-ignored): the CLI's
+# home (plugins, credentials, logs), and the state of every stack (file://
+# backend). Nothing reaches the network: no update check, no plugin download,
+# no registry look-ups. Plugins are the binaries beside the CLI on PATH
+# ("ambient" plugins) built by scripts/toolchain.sh.
+_regstack_root="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)"
+_regstack_bin="$(bash "$_regstack_root/scripts/toolchain.sh" --bin-dir)"
+case ":$PATH:" in
+  *":$_regstack_bin:"*) ;;
+  *) export PATH="$_regstack_bin:$PATH" ;;
+esac
+export PULUMI_HOME="${PULUMI_HOME:-$_regstack_root/.regstack/pulumi-home}"
+_regstack_state="${REGSTACK_PULUMI_STATE:-$_regstack_root/.regstack/state}"
+mkdir -p "$PULUMI_HOME" "$_regstack_state"
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$_regstack_state}"
+# Secrets in stack config are encrypted with a passphrase; this one is for
+# local/test stacks only. Set your own for anything that matters.
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-regstack-local}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_DISABLE_REGISTRY_RESOLVE=true
+export PULUMI_EXPERIMENTAL=false
+export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
+export PULUMI_SKIP_CONFIRMATIONS=true
+unset _regstack_root _regstack_bin _regstack_state

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# Builds the Pulumi engine toolchain and a test Kubernetes control plane from
+# the Go module proxy, at the versions pinned in scripts/versions.env.
+#
+#   scripts/toolchain.sh            build whatever is missing, print versions
+#   scripts/toolchain.sh --bin-dir  print the bin directory only (no build)
+#   scripts/toolchain.sh NAME...    build only these components
+#
+# Components: pulumi language-python kubernetes-provider etcd kube-apiserver
+#             kube-controller-manager kubectl
+#
+# Nothing here downloads a prebuilt binary: every binary is compiled locally
+# with `go build` inside a small generated wrapper module (under the cache),
+# because `go install pkg@version` refuses modules with replace directives.
+# The result is cached in ~/.cache/regstack/toolchain/<hash>/bin, where <hash>
+# is derived from versions.env and the Go version, so a warm run is a no-op.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=versions.env
+source "$ROOT/scripts/versions.env"
+
+export CGO_ENABLED=0
+export GOFLAGS="-trimpath -buildvcs=false -mod=mod"
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+GO_VERSION="$(go env GOVERSION)"
+KEY="$( { grep -v '^#' "$ROOT/scripts/versions.env"; echo "go=$GO_VERSION"; echo "recipe=1"; } | sha256sum | cut -c1-16)"
+CACHE_BASE="${REGSTACK_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/regstack/toolchain}"
+CACHE="$CACHE_BASE/$KEY"
+BIN="$CACHE/bin"
+WORK="$CACHE/work"
+STAMPS="$CACHE/stamps"
+LOGS="$CACHE/logs"
+
+if [[ "${1:-}" == "--bin-dir" ]]; then
+  echo "$BIN"
+  exit 0
+fi
+
+mkdir -p "$BIN" "$WORK" "$STAMPS" "$LOGS"
+LDFLAGS_BASE="-s -w"
+
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+
+# new_wrapper DIR NAME: an empty module in DIR to build third-party mains from.
+new_wrapper() {
+  rm -rf "$1"
+  mkdir -p "$1"
+  (cd "$1" && go mod init "regstack.invalid/toolchain/$2" >/dev/null 2>&1)
+}
+
+# gomod_of MODULE@VERSION: path of that module's go.mod in the module cache.
+gomod_of() {
+  go mod download -json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("GoMod") or sys.exit(d.get("Error")))'
+}
+
+# moddir_of MODULE@VERSION: extracted source directory in the module cache.
+moddir_of() {
+  go mod download -json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or sys.exit(d.get("Error")))'
+}
+
+# copy_replaces MODULE@VERSION [LOCAL_VERSION]: re-declare in the current
+# wrapper module the replace directives of that module's go.mod (they do not
+# apply to it as a dependency). Local-path replaces (./staging/src/k8s.io/api)
+# are turned into "<old path> => <old path>@LOCAL_VERSION" when LOCAL_VERSION
+# is given and skipped otherwise.
+copy_replaces() {
+  local gomod
+  gomod="$(gomod_of "$1")"
+  go mod edit -json "$gomod" | python3 -c '
+import json, sys
+local_version = sys.argv[1]
+for r in json.load(sys.stdin).get("Replace") or []:
+    old, new = r["Old"], r["New"]
+    lhs = old["Path"] + ("@" + old["Version"] if old.get("Version") else "")
+    if new["Path"].startswith("."):
+        if local_version:
+            print("-replace=%s=%s@%s" % (lhs, old["Path"], local_version))
+    else:
+        print("-replace=%s=%s@%s" % (lhs, new["Path"], new["Version"]))
+' "${2:-}" | xargs -r go mod edit
+}
+
+stamp_ok() { [[ -f "$STAMPS/$1" ]]; }
+stamp() { touch "$STAMPS/$1"; }
+
+# --- pulumi CLI -------------------------------------------------------------
+build_pulumi() {
+  local d="$WORK/pulumi" v="v$PULUMI_VERSION"
+  new_wrapper "$d" pulumi
+  cd "$d"
+  copy_replaces "github.com/pulumi/pulumi/pkg/v3@$v"
+  go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$v" "github.com/pulumi/pulumi/sdk/v3@$v"
+  go build -ldflags "$LDFLAGS_BASE -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v" \
+    -o "$BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+}
+
+# --- Python language host ---------------------------------------------------
+# The upstream host module (github.com/pulumi/pulumi/sdk/python/cmd/
+# pulumi-language-python/v3) is not served by the module proxy available
+# here, at any version. We build tools/pulumi-language-python instead: a
+# small host of our own on top of the served pulumi sdk/v3 module. The helper
+# scripts the CLI and host expect beside the binary ship in sdk/v3's python/.
+build_language_python() {
+  local d="$WORK/language-python" v="v$PULUMI_VERSION" sdk
+  new_wrapper "$d" language-python
+  cp "$ROOT"/tools/pulumi-language-python/*.go "$d/"
+  cd "$d"
+  copy_replaces "github.com/pulumi/pulumi/sdk/v3@$v"
+  go get "github.com/pulumi/pulumi/sdk/v3@$v"
+  go mod tidy >/dev/null
+  go build -ldflags "$LDFLAGS_BASE -X main.version=$v" -o "$BIN/pulumi-language-python" .
+  sdk="$(moddir_of "github.com/pulumi/pulumi/sdk/v3@$v")"
+  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$BIN/"
+  install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$BIN/"
+  if [[ -f "$sdk/python/dist/pulumi-analyzer-policy-python" ]]; then
+    install -m 0755 "$sdk/python/dist/pulumi-analyzer-policy-python" "$BIN/"
+  fi
+}
+
+# --- pulumi-resource-kubernetes ---------------------------------------------
+# The provider embeds schema-embed.json and terraform-mapping-embed.json, which
+# upstream's `go generate` (cmd/pulumi-resource-kubernetes/generate.go) writes
+# from the module's schema.json with the release version stamped in; they are
+# not in the module zip. We copy the main package into the wrapper module, run
+# that generator there, and build the copy.
+build_kubernetes_provider() {
+  local d="$WORK/kubernetes-provider" m="github.com/pulumi/pulumi-kubernetes/provider/v4"
+  local mv="$m@$KUBERNETES_PROVIDER_MODULE" src v="v$KUBERNETES_PROVIDER_VERSION"
+  new_wrapper "$d" kubernetes-provider
+  cd "$d"
+  copy_replaces "$mv"
+  # provider/go.mod replaces its sdk/v4 with ../sdk (same commit): use the
+  # released sdk/v4 module of the same version instead.
+  go get "$mv" "github.com/pulumi/pulumi-kubernetes/sdk/v4@$v"
+  src="$(moddir_of "$mv")"
+  mkdir -p provider
+  cp "$src"/cmd/pulumi-resource-kubernetes/{main.go,generate.go,schema.json,terraform-mapping.json} provider/
+  chmod -R u+w provider
+  (cd provider && VERSION="$KUBERNETES_PROVIDER_VERSION" go run ./generate.go)
+  [[ -s provider/schema-embed.json && -s provider/terraform-mapping-embed.json ]]
+  rm provider/generate.go provider/schema.json provider/terraform-mapping.json
+  go mod tidy >/dev/null 2>&1 || true
+  go build -ldflags "$LDFLAGS_BASE -X $m/pkg/version.Version=$v" \
+    -o "$BIN/pulumi-resource-kubernetes" ./provider
+}
+
+# --- etcd -------------------------------------------------------------------
+build_etcd() {
+  local d="$WORK/etcd" v="v$ETCD_VERSION"
+  new_wrapper "$d" etcd
+  cd "$d"
+  cat > main.go <<'EOF'
+// Generated by regstack scripts/toolchain.sh: the etcd binary is etcdmain.Main.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+EOF
+  copy_replaces "go.etcd.io/etcd/server/v3@$v"
+  go get "go.etcd.io/etcd/server/v3@$v" "go.etcd.io/etcd/api/v3@$v" "go.etcd.io/etcd/client/pkg/v3@$v" \
+         "go.etcd.io/etcd/client/v3@$v" "go.etcd.io/etcd/pkg/v3@$v"
+  go mod tidy >/dev/null
+  go build -ldflags "$LDFLAGS_BASE" -o "$BIN/etcd" .
+}
+
+# --- Kubernetes (kube-apiserver, kube-controller-manager, kubectl) ------------
+k8s_wrapper() {
+  local d="$WORK/kubernetes" v="v$KUBERNETES_VERSION"
+  if [[ -f "$d/.ready" ]]; then cd "$d"; return; fi
+  new_wrapper "$d" kubernetes
+  cd "$d"
+  # k8s.io/kubernetes replaces every staging module with ./staging/src/...;
+  # the published staging modules carry the same code as v0.<minor>.<patch>.
+  copy_replaces "k8s.io/kubernetes@$v" "v0.${KUBERNETES_VERSION#1.}"
+  go get "k8s.io/kubernetes@$v"
+  touch .ready
+}
+
+k8s_ldflags() {
+  local v="v$KUBERNETES_VERSION" f="" p
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X $p.gitVersion=$v -X $p.gitMajor=${KUBERNETES_VERSION%%.*}"
+    f+=" -X $p.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2) -X $p.gitTreeState=clean"
+    f+=" -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$LDFLAGS_BASE$f"
+}
+
+build_k8s_cmd() {
+  k8s_wrapper
+  go build -ldflags "$(k8s_ldflags)" -o "$BIN/$1" "k8s.io/kubernetes/cmd/$1"
+}
+build_kube_apiserver() { build_k8s_cmd kube-apiserver; }
+build_kube_controller_manager() { build_k8s_cmd kube-controller-manager; }
+build_kubectl() { build_k8s_cmd kubectl; }
+
+ALL=(pulumi language-python kubernetes-provider etcd kube-apiserver kube-controller-manager kubectl)
+want=("$@")
+[[ ${#want[@]} -gt 0 ]] || want=("${ALL[@]}")
+
+failed=()
+for c in "${want[@]}"; do
+  if stamp_ok "$c"; then continue; fi
+  log "building $c (log: $LOGS/$c.log)"
+  start=$SECONDS
+  # Not inside `if`: set -e must stay in force in the build function.
+  set +e
+  ( set -euo pipefail; "build_${c//-/_}" ) >"$LOGS/$c.log" 2>&1
+  rc=$?
+  set -e
+  if [[ $rc -eq 0 ]]; then
+    stamp "$c"
+    log "built $c in $((SECONDS - start))s"
+  else
+    log "FAILED $c after $((SECONDS - start))s; last lines of $LOGS/$c.log:"
+    tail -n 20 "$LOGS/$c.log" >&2
+    failed+=("$c")
+  fi
+done
+
+# Versions of what is there.
+echo "toolchain: $BIN"
+for b in pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube-apiserver kube-controller-manager kubectl; do
+  [[ -x "$BIN/$b" ]] || { printf '  %-28s %s\n' "$b" "(missing)"; continue; }
+  case "$b" in
+    pulumi) out="$("$BIN/$b" version 2>&1)" ;;
+    pulumi-language-python) out="$("$BIN/$b" -version 2>&1 || true)" ;;
+    pulumi-resource-kubernetes) out="v$KUBERNETES_PROVIDER_VERSION (module $KUBERNETES_PROVIDER_MODULE; plugin reports its version over gRPC only)" ;;
+    etcd) out="$("$BIN/$b" --version 2>&1 | head -n1)" ;;
+    kubectl) out="$("$BIN/$b" version --client 2>&1 | head -n1)" ;;
+    *) out="$("$BIN/$b" --version 2>&1 | head -n1)" ;;
+  esac
+  printf '  %-28s %s\n' "$b" "$out"
+done
+if [[ ${#failed[@]} -gt 0 ]]; then
+  log "failed: ${failed[*]}"
+  exit 1
+fi

@@ -1,0 +1,60 @@
+"""Smoke test of the real engine: the built pulumi CLI, our Python language
+host and pulumi-resource-kubernetes create, diff and destroy real objects on
+the throwaway API server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from engine import Engine, write_program
+
+pytestmark = pytest.mark.e2e
+
+PROGRAM = """\
+import pulumi
+import pulumi_kubernetes as k8s
+
+cfg = pulumi.Config()
+provider = k8s.Provider("test-cluster", kubeconfig=cfg.require("kubeconfigPath"))
+opts = pulumi.ResourceOptions(provider=provider)
+ns = k8s.core.v1.Namespace(
+    "smoke", metadata={"name": "engine-smoke"}, opts=opts
+)
+cm = k8s.core.v1.ConfigMap(
+    "smoke",
+    metadata={"name": "smoke", "namespace": ns.metadata["name"]},
+    data={"hello": "world"},
+    opts=opts,
+)
+pulumi.export("configmap", cm.metadata["name"])
+"""
+
+CM_PATH = "/api/v1/namespaces/engine-smoke/configmaps/smoke"
+NS_PATH = "/api/v1/namespaces/engine-smoke"
+
+
+def test_up_preview_destroy(engine: Engine, tmp_path: Path) -> None:
+    project = write_program(tmp_path / "smoke", "engine-smoke", PROGRAM, engine.venv)
+    engine.pulumi("stack", "init", "smoke", cwd=project)
+    engine.pulumi("config", "set", "kubeconfigPath", str(engine.kubeconfig), cwd=project)
+
+    engine.pulumi("up", "--yes", "--skip-preview", cwd=project)
+    status, body = engine.cluster.get(CM_PATH)
+    assert status == 200, body
+    assert body["data"] == {"hello": "world"}
+    assert body["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "pulumi"
+
+    engine.pulumi("preview", "--expect-no-changes", cwd=project)
+
+    engine.pulumi("destroy", "--yes", "--skip-preview", cwd=project)
+    status, _ = engine.cluster.get(CM_PATH)
+    assert status == 404
+    # The namespace controller finishes the Namespace's deletion.
+    deadline = time.monotonic() + 60
+    while engine.cluster.get(NS_PATH)[0] != 404:
+        assert time.monotonic() < deadline, "namespace engine-smoke was not deleted"
+        time.sleep(1)
+
+    engine.pulumi("stack", "rm", "--yes", cwd=project)
