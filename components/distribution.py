@@ -78,7 +78,9 @@ class DistributionRegistry(pulumi.ComponentResource):
         metrics = k8s.core.v1.Service(
             f"{name}-metrics",
             # A separate ClusterIP Service keeps /metrics off the node port clients use.
-            metadata=self._metadata(f"{APP}-metrics", labels={"app.kubernetes.io/component": "metrics"}),
+            metadata=self._metadata(
+                f"{APP}-metrics", labels={"app.kubernetes.io/component": "metrics"}, needs_nodes=True
+            ),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=self._selector(),

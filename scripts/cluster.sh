@@ -182,7 +182,7 @@ cmd_up() {
       --authorization-kubeconfig "$DATA/controller-manager.kubeconfig" \
       --bind-address 127.0.0.1 --secure-port "$CM_PORT" --cert-dir "$DATA/cm-certs" \
       --leader-elect=false --use-service-account-credentials=false \
-      --controllers namespace,garbagecollector,serviceaccount,serviceaccount-token \
+      --controllers namespace,garbagecollector,serviceaccount,serviceaccount-token,pvc-protection \
       --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
       --concurrent-namespace-syncs 5 --namespace-sync-period 10s)"
     save_record

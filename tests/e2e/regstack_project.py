@@ -1,0 +1,70 @@
+"""A throwaway copy of the regstack project, driven by the real pulumi CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine import REPO, Engine
+
+
+@dataclass
+class RegstackProject:
+    """The project's program and one stack file, copied so tests may change config freely."""
+
+    engine: Engine
+    directory: Path
+    stack: str
+
+    @classmethod
+    def copy(cls, engine: Engine, tmp_path: Path, stack: str, source: Path | None = None) -> RegstackProject:
+        directory = tmp_path / f"regstack-{stack}"
+        directory.mkdir()
+        (directory / "Pulumi.yaml").write_text(
+            "name: regstack\nruntime:\n  name: python\n  options:\n"
+            f"    toolchain: pip\n    virtualenv: {engine.venv}\n"
+        )
+        shutil.copy(REPO / "__main__.py", directory / "__main__.py")
+        shutil.copy(source or REPO / f"Pulumi.{stack}.yaml", directory / f"Pulumi.{stack}.yaml")
+        project = cls(engine, directory, stack)
+        project.run("stack", "init", stack)
+        # The API server has no nodes, so workloads never become ready (see README).
+        project.run("config", "set", "regstack:skip_await", "true")
+        return project
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.engine.pulumi(*args, "--stack", self.stack, cwd=self.directory, check=check)
+
+    def set_secret(self, path: str, value: str) -> None:
+        self.run("config", "set", "--secret", "--path", path, value)
+
+    def set_path(self, path: str, value: str) -> None:
+        self.run("config", "set", "--path", path, value)
+
+    def up(self) -> subprocess.CompletedProcess[str]:
+        return self.run("up", "--yes", "--skip-preview")
+
+    def preview_steps(self) -> list[tuple[str, str]]:
+        """(operation, resource type::name) for every step that is not `same`."""
+        out = self.run("preview", "--json").stdout
+        steps = json.loads(out).get("steps", [])
+        return sorted(
+            (s["op"], s["urn"].split("::")[-2].split("$")[-1] + "::" + s["urn"].split("::")[-1])
+            for s in steps if s["op"] != "same"
+        )  # fmt: skip
+
+    def export(self) -> str:
+        return self.run("stack", "export", "--show-secrets=false").stdout
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "output", "--json").stdout)
+
+    def destroy(self, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("destroy", "--yes", "--skip-preview", check=check)
+
+    def remove(self) -> None:
+        self.run("stack", "rm", "--yes", "--force", check=False)

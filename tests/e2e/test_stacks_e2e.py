@@ -1,0 +1,184 @@
+"""The dev stack and the distribution-backed prod variant, end to end on a real API server.
+
+`pulumi up` creates what the config asks for, a second run changes nothing, config changes
+preview as exactly the expected steps, `destroy` cleans up (except protected prod data), invalid
+config fails before anything is created, and no secret appears in plaintext anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from engine import REPO, Engine
+from regstack_project import RegstackProject
+
+pytestmark = pytest.mark.e2e
+
+REGISTRY_NS = "/api/v1/namespaces/container-registry"
+DEPLOYMENT = "/apis/apps/v1/namespaces/container-registry/deployments/registry"
+SERVICE = f"{REGISTRY_NS}/services/registry"
+HTPASSWD = f"{REGISTRY_NS}/secrets/regstack-auth-htpasswd"
+CERTIFICATE = "/apis/cert-manager.io/v1/namespaces/container-registry/certificates/regstack-certificate-tls"
+GC_CRONJOB = "/apis/batch/v1/namespaces/container-registry/cronjobs/registry-gc"
+CLAIM = f"{REGISTRY_NS}/persistentvolumeclaims/registry-data"
+DEV_PASSWORD = "e2e-lab-password-7f3a"  # replaces the committed lab password in the test copy
+
+
+def create_namespace(engine: Engine, name: str) -> None:
+    """Namespaces that a real cluster's add-ons would own (e.g. Grafana's)."""
+    cluster = engine.cluster
+    body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    request = urllib.request.Request(f"{cluster.api}/api/v1/namespaces", data=body.encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {cluster.token}",
+                                              "Content-Type": "application/json"})  # fmt: skip
+    try:
+        urllib.request.urlopen(request, context=cluster._ssl, timeout=10)
+    except urllib.error.HTTPError as err:
+        assert err.code == 409, err.read()  # already there
+
+
+def wait_gone(engine: Engine, path: str, seconds: float = 90) -> bool:
+    deadline = time.monotonic() + seconds
+    while engine.cluster.get(path)[0] != 404:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
+
+
+@pytest.fixture(scope="module")
+def dev(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegstackProject]:
+    create_namespace(engine, "observability")
+    project = RegstackProject.copy(engine, tmp_path_factory.mktemp("dev"), "dev")
+    project.set_secret("regstack:auth.users[0].password", DEV_PASSWORD)
+    project.up()
+    yield project
+    project.destroy(check=False)
+    project.remove()
+
+
+def test_up_creates_the_lab_registry_objects(dev: RegstackProject) -> None:
+    cluster = dev.engine.cluster
+    namespace = cluster.get(REGISTRY_NS)[1]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    deployment = cluster.get(DEPLOYMENT)[1]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "docker.io/library/registry:2.8.3"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert cluster.get(SERVICE)[1]["spec"]["ports"][0]["nodePort"] == 32000
+    assert cluster.get(CERTIFICATE)[1]["spec"]["issuerRef"]["name"] == "regstack-certificate-ca-issuer"
+    assert cluster.get(GC_CRONJOB)[1]["spec"]["schedule"] == "0 2 * * 0"
+    for namespace_name in ("dev", "staging"):
+        pull = cluster.get(f"/api/v1/namespaces/{namespace_name}/secrets/regstack-pull")[1]
+        assert pull["type"] == "kubernetes.io/dockerconfigjson"
+
+
+def test_the_htpasswd_in_the_cluster_verifies_the_configured_password(dev: RegstackProject) -> None:
+    import bcrypt
+
+    data = dev.engine.cluster.get(HTPASSWD)[1]["data"]["htpasswd"]
+    user, hashed = base64.b64decode(data).decode().strip().split(":", 1)
+    assert user == "dev" and bcrypt.checkpw(DEV_PASSWORD.encode(), hashed.encode())
+
+
+def test_a_second_preview_shows_no_changes(dev: RegstackProject) -> None:
+    dev.run("preview", "--expect-no-changes")
+
+
+def test_outputs_give_the_endpoint_and_login_hint(dev: RegstackProject) -> None:
+    outputs = dev.outputs()
+    assert outputs["endpoint"] == "registry.lab.local"
+    assert outputs["docker_login"] == "docker login registry.lab.local -u dev"
+    assert outputs["pull_secret_names"] == {"dev": "regstack-pull", "staging": "regstack-pull"}
+
+
+def test_no_secret_appears_in_plaintext_in_state_or_cli_output(dev: RegstackProject) -> None:
+    exported = dev.export()
+    printed = dev.run("preview", "--diff").stdout + dev.run("stack", "output").stdout
+    token = base64.b64encode(f"dev:{DEV_PASSWORD}".encode()).decode()
+    for text in (exported, printed):
+        assert DEV_PASSWORD not in text and token not in text
+
+
+def test_adding_a_user_updates_only_the_users_secret_and_rolls_the_registry(dev: RegstackProject) -> None:
+    dev.set_path("regstack:auth.users[1].name", "ci")
+    dev.set_secret("regstack:auth.users[1].password", "e2e-ci-password-2b9c")
+    assert dev.preview_steps() == [
+        ("update", "kubernetes:apps/v1:Deployment::regstack-registry-deployment"),
+        ("update", "kubernetes:core/v1:Secret::regstack-auth-htpasswd"),
+    ]
+    dev.up()
+    data = dev.engine.cluster.get(HTPASSWD)[1]["data"]["htpasswd"]
+    assert [line.split(":")[0] for line in base64.b64decode(data).decode().splitlines()] == ["dev", "ci"]
+    dev.run("preview", "--expect-no-changes")
+
+
+def test_changing_the_gc_schedule_updates_only_the_cronjob(dev: RegstackProject) -> None:
+    dev.set_path("regstack:gc.schedule", "30 3 * * 6")
+    assert dev.preview_steps() == [("update", "kubernetes:batch/v1:CronJob::regstack-gc-cronjob")]
+    dev.up()
+    assert dev.engine.cluster.get(GC_CRONJOB)[1]["spec"]["schedule"] == "30 3 * * 6"
+
+
+def test_growing_the_volume_patches_the_claim_in_place(dev: RegstackProject) -> None:
+    dev.set_path("regstack:registry.storage.size", "30Gi")
+    assert dev.preview_steps() == [
+        ("update", "kubernetes:core/v1:PersistentVolumeClaim::regstack-registry-data")
+    ]
+
+
+def test_invalid_config_fails_before_anything_is_created(engine: Engine, tmp_path: Path) -> None:
+    project = RegstackProject.copy(engine, tmp_path, "broken", source=REPO / "Pulumi.dev.yaml")
+    try:
+        project.set_path("regstack:registry.replicas", "0")
+        project.set_path("regstack:registry.namespace", "broken-registry")
+        result = project.run("up", "--yes", "--skip-preview", check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert "regstack:registry.replicas: " in output and "Traceback" not in output
+        assert engine.cluster.get("/api/v1/namespaces/broken-registry")[0] == 404
+        resources = json.loads(project.export())["deployment"].get("resources") or []
+        assert [r["type"] for r in resources if r["type"] != "pulumi:pulumi:Stack"] == []
+    finally:
+        project.remove()
+
+
+def test_destroy_removes_everything_of_the_dev_stack(engine: Engine, tmp_path: Path) -> None:
+    create_namespace(engine, "observability")
+    project = RegstackProject.copy(engine, tmp_path, "dev")
+    project.set_path("regstack:registry.namespace", "lab-destroy")
+    project.set_path("regstack:pull_secrets.namespaces[0]", "destroy-dev")
+    project.set_path("regstack:pull_secrets.namespaces[1]", "destroy-staging")
+    project.up()
+    project.destroy()
+    for path in ("/api/v1/namespaces/lab-destroy", "/api/v1/namespaces/destroy-dev"):
+        assert wait_gone(engine, path), path
+    project.remove()
+
+
+def test_prod_registry_data_survives_destroy_until_unprotected(engine: Engine, tmp_path: Path) -> None:
+    create_namespace(engine, "monitoring")
+    project = RegstackProject.copy(
+        engine, tmp_path, "prod", source=REPO / "examples" / "Pulumi.prod-distribution.yaml"
+    )
+    project.set_path("regstack:registry.namespace", "prod-registry")
+    project.set_path("regstack:pull_secrets.namespaces[0]", "prod-apps")
+    project.set_secret("regstack:auth.users[0].password", "e2e-prod-password-91d0")
+    project.up()
+    claim = "/api/v1/namespaces/prod-registry/persistentvolumeclaims/registry-data"
+    assert engine.cluster.get(claim)[0] == 200
+    refused = project.destroy(check=False)
+    assert refused.returncode != 0 and "protected" in (refused.stdout + refused.stderr)
+    assert engine.cluster.get(claim)[0] == 200
+    urn = next(r["urn"] for r in json.loads(project.export())["deployment"]["resources"]
+               if r["urn"].endswith("::regstack-registry-data"))  # fmt: skip
+    project.run("state", "unprotect", urn, "--yes")
+    project.destroy()
+    assert wait_gone(engine, "/api/v1/namespaces/prod-registry")
+    project.remove()
