@@ -229,13 +229,13 @@ echo "toolchain: $BIN"
 for b in pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube-apiserver kube-controller-manager kubectl; do
   [[ -x "$BIN/$b" ]] || { printf '  %-28s %s\n' "$b" "(missing)"; continue; }
   case "$b" in
-    pulumi) out="$("$BIN/$b" version 2>&1)" ;;
+    pulumi) out="$("$BIN/$b" version 2>&1 || true)" ;;
     pulumi-language-python) out="$("$BIN/$b" -version 2>&1 || true)" ;;
     pulumi-resource-kubernetes) out="v$KUBERNETES_PROVIDER_VERSION (module $KUBERNETES_PROVIDER_MODULE; plugin reports its version over gRPC only)" ;;
-    etcd) out="$("$BIN/$b" --version 2>&1 | head -n1)" ;;
-    kubectl) out="$("$BIN/$b" version --client 2>&1 | head -n1)" ;;
-    *) out="$("$BIN/$b" --version 2>&1 | head -n1)" ;;
+    kubectl) out="$("$BIN/$b" version --client 2>&1 || true)" ;;
+    *) out="$("$BIN/$b" --version 2>&1 || true)" ;;
   esac
+  out="${out%%$'\n'*}"
   printf '  %-28s %s\n' "$b" "$out"
 done
 if [[ ${#failed[@]} -gt 0 ]]; then
