@@ -38,6 +38,9 @@ if [[ "${1:-}" == "--bin-dir" ]]; then
 fi
 
 mkdir -p "$BIN" "$WORK" "$STAMPS" "$LOGS"
+# One build at a time per cache (another shell or test session may be here).
+exec 9>"$CACHE/.lock"
+flock 9
 LDFLAGS_BASE="-s -w"
 
 log() { printf '[toolchain] %s\n' "$*" >&2; }
