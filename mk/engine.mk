@@ -1,6 +1,6 @@
 # Engine: Pulumi CLI, language host, providers and a throwaway control plane,
 # all built from the Go module proxy (scripts/toolchain.sh, scripts/cluster.sh).
-.PHONY: toolchain cluster-up cluster-down cluster-status e2e bench-engine
+.PHONY: toolchain cluster-up cluster-down cluster-status end-to-end bench-engine
 
 toolchain: ## build the pinned pulumi CLI, plugins, etcd and kube-apiserver (cached)
 	@bash scripts/toolchain.sh
@@ -14,7 +14,7 @@ cluster-down: ## stop the test control plane and delete its state
 cluster-status: ## is the test control plane up?
 	@bash scripts/cluster.sh status
 
-e2e: $(VENV)/.installed toolchain ## end-to-end tests against a throwaway cluster
+end-to-end: $(VENV)/.installed toolchain ## end-to-end tests against a throwaway cluster
 	$(PY) -m pytest -q -m e2e tests/e2e
 
 bench-engine: $(VENV)/.installed toolchain ## median `pulumi preview` time of an empty Python program

@@ -38,6 +38,9 @@ if [[ "${1:-}" == "--bin-dir" ]]; then
 fi
 
 mkdir -p "$BIN" "$WORK" "$STAMPS" "$LOGS"
+# One build at a time per cache (another shell or test session may be here).
+exec 9>"$CACHE/.lock"
+flock 9
 LDFLAGS_BASE="-s -w"
 
 log() { printf '[toolchain] %s\n' "$*" >&2; }
@@ -229,13 +232,13 @@ echo "toolchain: $BIN"
 for b in pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube-apiserver kube-controller-manager kubectl; do
   [[ -x "$BIN/$b" ]] || { printf '  %-28s %s\n' "$b" "(missing)"; continue; }
   case "$b" in
-    pulumi) out="$("$BIN/$b" version 2>&1)" ;;
+    pulumi) out="$("$BIN/$b" version 2>&1 || true)" ;;
     pulumi-language-python) out="$("$BIN/$b" -version 2>&1 || true)" ;;
     pulumi-resource-kubernetes) out="v$KUBERNETES_PROVIDER_VERSION (module $KUBERNETES_PROVIDER_MODULE; plugin reports its version over gRPC only)" ;;
-    etcd) out="$("$BIN/$b" --version 2>&1 | head -n1)" ;;
-    kubectl) out="$("$BIN/$b" version --client 2>&1 | head -n1)" ;;
-    *) out="$("$BIN/$b" --version 2>&1 | head -n1)" ;;
+    kubectl) out="$("$BIN/$b" version --client 2>&1 || true)" ;;
+    *) out="$("$BIN/$b" --version 2>&1 || true)" ;;
   esac
+  out="${out%%$'\n'*}"
   printf '  %-28s %s\n' "$b" "$out"
 done
 if [[ ${#failed[@]} -gt 0 ]]; then

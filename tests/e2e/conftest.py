@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine import REPO, Cluster, Engine, ensure_toolchain, pulumi_env  # noqa: E402
+from engine import REPO, Cluster, Engine, ensure_toolchain, pulumi_env
 
 
 @pytest.fixture(scope="session")

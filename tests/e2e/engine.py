@@ -33,7 +33,9 @@ def ensure_toolchain() -> Path:
     return toolchain_bin()
 
 
-def pulumi_env(pulumi_home: Path, state_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+def pulumi_env(
+    pulumi_home: Path, state_dir: Path, base: dict[str, str] | None = None
+) -> dict[str, str]:
     """The environment scripts/pulumi-env.sh sets up, with home and state moved."""
     env = dict(os.environ if base is None else base)
     env["PULUMI_HOME"] = str(pulumi_home)

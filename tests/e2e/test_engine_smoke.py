@@ -44,7 +44,9 @@ def test_up_preview_destroy(engine: Engine, tmp_path: Path) -> None:
     status, body = engine.cluster.get(CM_PATH)
     assert status == 200, body
     assert body["data"] == {"hello": "world"}
-    assert body["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "pulumi"
+    # Server-side apply (the provider's default) records pulumi as field manager.
+    managers = {f.get("manager", "") for f in body["metadata"].get("managedFields", [])}
+    assert any(m.startswith("pulumi") for m in managers), managers
 
     engine.pulumi("preview", "--expect-no-changes", cwd=project)
 
