@@ -104,7 +104,9 @@ class RegistryServer:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"registry exited: {(self.workdir / 'registry.log').read_text()}")
+                raise RuntimeError(
+                    f"registry exited: {(self.workdir / 'registry.log').read_text()}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return self
@@ -159,7 +161,10 @@ def _image(
     config: dict[str, Any] = {
         "architecture": arch,
         "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(uncompressed).hexdigest()]},
+        "rootfs": {
+            "type": "layers",
+            "diff_ids": ["sha256:" + hashlib.sha256(uncompressed).hexdigest()],
+        },
         "config": {"Labels": {"org.opencontainers.image.created": label_created}}
         if label_created
         else {},
@@ -286,3 +291,18 @@ def pull_verifies(registry: RegistryServer, repository: str, tag: str, into: Pat
         check=True,
         capture_output=True,
     )
+
+
+def blobs_of(registry: RegistryServer, repository: str, reference: str) -> set[str]:
+    """Every blob an image needs: its manifest(s), configs and layers."""
+    status, headers, body = api(
+        registry, "GET", f"/v2/{repository}/manifests/{reference}", headers={"Accept": ACCEPT}
+    )
+    assert status == 200, body
+    document = json.loads(body)
+    found = {headers["Docker-Content-Digest"]}
+    for child in document.get("manifests", []):
+        found |= blobs_of(registry, repository, child["digest"])
+    if "config" in document:
+        found |= {document["config"]["digest"], *(layer["digest"] for layer in document["layers"])}
+    return found
