@@ -62,8 +62,10 @@ def run_engine(tmp_path: Path) -> RunEngine:
         policy_file.write_text(json.dumps(policy))
         plan_file = tmp_path / f"plan-{n}.json"
         done = subprocess.run(
-            [sys.executable, "-S", "-m", "components.retention", "--registry", url]
-            + ["--policy", str(policy_file), "--plan-file", str(plan_file), *args],
+            [
+                *(sys.executable, "-S", "-m", "components.retention", "--registry", url),
+                *("--policy", str(policy_file), "--plan-file", str(plan_file), *args),
+            ],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
