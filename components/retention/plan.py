@@ -79,29 +79,45 @@ def plan_repository(
         tag: _keep_reason(repository, tag, image, rule, in_use, newest, now)
         for tag, image in tags.items()
     }
-    # Every digest a kept tag needs, mapped to who needs it (for the shared-digest reason).
-    needed: dict[str, str] = {}
-    for tag, image in sorted(tags.items()):
-        if reasons[tag] is not None:
-            needed.setdefault(image.digest, f"kept tag {tag!r}")
-            for child in image.children:
-                needed.setdefault(child, f"kept index tag {tag!r}")
-
-    decisions = []
-    for tag, image in sorted(tags.items()):
-        reason = reasons[tag]
-        if reason is None and image.digest in needed:
-            reason = f"digest also used by {needed[image.digest]}"
-        if reason is None:
-            decisions.append(TagDecision(tag, image, False, _delete_reason(rule)))
-        else:
-            decisions.append(TagDecision(tag, image, True, reason))
+    needed = _needed_digests(tags, reasons)
+    decisions = [
+        TagDecision(tag, image, False, _delete_reason(rule))
+        if reasons[tag] is None
+        else TagDecision(tag, image, True, str(reasons[tag]))
+        for tag, image in sorted(tags.items())
+    ]
 
     tagged = sorted({d.image.digest for d in decisions if not d.keep})
     children = sorted(
         {c for d in decisions if not d.keep for c in d.image.children} - needed.keys() - set(tagged)
     )
     return RepositoryPlan(repository, rule, tuple(decisions), (*tagged, *children))
+
+
+def _needed_digests(tags: Mapping[str, Image], reasons: dict[str, str | None]) -> dict[str, str]:
+    """Every digest a kept tag needs, mapped to who needs it; keeps tags on those digests.
+
+    Keeping a tag can make another one needed (its digest is a platform of a kept index,
+    and that platform is itself an index), so this runs until nothing changes.  `reasons`
+    is updated in place for the tags kept that way.
+    """
+    needed: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for tag, image in sorted(tags.items()):
+            if reasons[tag] is None and image.digest in needed:
+                reasons[tag] = f"digest also used by {needed[image.digest]}"
+                changed = True
+            if reasons[tag] is None:
+                continue
+            uses = [(image.digest, f"kept tag {tag!r}")]
+            uses += [(child, f"kept index tag {tag!r}") for child in image.children]
+            for digest, user in uses:
+                if digest not in needed:
+                    needed[digest] = user
+                    changed = True
+    return needed
 
 
 def _newest_digests(images: Iterable[Image], count: int) -> set[str]:
