@@ -12,17 +12,22 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import http.client
+import http.server
 import io
 import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +43,7 @@ ACCEPT = ", ".join(
     ]
 )
 TOOLS = ("docker-registry", "skopeo")
+Answer = tuple[int, dict[str, str], bytes]
 
 
 def missing_tools() -> list[str]:
@@ -56,6 +62,7 @@ class RegistryServer:
 
     workdir: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    creds: str | None = None  # "user:password" the helpers below use, when auth is on
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -193,7 +200,6 @@ def push_image(
     *,
     arches: tuple[str, ...] = (),
     label_created: str | None = None,
-    creds: str | None = None,
 ) -> str:
     """Push a fresh image (an index over `arches` when given); returns its digest."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -214,8 +220,8 @@ def push_image(
         (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
         command = ["skopeo", "copy", "--quiet", "--all", "--preserve-digests"]
         command += ["--dest-tls-verify=false"]
-        if creds:
-            command += ["--dest-creds", creds]
+        if registry.creds:
+            command += ["--dest-creds", registry.creds]
         command += [f"oci:{layout}:{tag}", f"docker://{registry.host}/{repository}:{tag}"]
         subprocess.run(command, check=True, capture_output=True)
         return str(top["digest"])
@@ -228,16 +234,14 @@ def api(
     *,
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
-    creds: str | None = None,
-) -> tuple[int, dict[str, str], bytes]:
+) -> Answer:
     """A raw registry API call for setting up and checking (TLS unverified, tests only)."""
-    import ssl
-
     request = urllib.request.Request(
         registry.url + path, data=body, method=method, headers=headers or {}
     )
-    if creds:
-        request.add_header("Authorization", "Basic " + base64.b64encode(creds.encode()).decode())
+    if registry.creds:
+        token = base64.b64encode(registry.creds.encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     context = ssl._create_unverified_context()
     try:
         with urllib.request.urlopen(request, timeout=30, context=context) as response:
@@ -306,3 +310,109 @@ def blobs_of(registry: RegistryServer, repository: str, reference: str) -> set[s
     if "config" in document:
         found |= {document["config"]["digest"], *(layer["digest"] for layer in document["layers"])}
     return found
+
+
+# --- stand-ins and faults ------------------------------------------------------------
+
+Route = Callable[[str, str, dict[str, str], bytes], Answer | None]
+
+
+class StubServer:
+    """A threaded stdlib HTTP(S) server answering with `route(method, path, headers, body)`;
+    a route returning None drops the connection without an answer."""
+
+    def __init__(self, route: Route, *, cert: tuple[Path, Path] | None = None) -> None:
+        self.route = route
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                answer = outer.route(self.command, self.path, dict(self.headers), body)
+                if answer is None:
+                    self.close_connection = True
+                    return
+                status, headers, payload = answer
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_HEAD = do_PUT = do_DELETE = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        scheme = "http"
+        if cert is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*cert)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FaultProxy(StubServer):
+    """Forwards to a real registry, except where `fault(method, path, n)` says otherwise:
+    "500", "drop" (close without answering), "garbage" (an HTML page), "no-digest"."""
+
+    def __init__(self, upstream: RegistryServer, fault: Callable[[str, str, int], str]) -> None:
+        self.upstream = upstream
+        self.fault = fault
+        self.seen: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+        super().__init__(self._forward)
+
+    def _forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Answer | None:
+        with self._lock:
+            fault = self.fault(method, path, len(self.seen))
+            self.seen.append((method, path, fault))
+        if fault == "drop":
+            return None
+        if fault == "500":
+            return 500, {"Content-Type": "text/plain"}, b"injected"
+        connection = http.client.HTTPConnection("127.0.0.1", self.upstream.port, timeout=30)
+        forwarded = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection")}
+        connection.request(method, path, body or None, headers=forwarded)
+        response = connection.getresponse()
+        payload = response.read()
+        answer = {
+            k: v
+            for k, v in response.getheaders()
+            if k.lower() not in ("content-length", "transfer-encoding", "connection")
+        }
+        connection.close()
+        if fault == "garbage":
+            return 200, {**answer, "Content-Type": "text/html"}, b"<html>maintenance</html>"
+        if fault == "no-digest":
+            answer.pop("Docker-Content-Digest", None)
+        return response.status, answer, payload
+
+
+def make_cert(directory: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (it is its own CA); returns (cert, key)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
