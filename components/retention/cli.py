@@ -86,15 +86,17 @@ def main(argv: list[str] | None = None) -> int:
             backoff=args.backoff,
         )
 
-    http = client(args.ca_file)
-    registry = Registry(
-        args.registry,
-        http,
-        username=args.username,
-        password=_password(args.password_file),
-        page_size=args.page_size,
-    )
+    # Everything that can fail before the first deletion fails here, cleanly: unreadable
+    # password or CA file, unreachable or refusing registry, Pods that cannot be listed.
     try:
+        http = client(args.ca_file)
+        registry = Registry(
+            args.registry,
+            http,
+            username=args.username,
+            password=_password(args.password_file),
+            page_size=args.page_size,
+        )
         in_use = _in_use(args, client)
         engine = Engine(registry, policy, in_use=in_use, concurrency=args.concurrency)
         outcomes = engine.plan()

@@ -29,6 +29,7 @@ from .policy import Policy
 from .registry import Manifest, Registry, UnexpectedResponse
 
 CREATED_LABEL = "org.opencontainers.image.created"
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)")
 
 
@@ -130,6 +131,9 @@ class Engine:
             if not manifest.is_index:
                 return Image(manifest.digest, self._config_created(repository, manifest))
             children = tuple(child["digest"] for child in manifest.document["manifests"])
+            # Children become DELETE targets: only well-formed digests may get that far.
+            if not all(_DIGEST.fullmatch(child) for child in children):
+                raise UnexpectedResponse(f"{manifest.digest}: malformed child digests")
             created = parse_created((manifest.document.get("annotations") or {}).get(CREATED_LABEL))
             if created is None:
                 # Age of a multi-arch image: its newest platform image.

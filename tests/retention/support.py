@@ -365,7 +365,8 @@ class StubServer:
 
 class FaultProxy(StubServer):
     """Forwards to a real registry, except where `fault(method, path, n)` says otherwise:
-    "500", "drop" (close without answering), "garbage" (an HTML page), "no-digest"."""
+    "500", "drop" (close without answering), "garbage" (an HTML page), "no-digest",
+    "wrong-digest" (a digest header that is not the body's)."""
 
     def __init__(self, upstream: RegistryServer, fault: Callable[[str, str, int], str]) -> None:
         self.upstream = upstream
@@ -399,6 +400,8 @@ class FaultProxy(StubServer):
             return 200, {**answer, "Content-Type": "text/html"}, b"<html>maintenance</html>"
         if fault == "no-digest":
             answer.pop("Docker-Content-Digest", None)
+        if fault == "wrong-digest":
+            answer["Docker-Content-Digest"] = "sha256:" + "0" * 64
         return response.status, answer, payload
 
 

@@ -81,7 +81,7 @@ def test_a_deletion_failing_for_good_stops_all_later_deletions_and_a_rerun_conve
     assert tags_of(registry, "a") == tags_of(registry, "b") == {"new"}
 
 
-@pytest.mark.parametrize("fault", ["garbage", "no-digest"])
+@pytest.mark.parametrize("fault", ["garbage", "no-digest", "wrong-digest"])
 def test_a_repository_answering_unexpectedly_is_skipped_and_nothing_in_it_is_deleted(
     registry: RegistryServer,
     proxied: Callable[..., FaultProxy],
