@@ -171,3 +171,24 @@ def test_images_running_in_the_cluster_are_kept_by_an_applying_run(
 
     assert run.returncode == 0, run.stderr
     assert tags_of(registry, "team/app") == {"running"}
+
+
+def test_429_and_5xx_answers_are_retried_and_other_errors_are_returned() -> None:
+    answers = iter([(429, {"Retry-After": "0"}, b""), (503, {}, b""), (200, {}, b"ok")])
+    server = StubServer(lambda method, path, headers, body: next(answers))
+    try:
+        http = HttpClient(context=ssl_context(None), retries=2, backoff=0.01)
+        assert http.send("GET", server.url + "/a", kind="x").status == 200
+        assert http.requests == {"x": 3}
+    finally:
+        server.stop()
+
+
+def test_a_client_error_is_an_answer_not_a_reason_to_retry() -> None:
+    server = StubServer(lambda method, path, headers, body: (404, {}, b"{}"))
+    try:
+        http = HttpClient(context=ssl_context(None), retries=3, backoff=0.01)
+        assert http.send("GET", server.url + "/a", kind="x").status == 404
+        assert http.requests == {"x": 1}
+    finally:
+        server.stop()

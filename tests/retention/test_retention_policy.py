@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,20 @@ def test_policy_files_are_json_or_yaml_by_name(tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text('{"rules": [{"repositories": "*", "keep_last": 2}]}')
     (tmp_path / "p.yaml").write_text("rules:\n  - repositories: '*'\n    keep_last: 2\n")
     assert load_policy(tmp_path / "p.json") == load_policy(tmp_path / "p.yaml")
+
+
+def test_without_pyyaml_a_yaml_policy_is_refused_with_a_pointer_to_json(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("rules: []\n")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        # -S: no site-packages, hence no PyYAML, as in the in-cluster job's image.
+        [
+            *(sys.executable, "-S", "-m", "components.retention"),
+            *("--registry", "http://unused", "--policy", str(tmp_path / "p.yaml")),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "YAML policies need PyYAML, which is not installed; use JSON" in done.stderr

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from components.retention.http import HttpClient, ssl_context
+from components.retention.registry import Registry
+
 from .conftest import RunEngine
 from .support import (
     RegistryServer,
@@ -186,3 +189,11 @@ def test_metrics_file_counts_images_per_repository_and_deletions(
     assert 'regstack_retention_images{repository="team/multi"} 1\n' in text
     assert "regstack_retention_deleted_total 5\n" in text  # 2 images + index + 2 platforms
     assert "regstack_retention_last_success_timestamp_seconds " in text
+
+
+def test_deleting_an_already_deleted_digest_counts_as_done(registry: RegistryServer) -> None:
+    digest = push_image(registry, "team/app", "old", OLD)
+    client = Registry(registry.url, HttpClient(context=ssl_context(None), retries=0))
+
+    assert client.delete_manifest("team/app", digest) is True
+    assert client.delete_manifest("team/app", digest) is False
