@@ -6,7 +6,8 @@ Requests, with R repositories, T tags and D distinct tagged digests:
   + D config-blob GETs; an index without a creation annotation costs instead one manifest
     GET and one config GET per child platform
   + one DELETE per deleted digest
-  + with Bearer auth, one token request per repository and action.
+  + with Bearer auth, per repository and action (read, delete): one request answered 401
+    with the challenge, and one token request.
 
 Phases run one after another, each through one thread pool, so at most `concurrency`
 requests are in flight.  A repository whose inspection fails in any way is skipped and
