@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -189,6 +190,11 @@ def test_metrics_file_counts_images_per_repository_and_deletions(
     assert 'regstack_retention_images{repository="team/multi"} 1\n' in text
     assert "regstack_retention_deleted_total 5\n" in text  # 2 images + index + 2 platforms
     assert "regstack_retention_last_success_timestamp_seconds " in text
+    # The format check Prometheus itself applies (promtool comes with `make setup`).
+    lint = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 def test_deleting_an_already_deleted_digest_counts_as_done(registry: RegistryServer) -> None:
