@@ -37,7 +37,7 @@ SAFE_CONTEXT = {
 LIMITS = {"limits": {"cpu": "1", "memory": "512Mi"}}
 
 
-def container(image: str = "registry.example.com/app:1.2.3", **fields: Any) -> dict[str, Any]:
+def container(image: Any = "registry.example.com/app:1.2.3", **fields: Any) -> dict[str, Any]:
     return {"name": "app", "image": image, "securityContext": SAFE_CONTEXT,
             "resources": LIMITS, **fields}  # fmt: skip
 
