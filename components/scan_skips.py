@@ -12,7 +12,7 @@ from collections.abc import Mapping
 REGISTRY_DATA = {
     "CKV_K8S_43": "images are pinned to release tags set in config (registry.version and "
     "gc.helper_image); the prod-image-tags policy accepts a tag or a digest",
-    "CKV_K8S_15": "public images on immutable release tags: Always checks no credential and "
+    "CKV_K8S_15": "public images on pinned release tags: Always checks no pull credential and "
     "makes every restart of the registry depend on Docker Hub",
     "CKV_K8S_40": "UID 1000 owns existing registry data (the twuni chart's UID too); MicroK8s "
     "hostpath volumes ignore fsGroup, so another UID would lose access to the blobs",
