@@ -59,7 +59,9 @@ def write_manifests(recorder: Recorder, directory: Path) -> list[Path]:
     paths = []
     for manifest in manifests(recorder):
         meta = manifest.get("metadata", {})
-        stem = "-".join(str(p) for p in (manifest["kind"], meta.get("namespace"), meta["name"]) if p)
+        stem = "-".join(
+            str(p) for p in (manifest["kind"], meta.get("namespace"), meta["name"]) if p
+        )
         path = directory / f"{re.sub(r'[^A-Za-z0-9.-]', '_', stem).lower()}.yaml"
         path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
         paths.append(path)
