@@ -15,6 +15,7 @@ import yaml
 
 from components import distribution_config as render
 from components.config import RegistryConfig
+from components.scan_skips import REGISTRY_DATA, checkov_skips
 
 APP = "registry"
 SELECTOR = {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": APP}
@@ -130,9 +131,13 @@ class DistributionRegistry(pulumi.ComponentResource):
         return SELECTOR
 
     def _metadata(
-        self, object_name: str, labels: dict[str, str] | None = None, needs_nodes: bool = False
+        self,
+        object_name: str,
+        labels: dict[str, str] | None = None,
+        needs_nodes: bool = False,
+        annotations: dict[str, str] | None = None,
     ) -> k8s.meta.v1.ObjectMetaArgs:
-        annotations = {}
+        annotations = dict(annotations or {})
         if self._args.skip_await and needs_nodes:
             annotations["pulumi.com/skipAwait"] = "true"
         return k8s.meta.v1.ObjectMetaArgs(
@@ -253,7 +258,9 @@ class DistributionRegistry(pulumi.ComponentResource):
         )
         return k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=self._metadata(APP, needs_nodes=True),
+            metadata=self._metadata(
+                APP, needs_nodes=True, annotations=checkov_skips(REGISTRY_DATA)
+            ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=registry.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),

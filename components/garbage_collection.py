@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components import distribution_config as render
 from components.config import GcConfig
+from components.scan_skips import GARBAGE_COLLECTION, checkov_skips
 
 SCRIPT = Path(__file__).parent / "jobs" / "gc_window.py"
 UID = 1000
@@ -70,9 +71,11 @@ class GarbageCollection(pulumi.ComponentResource):
         super().__init__("regstack:index:GarbageCollection", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+        def meta(
+            object_name: str, annotations: dict[str, str] | None = None
+        ) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(
-                name=object_name, namespace=args.namespace, labels=LABELS
+                name=object_name, namespace=args.namespace, labels=LABELS, annotations=annotations
             )
 
         account = k8s.core.v1.ServiceAccount(
@@ -153,7 +156,7 @@ class GarbageCollection(pulumi.ComponentResource):
         )  # fmt: skip
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
-            metadata=meta("registry-gc"),
+            metadata=meta("registry-gc", checkov_skips(GARBAGE_COLLECTION)),
             spec=k8s.batch.v1.CronJobSpecArgs(
                 schedule=args.gc.schedule,
                 concurrency_policy="Forbid",

@@ -1,0 +1,396 @@
+"""regstack's conventions as pure functions: (resource type, props, settings) -> violation messages.
+
+The policy pack (`policy/__main__.py`) runs these inside `pulumi preview`/`up`; the tests run the
+same functions over props dicts and over every resource the mock harness records, no engine
+needed. Props use the Kubernetes field names the provider receives (camelCase). Every message
+says how to fix the problem, because it is all a failing pull request shows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
+
+# --- image references ------------------------------------------------------------------------
+# Minimal parsing, kept to the two functions below so that `components.images`
+# (ImageReference.parse, is_release_semver) can replace them once that branch is merged.
+# Note: that module's is_release_semver wants a leading `v`; this pack also accepts `2.8.3`.
+
+DOCKER_HUB = "docker.io"
+_RELEASE = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+
+
+class ImageRef(NamedTuple):
+    registry: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+
+def parse_image(text: str) -> ImageRef:
+    """`[host[:port]/]path[:tag][@digest]` as a container runtime reads it (Docker Hub default)."""
+    name_and_tag, at, digest = text.partition("@")
+    first, slash, rest = name_and_tag.partition("/")
+    # A first component names a registry only if it has a '.', a ':port' or is localhost.
+    if not slash or not (("." in first) or (":" in first) or first == "localhost"):
+        first, rest = DOCKER_HUB, name_and_tag
+    head, slash, last = rest.rpartition("/")
+    repository_last, colon, tag = last.partition(":")
+    repository = head + slash + repository_last
+    if first == DOCKER_HUB and "/" not in repository:
+        repository = f"library/{repository}"
+    return ImageRef(first, repository, tag if colon else None, digest if at else None)
+
+
+def is_release_tag(tag: str) -> bool:
+    """A final release version: `X.Y.Z` or `vX.Y.Z`, no pre-release or build suffix."""
+    return _RELEASE.fullmatch(tag) is not None
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+NAMESPACE_LAYOUT = ["container-registry", "base", "dev", "staging", "prod", "monitoring",
+                    "observability"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Pack config, one policy's properties at a time (Pulumi scopes config to each policy)."""
+
+    registry_hosts: tuple[str, ...] = ()
+    allowed_image_prefixes: tuple[str, ...] = (
+        "docker.io/library/registry",
+        "docker.io/library/python",
+        "goharbor/",
+    )
+    profile: str = "dev"
+    namespaces: tuple[str, ...] = tuple(NAMESPACE_LAYOUT)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k in known
+        }
+        return cls(**values)
+
+
+_DESCRIPTIONS = {
+    "registry_hosts": "Host[:port] of the stack's registry; workload images must come from one.",
+    "allowed_image_prefixes": "System images allowed from elsewhere (prefix of the reference "
+    "as written or of its canonical registry/repository form).",
+    "profile": "`prod` turns on the release-tag rule.",
+    "namespaces": "The namespace layout every Namespace must follow.",
+}
+
+
+def config_schema(keys: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """JSON schema of `keys`, defaults taken from Settings (the engine fills them in)."""
+    defaults = Settings()
+    schema: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        default = getattr(defaults, key)
+        if isinstance(default, tuple):
+            schema[key] = {"type": "array", "items": {"type": "string"}, "default": list(default)}
+        else:
+            schema[key] = {"type": "string", "default": default}
+        schema[key]["description"] = _DESCRIPTIONS[key]
+    return schema
+
+
+# --- workloads ---------------------------------------------------------------------------------
+
+# Where each workload kind keeps its pod spec.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+
+
+def _get(value: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _kind_and_name(resource_type: str, props: Mapping[str, Any]) -> str:
+    kind = resource_type.rsplit(":", 1)[-1]
+    name = _get(props, "metadata", "name")
+    return f"{kind} {name}" if name else kind
+
+
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    path = POD_SPEC_PATHS.get(resource_type)
+    spec = _get(props, *path) if path else None
+    return spec if isinstance(spec, Mapping) else None
+
+
+def containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Init containers, then containers."""
+    for key in ("initContainers", "containers"):
+        yield from spec.get(key) or []
+
+
+def _has_prefix(text: str, prefix: str) -> bool:
+    """`prefix` ends where a path component does: `.../registry` allows `registry:2` only."""
+    if not text.startswith(prefix):
+        return False
+    rest = text[len(prefix) :]
+    return not rest or prefix.endswith("/") or rest[0] in "/:@"
+
+
+def _allowed(image: str, ref: ImageRef, prefixes: tuple[str, ...]) -> bool:
+    canonical = f"{ref.registry}/{ref.repository}"
+    return any(_has_prefix(image, p) or _has_prefix(canonical, p) for p in prefixes)
+
+
+def _short_repository(ref: ImageRef) -> str:
+    return ref.repository.removeprefix("library/") if ref.registry == DOCKER_HUB else ref.repository
+
+
+def registry_images(resource_type: str, props: Mapping[str, Any], settings: Settings) -> list[str]:
+    """Workload images come from the stack's registry, or from the system allow-list."""
+    spec = pod_spec(resource_type, props)
+    if spec is None:
+        return []
+    hosts = settings.registry_hosts
+    messages = []
+    for container in containers(spec):
+        image = container.get("image") or ""
+        ref = parse_image(image)
+        if ref.registry in hosts or _allowed(image, ref, settings.allowed_image_prefixes):
+            continue
+        where = f"{_kind_and_name(resource_type, props)}, container {container.get('name')}"
+        if not hosts:
+            messages.append(
+                f"{where}: image {image} cannot be checked: set registry_hosts in the "
+                "registry-images policy config to the stack's registry host(s)"
+            )
+            continue
+        tag = ref.tag if ref.tag and is_release_tag(ref.tag) else "<version X.Y.Z>"
+        target = f"{hosts[0]}/{_short_repository(ref)}:{tag}"
+        messages.append(
+            f"{where}: image {image} is not from {' or '.join(hosts)}; push it there and "
+            f"reference {target} (or add a prefix to allowed_image_prefixes if it is a system image)"
+        )
+    return messages
+
+
+def prod_image_tags(resource_type: str, props: Mapping[str, Any], settings: Settings) -> list[str]:
+    """In prod, every image is a release version or pinned by digest; never `latest`."""
+    spec = pod_spec(resource_type, props)
+    if spec is None or settings.profile != "prod":
+        return []
+    messages = []
+    for container in containers(spec):
+        image = container.get("image") or ""
+        ref = parse_image(image)
+        # The digest is what the runtime pulls, whatever tag sits next to it.
+        if ref.digest or (ref.tag and is_release_tag(ref.tag)):
+            continue
+        if ref.tag is None:
+            problem = "has no tag, which means latest"
+        elif ref.tag == "latest":
+            problem = "uses latest, which moves under you"
+        else:
+            problem = f"has tag {ref.tag}, which is not a release version"
+        name = f"{ref.registry}/{ref.repository}"
+        messages.append(
+            f"{_kind_and_name(resource_type, props)}, container {container.get('name')}: image "
+            f"{image} {problem}; in prod use a release tag ({name}:1.2.3 or :v1.2.3) or pin a "
+            f"digest ({name}@sha256:<digest>, see `skopeo inspect docker://{name}:<tag>`)"
+        )
+    return messages
+
+
+def _container_problems(container: Mapping[str, Any], pod: Mapping[str, Any]) -> Iterator[str]:
+    context = container.get("securityContext") or {}
+    non_root = context.get("runAsNonRoot")
+    if non_root is None:
+        non_root = _get(pod, "securityContext", "runAsNonRoot")
+    if non_root is not True:
+        yield "set securityContext.runAsNonRoot: true (on the container or the pod)"
+    if context.get("privileged") is True:
+        yield "remove securityContext.privileged: true"
+    if context.get("allowPrivilegeEscalation") is not False:
+        yield "set securityContext.allowPrivilegeEscalation: false"
+    if "ALL" not in (_get(context, "capabilities", "drop") or []):
+        yield "set securityContext.capabilities.drop: [ALL]"
+    if context.get("readOnlyRootFilesystem") is not True:
+        yield ("set securityContext.readOnlyRootFilesystem: true "
+               "(mount an emptyDir where it must write)")  # fmt: skip
+    limits = _get(container, "resources", "limits") or {}
+    missing = [r for r in ("cpu", "memory") if r not in limits]
+    if missing:
+        yield f"set resources.limits.{' and '.join(missing)}"
+
+
+def restricted_pod_security(
+    resource_type: str, props: Mapping[str, Any], settings: Settings
+) -> list[str]:
+    """The `restricted` Pod Security Standard's essentials, plus resource limits."""
+    spec = pod_spec(resource_type, props)
+    if spec is None:
+        return []
+    where = _kind_and_name(resource_type, props)
+    messages = [
+        f"{where}: remove {field}: true (the pod would share the node's {what})"
+        for field, what in (("hostNetwork", "network"), ("hostPID", "processes"),
+                            ("hostIPC", "IPC namespace"))
+        if spec.get(field) is True
+    ]  # fmt: skip
+    messages += [
+        f"{where}: volume {volume.get('name')} is a hostPath; use a PersistentVolumeClaim, "
+        "emptyDir, ConfigMap or Secret volume instead"
+        for volume in spec.get("volumes") or []
+        if volume.get("hostPath") is not None
+    ]
+    for container in containers(spec):
+        messages += [
+            f"{where}, container {container.get('name')}: {problem}"
+            for problem in _container_problems(container, spec)
+        ]
+    return messages
+
+
+def namespace_layout(resource_type: str, props: Mapping[str, Any], settings: Settings) -> list[str]:
+    """Namespaces are the configured layout's, named explicitly (never auto-named)."""
+    if resource_type != "kubernetes:core/v1:Namespace":
+        return []
+    layout = ", ".join(settings.namespaces)
+    name = _get(props, "metadata", "name")
+    if not name:
+        return [f"Namespace has no metadata.name, so Pulumi would add a random suffix; "
+                f"name it after one of: {layout}"]  # fmt: skip
+    if name in settings.namespaces:
+        return []
+    return [
+        f"Namespace {name} is not in the namespace layout ({layout}); use one of those, or add "
+        "it to the namespaces list of the namespace-layout policy config"
+    ]
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+# How Pulumi marks a secret value on the wire (sdk/go/common/resource/properties.go).
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get(SECRET_SIG_KEY) == SECRET_SIG
+
+
+def reveal(value: Any) -> Any:
+    """`value` with every secret envelope replaced by its content: what the analyzer sees."""
+    if is_secret(value):
+        return reveal(value.get("value"))
+    if isinstance(value, Mapping):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def secret_values(resource_type: str, props: Mapping[str, Any], settings: Settings) -> list[str]:
+    """A Secret's data is a Pulumi secret, per map or per key, so state never holds it in clear.
+
+    Needs props as the program registered them, secret envelopes included. A policy pack cannot
+    run it: the Kubernetes provider's Check marks every Secret's data secret before analyzers
+    see it, and pulumi-policy's validation hands policies the values with the marks removed.
+    """
+    if resource_type != "kubernetes:core/v1:Secret":
+        return []
+    messages = []
+    for field in ("data", "stringData"):
+        value = props.get(field)
+        if value is None or is_secret(value):
+            continue
+        plain = sorted(k for k, v in value.items() if not is_secret(v))
+        if plain:
+            messages.append(
+                f"{_kind_and_name(resource_type, props)}: {field} key(s) {', '.join(plain)} come "
+                "from plain values; wrap them in pulumi.Output.secret(...) or read them from "
+                "secret config (pulumi config set --secret) so state stores them encrypted"
+            )
+    return messages
+
+
+# --- the rule table ----------------------------------------------------------------------------
+
+Check = Callable[[str, Mapping[str, Any], Settings], list[str]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    check: Check
+    enforcement: str = "mandatory"
+    config_keys: tuple[str, ...] = ()
+    in_pack: bool = True
+    """False: needs secret marks the engine hides from policy packs; tests run it."""
+
+
+RULES = (
+    Rule("registry-images", "Workload images come from the stack's registry or the allow-list.",
+         registry_images, config_keys=("registry_hosts", "allowed_image_prefixes")),
+    Rule("prod-image-tags", "In prod, images use a release tag or a digest, never latest.",
+         prod_image_tags, config_keys=("profile",)),
+    Rule("namespace-layout", "Namespaces follow the configured layout.", namespace_layout,
+         enforcement="advisory", config_keys=("namespaces",)),
+    Rule("restricted-pod-security", "Pods meet the restricted Pod Security Standard, with "
+         "resource limits and no host namespaces or hostPath volumes.", restricted_pod_security),
+    Rule("secret-values", "Secret data comes from Pulumi secrets, not plain values.",
+         secret_values, in_pack=False),
+)  # fmt: skip
+
+
+class Violation(NamedTuple):
+    rule: str
+    enforcement: str
+    message: str
+
+
+def _rule_config(pack_config: Mapping[str, Any], rule: Rule) -> tuple[str, Mapping[str, Any]]:
+    """Enforcement level and properties of `rule` from a `--policy-pack-config` document."""
+    level = rule.enforcement
+    everything = pack_config.get("all")
+    if isinstance(everything, str):
+        level = everything
+    elif isinstance(everything, Mapping):
+        level = everything.get("enforcementLevel", level)
+    entry = pack_config.get(rule.name, {})
+    if isinstance(entry, str):
+        return entry, {}
+    properties = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+    return entry.get("enforcementLevel", level), properties
+
+
+def evaluate(
+    resource_type: str, props: Mapping[str, Any], pack_config: Mapping[str, Any] | None = None
+) -> list[Violation]:
+    """Every rule, configured as the engine would from a `--policy-pack-config` document.
+
+    `props` may carry Pulumi secret envelopes (the mock harness records them); rules the pack
+    runs see them removed, as in the engine.
+    """
+    revealed = reveal(props)
+    violations = []
+    for rule in RULES:
+        level, properties = _rule_config(pack_config or {}, rule)
+        if level == "disabled":
+            continue
+        seen = revealed if rule.in_pack else props
+        for message in rule.check(resource_type, seen, Settings.from_config(properties)):
+            violations.append(Violation(rule.name, level, message))
+    return violations

@@ -1,0 +1,45 @@
+"""Stacks under the mock harness, and their pack config, for the policy tests."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from components.stack_config import SECRET_PLACEHOLDER, read_stack_file
+from tests.helpers.pulumi_mocks import Recorder, Registered, run_program
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ("dev", "prod")
+# Long enough for harbor.secret_seed (32+) and short enough for bcrypt (72 bytes at most).
+DUMMY_SECRET = "policy-test-dummy-secret-0123456789abcdef"
+
+
+def decrypted(value: Any) -> Any:
+    """A stack file's config as the engine hands it over, every secret a dummy password."""
+    if isinstance(value, dict):
+        return {k: decrypted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decrypted(v) for v in value]
+    return DUMMY_SECRET if value == SECRET_PLACEHOLDER else value
+
+
+@cache
+def stack_program(stack: str) -> Recorder:
+    """The stack's program evaluated once under mocks (evaluation costs about a second)."""
+    return run_program(decrypted(read_stack_file(ROOT / f"Pulumi.{stack}.yaml")))
+
+
+def kubernetes_resources(recorder: Recorder) -> list[Registered]:
+    """Kubernetes objects only: components and Helm charts are not objects the API server sees."""
+    return [
+        r
+        for r in recorder.resources
+        if r.type.startswith("kubernetes:") and not r.type.startswith("kubernetes:helm.sh/")
+    ]
+
+
+def pack_config(stack: str) -> dict[str, Any]:
+    """`policy/config/<stack>.json`, the `--policy-pack-config` of that stack."""
+    return json.loads((ROOT / "policy" / "config" / f"{stack}.json").read_text())
