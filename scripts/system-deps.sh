@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages whose real binaries the tests run against.
 set -euo pipefail
-packages=(docker-registry skopeo prometheus redis-server)
+packages=(docker-registry skopeo prometheus redis-server jq openssl curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,7 +21,9 @@ class RegstackProject:
     stack: str
 
     @classmethod
-    def copy(cls, engine: Engine, tmp_path: Path, stack: str, source: Path | None = None) -> RegstackProject:
+    def copy(
+        cls, engine: Engine, tmp_path: Path, stack: str, source: Path | None = None
+    ) -> RegstackProject:
         directory = tmp_path / f"regstack-{stack}"
         directory.mkdir()
         (directory / "Pulumi.yaml").write_text(

@@ -24,7 +24,9 @@ REGISTRY_NS = "/api/v1/namespaces/container-registry"
 DEPLOYMENT = "/apis/apps/v1/namespaces/container-registry/deployments/registry"
 SERVICE = f"{REGISTRY_NS}/services/registry"
 HTPASSWD = f"{REGISTRY_NS}/secrets/regstack-auth-htpasswd"
-CERTIFICATE = "/apis/cert-manager.io/v1/namespaces/container-registry/certificates/regstack-certificate-tls"
+CERTIFICATE = (
+    "/apis/cert-manager.io/v1/namespaces/container-registry/certificates/regstack-certificate-tls"
+)
 GC_CRONJOB = "/apis/batch/v1/namespaces/container-registry/cronjobs/registry-gc"
 CLAIM = f"{REGISTRY_NS}/persistentvolumeclaims/registry-data"
 DEV_PASSWORD = "e2e-lab-password-7f3a"  # replaces the committed lab password in the test copy
@@ -72,7 +74,9 @@ def test_up_creates_the_lab_registry_objects(dev: RegstackProject) -> None:
     assert container["image"] == "docker.io/library/registry:2.8.3"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert cluster.get(SERVICE)[1]["spec"]["ports"][0]["nodePort"] == 32000
-    assert cluster.get(CERTIFICATE)[1]["spec"]["issuerRef"]["name"] == "regstack-certificate-ca-issuer"
+    assert (
+        cluster.get(CERTIFICATE)[1]["spec"]["issuerRef"]["name"] == "regstack-certificate-ca-issuer"
+    )
     assert cluster.get(GC_CRONJOB)[1]["spec"]["schedule"] == "0 2 * * 0"
     for namespace_name in ("dev", "staging"):
         pull = cluster.get(f"/api/v1/namespaces/{namespace_name}/secrets/regstack-pull")[1]
@@ -106,7 +110,9 @@ def test_no_secret_appears_in_plaintext_in_state_or_cli_output(dev: RegstackProj
         assert DEV_PASSWORD not in text and token not in text
 
 
-def test_adding_a_user_updates_only_the_users_secret_and_rolls_the_registry(dev: RegstackProject) -> None:
+def test_adding_a_user_updates_only_the_users_secret_and_rolls_the_registry(
+    dev: RegstackProject,
+) -> None:
     dev.set_path("regstack:auth.users[1].name", "ci")
     dev.set_secret("regstack:auth.users[1].password", "e2e-ci-password-2b9c")
     assert dev.preview_steps() == [
@@ -115,7 +121,10 @@ def test_adding_a_user_updates_only_the_users_secret_and_rolls_the_registry(dev:
     ]
     dev.up()
     data = dev.engine.cluster.get(HTPASSWD)[1]["data"]["htpasswd"]
-    assert [line.split(":")[0] for line in base64.b64decode(data).decode().splitlines()] == ["dev", "ci"]
+    assert [line.split(":")[0] for line in base64.b64decode(data).decode().splitlines()] == [
+        "dev",
+        "ci",
+    ]
     dev.run("preview", "--expect-no-changes")
 
 
@@ -162,7 +171,9 @@ def test_destroy_removes_everything_of_the_dev_stack(engine: Engine, tmp_path: P
     project.remove()
 
 
-def test_prod_registry_data_survives_destroy_until_unprotected(engine: Engine, tmp_path: Path) -> None:
+def test_prod_registry_data_survives_destroy_until_unprotected(
+    engine: Engine, tmp_path: Path
+) -> None:
     create_namespace(engine, "monitoring")
     project = RegstackProject.copy(
         engine, tmp_path, "prod", source=REPO / "examples" / "Pulumi.prod-distribution.yaml"
