@@ -26,11 +26,15 @@ lint: $(VENV)/.installed ## ruff and mypy
 unit: $(VENV)/.installed ## unit tests only (no servers)
 	$(PY) -m pytest -q -m "not e2e and not registry" tests
 
-test: setup lint ## everything CI runs: lint, unit, real-server and end-to-end tests
+test: setup lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests
+	bash scripts/checkov.sh --install
+	bash scripts/toolchain.sh
 	$(PY) -m pytest -q tests
 
 bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing
 	$(PY) benchmarks/bench_program.py
+	$(PY) benchmarks/bench_retention.py
+	bash scripts/toolchain.sh >/dev/null && $(PY) benchmarks/bench_engine.py
 
 # Capability-specific targets (toolchain, cluster, rules, ...) live in mk/.
 -include mk/*.mk

@@ -84,8 +84,15 @@ for r in json.load(sys.stdin).get("Replace") or []:
 ' "${2:-}" | xargs -r go mod edit
 }
 
-stamp_ok() { [[ -f "$STAMPS/$1" ]]; }
-stamp() { touch "$STAMPS/$1"; }
+# A stamp holds what the component was built from beyond versions.env: for our own
+# language host its source, so editing tools/ rebuilds it (the others: nothing).
+stamp_key() {
+  if [[ "$1" == language-python ]]; then
+    cat "$ROOT"/tools/pulumi-language-python/*.go | sha256sum | cut -d' ' -f1
+  fi
+}
+stamp_ok() { [[ -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$(stamp_key "$1")" ]]; }
+stamp() { stamp_key "$1" > "$STAMPS/$1"; }
 
 # --- pulumi CLI -------------------------------------------------------------
 build_pulumi() {

@@ -33,7 +33,7 @@ class RegstackProject:
         shutil.copy(REPO / "__main__.py", directory / "__main__.py")
         shutil.copy(source or REPO / f"Pulumi.{stack}.yaml", directory / f"Pulumi.{stack}.yaml")
         project = cls(engine, directory, stack)
-        project.run("stack", "init", stack)
+        engine.pulumi("stack", "init", stack, cwd=directory)
         # The API server has no nodes, so workloads never become ready (see README).
         project.run("config", "set", "regstack:skip_await", "true")
         return project

@@ -135,11 +135,19 @@ def test_changing_the_gc_schedule_updates_only_the_cronjob(dev: RegstackProject)
     assert dev.engine.cluster.get(GC_CRONJOB)[1]["spec"]["schedule"] == "30 3 * * 6"
 
 
-def test_growing_the_volume_patches_the_claim_in_place(dev: RegstackProject) -> None:
+def test_growing_the_volume_is_a_resize_of_the_claim_never_a_replacement(
+    dev: RegstackProject,
+) -> None:
     dev.set_path("regstack:registry.storage.size", "30Gi")
-    assert dev.preview_steps() == [
-        ("update", "kubernetes:core/v1:PersistentVolumeClaim::regstack-registry-data")
-    ]
+    # A claim is resized in place (bound claims, expandable storage class); this API server has
+    # no volumes, so it refuses the resize of an unbound claim, and regstack must not replace
+    # (and so empty) the registry's volume instead.
+    result = dev.run("preview", "--diff", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "except resources.requests" in output and "for bound claims" in output
+    assert "+-kubernetes:core/v1:PersistentVolumeClaim" not in output
+    dev.set_path("regstack:registry.storage.size", "20Gi")
 
 
 def test_invalid_config_fails_before_anything_is_created(engine: Engine, tmp_path: Path) -> None:
@@ -160,7 +168,7 @@ def test_invalid_config_fails_before_anything_is_created(engine: Engine, tmp_pat
 
 def test_destroy_removes_everything_of_the_dev_stack(engine: Engine, tmp_path: Path) -> None:
     create_namespace(engine, "observability")
-    project = RegstackProject.copy(engine, tmp_path, "dev")
+    project = RegstackProject.copy(engine, tmp_path, "lab-destroy", source=REPO / "Pulumi.dev.yaml")
     project.set_path("regstack:registry.namespace", "lab-destroy")
     project.set_path("regstack:pull_secrets.namespaces[0]", "destroy-dev")
     project.set_path("regstack:pull_secrets.namespaces[1]", "destroy-staging")
