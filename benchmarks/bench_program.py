@@ -42,7 +42,7 @@ def decrypted(value: Any) -> Any:
         return {k: decrypted(v) for k, v in value.items()}
     if isinstance(value, list):
         return [decrypted(v) for v in value]
-    return "bench-password" if value == SECRET_PLACEHOLDER else value
+    return "bench-password-long-enough-for-harbor-seeds" if value == SECRET_PLACEHOLDER else value
 
 
 def stack_config(stack: str) -> dict[str, Any]:
