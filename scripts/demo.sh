@@ -2,13 +2,13 @@
 # `make demo`: the dev stack, deployed for real on a throwaway local control plane.
 #   scripts/demo.sh up     toolchain, cluster, `pulumi up` of the dev stack, a summary
 #   scripts/demo.sh down   `pulumi destroy`, stack removed, cluster stopped
-# The repository stays clean: the demo stack's config is a copy under .regstack/ with
+# The repository stays clean: the demo stack (`demo`) has a git-ignored copy of the dev config with
 # skip_await on (the local API server has no nodes, so pods never become ready).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-STACK=dev
-CONFIG=".regstack/Pulumi.demo.yaml"
+STACK=demo  # its own stack name: `pulumi stack rm` must never delete Pulumi.dev.yaml
+CONFIG="Pulumi.demo.yaml"  # git-ignored; made from Pulumi.dev.yaml
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -23,7 +23,7 @@ up() {
   # The Grafana dashboard goes to the namespace MicroK8s' observability addon would own.
   kubectl get namespace observability >/dev/null 2>&1 || kubectl create namespace observability >/dev/null
   mkdir -p .regstack
-  .venv/bin/python - "Pulumi.$STACK.yaml" "$CONFIG" <<'PY'
+  .venv/bin/python - Pulumi.dev.yaml "$CONFIG" <<'PY'
 import sys, yaml
 stack = yaml.safe_load(open(sys.argv[1]))
 stack["config"]["regstack:skip_await"] = True
@@ -49,7 +49,7 @@ down() {
     source scripts/pulumi-env.sh
     if pulumi stack select "$STACK" --non-interactive >/dev/null 2>&1; then
       pulumi destroy --yes --skip-preview --non-interactive --config-file "$CONFIG" --stack "$STACK"
-      pulumi stack rm --yes --non-interactive --stack "$STACK"
+      pulumi stack rm --yes --preserve-config --non-interactive --stack "$STACK"
     fi
   fi
   bash scripts/cluster.sh down
