@@ -24,13 +24,14 @@ def _strip_namespace(key: str) -> str | None:
     return name if namespace == NAMESPACE else None
 
 
-def _opaque_secrets(value: Any) -> Any:
+def replace_secure(value: Any, replacement: str) -> Any:
+    """`value` with every `secure:` mapping (an encrypted config value) replaced."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return SECRET_PLACEHOLDER
-        return {k: _opaque_secrets(v) for k, v in value.items()}
+            return replacement
+        return {k: replace_secure(v, replacement) for k, v in value.items()}
     if isinstance(value, list):
-        return [_opaque_secrets(v) for v in value]
+        return [replace_secure(v, replacement) for v in value]
     return value
 
 
@@ -58,7 +59,7 @@ def read_stack_file(path: str | Path) -> dict[str, Any]:
     for key, value in config.items():
         name = _strip_namespace(str(key))
         if name is not None:
-            raw[name] = _opaque_secrets(value)
+            raw[name] = replace_secure(value, SECRET_PLACEHOLDER)
     return raw
 
 

@@ -15,9 +15,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
+
+from components.stack_config import replace_secure
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "rendered-placeholder-not-a-secret-0123456789abcdef"  # long enough for every field
@@ -26,16 +27,6 @@ PLACEHOLDER = "rendered-placeholder-not-a-secret-0123456789abcdef"  # long enoug
 def stack_file(stack: str) -> Path:
     top = ROOT / f"Pulumi.{stack}.yaml"
     return top if top.exists() else ROOT / "examples" / top.name
-
-
-def without_secrets(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"secure"}:
-            return PLACEHOLDER
-        return {k: without_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_secrets(v) for v in value]
-    return value
 
 
 def render(stack: str, out_dir: Path) -> Path:
@@ -49,7 +40,7 @@ def render(stack: str, out_dir: Path) -> Path:
     )
     shutil.copy(ROOT / "__main__.py", work / "__main__.py")
     document = yaml.safe_load(stack_file(stack).read_text())
-    config = without_secrets(document["config"])
+    config = replace_secure(document["config"], PLACEHOLDER)
     config["kubernetes:renderYamlToDirectory"] = str(out_dir)
     (work / "Pulumi.render.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
     script = (
