@@ -35,8 +35,8 @@ def replace_secure(value: Any, replacement: str) -> Any:
     return value
 
 
-def read_stack_file(path: str | Path) -> dict[str, Any]:
-    """The `regstack:` part of a `Pulumi.<stack>.yaml`, secure values made opaque."""
+def read_stack_file(path: str | Path, secret: str = SECRET_PLACEHOLDER) -> dict[str, Any]:
+    """The `regstack:` part of a `Pulumi.<stack>.yaml`, each secure value replaced by `secret`."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
@@ -59,7 +59,7 @@ def read_stack_file(path: str | Path) -> dict[str, Any]:
     for key, value in config.items():
         name = _strip_namespace(str(key))
         if name is not None:
-            raw[name] = replace_secure(value, SECRET_PLACEHOLDER)
+            raw[name] = replace_secure(value, secret)
     return raw
 
 

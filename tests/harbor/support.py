@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pulumi
 
 from components.config import RegstackConfig, load_config
+from components.harbor import deep_merge as merged
 from components.platform import RegistryPlatform
 
 ADMIN_PASSWORD = "Adm1n-Passw0rd-for-tests"
@@ -21,16 +21,6 @@ BASE: dict[str, Any] = {
     "tls": {"mode": "issuer", "issuer": {"name": "letsencrypt-prod"}},
     "harbor": {"admin_password": ADMIN_PASSWORD, "secret_seed": SEED},
 }
-
-
-def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    result = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = value
-    return result
 
 
 def harbor_config(**override: Any) -> RegstackConfig:

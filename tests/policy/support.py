@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from components.stack_config import SECRET_PLACEHOLDER, read_stack_file
+from components.stack_config import read_stack_file
 from tests.helpers.pulumi_mocks import Recorder, Registered, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,19 +16,10 @@ STACKS = ("dev", "prod")
 DUMMY_SECRET = "policy-test-dummy-secret-0123456789abcdef"
 
 
-def decrypted(value: Any) -> Any:
-    """A stack file's config as the engine hands it over, every secret a dummy password."""
-    if isinstance(value, dict):
-        return {k: decrypted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decrypted(v) for v in value]
-    return DUMMY_SECRET if value == SECRET_PLACEHOLDER else value
-
-
 @cache
 def stack_program(stack: str) -> Recorder:
     """The stack's program evaluated once under mocks (evaluation costs about a second)."""
-    return run_program(decrypted(read_stack_file(ROOT / f"Pulumi.{stack}.yaml")))
+    return run_program(read_stack_file(ROOT / f"Pulumi.{stack}.yaml", secret=DUMMY_SECRET))
 
 
 def kubernetes_resources(recorder: Recorder) -> list[Registered]:
