@@ -1,7 +1,8 @@
 """The `config.yml` that CNCF Distribution reads, rendered from regstack's settings.
 
 Kept apart from the component so tests can start Debian's `docker-registry` with exactly the
-file the cluster gets.
+file the cluster gets. Secrets never go in this file: Distribution reads them from the
+environment variables named in `secret_env_names`, which the pod fills from Kubernetes Secrets.
 """
 
 from __future__ import annotations
@@ -14,6 +15,38 @@ TLS_DIR = "/etc/registry/tls"
 AUTH_DIR = "/etc/registry/auth"
 HTTP_PORT = 5000
 METRICS_PORT = 5001
+
+
+# Distribution overrides any config key from REGISTRY_<PATH> environment variables.
+ENV_S3_ACCESS_KEY = "REGISTRY_STORAGE_S3_ACCESSKEY"
+ENV_S3_SECRET_KEY = "REGISTRY_STORAGE_S3_SECRETKEY"
+ENV_HTTP_SECRET = "REGISTRY_HTTP_SECRET"
+ENV_REDIS_PASSWORD = "REGISTRY_REDIS_PASSWORD"
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """The `s3` storage driver, without its keys (they come from ENV_S3_*)."""
+
+    bucket: str
+    region: str = "us-east-1"
+    endpoint: str | None = None
+    """`regionendpoint` for S3-compatible servers; None means AWS itself."""
+    secure: bool = True
+    """`secure`: talk HTTPS to the endpoint."""
+    tls_verify: bool = True
+    path_style: bool = True
+    root_directory: str | None = None
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """The Redis blob-descriptor cache, without its password (ENV_REDIS_PASSWORD)."""
+
+    address: str
+    db: int = 0
+    password: bool = False
+    """Whether a password is set (then the pod passes ENV_REDIS_PASSWORD)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +62,55 @@ class RenderSettings:
     metrics_addr: str = f":{METRICS_PORT}"
     readonly: bool = False
     """`maintenance.readonly`: refuse pushes, e.g. while garbage collection runs."""
+    s3: S3Settings | None = None
+    """Object storage instead of `data_dir`."""
+    redis: RedisSettings | None = None
+    shared_secret: bool = False
+    """Replicas share `http.secret` (ENV_HTTP_SECRET), so an upload may move between them."""
+
+
+def secret_env_names(settings: RenderSettings) -> list[str]:
+    """The environment variables the registry process must get from Secrets."""
+    names = [ENV_S3_ACCESS_KEY, ENV_S3_SECRET_KEY] if settings.s3 else []
+    names += [ENV_HTTP_SECRET] if settings.shared_secret else []
+    names += [ENV_REDIS_PASSWORD] if settings.redis and settings.redis.password else []
+    return names
+
+
+def _s3_driver(s3: S3Settings) -> dict[str, object]:
+    driver: dict[str, object] = {
+        "bucket": s3.bucket,
+        "region": s3.region,
+        "secure": s3.secure,
+        "skipverify": not s3.tls_verify,
+        "v4auth": True,
+        # Distribution 2.8 always uses path-style with an endpoint; 3.x reads this key.
+        "forcepathstyle": s3.path_style,
+    }
+    if s3.endpoint is not None:
+        driver["regionendpoint"] = s3.endpoint
+    if s3.root_directory is not None:
+        driver["rootdirectory"] = s3.root_directory
+    return driver
+
+
+def _storage(settings: RenderSettings) -> dict[str, object]:
+    storage: dict[str, object] = {
+        "delete": {"enabled": settings.delete_enabled},
+        "maintenance": {
+            "uploadpurging": {"enabled": True, "age": "168h", "interval": "24h", "dryrun": False},
+            "readonly": {"enabled": settings.readonly},
+        },
+    }
+    if settings.s3 is not None:
+        storage["s3"] = _s3_driver(settings.s3)
+    else:
+        storage["filesystem"] = {"rootdirectory": settings.data_dir}
+    # Only a shared cache: an in-memory one per replica could keep serving blobs that garbage
+    # collection removed. The GC procedure flushes the Redis database for the same reason.
+    if settings.redis is not None:
+        storage["cache"] = {"blobdescriptor": "redis"}
+    return storage
 
 
 def registry_config(settings: RenderSettings) -> dict[str, object]:
@@ -50,20 +132,13 @@ def registry_config(settings: RenderSettings) -> dict[str, object]:
     config: dict[str, object] = {
         "version": 0.1,
         "log": {"level": "info", "formatter": "json", "fields": {"service": "registry"}},
-        # No `storage.cache`: an in-memory blob descriptor cache could serve blobs that
-        # garbage collection has just removed.
-        "storage": {
-            "filesystem": {"rootdirectory": settings.data_dir},
-            "delete": {"enabled": settings.delete_enabled},
-            "maintenance": {
-                "uploadpurging": {"enabled": True, "age": "168h", "interval": "24h",
-                                  "dryrun": False},
-                "readonly": {"enabled": settings.readonly},
-            },
-        },
+        "storage": _storage(settings),
         "http": http,
         "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
     }  # fmt: skip
+    if settings.redis is not None:
+        config["redis"] = {"addr": settings.redis.address, "db": settings.redis.db,
+                           "dialtimeout": "2s", "readtimeout": "2s", "writetimeout": "2s"}  # fmt: skip
     if settings.auth_realm is not None:
         config["auth"] = {
             "htpasswd": {"realm": settings.auth_realm, "path": f"{settings.auth_dir}/htpasswd"}
