@@ -21,3 +21,5 @@ pulumi.export("pull_secret_names", platform.pull_secret_names)
 pulumi.export("ca_secret_name", platform.ca_secret_name)
 pulumi.export("tls_secret_name", platform.tls_secret_name)
 pulumi.export("docker_login", platform.docker_login)
+# Development only, as the chapter insists: unset for TLS registries and the prod profile.
+pulumi.export("docker_daemon_json_dev_only", platform.docker_daemon_json)

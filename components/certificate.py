@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from components.outputs import known_after
 CERT_MANAGER = "cert-manager.io/v1"
 # Long enough that a lab CA outlives many serving certificates; cert-manager renews it anyway.
 LAB_CA_DURATION = "87600h"
+# pulumi-kubernetes waits for this condition before it reports the resource created.
+WAIT_FOR = "pulumi.com/waitFor"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,9 @@ class RegistryCertificateArgs:
     dns_names: list[str]
     """Every DNS name clients use: host names, service names, `localhost` for the node port."""
     ip_addresses: list[str]
+    read_ca: bool = False
+    """Read the lab CA certificate back from its Secret (for nodes that must trust it)."""
+    skip_await: bool = False
 
 
 class RegistryCertificate(pulumi.ComponentResource):
@@ -30,6 +36,8 @@ class RegistryCertificate(pulumi.ComponentResource):
 
     tls_secret_name: pulumi.Output[str]
     ca_secret_name: pulumi.Output[str | None]
+    ca_pem: pulumi.Output[str] | None
+    """The lab CA certificate (PEM) when `read_ca` and self-signed, else None."""
 
     def __init__(
         self, name: str, args: RegistryCertificateArgs, opts: pulumi.ResourceOptions | None = None
@@ -38,9 +46,12 @@ class RegistryCertificate(pulumi.ComponentResource):
         self._name, self._namespace = name, args.namespace
         child = pulumi.ResourceOptions(parent=self)
 
+        self.ca_pem = None
         if args.tls.mode == "self-signed":
-            issuer_ref, ca_issuer, ca_secret = self._lab_ca(child)
+            issuer_ref, ca_issuer, ca_secret = self._lab_ca(child, args)
             self.ca_secret_name = pulumi.Output.from_input(ca_secret)
+            if args.read_ca:
+                self.ca_pem = self._read_ca(ca_issuer, ca_secret)
             child = pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(depends_on=[ca_issuer])
             )
@@ -70,20 +81,38 @@ class RegistryCertificate(pulumi.ComponentResource):
         )
 
     def _resource(
-        self, kind: str, role: str, spec: dict[str, Any], opts: pulumi.ResourceOptions
+        self,
+        kind: str,
+        role: str,
+        spec: dict[str, Any],
+        opts: pulumi.ResourceOptions,
+        annotations: dict[str, str] | None = None,
     ) -> k8s.apiextensions.CustomResource:
         resource_name = f"{self._name}-{role}"
         return k8s.apiextensions.CustomResource(
             resource_name,
             api_version=CERT_MANAGER,
             kind=kind,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=resource_name, namespace=self._namespace),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=resource_name, namespace=self._namespace, annotations=annotations
+            ),
             spec=spec,
             opts=opts,
         )
 
+    def _read_ca(self, ca_issuer: pulumi.Resource, ca_secret: str) -> pulumi.Output[str]:
+        """The CA certificate from the Secret cert-manager wrote (public, so not kept secret)."""
+        secret = k8s.core.v1.Secret.get(
+            f"{self._name}-ca-secret",
+            id=pulumi.Output.concat(self._namespace, "/", ca_secret),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ca_issuer]),
+        )
+        return pulumi.Output.unsecret(
+            secret.data.apply(lambda data: base64.b64decode(data["ca.crt"]).decode())
+        )
+
     def _lab_ca(
-        self, child: pulumi.ResourceOptions
+        self, child: pulumi.ResourceOptions, args: RegistryCertificateArgs
     ) -> tuple[dict[str, str], k8s.apiextensions.CustomResource, str]:
         """Self-signed Issuer -> CA Certificate -> CA Issuer, as cert-manager documents it."""
         bootstrap = self._resource("Issuer", "selfsigned", {"selfSigned": {}}, child)
@@ -101,6 +130,8 @@ class RegistryCertificate(pulumi.ComponentResource):
                               "group": "cert-manager.io"},
             },
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[bootstrap])),
+            # Reading the CA back needs it issued, not just requested.
+            {WAIT_FOR: "condition=Ready"} if args.read_ca and not args.skip_await else None,
         )  # fmt: skip
         ca_issuer = self._resource(
             "Issuer",

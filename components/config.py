@@ -445,6 +445,48 @@ class MicroK8sConfig(_Model):
     port: int = Field(22, ge=1, le=65535, description="SSH port.")
 
 
+def _check_absolute_path(text: str) -> str:
+    if not text.startswith("/"):
+        raise ValueError(f"must be an absolute path, got {text!r}")
+    return text.rstrip("/") or "/"
+
+
+class TrustedNode(_Model):
+    """A node whose container runtime must trust the registry, reached over SSH."""
+
+    host: Hostname = Field(description="SSH host name or address.")
+    user: str = Field("ubuntu", min_length=1, description="SSH user (root, or passwordless sudo).")
+    port: int = Field(22, ge=1, le=65535, description="SSH port.")
+
+
+class NodeTrustConfig(_Model):
+    """containerd `certs.d/<host:port>/hosts.toml` on each node (plain HTTP, or the lab CA)."""
+
+    nodes: list[TrustedNode] = Field(
+        default_factory=list, description="Nodes to configure; none turns this off."
+    )
+    runtime: Literal["microk8s", "containerd"] = Field(
+        "microk8s", description="Sets the default `certs_dir` and `restart_command`."
+    )
+    certs_dir: Annotated[str, AfterValidator(_check_absolute_path)] | None = Field(
+        None,
+        description="containerd hosts directory (microk8s: /var/snap/microk8s/current/args/certs.d, "
+        "containerd: /etc/containerd/certs.d).",
+    )
+    restart_command: str | None = Field(
+        None,
+        min_length=1,
+        description="Run after a file changed (microk8s: snap restart microk8s.daemon-containerd, "
+        "containerd: systemctl restart containerd).",
+    )
+    endpoints: list[str] = Field(
+        default_factory=list,
+        description="Extra `host:port` names nodes pull by (e.g. a node IP); the node port on "
+        "localhost and each registry host name are always included.",
+    )
+    private_key: SecretStr | None = Field(None, description="SSH private key (secret config).")
+
+
 HARBOR_CHART_REPO = "https://helm.goharbor.io"
 # Chart 1.19.2 ships Harbor 2.15.2 (chart 1.19.0 shipped 2.15.0, 1.19.1 shipped 2.15.1).
 HARBOR_CHART_VERSION = "1.19.2"
@@ -649,6 +691,7 @@ class RegstackConfig(_Model):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     microk8s: MicroK8sConfig = Field(default_factory=MicroK8sConfig)
     harbor: HarborConfig = Field(default_factory=HarborConfig)
+    node_trust: NodeTrustConfig = Field(default_factory=NodeTrustConfig)
 
     @property
     def protect_data(self) -> bool:
@@ -880,9 +923,30 @@ def _retention_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
+_ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _node_trust_problems(cfg: RegstackConfig) -> list[Problem]:
+    trust = cfg.node_trust
+    hosts = [node.host for node in trust.nodes]
+    return _failing(
+        (bool(trust.nodes) and trust.private_key is None, "node_trust.private_key",
+         "nodes are reached over SSH: set the key with `cat ~/.ssh/id_ed25519 | "
+         "pulumi config set --secret --path node_trust.private_key`"),
+        (bool(trust.nodes) and cfg.tls.mode == "issuer", "node_trust.nodes",
+         "with tls.mode issuer the nodes already trust the certificate; node_trust is for plain "
+         "HTTP and self-signed lab registries, remove it"),
+        *[(host in hosts[:index], f"node_trust.nodes[{index}].host", f"node {host!r} is listed twice")
+          for index, host in enumerate(hosts)],
+        *[(not _ENDPOINT.match(endpoint), f"node_trust.endpoints[{index}]",
+           f"must be host or host:port, got {endpoint!r}")
+          for index, endpoint in enumerate(trust.endpoints)],
+    )  # fmt: skip
+
+
 def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
     problems = _profile_problems(cfg) + _tls_problems(cfg) + _auth_problems(cfg)
-    problems += _retention_problems(cfg)
+    problems += _retention_problems(cfg) + _node_trust_problems(cfg)
     if cfg.backend == "microk8s-addon":
         problems += _addon_problems(cfg)
     elif cfg.backend == "harbor":

@@ -18,8 +18,13 @@ from components.distribution import APP, SELECTOR, DistributionRegistry, Distrib
 from components.garbage_collection import GarbageCollection, GarbageCollectionArgs
 from components.harbor import SERVICE as HARBOR_SERVICE
 from components.harbor import HarborRegistry, HarborRegistryArgs
-from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
+from components.microk8s_addon import (
+    NODE_ENDPOINT,
+    MicroK8sRegistryAddon,
+    MicroK8sRegistryAddonArgs,
+)
 from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
+from components.node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
 from components.outputs import known_after
 from components.retention_job import RetentionJob, RetentionJobArgs
 
@@ -77,6 +82,23 @@ def registry_hosts(cfg: RegstackConfig) -> list[str]:
     return list(dict.fromkeys(hosts))
 
 
+def node_pull_endpoints(cfg: RegstackConfig) -> list[str]:
+    """The `host[:port]` names nodes and workstations pull the registry by."""
+    service = cfg.registry.service
+    if cfg.backend == "microk8s-addon":
+        names = [NODE_ENDPOINT]
+    elif cfg.backend == "harbor":
+        names = [urlsplit(harbor_external_url(cfg)).netloc]
+    elif cfg.registry.ingress.enabled:
+        names = list(cfg.registry.hostnames)
+    elif service.type == "NodePort":
+        hosts = ["localhost", *cfg.registry.hostnames]
+        names = [f"{host}:{service.node_port}" for host in hosts]
+    else:
+        names = []
+    return list(dict.fromkeys([*names, *cfg.node_trust.endpoints]))
+
+
 def secret_users(cfg: RegstackConfig) -> list[RegistryUser]:
     """Users with their passwords wrapped as Pulumi secrets before anything can log them."""
     return [
@@ -94,6 +116,8 @@ class RegistryPlatform(pulumi.ComponentResource):
     ca_secret_name: pulumi.Output[str | None]
     tls_secret_name: pulumi.Output[str | None]
     docker_login: pulumi.Output[str]
+    docker_daemon_json: pulumi.Output[str | None]
+    """The chapter's insecure-registries snippet: only for a dev-profile plain-HTTP registry."""
 
     def __init__(self, name: str, args: RegstackConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("regstack:index:RegistryPlatform", name, None, opts)
@@ -102,6 +126,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         self.tls_secret_name = pulumi.Output.from_input(None)
         self.ca_secret_name = pulumi.Output.from_input(None)
         self.pull_secret_names = pulumi.Output.from_input({})
+        self._ca_pem: pulumi.Output[str] | None = None
 
         if cfg.backend == "microk8s-addon":
             addon = MicroK8sRegistryAddon(
@@ -119,6 +144,21 @@ class RegistryPlatform(pulumi.ComponentResource):
             self._harbor(name, cfg, child)
         else:
             self._distribution(name, cfg, child)
+        if cfg.node_trust.nodes:
+            NodeTrust(
+                f"{name}-node-trust",
+                NodeTrustArgs(
+                    trust=cfg.node_trust,
+                    endpoints=node_pull_endpoints(cfg),
+                    ca_pem=self._ca_pem,
+                    private_key=_secret_or_none(cfg.node_trust.private_key),
+                ),
+                opts=child,
+            )
+        insecure = cfg.profile == "dev" and cfg.tls.mode == "none"
+        self.docker_daemon_json = pulumi.Output.from_input(
+            docker_daemon_json(node_pull_endpoints(cfg)) if insecure else None
+        )
 
         first_user = cfg.auth.users[0].name if cfg.auth.enabled else None
         if cfg.backend == "harbor":
@@ -136,6 +176,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 "ca_secret_name": self.ca_secret_name,
                 "tls_secret_name": self.tls_secret_name,
                 "docker_login": self.docker_login,
+                "docker_daemon_json": self.docker_daemon_json,
             }
         )
 
@@ -168,9 +209,12 @@ class RegistryPlatform(pulumi.ComponentResource):
                 tls=cfg.tls,
                 dns_names=certificate_dns_names(cfg, service),
                 ip_addresses=["127.0.0.1"],
+                read_ca=bool(cfg.node_trust.nodes),
+                skip_await=cfg.skip_await,
             ),
             opts=child,
         )
+        self._ca_pem = certificate.ca_pem
         self.tls_secret_name = certificate.tls_secret_name
         self.ca_secret_name = certificate.ca_secret_name
         return certificate.tls_secret_name

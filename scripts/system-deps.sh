@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages whose real binaries the tests run against.
 set -euo pipefail
-packages=(docker-registry skopeo prometheus redis-server jq openssl curl)
+packages=(docker-registry skopeo prometheus redis-server containerd jq openssl curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -12,4 +12,4 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The packages start their services; the tests start their own on loopback.
-for s in docker-registry prometheus redis-server; do $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true; done
+for s in docker-registry prometheus redis-server containerd; do $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true; done

@@ -23,15 +23,21 @@ class Registered:
     type: str
     name: str
     inputs: dict[str, Any]
+    read_id: str | None = None
+    """The id of an existing object this program reads (`Resource.get`); None when it creates."""
 
 
 @dataclass
 class Recorder(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
     urns: list[str] = field(default_factory=list)
+    existing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """State of objects already in the cluster, by type token, returned to reads."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(Registered(args.typ, args.name, args.inputs))
+        self.resources.append(Registered(args.typ, args.name, args.inputs, args.resource_id))
+        if args.resource_id is not None:
+            return args.resource_id, self.existing.get(args.typ, {})
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -52,9 +58,13 @@ class Recorder(pulumi.runtime.Mocks):
         return matches[0]
 
 
-def evaluate(build: Callable[[], Any], config: dict[str, Any] | None = None) -> Recorder:
+def evaluate(
+    build: Callable[[], Any],
+    config: dict[str, Any] | None = None,
+    existing: dict[str, dict[str, Any]] | None = None,
+) -> Recorder:
     """Run `build` under fresh mocks (stack `test`) and wait for every registration."""
-    recorder = Recorder()
+    recorder = Recorder(existing=existing or {})
     pulumi.runtime.set_mocks(recorder, project="regstack", stack="test", preview=False)
     pulumi.runtime.set_all_config({f"regstack:{k}": _encode(v) for k, v in (config or {}).items()})
 

@@ -34,6 +34,16 @@ def require(*binaries: str) -> None:
         pytest.fail(f"missing {', '.join(missing)}: run `make setup` (scripts/system-deps.sh)")
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate, and kill if it has not gone within ten seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -98,12 +108,7 @@ class RunningRegistry:
     log_path: Path
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_registry(

@@ -27,6 +27,7 @@ import yaml
 from components.alert_rules import alert_rules
 from components.dashboard import registry_dashboard
 from components.distribution_config import RenderSettings, registry_config
+from tests.helpers.registry import stop_process
 from tests.monitoring.rule_cases import EVERYTHING
 from tests.monitoring.tools import require
 
@@ -116,12 +117,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         _wait_until_up(f"http://{http}/v2/", process, log)
         yield Registry(http, f"http://{metrics}/metrics")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def _skopeo(*args: str) -> None:

@@ -1,0 +1,195 @@
+"""NodeTrust: make each node's containerd trust the registry, as the chapter does by hand.
+
+A lab registry speaks plain HTTP or TLS from a self-signed CA, and containerd refuses both until
+told otherwise. containerd reads that from `certs.d/<host:port>/hosts.toml` (MicroK8s keeps it
+under its snap); this component writes those files on every node over SSH with pulumi-command,
+restarts the runtime only when a file changed, and on `pulumi destroy` removes them again,
+putting back any file it had replaced (MicroK8s ships one for `localhost:32000`).
+
+The scripts are plain POSIX shell built by pure functions, so tests run them against a local
+directory instead of a node.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_command as command
+
+from components.config import NodeTrustConfig, TrustedNode
+
+MARKER = "# Managed by regstack (node_trust); `pulumi destroy` removes this file."
+BACKUP_SUFFIX = ".regstack-orig"
+RUNTIME_DEFAULTS = {
+    "microk8s": ("/var/snap/microk8s/current/args/certs.d",
+                 "snap restart microk8s.daemon-containerd"),
+    "containerd": ("/etc/containerd/certs.d", "systemctl restart containerd"),
+}  # fmt: skip
+
+
+def certs_dir(trust: NodeTrustConfig) -> str:
+    return trust.certs_dir or RUNTIME_DEFAULTS[trust.runtime][0]
+
+
+def restart_command(trust: NodeTrustConfig) -> str:
+    return trust.restart_command or RUNTIME_DEFAULTS[trust.runtime][1]
+
+
+def hosts_toml(endpoint: str, scheme: str, ca_path: str | None) -> str:
+    """containerd's hosts.toml for one registry endpoint (`host[:port]`)."""
+    url = f"{scheme}://{endpoint}"
+    lines = [MARKER]
+    if scheme == "http":
+        lines.append("# Plain HTTP: for a development registry only.")
+    lines += [f'server = "{url}"', "", f'[host."{url}"]',
+              '  capabilities = ["pull", "resolve", "push"]']  # fmt: skip
+    if ca_path is not None:
+        lines.append(f'  ca = "{ca_path}"')
+    return "\n".join(lines) + "\n"
+
+
+def trust_files(endpoints: list[str], directory: str, ca_pem: str | None) -> dict[str, str]:
+    """Path -> content of every file a node needs: plain HTTP without a CA, HTTPS with one."""
+    files: dict[str, str] = {}
+    for endpoint in endpoints:
+        folder = f"{directory}/{endpoint}"
+        ca_path = f"{folder}/ca.crt" if ca_pem is not None else None
+        scheme = "https" if ca_pem is not None else "http"
+        files[f"{folder}/hosts.toml"] = hosts_toml(endpoint, scheme, ca_path)
+        if ca_path is not None and ca_pem is not None:
+            files[ca_path] = ca_pem if ca_pem.endswith("\n") else ca_pem + "\n"
+    return files
+
+
+# Runs as the SSH user: root directly, anyone else through passwordless sudo.
+_PRELUDE = f"""set -eu
+as_root() {{ if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }}
+marker={shlex.quote(MARKER)}
+backup={BACKUP_SUFFIX}
+changed=0
+"""
+
+# put PATH CONTENT: a file found before regstack managed its folder (the folder's hosts.toml
+# has no marker yet) is kept aside once, to be put back on removal.
+_PUT = """put() {
+  if [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; then return 0; fi
+  if [ -f "$1" ] && [ ! -f "$1$backup" ] && ! grep -qsF "$marker" "$(dirname "$1")/hosts.toml"; then
+    as_root cp -p "$1" "$1$backup"
+  fi
+  as_root mkdir -p "$(dirname "$1")"
+  printf '%s\\n' "$2" | as_root tee "$1.regstack-new" >/dev/null
+  as_root mv "$1.regstack-new" "$1"
+  changed=1
+}
+"""
+
+_REMOVE = """remove() {
+  if [ -f "$1$backup" ]; then
+    as_root mv "$1$backup" "$1"; changed=1
+  elif [ -f "$1" ]; then
+    as_root rm -f "$1"; changed=1
+  fi
+  as_root rmdir "$(dirname "$1")" 2>/dev/null || true
+}
+"""
+
+
+# prune DIR KEEP: our files for endpoints no longer listed (KEEP: wanted paths, one a line).
+_PRUNE = """prune() {
+  for f in "$1"/*/hosts.toml; do
+    if [ -f "$f" ] && grep -qF "$marker" "$f" && ! printf '%s\\n' "$2" | grep -qxF "$f"; then
+      remove "$f"; remove "$(dirname "$f")/ca.crt"
+    fi
+  done
+}
+"""
+
+_FUNCTIONS = _PRELUDE + _PUT + _REMOVE + _PRUNE
+
+
+def _restart_if_changed(restart: str) -> str:
+    return f'if [ "$changed" = 1 ]; then as_root sh -c {shlex.quote(restart)}; fi\n'
+
+
+def apply_script(files: Mapping[str, str], directory: str, restart: str) -> str:
+    """Writes each file unless it already holds that content, removes our files for endpoints
+    no longer listed, and restarts the runtime only after a change."""
+    # `$(cat f)` drops trailing newlines, so compare and write without the final one.
+    puts = "".join(
+        f"put {shlex.quote(path)} {shlex.quote(content.rstrip(chr(10)))}\n"
+        for path, content in sorted(files.items())
+    )
+    keep = "\n".join(sorted(files))
+    prune = f"prune {shlex.quote(directory)} {shlex.quote(keep)}\n"
+    return _FUNCTIONS + puts + prune + _restart_if_changed(restart)
+
+
+def remove_script(files: Mapping[str, str], restart: str) -> str:
+    """Removes the files (restoring any it had replaced); restarts only after a change."""
+    removes = "".join(f"remove {shlex.quote(path)}\n" for path in sorted(files, reverse=True))
+    return _FUNCTIONS + removes + _restart_if_changed(restart)
+
+
+def docker_daemon_json(endpoints: list[str]) -> str:
+    """The chapter's `/etc/docker/daemon.json` for a lab workstation (plain-HTTP registries)."""
+    return json.dumps({"insecure-registries": endpoints}, indent=2)
+
+
+@dataclass(frozen=True)
+class NodeTrustArgs:
+    trust: NodeTrustConfig
+    endpoints: list[str]
+    """`host[:port]` names the nodes pull the registry by."""
+    ca_pem: pulumi.Input[str] | None
+    """The self-signed CA to trust; None for a plain-HTTP registry."""
+    private_key: pulumi.Input[str] | None
+
+
+class NodeTrust(pulumi.ComponentResource):
+    """One pulumi-command remote Command per node: writes, and on destroy removes, hosts.toml."""
+
+    nodes: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: NodeTrustArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("regstack:index:NodeTrust", name, None, opts)
+        directory, restart = certs_dir(args.trust), restart_command(args.trust)
+        ca = pulumi.Output.from_input(args.ca_pem) if args.ca_pem is not None else None
+        # The CA certificate is public; unsecret it so previews show what nodes will trust.
+        files = (
+            pulumi.Output.unsecret(ca).apply(
+                lambda pem: trust_files(args.endpoints, directory, pem)
+            )
+            if ca is not None
+            else pulumi.Output.from_input(trust_files(args.endpoints, directory, None))
+        )
+        for node in args.trust.nodes:
+            self._node(name, node, files, directory, restart, args.private_key)
+        self.nodes = pulumi.Output.from_input([n.host for n in args.trust.nodes])
+        self.register_outputs({"nodes": self.nodes})
+
+    def _node(
+        self,
+        name: str,
+        node: TrustedNode,
+        files: pulumi.Output[dict[str, str]],
+        directory: str,
+        restart: str,
+        private_key: pulumi.Input[str] | None,
+    ) -> None:
+        script = files.apply(lambda f: apply_script(f, directory, restart))
+        command.remote.Command(
+            f"{name}-{node.host}",
+            connection=command.remote.ConnectionArgs(
+                host=node.host, user=node.user, port=node.port, private_key=private_key
+            ),
+            create=script,
+            update=script,
+            delete=files.apply(lambda f: remove_script(f, restart)),
+            # No `triggers`: they replace the Command, and a replacement's delete would remove
+            # the files its create had just written. A changed script is an update instead.
+            opts=pulumi.ResourceOptions(parent=self),
+        )

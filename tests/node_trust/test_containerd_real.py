@@ -1,0 +1,103 @@
+"""Real containerd pulls from a real registry only once regstack's node-trust files are in place."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components.distribution_config import RenderSettings
+from components.node_trust import apply_script, trust_files
+from tests.helpers.containerd import Containerd
+from tests.helpers.registry import (
+    RunningRegistry,
+    oci_image,
+    self_signed_tls,
+    skopeo,
+    start_registry,
+)
+
+pytestmark = pytest.mark.registry
+
+
+def lan_name() -> str:
+    """A name that is not `localhost` yet resolves to loopback: containerd treats localhost
+    as plain HTTP by default, so only another name shows what hosts.toml changes."""
+    name = socket.gethostname()
+    if socket.gethostbyname(name) != "127.0.0.1":
+        pytest.fail(f"this test needs the host name {name!r} to resolve to 127.0.0.1 (/etc/hosts)")
+    return name
+
+
+def push_image(registry: RunningRegistry, tmp_path: Path) -> str:
+    layout = tmp_path / "image"
+    oci_image(layout, "v1")
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        f"oci:{layout}:v1",
+        f"docker://{registry.host}/lab/app:v1",
+    )
+    return "lab/app:v1"
+
+
+def trust(tmp_path: Path, endpoint: str, ca: str | None) -> Path:
+    hosts_dir = tmp_path / "certs.d"
+    files = trust_files([endpoint], str(hosts_dir), ca)
+    subprocess.run(["sh", "-c", apply_script(files, str(hosts_dir), "true")], check=True)
+    return hosts_dir
+
+
+@pytest.fixture
+def tls_registry(tmp_path: Path) -> Iterator[tuple[RunningRegistry, str]]:
+    ca = self_signed_tls(tmp_path / "tls")
+    registry = start_registry(tmp_path, RenderSettings(tls=True), ca_file=ca)
+    yield registry, ca.read_text()
+    registry.stop()
+
+
+@pytest.fixture
+def http_registry(tmp_path: Path) -> Iterator[RunningRegistry]:
+    registry = start_registry(tmp_path, RenderSettings())
+    yield registry
+    registry.stop()
+
+
+def test_containerd_refuses_a_self_signed_registry_it_was_not_told_about(
+    containerd: Containerd, tls_registry: tuple[RunningRegistry, str], tmp_path: Path
+) -> None:
+    registry, _ = tls_registry
+    image = push_image(registry, tmp_path)
+    assert containerd.fetch(f"{registry.host}/{image}", tmp_path / "empty").returncode != 0
+
+
+def test_containerd_pulls_from_a_self_signed_registry_with_the_lab_ca(
+    containerd: Containerd, tls_registry: tuple[RunningRegistry, str], tmp_path: Path
+) -> None:
+    registry, ca = tls_registry
+    image = push_image(registry, tmp_path)
+    hosts_dir = trust(tmp_path, registry.host, ca)
+    result = containerd.fetch(f"{registry.host}/{image}", hosts_dir)
+    assert result.returncode == 0, result.stderr
+
+
+def test_containerd_refuses_plain_http_from_a_named_registry_it_was_not_told_about(
+    containerd: Containerd, http_registry: RunningRegistry, tmp_path: Path
+) -> None:
+    image = push_image(http_registry, tmp_path)
+    endpoint = f"{lan_name()}:{http_registry.host.rsplit(':', 1)[1]}"
+    result = containerd.fetch(f"{endpoint}/{image}", tmp_path / "empty")
+    assert "HTTP response to HTTPS client" in result.stderr
+
+
+def test_containerd_pulls_plain_http_from_a_named_lab_registry_once_trusted(
+    containerd: Containerd, http_registry: RunningRegistry, tmp_path: Path
+) -> None:
+    image = push_image(http_registry, tmp_path)
+    endpoint = f"{lan_name()}:{http_registry.host.rsplit(':', 1)[1]}"
+    hosts_dir = trust(tmp_path, endpoint, None)
+    result = containerd.fetch(f"{endpoint}/{image}", hosts_dir)
+    assert result.returncode == 0, result.stderr

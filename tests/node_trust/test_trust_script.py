@@ -1,0 +1,148 @@
+"""The node-trust scripts, run by a real POSIX shell against a local stand-in for a node."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from components.node_trust import BACKUP_SUFFIX, apply_script, remove_script, trust_files
+
+CA = "-----BEGIN CERTIFICATE-----\nlab-ca\n-----END CERTIFICATE-----\n"
+NEW_CA = "-----BEGIN CERTIFICATE-----\nrenewed-lab-ca\n-----END CERTIFICATE-----\n"
+ENDPOINTS = ["localhost:32000", "registry.lab:32000"]
+
+
+@dataclass
+class Node:
+    """A node's filesystem under a temporary directory; restarts are counted in a file."""
+
+    root: Path
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.root / "certs.d"
+
+    @property
+    def restart(self) -> str:
+        return f"echo restarted >> {self.root / 'restarts'}"
+
+    def restarts(self) -> int:
+        log = self.root / "restarts"
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    def files(self, endpoints: list[str], ca: str | None) -> dict[str, str]:
+        return trust_files(endpoints, str(self.certs_dir), ca)
+
+    def apply(
+        self, endpoints: list[str], ca: str | None, env: dict[str, str] | None = None
+    ) -> None:
+        script = apply_script(self.files(endpoints, ca), str(self.certs_dir), self.restart)
+        subprocess.run(["sh", "-c", script], check=True, env=env)
+
+    def remove(self, endpoints: list[str], ca: str | None) -> None:
+        script = remove_script(self.files(endpoints, ca), self.restart)
+        subprocess.run(["sh", "-c", script], check=True)
+
+    def found(self, relative: str, content: str) -> Path:
+        """A file that was on the node before regstack."""
+        path = self.certs_dir / relative
+        path.parent.mkdir(parents=True)
+        path.write_text(content)
+        return path
+
+    def tree(self) -> list[str]:
+        return sorted(str(p.relative_to(self.certs_dir)) for p in self.certs_dir.rglob("*"))
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Node:
+    return Node(tmp_path)
+
+
+def test_a_self_signed_registry_gets_an_https_hosts_toml_pointing_at_its_ca(node: Node) -> None:
+    node.apply(ENDPOINTS, CA)
+    folder = node.certs_dir / "registry.lab:32000"
+    hosts = tomllib.loads((folder / "hosts.toml").read_text())
+    assert hosts["server"] == "https://registry.lab:32000"
+    assert hosts["host"]["https://registry.lab:32000"]["ca"] == str(folder / "ca.crt")
+    assert (folder / "ca.crt").read_text() == CA
+
+
+def test_a_plain_http_registry_gets_an_http_hosts_toml_and_no_ca(node: Node) -> None:
+    node.apply(ENDPOINTS, None)
+    hosts = tomllib.loads((node.certs_dir / "localhost:32000" / "hosts.toml").read_text())
+    assert hosts["server"] == "http://localhost:32000"
+    assert hosts["host"]["http://localhost:32000"]["capabilities"] == ["pull", "resolve", "push"]
+    assert node.tree() == ["localhost:32000", "localhost:32000/hosts.toml",
+                           "registry.lab:32000", "registry.lab:32000/hosts.toml"]  # fmt: skip
+
+
+def test_the_runtime_restarts_once_after_the_files_are_written(node: Node) -> None:
+    node.apply(ENDPOINTS, CA)
+    assert node.restarts() == 1
+
+
+def test_a_second_run_changes_nothing_and_does_not_restart(node: Node) -> None:
+    node.apply(ENDPOINTS, CA)
+    before = {p: p.stat().st_mtime_ns for p in node.certs_dir.rglob("*")}
+    node.apply(ENDPOINTS, CA)
+    assert node.restarts() == 1
+    assert {p: p.stat().st_mtime_ns for p in node.certs_dir.rglob("*")} == before
+
+
+def test_a_renewed_ca_is_written_and_restarts_the_runtime_again(node: Node) -> None:
+    node.apply(ENDPOINTS, CA)
+    node.apply(ENDPOINTS, NEW_CA)
+    assert (node.certs_dir / "localhost:32000" / "ca.crt").read_text() == NEW_CA
+    assert node.restarts() == 2
+
+
+def test_an_endpoint_dropped_from_the_config_is_removed_from_the_node(node: Node) -> None:
+    node.apply(ENDPOINTS, CA)
+    node.apply(ENDPOINTS[:1], CA)
+    assert node.tree() == ["localhost:32000", "localhost:32000/ca.crt",
+                           "localhost:32000/hosts.toml"]  # fmt: skip
+
+
+def test_folders_regstack_does_not_manage_are_left_alone(node: Node) -> None:
+    node.found("docker.io/hosts.toml", 'server = "https://registry-1.docker.io"\n')
+    node.apply(ENDPOINTS, CA)
+    node.remove(ENDPOINTS, CA)
+    assert node.tree() == ["docker.io", "docker.io/hosts.toml"]
+
+
+def test_removal_deletes_the_files_and_their_folders_and_restarts(node: Node) -> None:
+    node.apply(ENDPOINTS, CA)
+    node.remove(ENDPOINTS, CA)
+    assert node.tree() == []
+    assert node.restarts() == 2
+
+
+def test_a_file_found_on_the_node_is_put_back_on_removal(node: Node) -> None:
+    # MicroK8s ships its own hosts.toml for localhost:32000.
+    shipped = node.found("localhost:32000/hosts.toml", 'server = "http://localhost:32000"\n')
+    node.apply(ENDPOINTS, CA)
+    node.apply(ENDPOINTS, NEW_CA)
+    assert (shipped.parent / f"hosts.toml{BACKUP_SUFFIX}").exists()
+    node.remove(ENDPOINTS, NEW_CA)
+    assert shipped.read_text() == 'server = "http://localhost:32000"\n'
+    assert node.tree() == ["localhost:32000", "localhost:32000/hosts.toml"]
+
+
+def test_a_user_other_than_root_writes_through_sudo(node: Node, tmp_path: Path) -> None:
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "id").write_text("#!/bin/sh\necho 1000\n")
+    log = tmp_path / "sudo.log"
+    (fake_bin / "sudo").write_text(f'#!/bin/sh\nprintf \'%s\\n\' "$*" >> {log}\nshift\nexec "$@"\n')
+    for tool in ("id", "sudo"):
+        (fake_bin / tool).chmod(0o755)
+    node.apply(ENDPOINTS, None, env={"PATH": f"{fake_bin}:/usr/bin:/bin"})
+    commands = log.read_text().splitlines()
+    assert all(line.startswith("-n ") for line in commands)
+    assert any(line.startswith("-n mv ") and line.endswith("hosts.toml") for line in commands)
+    assert node.restarts() == 1
