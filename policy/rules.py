@@ -67,6 +67,7 @@ class Settings:
     )
     profile: str = "dev"
     namespaces: tuple[str, ...] = tuple(NAMESPACE_LAYOUT)
+    baseline_namespaces: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -83,6 +84,8 @@ _DESCRIPTIONS = {
     "as written or of its canonical registry/repository form).",
     "profile": "`prod` turns on the release-tag rule.",
     "namespaces": "The namespace layout every Namespace must follow.",
+    "baseline_namespaces": "Namespaces held to the `baseline` Pod Security Standard only "
+    "(as their Pod Security Admission label says), e.g. for a third-party chart like Harbor's.",
 }
 
 
@@ -212,15 +215,19 @@ def prod_image_tags(resource_type: str, props: Mapping[str, Any], settings: Sett
     return messages
 
 
-def _container_problems(container: Mapping[str, Any], pod: Mapping[str, Any]) -> Iterator[str]:
+def _baseline_problems(container: Mapping[str, Any]) -> Iterator[str]:
+    if _get(container, "securityContext", "privileged") is True:
+        yield "remove securityContext.privileged: true"
+
+
+def _restricted_problems(container: Mapping[str, Any], pod: Mapping[str, Any]) -> Iterator[str]:
     context = container.get("securityContext") or {}
     non_root = context.get("runAsNonRoot")
     if non_root is None:
         non_root = _get(pod, "securityContext", "runAsNonRoot")
     if non_root is not True:
         yield "set securityContext.runAsNonRoot: true (on the container or the pod)"
-    if context.get("privileged") is True:
-        yield "remove securityContext.privileged: true"
+    yield from _baseline_problems(container)
     if context.get("allowPrivilegeEscalation") is not False:
         yield "set securityContext.allowPrivilegeEscalation: false"
     if "ALL" not in (_get(context, "capabilities", "drop") or []):
@@ -237,7 +244,8 @@ def _container_problems(container: Mapping[str, Any], pod: Mapping[str, Any]) ->
 def restricted_pod_security(
     resource_type: str, props: Mapping[str, Any], settings: Settings
 ) -> list[str]:
-    """The `restricted` Pod Security Standard's essentials, plus resource limits."""
+    """The `restricted` Pod Security Standard's essentials, plus resource limits; in
+    `baseline_namespaces`, only the baseline's (no privileged container, host namespace or path)."""
     spec = pod_spec(resource_type, props)
     if spec is None:
         return []
@@ -254,11 +262,10 @@ def restricted_pod_security(
         for volume in spec.get("volumes") or []
         if volume.get("hostPath") is not None
     ]
+    baseline = _get(props, "metadata", "namespace") in settings.baseline_namespaces
     for container in containers(spec):
-        messages += [
-            f"{where}, container {container.get('name')}: {problem}"
-            for problem in _container_problems(container, spec)
-        ]
+        problems = _baseline_problems(container) if baseline else _restricted_problems(container, spec)
+        messages += [f"{where}, container {container.get('name')}: {p}" for p in problems]
     return messages
 
 
@@ -349,7 +356,8 @@ RULES = (
     Rule("namespace-layout", "Namespaces follow the configured layout.", namespace_layout,
          enforcement="advisory", config_keys=("namespaces",)),
     Rule("restricted-pod-security", "Pods meet the restricted Pod Security Standard, with "
-         "resource limits and no host namespaces or hostPath volumes.", restricted_pod_security),
+         "resource limits and no host namespaces or hostPath volumes.", restricted_pod_security,
+         config_keys=("baseline_namespaces",)),
     Rule("secret-values", "Secret data comes from Pulumi secrets, not plain values.",
          secret_values, in_pack=False),
 )  # fmt: skip

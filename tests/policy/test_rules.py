@@ -236,6 +236,25 @@ def test_host_namespaces_are_refused(field: str) -> None:
     assert f"remove {field}: true" in message
 
 
+def test_a_baseline_namespace_accepts_a_chart_pod_that_restricted_refuses() -> None:
+    props = deployment({"name": "core", "image": "goharbor/harbor-core:v2.15.2"})
+    props["metadata"]["namespace"] = "container-registry"
+    settings = Settings.from_config({"baseline_namespaces": ["container-registry"]})
+    assert restricted_pod_security(DEPLOYMENT, props, settings) == []
+    assert restricted_pod_security(DEPLOYMENT, props, Settings()) != []
+
+
+def test_a_baseline_namespace_still_refuses_privileged_containers_and_host_paths() -> None:
+    props = deployment(container(securityContext={"privileged": True}),
+                       volumes=[{"name": "docker", "hostPath": {"path": "/var/run"}}])  # fmt: skip
+    props["metadata"]["namespace"] = "container-registry"
+    settings = Settings.from_config({"baseline_namespaces": ["container-registry"]})
+    messages = restricted_pod_security(DEPLOYMENT, props, settings)
+    assert [m.split(": ", 1)[-1] for m in messages] == [
+        "volume docker is a hostPath; use a PersistentVolumeClaim, emptyDir, ConfigMap or "
+        "Secret volume instead", "remove securityContext.privileged: true"]  # fmt: skip
+
+
 # --- secret-values -----------------------------------------------------------------------------
 
 
