@@ -19,7 +19,12 @@ from typing import Any, NamedTuple
 # Note: that module's is_release_semver wants a leading `v`; this pack also accepts `2.8.3`.
 
 DOCKER_HUB = "docker.io"
-_RELEASE = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+# X.Y.Z or vX.Y.Z, optionally with an image variant as official images tag them (-alpine3.21,
+# -bookworm, -slim): a variant names the base image of the same release, not a pre-release.
+_RELEASE = re.compile(
+    r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-(?P<variant>[a-z][a-z0-9.]*))?"
+)
+_PRERELEASE = re.compile(r"(alpha|beta|rc|pre|preview|dev|snapshot|nightly)([0-9.]*)")
 
 
 class ImageRef(NamedTuple):
@@ -45,8 +50,13 @@ def parse_image(text: str) -> ImageRef:
 
 
 def is_release_tag(tag: str) -> bool:
-    """A final release version: `X.Y.Z` or `vX.Y.Z`, no pre-release or build suffix."""
-    return _RELEASE.fullmatch(tag) is not None
+    """A final release version: `X.Y.Z` or `vX.Y.Z`, maybe with an image variant; never a
+    pre-release (`-rc1`, `-beta`, `-alpha.2`)."""
+    match = _RELEASE.fullmatch(tag)
+    if match is None:
+        return False
+    variant = match.group("variant")
+    return variant is None or _PRERELEASE.fullmatch(variant) is None
 
 
 # --- settings ----------------------------------------------------------------------------------

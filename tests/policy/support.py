@@ -11,7 +11,10 @@ from components.stack_config import read_stack_file
 from tests.helpers.pulumi_mocks import Recorder, Registered, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
-STACKS = ("dev", "prod")
+STACKS = ("dev", "prod", "prod-distribution")
+# Stack file of each stack; its pack config is policy/config/<stack>.json.
+STACK_FILES = {"dev": ROOT / "Pulumi.dev.yaml", "prod": ROOT / "Pulumi.prod.yaml",
+               "prod-distribution": ROOT / "examples" / "Pulumi.prod-distribution.yaml"}  # fmt: skip
 # Long enough for harbor.secret_seed (32+) and short enough for bcrypt (72 bytes at most).
 DUMMY_SECRET = "policy-test-dummy-secret-0123456789abcdef"
 
@@ -19,7 +22,7 @@ DUMMY_SECRET = "policy-test-dummy-secret-0123456789abcdef"
 @cache
 def stack_program(stack: str) -> Recorder:
     """The stack's program evaluated once under mocks (evaluation costs about a second)."""
-    return run_program(read_stack_file(ROOT / f"Pulumi.{stack}.yaml", secret=DUMMY_SECRET))
+    return run_program(read_stack_file(STACK_FILES[stack], secret=DUMMY_SECRET))
 
 
 def kubernetes_resources(recorder: Recorder) -> list[Registered]:

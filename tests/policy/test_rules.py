@@ -77,7 +77,13 @@ def test_release_tags_are_three_numbers_with_an_optional_v(tag: str) -> None:
     assert is_release_tag(tag)
 
 
-@pytest.mark.parametrize("tag", ["latest", "1.2", "v1.2.3-rc1", "3.13.1-alpine3.21", "01.2.3"])
+@pytest.mark.parametrize("tag", ["3.13.1-alpine3.21", "1.27.3-bookworm", "v2.8.3-slim"])
+def test_an_image_variant_of_a_release_is_a_release_tag(tag: str) -> None:
+    assert is_release_tag(tag)
+
+
+@pytest.mark.parametrize("tag", ["latest", "1.2", "v1.2.3-rc1", "1.2.3-beta", "1.2.3-alpha.2",
+                                 "1.2.3-1", "01.2.3"])  # fmt: skip
 def test_prereleases_suffixes_and_partial_versions_are_not_release_tags(tag: str) -> None:
     assert not is_release_tag(tag)
 

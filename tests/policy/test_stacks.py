@@ -11,7 +11,7 @@ from policy.rules import Violation, evaluate
 from tests.policy.bad_stack import BAD_RESOURCES
 from tests.policy.support import (
     DUMMY_SECRET,
-    ROOT,
+    STACK_FILES,
     STACKS,
     kubernetes_resources,
     pack_config,
@@ -52,7 +52,7 @@ def test_the_dev_stack_workloads_are_checked() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_pack_config_allows_every_host_the_registry_answers_on(stack: str) -> None:
-    cfg = load_config(read_stack_file(ROOT / f"Pulumi.{stack}.yaml", secret=DUMMY_SECRET))
+    cfg = load_config(read_stack_file(STACK_FILES[stack], secret=DUMMY_SECRET))
     hosts = registry_hosts(cfg) if cfg.backend == "distribution" else cfg.registry.hostnames
     assert set(hosts) <= set(pack_config(stack)["registry-images"]["registry_hosts"])
 
