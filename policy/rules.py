@@ -274,7 +274,9 @@ def restricted_pod_security(
     ]
     baseline = _get(props, "metadata", "namespace") in settings.baseline_namespaces
     for container in containers(spec):
-        problems = _baseline_problems(container) if baseline else _restricted_problems(container, spec)
+        problems = (
+            _baseline_problems(container) if baseline else _restricted_problems(container, spec)
+        )
         messages += [f"{where}, container {container.get('name')}: {p}" for p in problems]
     return messages
 
