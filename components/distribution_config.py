@@ -37,6 +37,9 @@ class S3Settings:
     tls_verify: bool = True
     path_style: bool = True
     root_directory: str | None = None
+    redirect: bool = False
+    """Send clients to presigned S3 URLs for blobs; off by default because clients seldom
+    reach an in-cluster or private S3 endpoint, so the registry streams blobs itself."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ def _storage(settings: RenderSettings) -> dict[str, object]:
     }
     if settings.s3 is not None:
         storage["s3"] = _s3_driver(settings.s3)
+        storage["redirect"] = {"disable": not settings.s3.redirect}
     else:
         storage["filesystem"] = {"rootdirectory": settings.data_dir}
     # Only a shared cache: an in-memory one per replica could keep serving blobs that garbage
