@@ -188,9 +188,56 @@ class _Model(BaseModel):
 # --- sections ----------------------------------------------------------------------------------
 
 
-class StorageConfig(_Model):
-    """Where the registry keeps blobs: a PersistentVolumeClaim."""
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ENDPOINT_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
 
+
+def _check_bucket(text: str) -> str:
+    if not _BUCKET.match(text) or ".." in text:
+        raise ValueError(
+            f"must be an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens, got {text!r}"
+        )
+    return text
+
+
+def _check_endpoint_url(text: str) -> str:
+    if not _ENDPOINT_URL.match(text):
+        raise ValueError(f"must be http(s)://host[:port], got {text!r}")
+    return text.rstrip("/")
+
+
+class S3StorageConfig(_Model):
+    """An S3-compatible bucket (AWS, MinIO, SeaweedFS, Ceph RGW...) the registry keeps blobs in."""
+
+    bucket: Annotated[str, AfterValidator(_check_bucket)] = Field(description="Bucket name.")
+    region: str = Field("us-east-1", min_length=1, description="Region (any for most servers).")
+    endpoint: Annotated[str, AfterValidator(_check_endpoint_url)] | None = Field(
+        None, description="Endpoint URL of an S3-compatible server; AWS when unset."
+    )
+    path_style: bool = Field(
+        True,
+        description="Path-style URLs (bucket in the path), as most S3-compatible servers need.",
+    )
+    tls_verify: bool = Field(True, description="Verify the endpoint's TLS certificate.")
+    root_directory: str | None = Field(
+        None, description="Key prefix inside the bucket (share a bucket between registries)."
+    )
+    redirect: bool = Field(
+        False, description="Redirect blob downloads to presigned S3 URLs (clients must reach S3)."
+    )
+    access_key: SecretStr | None = Field(
+        None, description="Access key id (secret config); unset to use the pod's cloud identity."
+    )
+    secret_key: SecretStr | None = Field(None, description="Secret access key (secret config).")
+
+
+class StorageConfig(_Model):
+    """Where the registry keeps blobs: a PersistentVolumeClaim, or an S3 bucket."""
+
+    type: Literal["filesystem", "s3"] = Field(
+        "filesystem", description="`filesystem` (a PersistentVolumeClaim) or `s3` (a bucket)."
+    )
+    s3: S3StorageConfig | None = Field(None, description="The bucket, when type is `s3`.")
     size: Quantity = Field("20Gi", description="Volume size (the MicroK8s addon's default).")
     storage_class: str | None = Field(None, description="StorageClass; cluster default if unset.")
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = Field(
@@ -232,6 +279,21 @@ class ResourcesConfig(_Model):
     memory_limit: str = Field("512Mi", description="Memory limit.")
 
 
+class CacheConfig(_Model):
+    """Redis as the registry's blob-descriptor cache, shared by every replica."""
+
+    redis: Literal["none", "external", "deploy"] = Field(
+        "none",
+        description="`none`, `external` (an existing Redis at `address`) or `deploy` (a small "
+        "Redis owned by the stack, no persistence).",
+    )
+    address: str | None = Field(None, description="`host:port` of an external Redis.")
+    password: SecretStr | None = Field(None, description="Redis password (secret config).")
+    db: int = Field(0, ge=0, le=15, description="Redis database number.")
+    image: str = Field("docker.io/library/redis", description="Image when `redis: deploy`.")
+    version: ImageVersion = Field("7.4.2", description="Pinned Redis image tag.")
+
+
 class RegistryConfig(_Model):
     """The registry itself (distribution backend; the addon uses namespace and storage size)."""
 
@@ -248,6 +310,12 @@ class RegistryConfig(_Model):
     )
     replicas: int = Field(1, ge=1, le=20, description="Registry pods.")
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    http_secret: SecretStr | None = Field(
+        None,
+        description="Shared `http.secret` of several replicas (secret config); derived from the "
+        "S3 secret key when unset.",
+    )
+    cache: CacheConfig = Field(default_factory=CacheConfig)
 
 
 class IssuerRef(_Model):
@@ -747,6 +815,8 @@ def _addon_problems(cfg: RegstackConfig) -> list[Problem]:
          f"the microk8s-addon refuses less than {ADDON_MIN_SIZE}, got {registry.storage.size}"),
         (registry.replicas != 1, "registry.replicas",
          f"the microk8s-addon runs exactly one replica; {_ADDON_ALTERNATIVE}"),
+        (registry.storage.type != "filesystem", "registry.storage.type",
+         f"the microk8s-addon stores blobs on its own volume only; {_ADDON_ALTERNATIVE}"),
         (registry.service.node_port != 32000 or registry.service.type != "NodePort", "registry.service",
          "the microk8s-addon always listens on NodePort 32000; remove these settings or use backend: distribution"),
     )  # fmt: skip
@@ -763,11 +833,52 @@ def _profile_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
+def _storage_problems(cfg: RegstackConfig) -> list[Problem]:
+    storage = cfg.registry.storage
+    s3 = storage.s3
+    return _failing(
+        (storage.type == "s3" and s3 is None, "registry.storage.s3",
+         "storage type s3 needs the bucket: {bucket: ..., endpoint: https://...}"),
+        (storage.type != "s3" and s3 is not None, "registry.storage.type",
+         "an s3 bucket is configured but the type is filesystem; set type: s3 or remove storage.s3"),
+        (s3 is not None and (s3.access_key is None) != (s3.secret_key is None), "registry.storage.s3",
+         "set both access_key and secret_key (secret config), or neither to use the pod's cloud identity"),
+        (s3 is not None and cfg.profile == "prod" and not cfg.allow_insecure
+         and ((s3.endpoint or "https:").startswith("http:") or not s3.tls_verify), "registry.storage.s3.endpoint",
+         "the prod profile talks to object storage over verified HTTPS; use an https endpoint with "
+         "tls_verify: true, or set allow_insecure: true"),
+    )  # fmt: skip
+
+
+def _cache_problems(cfg: RegstackConfig) -> list[Problem]:
+    cache = cfg.registry.cache
+    return _failing(
+        (cache.redis == "external" and cache.address is None, "registry.cache.address",
+         "registry.cache.redis external needs the Redis address (host:port)"),
+        (cache.redis != "external" and cache.address is not None, "registry.cache.address",
+         f"an address is only used with redis: external (it is {cache.redis}); remove it or change redis"),
+        (cache.address is not None and not _ENDPOINT.match(cache.address or ""), "registry.cache.address",
+         f"must be host:port, got {cache.address!r}"),
+        (cache.redis == "none" and cache.password is not None, "registry.cache.password",
+         "a Redis password is set but no Redis cache is configured (registry.cache.redis is none)"),
+    )  # fmt: skip
+
+
+def _shared_secret_source(cfg: RegstackConfig) -> bool:
+    s3 = cfg.registry.storage.s3
+    return cfg.registry.http_secret is not None or (s3 is not None and s3.secret_key is not None)
+
+
 def _registry_problems(cfg: RegstackConfig) -> list[Problem]:
     registry = cfg.registry
-    return _failing(
-        (registry.replicas > 1 and registry.storage.access_mode == "ReadWriteOnce", "registry.replicas",
-         f"{registry.replicas} replicas cannot share a ReadWriteOnce volume (only one node can mount it); use 1 replica or storage.access_mode: ReadWriteMany"),
+    shared_volume = registry.storage.type == "s3" or registry.storage.access_mode == "ReadWriteMany"
+    return _storage_problems(cfg) + _cache_problems(cfg) + _failing(
+        (registry.replicas > 1 and not shared_volume, "registry.replicas",
+         f"{registry.replicas} replicas cannot share a ReadWriteOnce volume (only one node can mount it); "
+         "use storage.type: s3 (or storage.access_mode: ReadWriteMany), or 1 replica"),
+        (registry.replicas > 1 and shared_volume and not _shared_secret_source(cfg), "registry.http_secret",
+         f"{registry.replicas} replicas must share http.secret, or an upload started on one fails on another: "
+         "set it (secret config) or give storage.s3 a secret_key to derive it from"),
         (registry.ingress.enabled and not registry.hostnames, "registry.hostnames",
          "an Ingress needs at least one host name; list them here or set registry.ingress.enabled: false"),
     )  # fmt: skip
@@ -807,6 +918,8 @@ def _auth_problems(cfg: RegstackConfig) -> list[Problem]:
 # Chart values regstack owns: overriding them through extra_values would put a credential inline
 # or bring back a value the chart re-draws at random on every render.
 HARBOR_OWNED_VALUES = (
+    "persistence.imageChartStorage.s3.accesskey",
+    "persistence.imageChartStorage.s3.secretkey",
     "harborAdminPassword",
     "existingSecretAdminPassword",
     "existingSecretAdminPasswordKey",
@@ -878,7 +991,11 @@ def _harbor_problems(cfg: RegstackConfig) -> list[Problem]:
          "regstack sets this value itself (pinned from secret config, never inline); remove it")
         for path in HARBOR_OWNED_VALUES
     ]  # fmt: skip
-    return _harbor_expose_problems(cfg) + _failing(
+    return _harbor_expose_problems(cfg) + _storage_problems(cfg) + _failing(
+        (cfg.registry.cache.redis != "none", "registry.cache.redis",
+         "Harbor's registry uses Harbor's Redis (harbor.redis); remove registry.cache"),
+        (cfg.registry.http_secret is not None, "registry.http_secret",
+         "Harbor's registry secret derives from harbor.secret_seed; remove registry.http_secret"),
         (harbor.admin_password is None, "harbor.admin_password",
          "required by the harbor backend: pulumi config set --secret --path harbor.admin_password"),
         (harbor.secret_seed is None, "harbor.secret_seed",

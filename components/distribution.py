@@ -7,7 +7,8 @@ Works on any cluster. Object names follow the MicroK8s addon (`registry` in
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -38,6 +39,32 @@ class DistributionRegistryArgs:
     """Protect the volume from `pulumi destroy` (production profiles)."""
     skip_await: bool = False
     """Don't wait for readiness: for API servers without nodes, never on a real cluster."""
+    redis_address: str | None = None
+    """`host:port` of the Redis blob-descriptor cache, if any."""
+    secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Values of `distribution_config.secret_env_names`: S3 keys, http.secret, Redis password."""
+
+
+def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
+    """What config.yml says, from the registry's config and what the platform wired in."""
+    registry = args.registry
+    s3 = registry.storage.s3 if registry.storage.type == "s3" else None
+    cache = registry.cache
+    return render.RenderSettings(
+        delete_enabled=registry.storage.delete_enabled,
+        tls=args.tls_secret_name is not None,
+        auth_realm=args.auth_realm if args.htpasswd_secret_name is not None else None,
+        s3=None if s3 is None else render.S3Settings(
+            bucket=s3.bucket, region=s3.region, endpoint=s3.endpoint,
+            secure=not (s3.endpoint or "https:").startswith("http:"), tls_verify=s3.tls_verify,
+            path_style=s3.path_style, root_directory=s3.root_directory, redirect=s3.redirect,
+            static_keys=s3.access_key is not None,
+        ),
+        redis=None if args.redis_address is None else render.RedisSettings(
+            address=args.redis_address, db=cache.db, password=cache.password is not None,
+        ),
+        shared_secret=render.ENV_HTTP_SECRET in args.secret_env,
+    )  # fmt: skip
 
 
 class DistributionRegistry(pulumi.ComponentResource):
@@ -48,7 +75,8 @@ class DistributionRegistry(pulumi.ComponentResource):
     in_cluster_endpoint: pulumi.Output[str]
     config_yaml: pulumi.Output[str]
     deployment_name: pulumi.Output[str]
-    claim_name: pulumi.Output[str]
+    claim_name: pulumi.Output[str] | None
+    """None with object storage (no volume)."""
     config_map_name: pulumi.Output[str]
 
     def __init__(
@@ -58,13 +86,10 @@ class DistributionRegistry(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         registry = args.registry
-        tls = args.tls_secret_name is not None
-
-        settings = render.RenderSettings(
-            delete_enabled=registry.storage.delete_enabled,
-            tls=tls,
-            auth_realm=args.auth_realm if args.htpasswd_secret_name is not None else None,
-        )
+        settings = render_settings(args)
+        # The pod must get exactly the secrets config.yml leaves out.
+        assert sorted(args.secret_env) == sorted(render.secret_env_names(settings))
+        self.env_secret = self._env_secret(name)
         config_text = yaml.safe_dump(render.registry_config(settings), sort_keys=True)
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
@@ -72,7 +97,8 @@ class DistributionRegistry(pulumi.ComponentResource):
             data={"config.yml": config_text},
             opts=self._child,
         )
-        claim = self._claim(name)
+        # Object storage keeps the blobs: no volume then.
+        claim = self._claim(name) if settings.s3 is None else None
         self.data_claim = claim
         deployment = self._deployment(name, config_text, claim, config_map)
         service = self._service(name, deployment)
@@ -112,7 +138,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         )  # fmt: skip
         self.config_yaml = pulumi.Output.from_input(config_text)
         self.deployment_name = deployment.metadata.name
-        self.claim_name = claim.metadata.name
+        self.claim_name = claim.metadata.name if claim is not None else None
         self.config_map_name = config_map.metadata.name
         self.image = f"{registry.image}:{registry.version}"
         self.register_outputs(
@@ -151,6 +177,32 @@ class DistributionRegistry(pulumi.ComponentResource):
             annotations=annotations or None,
         )
 
+    def _env_secret(self, name: str) -> k8s.core.v1.Secret | None:
+        if not self._args.secret_env:
+            return None
+        return k8s.core.v1.Secret(
+            f"{name}-env",
+            metadata=self._metadata(f"{APP}-env"),
+            type="Opaque",
+            string_data={k: pulumi.Output.secret(v) for k, v in self._args.secret_env.items()},
+            opts=self._child,
+        )
+
+    def env(self) -> list[k8s.core.v1.EnvVarArgs]:
+        """The registry's secret environment, for its pods and for GC's."""
+        if self.env_secret is None:
+            return []
+        secret_name = self.env_secret.metadata.name
+        return [
+            k8s.core.v1.EnvVarArgs(
+                name=key,
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)
+                ),
+            )
+            for key in sorted(self._args.secret_env)
+        ]
+
     def _claim(self, name: str) -> k8s.core.v1.PersistentVolumeClaim:
         storage = self._args.registry.storage
         return k8s.core.v1.PersistentVolumeClaim(
@@ -170,15 +222,9 @@ class DistributionRegistry(pulumi.ComponentResource):
         )
 
     def _volumes(
-        self, claim: k8s.core.v1.PersistentVolumeClaim, config_map: k8s.core.v1.ConfigMap
+        self, claim: k8s.core.v1.PersistentVolumeClaim | None, config_map: k8s.core.v1.ConfigMap
     ) -> tuple[list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs]]:
         volumes = [
-            k8s.core.v1.VolumeArgs(
-                name="data",
-                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=claim.metadata.name
-                ),
-            ),
             k8s.core.v1.VolumeArgs(
                 name="config",
                 config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map.metadata.name),
@@ -187,12 +233,19 @@ class DistributionRegistry(pulumi.ComponentResource):
             k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
         ]
         mounts = [
-            k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR),
             k8s.core.v1.VolumeMountArgs(
                 name="config", mount_path=render.CONFIG_DIR, read_only=True
             ),
             k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
         ]
+        if claim is not None:
+            volumes.insert(0, k8s.core.v1.VolumeArgs(
+                name="data",
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=claim.metadata.name
+                ),
+            ))  # fmt: skip
+            mounts.insert(0, k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR))
         for volume, secret, path in (
             ("tls", self._args.tls_secret_name, render.TLS_DIR),
             ("auth", self._args.htpasswd_secret_name, render.AUTH_DIR),
@@ -211,14 +264,19 @@ class DistributionRegistry(pulumi.ComponentResource):
         self,
         name: str,
         config_text: str,
-        claim: k8s.core.v1.PersistentVolumeClaim,
+        claim: k8s.core.v1.PersistentVolumeClaim | None,
         config_map: k8s.core.v1.ConfigMap,
     ) -> k8s.apps.v1.Deployment:
         registry = self._args.registry
         volumes, mounts = self._volumes(claim, config_map)
         # Changing config.yml or the users must restart Distribution, which reads both once.
-        checksum = pulumi.Output.all(config_text, self._args.htpasswd_checksum or "").apply(
-            lambda parts: hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        # So are the secret environment's values; only their digest shows (never the values),
+        # unsecret so that previews keep the Deployment readable.
+        secret_values = [self._args.secret_env[k] for k in sorted(self._args.secret_env)]
+        checksum = pulumi.Output.unsecret(
+            pulumi.Output.all(
+                config_text, self._args.htpasswd_checksum or "", *secret_values
+            ).apply(lambda parts: hashlib.sha256("\n".join(parts).encode()).hexdigest())
         )
         scheme = "HTTPS" if self._args.tls_secret_name is not None else "HTTP"
         # With auth on, /v2/ answers 401, which a probe counts as a failure; / is always 200.
@@ -230,6 +288,7 @@ class DistributionRegistry(pulumi.ComponentResource):
             image=f"{registry.image}:{registry.version}",
             image_pull_policy="IfNotPresent",
             args=["serve", f"{render.CONFIG_DIR}/config.yml"],
+            env=self.env() or None,
             ports=[
                 k8s.core.v1.ContainerPortArgs(name="http", container_port=render.HTTP_PORT),
                 k8s.core.v1.ContainerPortArgs(name="metrics", container_port=render.METRICS_PORT),
@@ -254,7 +313,9 @@ class DistributionRegistry(pulumi.ComponentResource):
         )
         # A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
         strategy = (
-            "Recreate" if registry.storage.access_mode == "ReadWriteOnce" else "RollingUpdate"
+            "Recreate"
+            if claim is not None and registry.storage.access_mode == "ReadWriteOnce"
+            else "RollingUpdate"
         )
         return k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -281,10 +342,26 @@ class DistributionRegistry(pulumi.ComponentResource):
                         ),
                         containers=[container],
                         volumes=volumes,
+                        affinity=self._spread() if registry.replicas > 1 else None,
                     ),
                 ),
             ),
             opts=self._child,
+        )
+
+    def _spread(self) -> k8s.core.v1.AffinityArgs:
+        """Replicas on different nodes where there are enough, so one node down is not an outage.
+        Preferred, not required: a cluster with fewer nodes than replicas still runs them all."""
+        term = k8s.core.v1.PodAffinityTermArgs(
+            topology_key="kubernetes.io/hostname",
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+        )
+        return k8s.core.v1.AffinityArgs(
+            pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
+                preferred_during_scheduling_ignored_during_execution=[
+                    k8s.core.v1.WeightedPodAffinityTermArgs(weight=100, pod_affinity_term=term)
+                ]
+            )
         )
 
     def _service(self, name: str, deployment: k8s.apps.v1.Deployment) -> k8s.core.v1.Service:

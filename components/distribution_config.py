@@ -37,6 +37,8 @@ class S3Settings:
     tls_verify: bool = True
     path_style: bool = True
     root_directory: str | None = None
+    static_keys: bool = True
+    """Keys come from ENV_S3_*; False: from the pod's cloud identity (e.g. IAM roles)."""
     redirect: bool = False
     """Send clients to presigned S3 URLs for blobs; off by default because clients seldom
     reach an in-cluster or private S3 endpoint, so the registry streams blobs itself."""
@@ -74,7 +76,9 @@ class RenderSettings:
 
 def secret_env_names(settings: RenderSettings) -> list[str]:
     """The environment variables the registry process must get from Secrets."""
-    names = [ENV_S3_ACCESS_KEY, ENV_S3_SECRET_KEY] if settings.s3 else []
+    names = (
+        [ENV_S3_ACCESS_KEY, ENV_S3_SECRET_KEY] if settings.s3 and settings.s3.static_keys else []
+    )
     names += [ENV_HTTP_SECRET] if settings.shared_secret else []
     names += [ENV_REDIS_PASSWORD] if settings.redis and settings.redis.password else []
     return names

@@ -6,7 +6,8 @@ Harbor stacks use Harbor's own GC (Administration > Clean Up) instead of this co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -32,9 +33,15 @@ class GarbageCollectionArgs:
     registry_image: str
     helper_image: str
     deployment_name: pulumi.Input[str]
-    claim_name: pulumi.Input[str]
+    claim_name: pulumi.Input[str] | None
+    """The registry's volume; None with object storage."""
     config_map_name: pulumi.Input[str]
     selector: dict[str, str]
+    registry_env: Sequence[k8s.core.v1.EnvVarArgs] = field(default_factory=list)
+    """The registry's secret environment (S3 keys...): GC reads the same storage."""
+    cache_address: str | None = None
+    """Redis blob-descriptor cache to flush before service comes back."""
+    cache_db: int = 0
 
 
 def _restricted() -> k8s.core.v1.SecurityContextArgs:
@@ -46,12 +53,16 @@ def _restricted() -> k8s.core.v1.SecurityContextArgs:
 
 
 def _window_container(
-    action: str, image: str, flags: pulumi.Output[str]
+    action: str,
+    image: str,
+    flags: pulumi.Output[str],
+    env: Sequence[k8s.core.v1.EnvVarArgs] = (),
 ) -> k8s.core.v1.ContainerArgs:
     """A container running one step of gc_window.py with the stock Python image."""
     return k8s.core.v1.ContainerArgs(
         name=action, image=image, command=["sh", "-c"],
         args=[flags.apply(lambda f: f"exec python {SCRIPTS}/gc_window.py {action} {f}")],
+        env=list(env) or None,
         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED),
                        k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=SCRIPTS, read_only=True)],
         resources=k8s.core.v1.ResourceRequirementsArgs(
@@ -113,17 +124,34 @@ class GarbageCollection(pulumi.ComponentResource):
             "--namespace=", args.namespace, " --deployment=", args.deployment_name,
             f" --selector={selector} --shared={SHARED} --timeout={WINDOW_SECONDS}",
         )  # fmt: skip
+        restore_flags = window
+        restore_env: list[k8s.core.v1.EnvVarArgs] = []
+        if args.cache_address is not None:
+            restore_flags = pulumi.Output.concat(
+                window, f" --redis={args.cache_address} --redis-db={args.cache_db}"
+            )
+            restore_env = [e for e in args.registry_env if e.name == render.ENV_REDIS_PASSWORD]
         untagged = " --delete-untagged" if args.gc.delete_untagged else ""
+        filesystem = args.claim_name is not None
         # A registry that never stored anything has no repositories directory, and GC
         # fails on it; creating the empty directory is what the first push would do.
+        prepare = (
+            f"mkdir -p {render.DATA_DIR}/docker/registry/v2/repositories && " if filesystem else ""
+        )
         collect = (
-            f"mkdir -p {render.DATA_DIR}/docker/registry/v2/repositories && "
-            f"registry garbage-collect{untagged} {render.CONFIG_DIR}/config.yml; "
+            f"{prepare}registry garbage-collect{untagged} {render.CONFIG_DIR}/config.yml; "
             f"echo $? > {SHARED}/gc-exit"
         )
+        data_mounts: list[k8s.core.v1.VolumeMountArgs] = []
+        data_volumes: list[k8s.core.v1.VolumeArgs] = []
+        if args.claim_name is not None:
+            data_mounts = [k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR)]
+            claim = k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=args.claim_name)
+            data_volumes = [k8s.core.v1.VolumeArgs(name="data", persistent_volume_claim=claim)]
         gc_container = k8s.core.v1.ContainerArgs(
             name="gc", image=args.registry_image, command=["sh", "-c", collect],
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR),
+            env=list(args.registry_env) or None,
+            volume_mounts=[*data_mounts,
                            k8s.core.v1.VolumeMountArgs(name="config", mount_path=render.CONFIG_DIR, read_only=True),
                            k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED)],
             resources=k8s.core.v1.ResourceRequirementsArgs(
@@ -144,11 +172,12 @@ class GarbageCollection(pulumi.ComponentResource):
                         topology_key="kubernetes.io/hostname",
                         label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=args.selector),
                     ))
-                ])),
+                ])) if filesystem else None,
             init_containers=[_window_container("stop", args.helper_image, window)],
-            containers=[gc_container, _window_container("restore", args.helper_image, window)],
+            containers=[gc_container,
+                        _window_container("restore", args.helper_image, restore_flags, restore_env)],
             volumes=[
-                k8s.core.v1.VolumeArgs(name="data", persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=args.claim_name)),
+                *data_volumes,
                 k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map_name)),
                 k8s.core.v1.VolumeArgs(name="scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=scripts.metadata.name)),
                 k8s.core.v1.VolumeArgs(name="shared", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),

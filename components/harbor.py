@@ -28,7 +28,8 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import HarborConfig
+from components import distribution_config as render
+from components.config import HarborConfig, S3StorageConfig
 from components.harbor_secrets import REGISTRY_USER, HarborSecrets, harbor_secrets
 from components.outputs import as_secret
 
@@ -58,6 +59,10 @@ class HarborRegistryArgs:
     protect_data: bool = False
     """Protect the chart's volumes from `pulumi destroy` (production profiles)."""
     skip_await: bool = False
+    s3: S3StorageConfig | None = None
+    """Keep images in this bucket instead of the registry volume."""
+    s3_keys: tuple[pulumi.Output[str], pulumi.Output[str]] | None = None
+    """Access key id and secret key, when not from the pods' cloud identity."""
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +152,22 @@ def _internal_tls(harbor: HarborConfig) -> dict[str, Any]:
     }
 
 
+def _image_storage(s3: S3StorageConfig, credentials: str) -> dict[str, Any]:
+    """`persistence.imageChartStorage` for a bucket; keys come from the credentials Secret."""
+    driver: dict[str, Any] = {
+        "region": s3.region, "bucket": s3.bucket, "v4auth": True,
+        "secure": not (s3.endpoint or "https:").startswith("http:"),
+        "skipverify": not s3.tls_verify,
+    }  # fmt: skip
+    if s3.endpoint is not None:
+        driver["regionendpoint"] = s3.endpoint
+    if s3.root_directory is not None:
+        driver["rootdirectory"] = s3.root_directory
+    if s3.access_key is not None:
+        driver["existingSecret"] = credentials
+    return {"type": "s3", "disableredirect": not s3.redirect, "s3": driver}
+
+
 def harbor_values(
     harbor: HarborConfig,
     *,
@@ -154,6 +175,7 @@ def harbor_values(
     tls_secret_name: str | None,
     credentials_secret: str,
     secrets: HarborSecrets,
+    s3: S3StorageConfig | None = None,
 ) -> dict[str, Any]:
     """The chart's values: regstack's settings, then `harbor.extra_values` merged over them."""
     host = urlsplit(external_url).hostname or ""
@@ -202,6 +224,8 @@ def harbor_values(
         },
         "internalTLS": _internal_tls(harbor),
     }
+    if s3 is not None:
+        values["persistence"]["imageChartStorage"] = _image_storage(s3, credentials_secret)
     return deep_merge(values, harbor.extra_values)
 
 
@@ -246,6 +270,11 @@ class HarborRegistry(pulumi.ComponentResource):
             credentials[DATABASE_PASSWORD_KEY] = args.database_password
         if args.redis_password is not None:
             credentials[REDIS_PASSWORD_KEY] = args.redis_password
+        if args.s3_keys is not None:
+            # The names the chart's registry reads from `imageChartStorage.s3.existingSecret`.
+            credentials[render.ENV_S3_ACCESS_KEY], credentials[render.ENV_S3_SECRET_KEY] = (
+                args.s3_keys
+            )
         secret = k8s.core.v1.Secret(
             f"{name}-credentials",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -267,6 +296,7 @@ class HarborRegistry(pulumi.ComponentResource):
                 tls_secret_name=resolved["tls"],
                 credentials_secret=resolved["credentials"],
                 secrets=harbor_secrets(resolved["seed"]),
+                s3=args.s3,
             )
         )
         k8s.helm.v4.Chart(

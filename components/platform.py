@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -10,11 +12,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
+from components import distribution_config as render
 from components.alert_rules import AlertSettings
 from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
 from components.certificate import RegistryCertificate, RegistryCertificateArgs
-from components.config import RegstackConfig
+from components.config import RegstackConfig, S3StorageConfig
 from components.distribution import APP, SELECTOR, DistributionRegistry, DistributionRegistryArgs
+from components.garbage_collection import LABELS as GC_LABELS
 from components.garbage_collection import GarbageCollection, GarbageCollectionArgs
 from components.harbor import SERVICE as HARBOR_SERVICE
 from components.harbor import HarborRegistry, HarborRegistryArgs
@@ -26,6 +30,7 @@ from components.microk8s_addon import (
 from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from components.node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
 from components.outputs import known_after
+from components.redis_cache import RedisCache, RedisCacheArgs, cache_address
 from components.retention_job import RetentionJob, RetentionJobArgs
 
 
@@ -97,6 +102,28 @@ def node_pull_endpoints(cfg: RegstackConfig) -> list[str]:
     else:
         names = []
     return list(dict.fromkeys([*names, *cfg.node_trust.endpoints]))
+
+
+def derived_http_secret(s3_secret_key: str) -> str:
+    """A stable http.secret from the S3 secret key: the same on every run, so no diff, and
+    secret as long as that key is."""
+    return hmac.new(s3_secret_key.encode(), b"regstack:http.secret", hashlib.sha256).hexdigest()
+
+
+def registry_secret_env(cfg: RegstackConfig) -> dict[str, pulumi.Output[str]]:
+    """The registry pods' secret environment (names from distribution_config), as secrets."""
+    registry, s3 = cfg.registry, cfg.registry.storage.s3
+    values: dict[str, str] = {}
+    if registry.storage.type == "s3" and s3 is not None and s3.access_key and s3.secret_key:
+        values[render.ENV_S3_ACCESS_KEY] = s3.access_key.get_secret_value()
+        values[render.ENV_S3_SECRET_KEY] = s3.secret_key.get_secret_value()
+    if registry.http_secret is not None:
+        values[render.ENV_HTTP_SECRET] = registry.http_secret.get_secret_value()
+    elif render.ENV_S3_SECRET_KEY in values:
+        values[render.ENV_HTTP_SECRET] = derived_http_secret(values[render.ENV_S3_SECRET_KEY])
+    if registry.cache.redis != "none" and registry.cache.password is not None:
+        values[render.ENV_REDIS_PASSWORD] = registry.cache.password.get_secret_value()
+    return {name: pulumi.Output.secret(value) for name, value in values.items()}
 
 
 def secret_users(cfg: RegstackConfig) -> list[RegistryUser]:
@@ -226,6 +253,8 @@ class RegistryPlatform(pulumi.ComponentResource):
             registry=cfg.registry,
             protect_data=cfg.protect_data,
             skip_await=cfg.skip_await,
+            redis_address=self._cache(name, cfg, namespace, child),
+            secret_env=registry_secret_env(cfg),
         )
         if cfg.tls.mode != "none":
             registry_args = dataclasses.replace(
@@ -270,6 +299,9 @@ class RegistryPlatform(pulumi.ComponentResource):
                     claim_name=registry.claim_name,
                     config_map_name=registry.config_map_name,
                     selector=SELECTOR,
+                    registry_env=registry.env(),
+                    cache_address=registry_args.redis_address,
+                    cache_db=cfg.registry.cache.db,
                 ),
                 opts=child,
             )
@@ -287,6 +319,32 @@ class RegistryPlatform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+
+    def _cache(
+        self,
+        name: str,
+        cfg: RegstackConfig,
+        namespace: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+    ) -> str | None:
+        """The Redis blob-descriptor cache's address, deploying one when asked to."""
+        cache = cfg.registry.cache
+        if cache.redis == "external":
+            return cache.address
+        if cache.redis == "none":
+            return None
+        RedisCache(
+            f"{name}-cache",
+            RedisCacheArgs(
+                namespace=namespace,
+                cache=cache,
+                password=_secret_or_none(cache.password),
+                clients=[SELECTOR, GC_LABELS],
+                skip_await=cfg.skip_await,
+            ),
+            opts=child,
+        )
+        return cache_address(cfg.registry.namespace)
 
     def _retention(
         self,
@@ -330,6 +388,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         if cfg.tls.mode != "none":
             tls_secret_name = self._certificate(name, cfg, namespace, HARBOR_SERVICE, child)
         url = harbor_external_url(cfg)
+        s3 = cfg.registry.storage.s3
         registry = HarborRegistry(
             f"{name}-harbor",
             HarborRegistryArgs(
@@ -343,6 +402,8 @@ class RegistryPlatform(pulumi.ComponentResource):
                 redis_password=_secret_or_none(harbor.redis.password),
                 protect_data=cfg.protect_data,
                 skip_await=cfg.skip_await,
+                s3=s3 if cfg.registry.storage.type == "s3" else None,
+                s3_keys=_s3_keys(s3) if cfg.registry.storage.type == "s3" and s3 else None,
             ),
             opts=child,
         )
@@ -355,6 +416,13 @@ class RegistryPlatform(pulumi.ComponentResource):
             else service_dns_names(cfg, HARBOR_SERVICE)[-1]
         )
         self.in_cluster_endpoint = known_after(registry, in_cluster)
+
+
+def _s3_keys(s3: S3StorageConfig) -> tuple[pulumi.Output[str], pulumi.Output[str]] | None:
+    if s3.access_key is None or s3.secret_key is None:
+        return None
+    return (pulumi.Output.secret(s3.access_key.get_secret_value()),
+            pulumi.Output.secret(s3.secret_key.get_secret_value()))  # fmt: skip
 
 
 def _secret_or_none(value: SecretStr | None) -> pulumi.Output[str] | None:

@@ -8,7 +8,9 @@ blobs a new image needs. The GC Job therefore runs three containers around one s
   restore      wait for that exit code (or a deadline), scale back, exit with GC's code.
 
 `restore` runs beside `gc` rather than after it, so service comes back even when GC fails.
-Scaling to zero also drops any in-memory blob descriptor cache, so nothing stale is served.
+Scaling to zero also drops any in-memory blob descriptor cache. A shared Redis cache outlives
+the pods, so `restore --redis` empties its database first: it would still describe blobs GC
+removed, and a client pushing one of them again would be told it exists and skip the upload.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import ssl
 import sys
 import time
@@ -26,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+# The registry's own variable for the cache password (distribution_config.ENV_REDIS_PASSWORD).
+REDIS_PASSWORD_ENV = "REGISTRY_REDIS_PASSWORD"
 
 
 class Api:
@@ -91,18 +96,48 @@ def restore_replicas(api: Api, args: argparse.Namespace) -> int:
     return replicas
 
 
+def _command(*words: str) -> bytes:
+    """A Redis command in RESP, the protocol's array of bulk strings."""
+    encoded = [word.encode() for word in words]
+    return b"".join([f"*{len(encoded)}\r\n".encode()]
+                    + [b"$%d\r\n%s\r\n" % (len(w), w) for w in encoded])  # fmt: skip
+
+
+def flush_cache(address: str, db: int, password: str | None) -> None:
+    """FLUSHDB on the cache's database only (the Redis may serve others); raises OSError."""
+    host, _, port = address.rpartition(":")
+    commands: list[tuple[str, ...]] = [("AUTH", password)] if password else []
+    commands += [("SELECT", str(db)), ("FLUSHDB",)]
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        replies = connection.makefile("rb")
+        for command in commands:
+            connection.sendall(_command(*command))
+            reply = replies.readline().decode(errors="replace").strip()
+            if not reply.startswith("+"):
+                raise OSError(f"redis {command[0]} answered {reply!r}")
+    print(f"blob-descriptor cache flushed (redis {address} db {db})")
+
+
 def restore(api: Api, args: argparse.Namespace) -> int:
     exit_file = Path(args.shared) / "gc-exit"
     deadline = time.monotonic() + args.timeout
     while not exit_file.exists() and time.monotonic() < deadline:
         time.sleep(args.poll)
+    flushed = True
+    if args.redis:
+        try:
+            flush_cache(args.redis, args.redis_db, os.environ.get(REDIS_PASSWORD_ENV))
+        except OSError as err:
+            # Service still comes back; the failed Job is what raises the alert.
+            print(f"could not flush the blob-descriptor cache: {err}", file=sys.stderr)
+            flushed = False
     restore_replicas(api, args)
     if not exit_file.exists():
         print(f"garbage collection gave no result within {args.timeout}s", file=sys.stderr)
         return 1
     code = int(exit_file.read_text().strip() or 1)
     print(f"garbage collection exited with {code}")
-    return code
+    return code if flushed else 1
 
 
 def main(argv: list[str] | None = None, api: Api | None = None) -> int:
@@ -114,6 +149,8 @@ def main(argv: list[str] | None = None, api: Api | None = None) -> int:
     parser.add_argument("--shared", required=True, help="directory shared by the Job's containers")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--poll", type=float, default=2)
+    parser.add_argument("--redis", help="host:port of the Redis blob-descriptor cache to flush")
+    parser.add_argument("--redis-db", type=int, default=0)
     args = parser.parse_args(argv)
     client = api or in_cluster_api()
     try:

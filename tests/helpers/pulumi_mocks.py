@@ -92,6 +92,20 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
 
 
+def unwrap(value: Any) -> Any:
+    """The value inside a secret envelope, or the value itself."""
+    return value["value"] if is_secret(value) else value
+
+
+def platform(raw: dict[str, Any], existing: dict[str, dict[str, Any]] | None = None) -> Recorder:
+    """What a RegistryPlatform named `rs` registers for the `regstack:` config `raw`."""
+    from components.config import load_config
+    from components.platform import RegistryPlatform
+
+    cfg = load_config(raw)
+    return evaluate(lambda: RegistryPlatform("rs", cfg), existing=existing)
+
+
 def plain_strings(value: Any) -> Iterator[str]:
     """Every string in `value` that is not inside a secret envelope."""
     if is_secret(value):

@@ -13,22 +13,19 @@ import yaml
 from components.config import RegstackConfig, load_config
 from components.distribution import DistributionRegistry, DistributionRegistryArgs
 from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
-from components.platform import RegistryPlatform
-from tests.helpers.pulumi_mocks import Recorder, evaluate, is_secret, plain_strings
+from tests.helpers.pulumi_mocks import (
+    Recorder,
+    evaluate,
+    is_secret,
+    plain_strings,
+    platform,
+    unwrap,
+)
 
 PASSWORD = "correct-horse-battery"
 LAB = {"profile": "dev", "tls": {"mode": "self-signed"},
        "auth": {"enabled": True, "users": [{"name": "dev", "password": PASSWORD}]},
        "pull_secrets": {"namespaces": ["dev", "staging"], "create_namespaces": True}}  # fmt: skip
-
-
-def platform(raw: dict[str, Any]) -> Recorder:
-    cfg = load_config(raw)
-    return evaluate(lambda: RegistryPlatform("rs", cfg))
-
-
-def unwrap(value: Any) -> Any:
-    return value["value"] if is_secret(value) else value
 
 
 def registry_config(rec: Recorder) -> dict[str, Any]:
@@ -337,7 +334,8 @@ def test_a_node_port_registry_accepts_clients_from_anywhere_on_its_port_only() -
 
 
 def test_several_replicas_get_a_disruption_budget_and_one_does_not() -> None:
-    shared = {"registry": {"replicas": 2, "storage": {"access_mode": "ReadWriteMany"}}}
+    shared = {"registry": {"replicas": 2, "storage": {"access_mode": "ReadWriteMany"},
+                           "http_secret": "shared-upload-secret"}}  # fmt: skip
     assert platform(shared).named("rs-registry-pdb").inputs["spec"]["minAvailable"] == 1
     assert platform({}).of_type("kubernetes:policy/v1:PodDisruptionBudget") == []
 

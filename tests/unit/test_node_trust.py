@@ -10,7 +10,8 @@ import pytest
 
 from components.config import ConfigError, load_config
 from components.platform import RegistryPlatform
-from tests.helpers.pulumi_mocks import Recorder, evaluate, is_secret
+from tests.helpers.pulumi_mocks import Recorder, evaluate, is_secret, unwrap
+from tests.helpers.pulumi_mocks import platform as build_platform
 
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----"
 CA = "-----BEGIN CERTIFICATE-----\nlab-ca\n-----END CERTIFICATE-----\n"
@@ -22,12 +23,8 @@ CLUSTER = {
 
 
 def platform(raw: dict[str, Any]) -> Recorder:
-    cfg = load_config(raw)
-    return evaluate(lambda: RegistryPlatform("rs", cfg), existing=CLUSTER)
-
-
-def unwrap(value: Any) -> Any:
-    return value["value"] if is_secret(value) else value
+    """The platform in a cluster where cert-manager has issued the lab CA."""
+    return build_platform(raw, existing=CLUSTER)
 
 
 def commands(rec: Recorder) -> list[Any]:

@@ -1,0 +1,137 @@
+"""RedisCache: a small Redis owned by the stack, as the registry's blob-descriptor cache.
+
+A cache only: no persistence (`--save ''`, no append-only file), bounded memory with LRU
+eviction, reachable from the registry and its GC Job only. Losing it costs lookups, never data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import CacheConfig
+
+SERVICE = "registry-cache"
+PORT = 6379
+UID = 999  # the redis user of the official image
+LABELS = {"app.kubernetes.io/name": SERVICE, "app.kubernetes.io/managed-by": "regstack"}
+PASSWORD_KEY = "password"
+
+
+def cache_address(namespace: str) -> str:
+    return f"{SERVICE}.{namespace}.svc.cluster.local:{PORT}"
+
+
+@dataclass(frozen=True)
+class RedisCacheArgs:
+    namespace: pulumi.Input[str]
+    cache: CacheConfig
+    password: pulumi.Input[str] | None
+    clients: list[dict[str, str]]
+    """Pod labels of those allowed to connect (the registry, its GC Job)."""
+    skip_await: bool = False
+
+
+class RedisCache(pulumi.ComponentResource):
+    """Deployment, Service and NetworkPolicy of a cache-only Redis."""
+
+    service_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RedisCacheArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("regstack:index:RedisCache", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def meta(annotations: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(
+                name=SERVICE, namespace=args.namespace, labels=LABELS, annotations=annotations
+            )
+
+        server_args = ["--save", "", "--appendonly", "no", "--maxmemory", "200mb",
+                       "--maxmemory-policy", "allkeys-lru"]  # fmt: skip
+        env = None
+        if args.password is not None:
+            secret = k8s.core.v1.Secret(
+                f"{name}-password",
+                metadata=meta(),
+                type="Opaque",
+                string_data={PASSWORD_KEY: pulumi.Output.secret(args.password)},
+                opts=child,
+            )
+            env = [k8s.core.v1.EnvVarArgs(name="REDIS_PASSWORD", value_from=k8s.core.v1.EnvVarSourceArgs(
+                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret.metadata.name, key=PASSWORD_KEY)))]  # fmt: skip
+            # Kubernetes expands $(REDIS_PASSWORD) itself: the value never sits in the spec.
+            server_args += ["--requirepass", "$(REDIS_PASSWORD)"]
+        probe = k8s.core.v1.ProbeArgs(
+            tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=PORT), period_seconds=10
+        )
+        container = k8s.core.v1.ContainerArgs(
+            name="redis",
+            image=f"{args.cache.image}:{args.cache.version}",
+            image_pull_policy="IfNotPresent",
+            args=server_args,
+            env=env,
+            ports=[k8s.core.v1.ContainerPortArgs(name="redis", container_port=PORT)],
+            readiness_probe=probe,
+            liveness_probe=probe,
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")],
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "25m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}
+            ),
+            security_context=k8s.core.v1.SecurityContextArgs(
+                run_as_non_root=True, run_as_user=UID, run_as_group=UID,
+                allow_privilege_escalation=False, read_only_root_filesystem=True,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            ),
+        )  # fmt: skip
+        skip = {"pulumi.com/skipAwait": "true"} if args.skip_await else None
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(skip),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_non_root=True,
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                        ),
+                        containers=[container],
+                        volumes=[k8s.core.v1.VolumeArgs(
+                            name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
+                    ),
+                ),
+            ),
+            opts=child,
+        )  # fmt: skip
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(skip),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=LABELS,
+                ports=[k8s.core.v1.ServicePortArgs(name="redis", port=PORT, target_port="redis")],
+            ),
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=meta(),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
+                policy_types=["Ingress"],
+                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels))
+                        for labels in args.clients],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=PORT)],
+                )],
+            ),
+            opts=child,
+        )  # fmt: skip
+        self.service_name = service.metadata.name
+        self.register_outputs({"service_name": self.service_name})

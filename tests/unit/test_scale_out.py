@@ -1,0 +1,204 @@
+"""Object storage, several replicas and a shared cache, under Pulumi mocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config import ConfigError, load_config
+from tests.helpers.pulumi_mocks import (
+    Recorder,
+    is_secret,
+    plain_strings,
+    platform,
+    unwrap,
+)
+
+ACCESS_KEY, SECRET_KEY, REDIS_PASSWORD = "AKIDREGSTACKTEST", "s3-secret-key-for-tests", "redis-pw-1"
+BUCKET = {"bucket": "registry-blobs", "endpoint": "https://s3.lab.example:9000",
+          "access_key": ACCESS_KEY, "secret_key": SECRET_KEY}  # fmt: skip
+S3 = {"registry": {"replicas": 2, "storage": {"type": "s3", "s3": BUCKET}}}
+CACHED = {"registry": {**S3["registry"], "cache": {"redis": "deploy", "password": REDIS_PASSWORD}}}
+
+
+def config_yml(rec: Recorder) -> dict[str, Any]:
+    return yaml.safe_load(rec.named("rs-registry-config").inputs["data"]["config.yml"])
+
+
+def pod(rec: Recorder, name: str = "rs-registry-deployment") -> dict[str, Any]:
+    return rec.named(name).inputs["spec"]["template"]["spec"]
+
+
+def string_data(rec: Recorder, name: str) -> dict[str, str]:
+    data = rec.named(name).inputs["stringData"]
+    assert is_secret(data)
+    return {k: unwrap(v) for k, v in unwrap(data).items()}
+
+
+def env_secret(rec: Recorder) -> dict[str, str]:
+    return string_data(rec, "rs-registry-env")
+
+
+def test_s3_storage_renders_the_bucket_without_its_keys() -> None:
+    storage = config_yml(platform(S3))["storage"]
+    assert storage["s3"] == {
+        "bucket": "registry-blobs", "region": "us-east-1", "regionendpoint":
+        "https://s3.lab.example:9000", "secure": True, "skipverify": False, "v4auth": True,
+        "forcepathstyle": True}  # fmt: skip
+    assert "filesystem" not in storage
+
+
+def test_blobs_are_streamed_by_the_registry_unless_redirects_are_asked_for() -> None:
+    assert config_yml(platform(S3))["storage"]["redirect"] == {"disable": True}
+
+
+def test_s3_storage_needs_no_volume() -> None:
+    rec = platform(S3)
+    assert rec.of_type("kubernetes:core/v1:PersistentVolumeClaim") == []
+    assert "data" not in [v["name"] for v in pod(rec)["volumes"]]
+
+
+def test_the_keys_reach_the_pods_only_through_a_secret() -> None:
+    rec = platform(S3)
+    env = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in pod(rec)["containers"][0]["env"]
+    }
+    assert env == {name: name for name in env_secret(rec)}
+    assert {"REGISTRY_STORAGE_S3_ACCESSKEY", "REGISTRY_STORAGE_S3_SECRETKEY"} <= set(env)
+
+
+def test_no_secret_appears_outside_a_secret_envelope() -> None:
+    rec = platform(CACHED)
+    leaks = [s for r in rec.resources for s in plain_strings(r.inputs)
+             if any(v in s for v in (ACCESS_KEY, SECRET_KEY, REDIS_PASSWORD))]  # fmt: skip
+    assert leaks == []
+
+
+def test_replicas_share_an_http_secret_derived_from_the_s3_key() -> None:
+    secret = env_secret(platform(S3))["REGISTRY_HTTP_SECRET"]
+    assert len(secret) == 64 and SECRET_KEY not in secret
+
+
+def test_the_derived_http_secret_is_the_same_on_every_run() -> None:
+    assert env_secret(platform(S3)) == env_secret(platform(S3))
+
+
+def test_an_http_secret_from_config_wins_over_the_derived_one() -> None:
+    raw = {"registry": {**S3["registry"], "http_secret": "from-secret-config"}}
+    assert env_secret(platform(raw))["REGISTRY_HTTP_SECRET"] == "from-secret-config"
+
+
+def test_replicas_roll_one_at_a_time_and_prefer_different_nodes() -> None:
+    rec = platform(S3)
+    spec = rec.named("rs-registry-deployment").inputs["spec"]
+    assert (spec["replicas"], spec["strategy"]["type"]) == (2, "RollingUpdate")
+    (term,) = pod(rec)["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+
+
+def test_several_replicas_keep_one_through_voluntary_disruptions() -> None:
+    assert platform(S3).named("rs-registry-pdb").inputs["spec"]["minAvailable"] == 1
+
+
+def test_a_deployed_cache_is_a_redis_only_the_registry_and_gc_reach() -> None:
+    rec = platform(CACHED)
+    assert (
+        config_yml(rec)["redis"]["addr"]
+        == "registry-cache.container-registry.svc.cluster.local:6379"
+    )
+    assert config_yml(rec)["storage"]["cache"] == {"blobdescriptor": "redis"}
+    peers = rec.named("rs-cache-network-policy").inputs["spec"]["ingress"][0]["from"]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in peers] == [
+        "registry", "registry-gc"]  # fmt: skip
+
+
+def test_the_deployed_cache_keeps_nothing_on_disk_and_reads_its_password_from_a_secret() -> None:
+    (redis,) = pod(platform(CACHED), "rs-cache-deployment")["containers"]
+    assert redis["args"][:4] == ["--save", "", "--appendonly", "no"]
+    assert redis["args"][-2:] == ["--requirepass", "$(REDIS_PASSWORD)"]
+    assert redis["env"][0]["valueFrom"]["secretKeyRef"]["key"] == "password"
+
+
+def test_an_external_cache_is_only_an_address() -> None:
+    raw = {
+        "registry": {**S3["registry"], "cache": {"redis": "external", "address": "redis.db:6379"}}
+    }
+    rec = platform(raw)
+    assert config_yml(rec)["redis"]["addr"] == "redis.db:6379"
+    assert rec.of_type("regstack:index:RedisCache") == []
+
+
+def gc_pod(rec: Recorder) -> dict[str, Any]:
+    spec = rec.named("rs-gc-cronjob").inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return dict(spec)
+
+
+def test_gc_on_object_storage_reads_the_bucket_with_the_registry_keys() -> None:
+    spec = gc_pod(platform(S3))
+    gc = next(c for c in spec["containers"] if c["name"] == "gc")
+    assert "REGISTRY_STORAGE_S3_SECRETKEY" in [e["name"] for e in gc["env"]]
+    assert "mkdir" not in gc["command"][2]
+    assert "data" not in [v["name"] for v in spec["volumes"]]
+
+
+def test_gc_flushes_the_cache_before_service_comes_back() -> None:
+    restore = next(c for c in gc_pod(platform(CACHED))["containers"] if c["name"] == "restore")
+    assert (
+        "--redis=registry-cache.container-registry.svc.cluster.local:6379 --redis-db=0"
+        in (restore["args"][0])
+    )
+    assert [e["name"] for e in restore["env"]] == ["REGISTRY_REDIS_PASSWORD"]
+
+
+def test_harbor_keeps_images_in_the_bucket_with_keys_from_its_credentials_secret() -> None:
+    raw = {"backend": "harbor", "registry": {"storage": {"type": "s3", "s3": BUCKET}},
+           "harbor": {"admin_password": "harbor-admin-pw", "secret_seed": "s" * 32,
+                      "expose": {"type": "nodePort"}}}  # fmt: skip
+    rec = platform(raw)
+    values = unwrap(rec.named("rs-harbor-chart").inputs["values"])
+    storage = values["persistence"]["imageChartStorage"]
+    assert (storage["type"], storage["s3"]["bucket"]) == ("s3", "registry-blobs")
+    assert storage["s3"]["existingSecret"] == "rs-harbor-credentials"
+    assert string_data(rec, "rs-harbor-credentials")["REGISTRY_STORAGE_S3_SECRETKEY"] == SECRET_KEY
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "hint"),
+    [
+        ({"registry": {"replicas": 2}}, "registry.replicas", "storage.type: s3"),
+        ({"registry": {"storage": {"type": "s3"}}}, "registry.storage.s3", "bucket"),
+        ({"registry": {"storage": {"s3": BUCKET}}}, "registry.storage.type", "set type: s3"),
+        ({"registry": {"storage": {"type": "s3", "s3": {"bucket": "Bad_Bucket"}}}},
+         "registry.storage.s3.bucket", "S3 bucket name"),
+        ({"registry": {"storage": {"type": "s3", "s3": {"bucket": "b0b", "endpoint": "s3.lab"}}}},
+         "registry.storage.s3.endpoint", "http(s)://"),
+        ({"registry": {"storage": {"type": "s3", "s3": {"bucket": "b0b", "access_key": "a"}}}},
+         "registry.storage.s3", "both access_key and secret_key"),
+        ({"registry": {"replicas": 2, "storage": {"type": "s3", "s3": {"bucket": "b0b"}}}},
+         "registry.http_secret", "must share http.secret"),
+        ({"registry": {"cache": {"redis": "external"}}}, "registry.cache.address", "address"),
+        ({"registry": {"cache": {"address": "redis:6379"}}}, "registry.cache.address",
+         "only used with redis: external"),
+        ({"registry": {"cache": {"password": "pw"}}}, "registry.cache.password", "no Redis cache"),
+        ({"profile": "prod", "tls": {"mode": "self-signed"},
+          "auth": {"enabled": True, "users": [{"name": "ci", "password": "long-enough-pw"}]},
+          "registry": {"storage": {"type": "s3", "s3": {**BUCKET, "endpoint": "http://s3:9000"}}}},
+         "registry.storage.s3.endpoint", "verified HTTPS"),
+        ({"backend": "microk8s-addon", "registry": {"storage": {"type": "s3", "s3": BUCKET}}},
+         "registry.storage.type", "own volume"),
+    ],
+    ids=["replicas on one volume", "s3 without bucket", "bucket without type", "bucket name",
+         "endpoint without scheme", "half the keys", "no shared secret", "external without address",
+         "address without external", "password without cache", "prod over http", "addon"],
+)  # fmt: skip
+def test_unsafe_scale_out_settings_are_refused_at_their_path(
+    raw: dict[str, Any], path: str, hint: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(raw)
+    assert [p.path for p in error.value.problems] == [path]
+    assert hint in str(error.value)
