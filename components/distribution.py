@@ -16,7 +16,7 @@ import yaml
 
 from components import distribution_config as render
 from components.config import RegistryConfig
-from components.scan_skips import REGISTRY_DATA, checkov_skips
+from components.scan_skips import REGISTRY_DATA, SECRET_ENV, checkov_skips
 
 APP = "registry"
 SELECTOR = {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": APP}
@@ -320,7 +320,11 @@ class DistributionRegistry(pulumi.ComponentResource):
         return k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=self._metadata(
-                APP, needs_nodes=True, annotations=checkov_skips(REGISTRY_DATA)
+                APP,
+                needs_nodes=True,
+                annotations=checkov_skips(
+                    {**REGISTRY_DATA, **(SECRET_ENV if self._args.secret_env else {})}
+                ),
             ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=registry.replicas,

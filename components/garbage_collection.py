@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components import distribution_config as render
 from components.config import GcConfig
-from components.scan_skips import GARBAGE_COLLECTION, checkov_skips
+from components.scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
 SCRIPT = Path(__file__).parent / "jobs" / "gc_window.py"
 UID = 1000
@@ -185,7 +185,8 @@ class GarbageCollection(pulumi.ComponentResource):
         )  # fmt: skip
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
-            metadata=meta("registry-gc", checkov_skips(GARBAGE_COLLECTION)),
+            metadata=meta("registry-gc", checkov_skips(
+                {**GARBAGE_COLLECTION, **(SECRET_ENV if args.registry_env else {})})),
             spec=k8s.batch.v1.CronJobSpecArgs(
                 schedule=args.gc.schedule,
                 concurrency_policy="Forbid",

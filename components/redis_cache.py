@@ -12,12 +12,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import CacheConfig
+from components.outputs import as_secret
+from components.scan_skips import REDIS_CACHE, checkov_skips
 
 SERVICE = "registry-cache"
 PORT = 6379
-UID = 999  # the redis user of the official image
+# Not the image's redis user (999): nothing of the image is written, and /data is an emptyDir.
+UID = 10001
 LABELS = {"app.kubernetes.io/name": SERVICE, "app.kubernetes.io/managed-by": "regstack"}
-PASSWORD_KEY = "password"
+AUTH_DIR = "/etc/redis"
+AUTH_FILE = "auth.conf"
 
 
 def cache_address(namespace: str) -> str:
@@ -48,21 +52,37 @@ class RedisCache(pulumi.ComponentResource):
                 name=SERVICE, namespace=args.namespace, labels=LABELS, annotations=annotations
             )
 
-        server_args = ["--save", "", "--appendonly", "no", "--maxmemory", "200mb",
-                       "--maxmemory-policy", "allkeys-lru"]  # fmt: skip
-        env = None
+        options = ["--save", "", "--appendonly", "no", "--maxmemory", "200mb",
+                   "--maxmemory-policy", "allkeys-lru"]  # fmt: skip
+        server_args, mounts = (
+            options,
+            [k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")],
+        )
+        volumes = [
+            k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
+        ]
         if args.password is not None:
+            # A config file from a Secret: the password is in neither the spec nor the
+            # process arguments, and redis-server reads its file before the options.
             secret = k8s.core.v1.Secret(
                 f"{name}-password",
                 metadata=meta(),
                 type="Opaque",
-                string_data={PASSWORD_KEY: pulumi.Output.secret(args.password)},
+                string_data={
+                    AUTH_FILE: as_secret(
+                        pulumi.Output.from_input(args.password).apply(
+                            lambda password: f"requirepass {password}\n"
+                        )
+                    )
+                },
                 opts=child,
+            )  # fmt: skip
+            server_args = [f"{AUTH_DIR}/{AUTH_FILE}", *options]
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(name="auth", mount_path=AUTH_DIR, read_only=True)
             )
-            env = [k8s.core.v1.EnvVarArgs(name="REDIS_PASSWORD", value_from=k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret.metadata.name, key=PASSWORD_KEY)))]  # fmt: skip
-            # Kubernetes expands $(REDIS_PASSWORD) itself: the value never sits in the spec.
-            server_args += ["--requirepass", "$(REDIS_PASSWORD)"]
+            volumes.append(k8s.core.v1.VolumeArgs(
+                name="auth", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret.metadata.name)))  # fmt: skip
         probe = k8s.core.v1.ProbeArgs(
             tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=PORT), period_seconds=10
         )
@@ -71,11 +91,10 @@ class RedisCache(pulumi.ComponentResource):
             image=f"{args.cache.image}:{args.cache.version}",
             image_pull_policy="IfNotPresent",
             args=server_args,
-            env=env,
             ports=[k8s.core.v1.ContainerPortArgs(name="redis", container_port=PORT)],
             readiness_probe=probe,
             liveness_probe=probe,
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")],
+            volume_mounts=mounts,
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": "25m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}
             ),
@@ -88,7 +107,7 @@ class RedisCache(pulumi.ComponentResource):
         skip = {"pulumi.com/skipAwait": "true"} if args.skip_await else None
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=meta(skip),
+            metadata=meta({**(skip or {}), **checkov_skips(REDIS_CACHE)}),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
@@ -98,11 +117,11 @@ class RedisCache(pulumi.ComponentResource):
                         automount_service_account_token=False,
                         security_context=k8s.core.v1.PodSecurityContextArgs(
                             run_as_non_root=True,
+                            fs_group=UID,
                             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                         ),
                         containers=[container],
-                        volumes=[k8s.core.v1.VolumeArgs(
-                            name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
+                        volumes=volumes,
                     ),
                 ),
             ),

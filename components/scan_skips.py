@@ -22,6 +22,16 @@ GARBAGE_COLLECTION = {
     "CKV_K8S_38": "the stop and restore containers use the token to scale the registry "
     "Deployment (Role registry-gc, this namespace only)",
 }
+REDIS_CACHE = {
+    "CKV_K8S_43": "the image is pinned to a release tag set in config (registry.cache.version); "
+    "the prod-image-tags policy accepts a tag or a digest",
+    "CKV_K8S_15": REGISTRY_DATA["CKV_K8S_15"].replace("registry", "cache"),
+}
+# Added where the registry gets its secret environment (object storage, replicas, Redis).
+SECRET_ENV = {
+    "CKV_K8S_35": "Distribution reads S3 keys, http.secret and the Redis password only from its "
+    "config file or REGISTRY_* variables; variables from a Secret keep them out of the ConfigMap",
+}
 
 
 def checkov_skips(reasons: Mapping[str, str]) -> dict[str, str]:

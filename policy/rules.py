@@ -73,6 +73,7 @@ class Settings:
     allowed_image_prefixes: tuple[str, ...] = (
         "docker.io/library/registry",
         "docker.io/library/python",
+        "docker.io/library/redis",
         "goharbor/",
     )
     profile: str = "dev"

@@ -11,10 +11,11 @@ from components.stack_config import read_stack_file
 from tests.helpers.pulumi_mocks import Recorder, Registered, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
-STACKS = ("dev", "prod", "prod-distribution")
+STACKS = ("dev", "prod", "prod-distribution", "prod-s3")
 # Stack file of each stack; its pack config is policy/config/<stack>.json.
 STACK_FILES = {"dev": ROOT / "Pulumi.dev.yaml", "prod": ROOT / "Pulumi.prod.yaml",
-               "prod-distribution": ROOT / "examples" / "Pulumi.prod-distribution.yaml"}  # fmt: skip
+               "prod-distribution": ROOT / "examples" / "Pulumi.prod-distribution.yaml",
+               "prod-s3": ROOT / "examples" / "Pulumi.prod-s3.yaml"}  # fmt: skip
 # Long enough for harbor.secret_seed (32+) and short enough for bcrypt (72 bytes at most).
 DUMMY_SECRET = "policy-test-dummy-secret-0123456789abcdef"
 
