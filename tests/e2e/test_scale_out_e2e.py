@@ -1,0 +1,88 @@
+"""The scaled-out production example (three replicas on S3, a Redis cache) on a real API server.
+
+The object-storage servers themselves are exercised in tests/scaleout; here the engine applies
+the example stack: what the cluster receives, that a second run changes nothing (the derived
+http.secret is stable), that no key leaks, and that destroy leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+import yaml
+from engine import REPO, Engine
+from regstack_project import RegstackProject
+from test_stacks_e2e import wait_gone
+
+pytestmark = pytest.mark.e2e
+
+NAMESPACE = "/api/v1/namespaces/s3-registry"
+DEPLOYMENTS = "/apis/apps/v1/namespaces/s3-registry/deployments"
+SECRETS = {
+    "regstack:auth.users[0].password": "e2e-s3-user-password-5c1e",
+    "regstack:registry.storage.s3.access_key": "E2EACCESSKEY0001",
+    "regstack:registry.storage.s3.secret_key": "e2e-s3-secret-key-0b7f9d",
+    "regstack:registry.cache.password": "e2e-cache-password-42aa",
+}
+
+
+@pytest.fixture(scope="module")
+def scaled(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegstackProject]:
+    project = RegstackProject.copy(engine, tmp_path_factory.mktemp("s3"), "prods3",
+                                   source=REPO / "examples" / "Pulumi.prod-s3.yaml")  # fmt: skip
+    project.set_path("regstack:registry.namespace", "s3-registry")
+    for path, value in SECRETS.items():
+        project.set_secret(path, value)
+    project.up()
+    yield project
+    project.destroy(check=False)
+    project.remove()
+
+
+def test_three_replicas_read_their_keys_from_the_env_secret(scaled: RegstackProject) -> None:
+    deployment = scaled.engine.cluster.get(f"{DEPLOYMENTS}/registry")[1]
+    assert deployment["spec"]["replicas"] == 3
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in env} == {"registry-env"}
+    secret = scaled.engine.cluster.get(f"{NAMESPACE}/secrets/registry-env")[1]
+    keys = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert (
+        keys["REGISTRY_STORAGE_S3_SECRETKEY"] == SECRETS["regstack:registry.storage.s3.secret_key"]
+    )
+    assert len(keys["REGISTRY_HTTP_SECRET"]) == 64
+
+
+def test_the_config_names_the_bucket_and_the_cache_but_holds_no_key(
+    scaled: RegstackProject,
+) -> None:
+    config_map = scaled.engine.cluster.get(f"{NAMESPACE}/configmaps/registry-config")[1]
+    text = config_map["data"]["config.yml"]
+    config = yaml.safe_load(text)
+    assert config["storage"]["s3"]["bucket"] == "registry-blobs"
+    assert config["redis"]["addr"] == "registry-cache.s3-registry.svc.cluster.local:6379"
+    assert not any(value in text for value in SECRETS.values())
+
+
+def test_object_storage_needs_no_volume_and_the_cache_runs_beside(scaled: RegstackProject) -> None:
+    cluster = scaled.engine.cluster
+    assert cluster.get(f"{NAMESPACE}/persistentvolumeclaims")[1]["items"] == []
+    assert cluster.get(f"{DEPLOYMENTS}/registry-cache")[0] == 200
+    assert cluster.get(f"{NAMESPACE}/services/registry-cache")[0] == 200
+
+
+def test_a_second_preview_shows_no_changes(scaled: RegstackProject) -> None:
+    assert scaled.preview_steps() == []
+
+
+def test_no_key_appears_in_state_or_cli_output(scaled: RegstackProject) -> None:
+    text = scaled.export() + scaled.run("preview", "--diff").stdout
+    assert not [path for path, value in SECRETS.items() if value in text]
+
+
+def test_destroy_leaves_nothing(scaled: RegstackProject) -> None:
+    scaled.destroy()
+    assert wait_gone(scaled.engine, NAMESPACE)
+    assert json.loads(scaled.export())["deployment"].get("resources", []) == []
