@@ -37,6 +37,10 @@ class S3Settings:
     tls_verify: bool = True
     path_style: bool = True
     root_directory: str | None = None
+    redirect: bool = False
+    """`storage.redirect`: answer blob GETs with a 307 to a presigned URL on the endpoint
+    instead of the bytes. Only when every client can reach the endpoint (AWS S3 itself): an
+    in-cluster S3 server's address means nothing to a client outside the cluster."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ def _storage(settings: RenderSettings) -> dict[str, object]:
     }
     if settings.s3 is not None:
         storage["s3"] = _s3_driver(settings.s3)
+        # Distribution redirects by default whenever the driver can presign URLs.
+        storage["redirect"] = {"disable": not settings.s3.redirect}
     else:
         storage["filesystem"] = {"rootdirectory": settings.data_dir}
     # Only a shared cache: an in-memory one per replica could keep serving blobs that garbage
