@@ -117,11 +117,13 @@ class S3Server:
                 return found
 
     def stop(self) -> None:
-        # `weed server` runs its servers as goroutines of one process, but kill the whole
-        # group anyway: nothing it started may outlive the test session.
+        # `weed server` runs its servers as goroutines of one process, but signal the whole
+        # group anyway: nothing it started may outlive the test session. Its shutdown often
+        # stalls once the filer has stopped (the master and gateway keep retrying it), and the
+        # data is throwaway, so the grace period is short.
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=3)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
