@@ -29,6 +29,7 @@ unit: $(VENV)/.installed ## unit tests only (no servers)
 test: setup lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests
 	bash scripts/checkov.sh --install
 	bash scripts/toolchain.sh
+	bash scripts/s3-server.sh
 	$(PY) -m pytest -q tests
 
 bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing

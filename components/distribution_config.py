@@ -40,8 +40,9 @@ class S3Settings:
     static_keys: bool = True
     """Keys come from ENV_S3_*; False: from the pod's cloud identity (e.g. IAM roles)."""
     redirect: bool = False
-    """Send clients to presigned S3 URLs for blobs; off by default because clients seldom
-    reach an in-cluster or private S3 endpoint, so the registry streams blobs itself."""
+    """`storage.redirect`: answer blob GETs with a 307 to a presigned URL on the endpoint
+    instead of the bytes. Only when every client can reach the endpoint (AWS S3 itself): an
+    in-cluster S3 server's address means nothing to a client outside the cluster."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def _storage(settings: RenderSettings) -> dict[str, object]:
     }
     if settings.s3 is not None:
         storage["s3"] = _s3_driver(settings.s3)
+        # Distribution redirects by default whenever the driver can presign URLs.
         storage["redirect"] = {"disable": not settings.s3.redirect}
     else:
         storage["filesystem"] = {"rootdirectory": settings.data_dir}

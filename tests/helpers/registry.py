@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -15,6 +16,7 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.distribution_config import RenderSettings, registry_config
+from components.distribution_config import RenderSettings, registry_config, secret_env_names
 
 REGISTRY_BIN = "docker-registry"
 
@@ -106,20 +108,82 @@ class RunningRegistry:
     process: subprocess.Popen[bytes]
     config_path: Path
     log_path: Path
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    """The process environment: the caller's, minus AWS_*/REGISTRY_*, plus the secrets."""
+    ca_file: Path | None = None
 
     def stop(self) -> None:
         stop_process(self.process)
 
+    def start(self) -> None:
+        """Start it again, stopped, on the same config, port and environment."""
+        assert self.process.poll() is not None, "the registry is still running"
+        self.process = _launch(self.config_path, self.log_path, self.env)
+        _wait_until_ready(self)
+
+    def garbage_collect(self, *flags: str) -> subprocess.CompletedProcess[str]:
+        """`docker-registry garbage-collect FLAGS config.yml`, as the GC Job runs it: with the
+        same config and secrets, while no registry serves the storage."""
+        assert self.process.poll() is not None, "stop the registry before garbage collection"
+        return subprocess.run(
+            [REGISTRY_BIN, "garbage-collect", *flags, str(self.config_path)],
+            capture_output=True, text=True, env=self.env, timeout=300,
+        )  # fmt: skip
+
+
+def registry_env(secrets: Mapping[str, str]) -> dict[str, str]:
+    """The registry's environment: secrets by their REGISTRY_* names, nothing else of ours.
+
+    AWS_* variables go: the S3 driver reads them too, and a machine-wide AWS_CA_BUNDLE makes it
+    panic at start ("unable to load custom CA bundle"). Stray REGISTRY_* ones would override
+    the rendered config.
+    """
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REGISTRY_"))}
+    return {**inherited, **secrets}
+
+
+def _launch(config_path: Path, log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [REGISTRY_BIN, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+        )  # fmt: skip
+
+
+def _wait_until_ready(registry: RunningRegistry) -> None:
+    context = ssl.create_default_context(cafile=str(registry.ca_file)) if registry.ca_file else None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if registry.process.poll() is not None:
+            pytest.fail(f"docker-registry exited:\n{registry.log_path.read_text()}")
+        try:
+            urllib.request.urlopen(f"{registry.url}/", timeout=1, context=context)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    registry.stop()
+    pytest.fail(f"docker-registry did not answer within 20s:\n{registry.log_path.read_text()}")
+
 
 def start_registry(
-    workdir: Path, settings: RenderSettings, ca_file: Path | None = None
+    workdir: Path,
+    settings: RenderSettings,
+    ca_file: Path | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> RunningRegistry:
     """Start `docker-registry serve` with the config regstack renders, and wait for it.
 
     TLS files are read from `workdir/tls/tls.{crt,key}` and htpasswd from `workdir/auth/htpasswd`,
-    the same file names the component mounts from its Secrets.
+    the same file names the component mounts from its Secrets. `secrets` are the values of
+    exactly the environment variables the pod gets from Secrets (`secret_env_names`).
     """
     require(REGISTRY_BIN)
+    secrets = dict(secrets or {})
+    assert set(secrets) == set(secret_env_names(settings)), (
+        f"the pod gets {sorted(secret_env_names(settings))} from Secrets, not {sorted(secrets)}"
+    )
     port, metrics = free_port(), free_port()
     local = dataclasses.replace(
         settings, data_dir=str(workdir / "data"), tls_dir=str(workdir / "tls"),
@@ -127,33 +191,18 @@ def start_registry(
         metrics_addr=f"127.0.0.1:{metrics}",
     )  # fmt: skip
     config = registry_config(local)
+    workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "config.yml"
     config_path.write_text(yaml.safe_dump(config))
     log_path = workdir / "registry.log"
-    process = subprocess.Popen(
-        [REGISTRY_BIN, "serve", str(config_path)],
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    env = registry_env(secrets)
     scheme = "https" if settings.tls else "http"
     registry = RunningRegistry(
         f"{scheme}://127.0.0.1:{port}", f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics}/metrics",
-        process, config_path, log_path,
+        _launch(config_path, log_path, env), config_path, log_path, env, ca_file,
     )  # fmt: skip
-    context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"docker-registry exited:\n{log_path.read_text()}")
-        try:
-            urllib.request.urlopen(f"{registry.url}/", timeout=1, context=context)
-            return registry
-        except urllib.error.HTTPError:
-            return registry
-        except OSError:
-            time.sleep(0.1)
-    registry.stop()
-    pytest.fail(f"docker-registry did not answer within 20s:\n{log_path.read_text()}")
+    _wait_until_ready(registry)
+    return registry
 
 
 def self_signed_tls(directory: Path) -> Path:
