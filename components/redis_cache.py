@@ -24,6 +24,19 @@ AUTH_DIR = "/etc/redis"
 AUTH_FILE = "auth.conf"
 
 
+def server_arguments(auth_file: str | None) -> list[str]:
+    """redis-server's arguments: a cache (nothing saved, LRU within bounded memory), and the
+    password from `auth_file` (a config file, read before the options) when there is one."""
+    options = ["--save", "", "--appendonly", "no", "--maxmemory", "200mb",
+               "--maxmemory-policy", "allkeys-lru"]  # fmt: skip
+    return [auth_file, *options] if auth_file else options
+
+
+def auth_config(password: str) -> str:
+    """The config file that sets the password."""
+    return f"requirepass {password}\n"
+
+
 def cache_address(namespace: str) -> str:
     return f"{SERVICE}.{namespace}.svc.cluster.local:{PORT}"
 
@@ -52,12 +65,8 @@ class RedisCache(pulumi.ComponentResource):
                 name=SERVICE, namespace=args.namespace, labels=LABELS, annotations=annotations
             )
 
-        options = ["--save", "", "--appendonly", "no", "--maxmemory", "200mb",
-                   "--maxmemory-policy", "allkeys-lru"]  # fmt: skip
-        server_args, mounts = (
-            options,
-            [k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")],
-        )
+        server_args = server_arguments(None)
+        mounts = [k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")]
         volumes = [
             k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
         ]
@@ -70,14 +79,12 @@ class RedisCache(pulumi.ComponentResource):
                 type="Opaque",
                 string_data={
                     AUTH_FILE: as_secret(
-                        pulumi.Output.from_input(args.password).apply(
-                            lambda password: f"requirepass {password}\n"
-                        )
+                        pulumi.Output.from_input(args.password).apply(auth_config)
                     )
                 },
                 opts=child,
             )  # fmt: skip
-            server_args = [f"{AUTH_DIR}/{AUTH_FILE}", *options]
+            server_args = server_arguments(f"{AUTH_DIR}/{AUTH_FILE}")
             mounts.append(
                 k8s.core.v1.VolumeMountArgs(name="auth", mount_path=AUTH_DIR, read_only=True)
             )

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.registry import free_port, require
+from components.redis_cache import auth_config, server_arguments
+from tests.helpers.registry import free_port, require, stop_process
 
 
 @dataclass
@@ -36,23 +37,22 @@ class RedisServer:
         return done.stdout.strip()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_redis(workdir: Path, password: str | None = None) -> RedisServer:
-    """Start redis-server on 127.0.0.1 without snapshots or an append-only file."""
+    """Start redis-server on 127.0.0.1 with the arguments and password file the RedisCache
+    component gives its pod (no snapshots, no append-only file)."""
     require("redis-server", "redis-cli")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-            "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"]  # fmt: skip
+    auth_file = None
     if password:
-        args += ["--requirepass", password]
+        auth_file = workdir / "auth.conf"
+        auth_file.write_text(auth_config(password))
+    args = ["redis-server", *server_arguments(str(auth_file) if auth_file else None),
+            "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
+            "--daemonize", "no"]  # fmt: skip
     log_path = workdir / "redis.log"
     process = subprocess.Popen(args, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
     server = RedisServer(port, password, process, log_path)

@@ -36,6 +36,7 @@ from components.distribution_config import (
     RenderSettings,
     S3Settings,
 )
+from components.jobs import gc_window
 from tests.helpers.redis import RedisServer, start_redis
 from tests.helpers.registry import RunningRegistry, oci_image, require, skopeo, start_registry
 from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
@@ -98,7 +99,8 @@ class Scenario:
         return registry
 
     def flush_cache(self) -> None:
-        assert self.redis.command("FLUSHDB", db=self.db) == "OK"
+        """What the GC Job's restore container does before the replicas come back."""
+        gc_window.flush_cache(self.redis.address, self.db, self.redis.password)
 
     def blob_keys(self) -> set[str]:
         """Digests whose data the bucket holds under this scenario's root directory."""

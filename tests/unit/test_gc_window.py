@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from components.jobs import gc_window
+from tests.helpers.registry import free_port
 
 
 class FakeCluster:
@@ -61,10 +62,10 @@ def cluster() -> Iterator[tuple[FakeCluster, gc_window.Api]]:
     server.shutdown()
 
 
-def run(api: gc_window.Api, action: str, shared: Path, timeout: float = 5) -> int:
+def run(api: gc_window.Api, action: str, shared: Path, timeout: float = 5, *extra: str) -> int:
     flags = ["--namespace=ns", "--deployment=registry", "--selector=app=registry",
              f"--shared={shared}", f"--timeout={timeout}", "--poll=0.01"]  # fmt: skip
-    return gc_window.main([action, *flags], api=api)
+    return gc_window.main([action, *flags, *extra], api=api)
 
 
 def test_stop_scales_the_registry_to_zero_and_remembers_its_replicas(cluster, tmp_path) -> None:
@@ -91,6 +92,16 @@ def test_a_failed_gc_still_restores_service_and_fails_the_job(cluster, tmp_path)
     run(api, "stop", tmp_path)
     (tmp_path / "gc-exit").write_text("1\n")
     assert run(api, "restore", tmp_path) == 1 and state.replicas == 2
+
+
+def test_a_cache_that_cannot_be_flushed_still_restores_service_and_fails_the_job(
+    cluster, tmp_path
+) -> None:
+    state, api = cluster
+    run(api, "stop", tmp_path)
+    (tmp_path / "gc-exit").write_text("0\n")
+    closed = f"127.0.0.1:{free_port()}"  # nothing listens there
+    assert run(api, "restore", tmp_path, 5, f"--redis={closed}") == 1 and state.replicas == 2
 
 
 def test_a_gc_that_never_reports_is_cut_off_by_the_deadline(cluster, tmp_path) -> None:

@@ -1,0 +1,47 @@
+"""The Redis cache as regstack runs it, and the GC window's flush, against Debian's redis-server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components.jobs import gc_window
+from tests.helpers.redis import RedisServer, start_redis
+
+pytestmark = pytest.mark.registry
+
+PASSWORD = "cache-password-for-tests"
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path, password=PASSWORD)
+    yield server
+    server.stop()
+
+
+def test_the_cache_keeps_nothing_on_disk_and_evicts_least_recently_used(redis: RedisServer) -> None:
+    assert redis.command("CONFIG", "GET", "save").splitlines() == ["save"]  # an empty value
+    assert redis.command("CONFIG", "GET", "appendonly").splitlines() == ["appendonly", "no"]
+    assert redis.command("CONFIG", "GET", "maxmemory-policy").splitlines()[1] == "allkeys-lru"
+
+
+def test_the_cache_refuses_clients_without_the_password_from_its_file(redis: RedisServer) -> None:
+    anonymous = RedisServer(redis.port, None, redis.process, redis.log_path)
+    with pytest.raises(RuntimeError, match="NOAUTH"):
+        anonymous.command("GET", "anything")
+
+
+def test_the_gc_flush_empties_the_cache_database_only(redis: RedisServer) -> None:
+    redis.command("SET", "descriptor", "sha256:gone", db=1)
+    redis.command("SET", "unrelated", "kept", db=0)
+    gc_window.flush_cache(redis.address, 1, PASSWORD)
+    assert redis.command("DBSIZE", db=1) == "0"
+    assert redis.command("GET", "unrelated", db=0) == "kept"
+
+
+def test_the_gc_flush_reports_a_wrong_password(redis: RedisServer) -> None:
+    with pytest.raises(OSError, match="AUTH"):
+        gc_window.flush_cache(redis.address, 0, "not-the-password")
