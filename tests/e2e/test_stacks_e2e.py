@@ -118,9 +118,11 @@ def changed(steps: list[tuple[str, str]]) -> list[str]:
 def test_adding_a_user_changes_only_the_users_secret_and_the_registry(dev: RegstackProject) -> None:
     dev.set_path("regstack:auth.users[1].name", "ci")
     dev.set_secret("regstack:auth.users[1].password", "e2e-ci-password-2b9c")
-    assert changed(dev.preview_steps()) == [
-        "kubernetes:apps/v1:Deployment::regstack-registry-deployment",
-        "kubernetes:core/v1:Secret::regstack-auth-htpasswd",
+    # In place: kubernetes:enableSecretMutable (stack file) keeps the provider from replacing
+    # the Secret, and with it the Deployment that mounts it.
+    assert dev.preview_steps() == [
+        ("update", "kubernetes:apps/v1:Deployment::regstack-registry-deployment"),
+        ("update", "kubernetes:core/v1:Secret::regstack-auth-htpasswd"),
     ]
     dev.up()
     data = dev.engine.cluster.get(HTPASSWD)[1]["data"]["htpasswd"]
