@@ -2,9 +2,9 @@
 
     python scripts/scan_manifests.py STACK [--out DIR]
 
-Renders the objects `Pulumi.<STACK>.yaml` registers (under the mock harness, secrets
-redacted; Helm chart objects are not included) to `<DIR>/<STACK>/` (default DIR: build/manifests)
-and runs checkov's Kubernetes checks over them. Exit 1 if a check failed. The provider's
+Renders the objects the stack registers (STACK: dev, prod, or the examples prod-distribution
+and prod-s3; under the mock harness, secrets redacted; Helm chart objects are not included) to
+`<DIR>/<STACK>/` (default DIR: build/manifests) and runs checkov's Kubernetes checks over them. Exit 1 if a check failed. The provider's
 render-to-directory mode (`make render`) will replace the rendering; the scan stays the same.
 """
 
@@ -19,12 +19,12 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers.checkov import scan  # noqa: E402
 from tests.helpers.manifests import write_manifests  # noqa: E402
-from tests.policy.support import stack_program  # noqa: E402
+from tests.policy.support import STACKS, stack_program  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("stack", choices=STACKS, help="a stack file of tests/policy/support.py")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "manifests")
     args = parser.parse_args(argv)
     directory = args.out / args.stack
