@@ -4,8 +4,9 @@
 
 Renders the objects the stack registers (STACK: dev, prod, or the examples prod-distribution
 and prod-s3; under the mock harness, secrets redacted; Helm chart objects are not included) to
-`<DIR>/<STACK>/` (default DIR: build/manifests) and runs checkov's Kubernetes checks over them. Exit 1 if a check failed. The provider's
-render-to-directory mode (`make render`) will replace the rendering; the scan stays the same.
+`<DIR>/<STACK>/` (default DIR: build/scan, apart from `make render`'s build/manifests so that
+neither counts the other's files) and runs checkov's Kubernetes checks over them. Exit 1 if a
+check failed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tests.policy.support import STACKS, stack_program  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("stack", choices=STACKS, help="a stack file of tests/policy/support.py")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "manifests")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "scan")
     args = parser.parse_args(argv)
     directory = args.out / args.stack
     for old in directory.glob("*.yaml"):
