@@ -37,6 +37,7 @@ from components.distribution_config import (
     S3Settings,
 )
 from components.jobs import gc_window
+from components.platform import derived_http_secret
 from tests.helpers.redis import RedisServer, start_redis
 from tests.helpers.registry import RunningRegistry, oci_image, require, skopeo, start_registry
 from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
@@ -44,7 +45,8 @@ from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
 pytestmark = pytest.mark.registry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HTTP_SECRET = "shared-http-secret-for-tests"
+# What the platform gives the replicas when registry.http_secret is unset.
+HTTP_SECRET = derived_http_secret(SECRET_KEY)
 REDIS_PASSWORD = "redis-password-for-tests"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MiB = 1 << 20
