@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -24,12 +25,19 @@ pytestmark = pytest.mark.registry
 
 
 def lan_name() -> str:
-    """A name that is not `localhost` yet resolves to loopback: containerd treats localhost
-    as plain HTTP by default, so only another name shows what hosts.toml changes."""
-    name = socket.gethostname()
-    if socket.gethostbyname(name) != "127.0.0.1":
-        pytest.fail(f"this test needs the host name {name!r} to resolve to 127.0.0.1 (/etc/hosts)")
-    return name
+    """A name that is not `localhost` yet resolves to 127.0.0.1 (where the test registry
+    listens): containerd treats localhost and loopback addresses as plain HTTP by default, so
+    only another name shows what hosts.toml changes. The host name, or any in /etc/hosts."""
+    hosts = Path("/etc/hosts").read_text().splitlines() if Path("/etc/hosts").exists() else []
+    listed = [name for line in hosts if line.split()[:1] == ["127.0.0.1"]
+              for name in line.split()[1:]]  # fmt: skip
+    for name in [socket.gethostname(), *listed]:
+        if "localhost" in name:
+            continue
+        with contextlib.suppress(OSError):
+            if socket.gethostbyname(name) == "127.0.0.1":
+                return name
+    pytest.fail("needs a name other than localhost for 127.0.0.1: add one to /etc/hosts")
 
 
 def push_image(registry: RunningRegistry, tmp_path: Path) -> str:
