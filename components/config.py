@@ -533,13 +533,15 @@ class NodeTrustConfig(_Model):
     nodes: list[TrustedNode] = Field(
         default_factory=list, description="Nodes to configure; none turns this off."
     )
-    runtime: Literal["microk8s", "containerd"] = Field(
-        "microk8s", description="Sets the default `certs_dir` and `restart_command`."
+    runtime: Literal["microk8s", "containerd", "docker"] = Field(
+        "microk8s",
+        description="Sets the default `certs_dir` and `restart_command`; `docker` (Docker "
+        "Engine's certs.d) trusts a self-signed CA only.",
     )
     certs_dir: Annotated[str, AfterValidator(_check_absolute_path)] | None = Field(
         None,
-        description="containerd hosts directory (microk8s: /var/snap/microk8s/current/args/certs.d, "
-        "containerd: /etc/containerd/certs.d).",
+        description="Hosts directory (microk8s: /var/snap/microk8s/current/args/certs.d, "
+        "containerd: /etc/containerd/certs.d, docker: /etc/docker/certs.d).",
     )
     restart_command: str | None = Field(
         None,
@@ -1050,6 +1052,10 @@ def _node_trust_problems(cfg: RegstackConfig) -> list[Problem]:
         (bool(trust.nodes) and trust.private_key is None, "node_trust.private_key",
          "nodes are reached over SSH: set the key with `cat ~/.ssh/id_ed25519 | "
          "pulumi config set --secret --path node_trust.private_key`"),
+        (bool(trust.nodes) and trust.runtime == "docker" and cfg.tls.mode == "none", "node_trust.runtime",
+         "Docker Engine trusts a plain-HTTP registry only through insecure-registries in "
+         "daemon.json, which regstack does not edit on nodes: use tls.mode self-signed, or the "
+         "docker_daemon_json_dev_only output by hand"),
         (bool(trust.nodes) and cfg.tls.mode == "issuer", "node_trust.nodes",
          "with tls.mode issuer the nodes already trust the certificate; node_trust is for plain "
          "HTTP and self-signed lab registries, remove it"),

@@ -28,7 +28,12 @@ RUNTIME_DEFAULTS = {
     "microk8s": ("/var/snap/microk8s/current/args/certs.d",
                  "snap restart microk8s.daemon-containerd"),
     "containerd": ("/etc/containerd/certs.d", "systemctl restart containerd"),
+    # Docker Engine reads certs.d on every connection: nothing to restart.
+    "docker": ("/etc/docker/certs.d", "true"),
 }  # fmt: skip
+# Docker's certs.d has no hosts.toml to carry the marker, so a file of its own does (Docker
+# only reads *.crt, *.cert and *.key there).
+DOCKER_MARKER_FILE = "regstack-managed"
 
 
 def certs_dir(trust: NodeTrustConfig) -> str:
@@ -52,14 +57,20 @@ def hosts_toml(endpoint: str, scheme: str, ca_path: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def trust_files(endpoints: list[str], directory: str, ca_pem: str | None) -> dict[str, str]:
-    """Path -> content of every file a node needs: plain HTTP without a CA, HTTPS with one."""
+def trust_files(
+    endpoints: list[str], directory: str, ca_pem: str | None, runtime: str = "containerd"
+) -> dict[str, str]:
+    """Path -> content of every file a node needs. containerd: hosts.toml, plain HTTP without
+    a CA, HTTPS with one. Docker: the CA only (plain HTTP needs daemon.json, not certs.d)."""
     files: dict[str, str] = {}
     for endpoint in endpoints:
         folder = f"{directory}/{endpoint}"
         ca_path = f"{folder}/ca.crt" if ca_pem is not None else None
-        scheme = "https" if ca_pem is not None else "http"
-        files[f"{folder}/hosts.toml"] = hosts_toml(endpoint, scheme, ca_path)
+        if runtime == "docker":
+            files[f"{folder}/{DOCKER_MARKER_FILE}"] = MARKER + "\n"
+        else:
+            scheme = "https" if ca_pem is not None else "http"
+            files[f"{folder}/hosts.toml"] = hosts_toml(endpoint, scheme, ca_path)
         if ca_path is not None and ca_pem is not None:
             files[ca_path] = ca_pem if ca_pem.endswith("\n") else ca_pem + "\n"
     return files
@@ -70,14 +81,15 @@ _PRELUDE = f"""set -eu
 as_root() {{ if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }}
 marker={shlex.quote(MARKER)}
 backup={BACKUP_SUFFIX}
+managed={DOCKER_MARKER_FILE}
 changed=0
 """
 
-# put PATH CONTENT: a file found before regstack managed its folder (the folder's hosts.toml
-# has no marker yet) is kept aside once, to be put back on removal.
+# put PATH CONTENT: a file found before regstack managed its folder (no marker yet in the
+# folder's hosts.toml or regstack-managed) is kept aside once, to be put back on removal.
 _PUT = """put() {
   if [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; then return 0; fi
-  if [ -f "$1" ] && [ ! -f "$1$backup" ] && ! grep -qsF "$marker" "$(dirname "$1")/hosts.toml"; then
+  if [ -f "$1" ] && [ ! -f "$1$backup" ] && ! grep -qsF "$marker" "$(dirname "$1")/hosts.toml" "$(dirname "$1")/$managed"; then
     as_root cp -p "$1" "$1$backup"
   fi
   as_root mkdir -p "$(dirname "$1")"
@@ -100,9 +112,9 @@ _REMOVE = """remove() {
 
 # prune DIR KEEP: our files for endpoints no longer listed (KEEP: wanted paths, one a line).
 _PRUNE = """prune() {
-  for f in "$1"/*/hosts.toml; do
+  for f in "$1"/*/hosts.toml "$1"/*/"$managed"; do
     if [ -f "$f" ] && grep -qF "$marker" "$f" && ! printf '%s\\n' "$2" | grep -qxF "$f"; then
-      remove "$f"; remove "$(dirname "$f")/ca.crt"
+      remove "$(dirname "$f")/ca.crt"; remove "$f"
     fi
   done
 }
@@ -161,10 +173,12 @@ class NodeTrust(pulumi.ComponentResource):
         # The CA certificate is public; unsecret it so previews show what nodes will trust.
         files = (
             pulumi.Output.unsecret(ca).apply(
-                lambda pem: trust_files(args.endpoints, directory, pem)
+                lambda pem: trust_files(args.endpoints, directory, pem, args.trust.runtime)
             )
             if ca is not None
-            else pulumi.Output.from_input(trust_files(args.endpoints, directory, None))
+            else pulumi.Output.from_input(
+                trust_files(args.endpoints, directory, None, args.trust.runtime)
+            )
         )
         for node in args.trust.nodes:
             self._node(name, node, files, directory, restart, args.private_key)

@@ -21,6 +21,7 @@ class Node:
     """A node's filesystem under a temporary directory; restarts are counted in a file."""
 
     root: Path
+    runtime: str = "containerd"
 
     @property
     def certs_dir(self) -> Path:
@@ -35,7 +36,7 @@ class Node:
         return len(log.read_text().splitlines()) if log.exists() else 0
 
     def files(self, endpoints: list[str], ca: str | None) -> dict[str, str]:
-        return trust_files(endpoints, str(self.certs_dir), ca)
+        return trust_files(endpoints, str(self.certs_dir), ca, self.runtime)
 
     def apply(
         self, endpoints: list[str], ca: str | None, env: dict[str, str] | None = None
@@ -146,3 +147,31 @@ def test_a_user_other_than_root_writes_through_sudo(node: Node, tmp_path: Path) 
     assert all(line.startswith("-n ") for line in commands)
     assert any(line.startswith("-n mv ") and line.endswith("hosts.toml") for line in commands)
     assert node.restarts() == 1
+
+
+@pytest.fixture
+def docker_node(tmp_path: Path) -> Node:
+    return Node(tmp_path, runtime="docker")
+
+
+def test_a_docker_node_gets_the_lab_ca_beside_a_marker_and_no_hosts_toml(docker_node: Node) -> None:
+    docker_node.apply(ENDPOINTS[:1], CA)
+    assert docker_node.tree() == ["localhost:32000", "localhost:32000/ca.crt",
+                                  "localhost:32000/regstack-managed"]  # fmt: skip
+    assert (docker_node.certs_dir / "localhost:32000" / "ca.crt").read_text() == CA
+
+
+def test_a_docker_endpoint_dropped_from_the_config_is_removed(docker_node: Node) -> None:
+    docker_node.apply(ENDPOINTS, CA)
+    docker_node.apply(ENDPOINTS[1:], CA)
+    assert docker_node.tree() == ["registry.lab:32000", "registry.lab:32000/ca.crt",
+                                  "registry.lab:32000/regstack-managed"]  # fmt: skip
+
+
+def test_a_ca_docker_had_before_is_put_back_on_removal(docker_node: Node) -> None:
+    theirs = docker_node.found("localhost:32000/ca.crt", NEW_CA)
+    docker_node.apply(ENDPOINTS[:1], CA)
+    docker_node.apply(ENDPOINTS[:1], CA)
+    docker_node.remove(ENDPOINTS[:1], CA)
+    assert theirs.read_text() == NEW_CA
+    assert docker_node.tree() == ["localhost:32000", "localhost:32000/ca.crt"]

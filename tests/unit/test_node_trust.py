@@ -86,6 +86,14 @@ def test_without_node_trust_the_ca_is_neither_read_nor_awaited() -> None:
     assert "annotations" not in rec.named("rs-certificate-ca").inputs["metadata"]
 
 
+def test_docker_nodes_get_the_lab_ca_in_docker_certs_d_and_no_restart() -> None:
+    rec = platform({"tls": {"mode": "self-signed"}, "node_trust": {**NODES, "runtime": "docker"}})
+    script = commands(rec)[0].inputs["create"]
+    assert "put /etc/docker/certs.d/localhost:32000/ca.crt" in script
+    assert [line for line in script.splitlines() if "hosts.toml" in line and "put " in line] == []
+    assert "as_root sh -c true" in script
+
+
 def test_extra_endpoints_are_trusted_too() -> None:
     rec = platform({"node_trust": {**NODES, "endpoints": ["10.0.0.10:32000"]}})
     assert "certs.d/10.0.0.10:32000/hosts.toml" in commands(rec)[0].inputs["create"]
@@ -125,11 +133,13 @@ def test_no_insecure_registries_snippet_outside_a_dev_http_registry(raw: dict[st
          "node_trust.nodes[1].host"),
         ({"node_trust": {**NODES, "certs_dir": "etc/containerd"}}, "node_trust.certs_dir"),
         ({"node_trust": {**NODES, "endpoints": ["a b"]}}, "node_trust.endpoints[0]"),
-        ({"node_trust": {**NODES, "runtime": "docker"}}, "node_trust.runtime"),
+        ({"node_trust": {**NODES, "runtime": "cri-o"}}, "node_trust.runtime"),
         ({"tls": {"mode": "issuer", "issuer": {"name": "le"}}, "node_trust": NODES},
          "node_trust.nodes"),
+        ({"node_trust": {**NODES, "runtime": "docker"}}, "node_trust.runtime"),
     ],
-    ids=["no key", "twice", "relative dir", "bad endpoint", "unknown runtime", "public CA"],
+    ids=["no key", "twice", "relative dir", "bad endpoint", "unknown runtime", "public CA",
+         "docker over http"],
 )  # fmt: skip
 def test_bad_node_trust_config_names_its_path(raw: dict[str, Any], path: str) -> None:
     with pytest.raises(ConfigError) as error:
