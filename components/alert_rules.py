@@ -36,6 +36,8 @@ class AlertSettings:
     gc: bool = True
     retention: bool = True
     certificate: bool = True
+    volume: bool = True
+    """The registry keeps blobs on its volume (not in a bucket, which kubelet does not measure)."""
 
     @classmethod
     def from_config(cls, cfg: RegstackConfig) -> AlertSettings:
@@ -46,6 +48,7 @@ class AlertSettings:
             gc=cfg.gc.enabled,
             retention=cfg.retention.enabled,
             certificate=cfg.tls.mode != "none",
+            volume=cfg.registry.storage.type == "filesystem",
         )
 
 
@@ -204,7 +207,7 @@ def alert_rules(settings: AlertSettings) -> dict[str, Any]:
                             "tag retention", t.retention_stale_after)  # fmt: skip
     groups = [
         ("regstack-registry-availability", _availability(settings)),
-        ("regstack-registry-storage", _storage(settings)),
+        ("regstack-registry-storage", _storage(settings) if settings.volume else []),
         ("regstack-registry-http", _http(settings)),
         ("regstack-registry-maintenance", maintenance),
         ("regstack-registry-certificate", _certificate(settings) if settings.certificate else []),

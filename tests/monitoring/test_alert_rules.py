@@ -41,6 +41,12 @@ def test_disabled_parts_get_no_alerts() -> None:
     assert "RegistryCertificateExpiringSoon" not in names
 
 
+def test_a_registry_on_object_storage_gets_no_volume_alerts() -> None:
+    names = {rule["alert"] for rule in alerts(dataclasses.replace(EVERYTHING, volume=False))}
+    assert not {n for n in names if n.startswith("RegistryStorage")}
+    assert "RegistryDown" in names
+
+
 def test_annotations_hold_no_templates() -> None:
     """promtool tests compare annotations verbatim; the dashboard shows current values."""
     assert not [r["alert"] for r in alerts() if "{{" in str(r["annotations"])]
