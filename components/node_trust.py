@@ -1,10 +1,11 @@
-"""NodeTrust: make each node's containerd trust the registry, as the chapter does by hand.
+"""NodeTrust: make each node's container runtime trust the registry, as the chapter does by hand.
 
 A lab registry speaks plain HTTP or TLS from a self-signed CA, and containerd refuses both until
 told otherwise. containerd reads that from `certs.d/<host:port>/hosts.toml` (MicroK8s keeps it
-under its snap); this component writes those files on every node over SSH with pulumi-command,
-restarts the runtime only when a file changed, and on `pulumi destroy` removes them again,
-putting back any file it had replaced (MicroK8s ships one for `localhost:32000`).
+under its snap), Docker Engine a CA from `/etc/docker/certs.d/<host:port>/ca.crt`. This
+component writes those files on every node over SSH with pulumi-command, restarts the runtime
+only when a file changed, and on `pulumi destroy` removes them again, putting back any file it
+had replaced (MicroK8s ships one for `localhost:32000`).
 
 The scripts are plain POSIX shell built by pure functions, so tests run them against a local
 directory instead of a node.
@@ -162,7 +163,7 @@ class NodeTrustArgs:
 
 
 class NodeTrust(pulumi.ComponentResource):
-    """One pulumi-command remote Command per node: writes, and on destroy removes, hosts.toml."""
+    """One pulumi-command remote Command per node: writes, and on destroy removes, its files."""
 
     nodes: pulumi.Output[list[str]]
 
