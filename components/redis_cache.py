@@ -6,6 +6,7 @@ eviction, reachable from the registry and its GC Job only. Losing it costs looku
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pulumi
@@ -66,6 +67,7 @@ class RedisCache(pulumi.ComponentResource):
             )
 
         server_args = server_arguments(None)
+        pod_annotations: dict[str, pulumi.Input[str]] = {}
         mounts = [k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")]
         volumes = [
             k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
@@ -85,6 +87,12 @@ class RedisCache(pulumi.ComponentResource):
                 opts=child,
             )  # fmt: skip
             server_args = server_arguments(f"{AUTH_DIR}/{AUTH_FILE}")
+            # Redis reads the file once: a new password must restart the pod. Only a digest shows.
+            pod_annotations["regstack.io/auth-checksum"] = pulumi.Output.unsecret(
+                pulumi.Output.from_input(args.password).apply(
+                    lambda password: hashlib.sha256(password.encode()).hexdigest()
+                )
+            )
             mounts.append(
                 k8s.core.v1.VolumeMountArgs(name="auth", mount_path=AUTH_DIR, read_only=True)
             )
@@ -119,7 +127,9 @@ class RedisCache(pulumi.ComponentResource):
                 replicas=1,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=LABELS, annotations=pod_annotations or None
+                    ),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         security_context=k8s.core.v1.PodSecurityContextArgs(

@@ -128,6 +128,18 @@ def test_the_deployed_cache_reads_its_password_from_a_file_of_a_secret() -> None
     assert string_data(rec, "rs-cache-password") == {"auth.conf": f"requirepass {REDIS_PASSWORD}\n"}
 
 
+def test_a_new_cache_password_restarts_the_cache_without_showing_the_password() -> None:
+    def checksum(password: str) -> str:
+        raw = {
+            "registry": {**CACHED["registry"], "cache": {"redis": "deploy", "password": password}}
+        }
+        template = platform(raw).named("rs-cache-deployment").inputs["spec"]["template"]
+        return str(template["metadata"]["annotations"]["regstack.io/auth-checksum"])
+
+    assert checksum("first-password") != checksum("second-password")
+    assert "first-password" not in checksum("first-password")
+
+
 def test_an_external_cache_is_only_an_address() -> None:
     raw = {
         "registry": {**S3["registry"], "cache": {"redis": "external", "address": "redis.db:6379"}}
