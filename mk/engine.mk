@@ -17,5 +17,5 @@ cluster-status: ## is the test control plane up?
 end-to-end: $(VENV)/.installed toolchain ## end-to-end tests against a throwaway cluster
 	$(PY) -m pytest -q -m e2e tests/e2e
 
-bench-engine: $(VENV)/.installed toolchain ## median `pulumi preview` time of an empty Python program
+bench-engine: $(VENV)/.installed toolchain ## `pulumi preview` time: empty program, one ConfigMap, the dev stack
 	$(PY) benchmarks/bench_engine.py

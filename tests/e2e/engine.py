@@ -92,6 +92,21 @@ class Cluster:
         env = dict(os.environ, REGSTACK_STATE=str(self.state))
         subprocess.run(["bash", str(SCRIPTS / "cluster.sh"), "down"], check=False, env=env)
 
+    def create_namespace(self, name: str) -> None:
+        """A namespace that a real cluster's add-ons would own (e.g. Grafana's); idempotent."""
+        body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        request = urllib.request.Request(
+            f"{self.api}/api/v1/namespaces",
+            data=body.encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            urllib.request.urlopen(request, context=self._ssl, timeout=10)
+        except urllib.error.HTTPError as err:
+            if err.code != 409:  # 409: already there
+                raise
+
     def get(self, path: str) -> tuple[int, dict]:
         """GET an API path; returns (HTTP status, decoded JSON body)."""
         req = urllib.request.Request(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,19 +31,6 @@ CLAIM = f"{REGISTRY_NS}/persistentvolumeclaims/registry-data"
 DEV_PASSWORD = "e2e-lab-password-7f3a"  # replaces the committed lab password in the test copy
 
 
-def create_namespace(engine: Engine, name: str) -> None:
-    """Namespaces that a real cluster's add-ons would own (e.g. Grafana's)."""
-    cluster = engine.cluster
-    body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    request = urllib.request.Request(f"{cluster.api}/api/v1/namespaces", data=body.encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {cluster.token}",
-                                              "Content-Type": "application/json"})  # fmt: skip
-    try:
-        urllib.request.urlopen(request, context=cluster._ssl, timeout=10)
-    except urllib.error.HTTPError as err:
-        assert err.code == 409, err.read()  # already there
-
-
 def wait_gone(engine: Engine, path: str, seconds: float = 90) -> bool:
     deadline = time.monotonic() + seconds
     while engine.cluster.get(path)[0] != 404:
@@ -56,7 +42,7 @@ def wait_gone(engine: Engine, path: str, seconds: float = 90) -> bool:
 
 @pytest.fixture(scope="module")
 def dev(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegstackProject]:
-    create_namespace(engine, "observability")
+    engine.cluster.create_namespace("observability")
     project = RegstackProject.copy(engine, tmp_path_factory.mktemp("dev"), "dev")
     project.set_secret("regstack:auth.users[0].password", DEV_PASSWORD)
     project.up()
@@ -172,7 +158,7 @@ def test_invalid_config_fails_before_anything_is_created(engine: Engine, tmp_pat
 
 
 def test_destroy_removes_everything_of_the_dev_stack(engine: Engine, tmp_path: Path) -> None:
-    create_namespace(engine, "observability")
+    engine.cluster.create_namespace("observability")
     project = RegstackProject.copy(engine, tmp_path, "lab-destroy", source=REPO / "Pulumi.dev.yaml")
     project.set_path("regstack:registry.namespace", "lab-destroy")
     # The dev stack owns node port 32000 and the dashboard on this cluster.
@@ -190,7 +176,7 @@ def test_destroy_removes_everything_of_the_dev_stack(engine: Engine, tmp_path: P
 def test_prod_registry_data_survives_destroy_until_unprotected(
     engine: Engine, tmp_path: Path
 ) -> None:
-    create_namespace(engine, "monitoring")
+    engine.cluster.create_namespace("monitoring")
     project = RegstackProject.copy(
         engine, tmp_path, "prod", source=REPO / "examples" / "Pulumi.prod-distribution.yaml"
     )
