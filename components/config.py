@@ -8,6 +8,7 @@ Structured config lives under the `regstack` namespace of a stack file (`regstac
 from __future__ import annotations
 
 import re
+import ssl
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
@@ -206,6 +207,16 @@ def _check_endpoint_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _check_ca_bundle(text: str) -> str:
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise ValueError("must be PEM certificates (-----BEGIN CERTIFICATE----- ...)")
+    try:
+        ssl.create_default_context(cadata=text)
+    except (ssl.SSLError, ValueError) as err:
+        raise ValueError(f"is not a readable PEM certificate bundle ({err})") from None
+    return text
+
+
 class S3StorageConfig(_Model):
     """An S3-compatible bucket (AWS, MinIO, SeaweedFS, Ceph RGW...) the registry keeps blobs in."""
 
@@ -219,6 +230,11 @@ class S3StorageConfig(_Model):
         description="Path-style URLs (bucket in the path), as most S3-compatible servers need.",
     )
     tls_verify: bool = Field(True, description="Verify the endpoint's TLS certificate.")
+    ca_bundle: Annotated[str, AfterValidator(_check_ca_bundle)] | None = Field(
+        None,
+        description="PEM CA certificate(s) that sign the endpoint's certificate (e.g. a lab "
+        "MinIO's own CA), trusted besides the image's CAs.",
+    )
     root_directory: str | None = Field(
         None, description="Key prefix inside the bucket (share a bucket between registries)."
     )
@@ -849,6 +865,10 @@ def _storage_problems(cfg: RegstackConfig) -> list[Problem]:
          and ((s3.endpoint or "https:").startswith("http:") or not s3.tls_verify), "registry.storage.s3.endpoint",
          "the prod profile talks to object storage over verified HTTPS; use an https endpoint with "
          "tls_verify: true, or set allow_insecure: true"),
+        (s3 is not None and s3.ca_bundle is not None and (s3.endpoint or "https:").startswith("http:"),
+         "registry.storage.s3.ca_bundle", "a CA bundle is only used with an https endpoint"),
+        (s3 is not None and s3.ca_bundle is not None and not s3.tls_verify, "registry.storage.s3.ca_bundle",
+         "a CA bundle is used to verify the endpoint, but tls_verify is false; set tls_verify: true"),
     )  # fmt: skip
 
 

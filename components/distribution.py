@@ -18,6 +18,9 @@ from components import distribution_config as render
 from components.config import RegistryConfig
 from components.scan_skips import REGISTRY_DATA, SECRET_ENV, checkov_skips
 
+S3_CA_KEY = "s3-ca.crt"
+"""The ConfigMap key of the S3 endpoint's CA bundle."""
+
 APP = "registry"
 SELECTOR = {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": APP}
 UID = 1000  # the non-root user the twuni chart also runs Distribution as
@@ -58,13 +61,28 @@ def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
             bucket=s3.bucket, region=s3.region, endpoint=s3.endpoint,
             secure=not (s3.endpoint or "https:").startswith("http:"), tls_verify=s3.tls_verify,
             path_style=s3.path_style, root_directory=s3.root_directory, redirect=s3.redirect,
-            static_keys=s3.access_key is not None,
+            static_keys=s3.access_key is not None, custom_ca=s3.ca_bundle is not None,
         ),
         redis=None if args.redis_address is None else render.RedisSettings(
             address=args.redis_address, db=cache.db, password=cache.password is not None,
         ),
         shared_secret=render.ENV_HTTP_SECRET in args.secret_env,
     )  # fmt: skip
+
+
+def s3_ca_volume(
+    config_map_name: pulumi.Input[str],
+) -> tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]:
+    """The S3 endpoint's CA from the registry's ConfigMap, alone in the directory that
+    `distribution_config.plain_env` names (Go reads every file there)."""
+    source = k8s.core.v1.ConfigMapVolumeSourceArgs(
+        name=config_map_name,
+        items=[k8s.core.v1.KeyToPathArgs(key=S3_CA_KEY, path=render.S3_CA_FILE)],
+    )
+    return (
+        k8s.core.v1.VolumeArgs(name="s3-ca", config_map=source),
+        k8s.core.v1.VolumeMountArgs(name="s3-ca", mount_path=render.S3_CA_DIR, read_only=True),
+    )
 
 
 class DistributionRegistry(pulumi.ComponentResource):
@@ -78,6 +96,8 @@ class DistributionRegistry(pulumi.ComponentResource):
     claim_name: pulumi.Output[str] | None
     """None with object storage (no volume)."""
     config_map_name: pulumi.Output[str]
+    s3_ca_bundle: str | None
+    """The CA the registry trusts for its S3 endpoint, if any (GC mounts it too)."""
 
     def __init__(
         self, name: str, args: DistributionRegistryArgs, opts: pulumi.ResourceOptions | None = None
@@ -87,14 +107,20 @@ class DistributionRegistry(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         registry = args.registry
         settings = render_settings(args)
+        self._settings = settings
         # The pod must get exactly the secrets config.yml leaves out.
         assert sorted(args.secret_env) == sorted(render.secret_env_names(settings))
         self.env_secret = self._env_secret(name)
         config_text = yaml.safe_dump(render.registry_config(settings), sort_keys=True)
+        s3 = registry.storage.s3
+        self.s3_ca_bundle = s3.ca_bundle if settings.s3 is not None and s3 is not None else None
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=self._metadata(f"{APP}-config"),
-            data={"config.yml": config_text},
+            data={
+                "config.yml": config_text,
+                **({S3_CA_KEY: self.s3_ca_bundle} if self.s3_ca_bundle else {}),
+            },
             opts=self._child,
         )
         # Object storage keeps the blobs: no volume then.
@@ -189,11 +215,15 @@ class DistributionRegistry(pulumi.ComponentResource):
         )
 
     def env(self) -> list[k8s.core.v1.EnvVarArgs]:
-        """The registry's secret environment, for its pods and for GC's."""
+        """The registry's environment beside config.yml (secrets, S3 CA), for its pods and GC's."""
+        plain = [
+            k8s.core.v1.EnvVarArgs(name=key, value=value)
+            for key, value in sorted(render.plain_env(self._settings).items())
+        ]
         if self.env_secret is None:
-            return []
+            return plain
         secret_name = self.env_secret.metadata.name
-        return [
+        return plain + [
             k8s.core.v1.EnvVarArgs(
                 name=key,
                 value_from=k8s.core.v1.EnvVarSourceArgs(
@@ -246,6 +276,10 @@ class DistributionRegistry(pulumi.ComponentResource):
                 ),
             ))  # fmt: skip
             mounts.insert(0, k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR))
+        if self.s3_ca_bundle is not None:
+            ca_volume, ca_mount = s3_ca_volume(config_map.metadata.name)
+            volumes.append(ca_volume)
+            mounts.append(ca_mount)
         for volume, secret, path in (
             ("tls", self._args.tls_secret_name, render.TLS_DIR),
             ("auth", self._args.htpasswd_secret_name, render.AUTH_DIR),
@@ -269,13 +303,16 @@ class DistributionRegistry(pulumi.ComponentResource):
     ) -> k8s.apps.v1.Deployment:
         registry = self._args.registry
         volumes, mounts = self._volumes(claim, config_map)
-        # Changing config.yml or the users must restart Distribution, which reads both once.
-        # So are the secret environment's values; only their digest shows (never the values),
-        # unsecret so that previews keep the Deployment readable.
+        # Changing config.yml, the S3 CA or the users must restart Distribution, which reads
+        # them once. So are the secret environment's values; only their digest shows (never the
+        # values), unsecret so that previews keep the Deployment readable.
         secret_values = [self._args.secret_env[k] for k in sorted(self._args.secret_env)]
         checksum = pulumi.Output.unsecret(
             pulumi.Output.all(
-                config_text, self._args.htpasswd_checksum or "", *secret_values
+                config_text,
+                self._args.htpasswd_checksum or "",
+                *secret_values,
+                *([self.s3_ca_bundle] if self.s3_ca_bundle else []),
             ).apply(lambda parts: hashlib.sha256("\n".join(parts).encode()).hexdigest())
         )
         scheme = "HTTPS" if self._args.tls_secret_name is not None else "HTTP"

@@ -13,6 +13,8 @@ DATA_DIR = "/var/lib/registry"
 CONFIG_DIR = "/etc/docker/registry"
 TLS_DIR = "/etc/registry/tls"
 AUTH_DIR = "/etc/registry/auth"
+S3_CA_DIR = "/etc/registry/s3-ca"
+S3_CA_FILE = "ca.crt"
 HTTP_PORT = 5000
 METRICS_PORT = 5001
 
@@ -39,6 +41,8 @@ class S3Settings:
     root_directory: str | None = None
     static_keys: bool = True
     """Keys come from ENV_S3_*; False: from the pod's cloud identity (e.g. IAM roles)."""
+    custom_ca: bool = False
+    """Trust the CA certificate in `RenderSettings.s3_ca_dir` for the endpoint (`plain_env`)."""
     redirect: bool = False
     """`storage.redirect`: answer blob GETs with a 307 to a presigned URL on the endpoint
     instead of the bytes. Only when every client can reach the endpoint (AWS S3 itself): an
@@ -64,6 +68,7 @@ class RenderSettings:
     data_dir: str = DATA_DIR
     tls_dir: str = TLS_DIR
     auth_dir: str = AUTH_DIR
+    s3_ca_dir: str = S3_CA_DIR
     http_addr: str = f":{HTTP_PORT}"
     metrics_addr: str = f":{METRICS_PORT}"
     readonly: bool = False
@@ -83,6 +88,19 @@ def secret_env_names(settings: RenderSettings) -> list[str]:
     names += [ENV_HTTP_SECRET] if settings.shared_secret else []
     names += [ENV_REDIS_PASSWORD] if settings.redis and settings.redis.password else []
     return names
+
+
+def plain_env(settings: RenderSettings) -> dict[str, str]:
+    """The non-secret environment variables the registry process needs besides config.yml.
+
+    A custom CA for the S3 endpoint goes through Go's SSL_CERT_DIR: Distribution's S3 driver
+    panics on AWS_CA_BUNDLE ("HTTPClient's transport unsupported type": it wraps the HTTP
+    transport), and SSL_CERT_DIR only replaces the certificate directories, so the image's
+    own CA bundle file stays trusted for everything else.
+    """
+    if settings.s3 is not None and settings.s3.custom_ca:
+        return {"SSL_CERT_DIR": settings.s3_ca_dir}
+    return {}
 
 
 def _s3_driver(s3: S3Settings) -> dict[str, object]:

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components import distribution_config as render
 from components.config import GcConfig
+from components.distribution import s3_ca_volume
 from components.scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
 SCRIPT = Path(__file__).parent / "jobs" / "gc_window.py"
@@ -38,7 +39,9 @@ class GarbageCollectionArgs:
     config_map_name: pulumi.Input[str]
     selector: dict[str, str]
     registry_env: Sequence[k8s.core.v1.EnvVarArgs] = field(default_factory=list)
-    """The registry's secret environment (S3 keys...): GC reads the same storage."""
+    """The registry's environment (S3 keys, CA directory...): GC reads the same storage."""
+    s3_ca: bool = False
+    """Mount the S3 endpoint's CA from the registry's ConfigMap, as the registry does."""
     cache_address: str | None = None
     """Redis blob-descriptor cache to flush before service comes back."""
     cache_db: int = 0
@@ -131,6 +134,7 @@ class GarbageCollection(pulumi.ComponentResource):
                 window, f" --redis={args.cache_address} --redis-db={args.cache_db}"
             )
             restore_env = [e for e in args.registry_env if e.name == render.ENV_REDIS_PASSWORD]
+        secret_env = any(e.value_from is not None for e in args.registry_env)
         untagged = " --delete-untagged" if args.gc.delete_untagged else ""
         filesystem = args.claim_name is not None
         # A registry that never stored anything has no repositories directory, and GC
@@ -142,16 +146,19 @@ class GarbageCollection(pulumi.ComponentResource):
             f"{prepare}registry garbage-collect{untagged} {render.CONFIG_DIR}/config.yml; "
             f"echo $? > {SHARED}/gc-exit"
         )
-        data_mounts: list[k8s.core.v1.VolumeMountArgs] = []
-        data_volumes: list[k8s.core.v1.VolumeArgs] = []
+        storage_mounts: list[k8s.core.v1.VolumeMountArgs] = []
+        storage_volumes: list[k8s.core.v1.VolumeArgs] = []
         if args.claim_name is not None:
-            data_mounts = [k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR)]
+            storage_mounts = [k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR)]
             claim = k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=args.claim_name)
-            data_volumes = [k8s.core.v1.VolumeArgs(name="data", persistent_volume_claim=claim)]
+            storage_volumes = [k8s.core.v1.VolumeArgs(name="data", persistent_volume_claim=claim)]
+        if args.s3_ca:  # object storage: no claim, but the endpoint's CA
+            ca_volume, ca_mount = s3_ca_volume(args.config_map_name)
+            storage_mounts, storage_volumes = [ca_mount], [ca_volume]
         gc_container = k8s.core.v1.ContainerArgs(
             name="gc", image=args.registry_image, command=["sh", "-c", collect],
             env=list(args.registry_env) or None,
-            volume_mounts=[*data_mounts,
+            volume_mounts=[*storage_mounts,
                            k8s.core.v1.VolumeMountArgs(name="config", mount_path=render.CONFIG_DIR, read_only=True),
                            k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED)],
             resources=k8s.core.v1.ResourceRequirementsArgs(
@@ -177,7 +184,7 @@ class GarbageCollection(pulumi.ComponentResource):
             containers=[gc_container,
                         _window_container("restore", args.helper_image, restore_flags, restore_env)],
             volumes=[
-                *data_volumes,
+                *storage_volumes,
                 k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map_name)),
                 k8s.core.v1.VolumeArgs(name="scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=scripts.metadata.name)),
                 k8s.core.v1.VolumeArgs(name="shared", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
@@ -186,7 +193,7 @@ class GarbageCollection(pulumi.ComponentResource):
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata=meta("registry-gc", checkov_skips(
-                {**GARBAGE_COLLECTION, **(SECRET_ENV if args.registry_env else {})})),
+                {**GARBAGE_COLLECTION, **(SECRET_ENV if secret_env else {})})),
             spec=k8s.batch.v1.CronJobSpecArgs(
                 schedule=args.gc.schedule,
                 concurrency_policy="Forbid",

@@ -21,6 +21,7 @@ in Harbor (UI or `PUT /api/v2.0/users/{id}/password`) and then in config.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -152,8 +153,9 @@ def _internal_tls(harbor: HarborConfig) -> dict[str, Any]:
     }
 
 
-def _image_storage(s3: S3StorageConfig, credentials: str) -> dict[str, Any]:
-    """`persistence.imageChartStorage` for a bucket; keys come from the credentials Secret."""
+def _image_storage(s3: S3StorageConfig, credentials: str, ca_secret: str | None) -> dict[str, Any]:
+    """`persistence.imageChartStorage` for a bucket; keys come from the credentials Secret, the
+    endpoint's CA (if any) from a Secret the chart adds to the registry's trust store."""
     driver: dict[str, Any] = {
         "region": s3.region, "bucket": s3.bucket, "v4auth": True,
         "secure": not (s3.endpoint or "https:").startswith("http:"),
@@ -165,7 +167,10 @@ def _image_storage(s3: S3StorageConfig, credentials: str) -> dict[str, Any]:
         driver["rootdirectory"] = s3.root_directory
     if s3.access_key is not None:
         driver["existingSecret"] = credentials
-    return {"type": "s3", "disableredirect": not s3.redirect, "s3": driver}
+    storage = {"type": "s3", "disableredirect": not s3.redirect, "s3": driver}
+    if ca_secret is not None:
+        storage["caBundleSecretName"] = ca_secret
+    return storage
 
 
 def harbor_values(
@@ -176,6 +181,7 @@ def harbor_values(
     credentials_secret: str,
     secrets: HarborSecrets,
     s3: S3StorageConfig | None = None,
+    s3_ca_secret: str | None = None,
 ) -> dict[str, Any]:
     """The chart's values: regstack's settings, then `harbor.extra_values` merged over them."""
     host = urlsplit(external_url).hostname or ""
@@ -225,7 +231,9 @@ def harbor_values(
         "internalTLS": _internal_tls(harbor),
     }
     if s3 is not None:
-        values["persistence"]["imageChartStorage"] = _image_storage(s3, credentials_secret)
+        values["persistence"]["imageChartStorage"] = _image_storage(
+            s3, credentials_secret, s3_ca_secret
+        )
     return deep_merge(values, harbor.extra_values)
 
 
@@ -263,7 +271,6 @@ class HarborRegistry(pulumi.ComponentResource):
         self, name: str, args: HarborRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("regstack:index:HarborRegistry", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
 
         credentials: dict[str, pulumi.Input[str]] = {ADMIN_PASSWORD_KEY: args.admin_password}
         if args.database_password is not None:
@@ -275,20 +282,19 @@ class HarborRegistry(pulumi.ComponentResource):
             credentials[render.ENV_S3_ACCESS_KEY], credentials[render.ENV_S3_SECRET_KEY] = (
                 args.s3_keys
             )
-        secret = k8s.core.v1.Secret(
-            f"{name}-credentials",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{name}-credentials",
-                namespace=args.namespace,
-                labels={"app.kubernetes.io/managed-by": "regstack"},
-            ),
-            type="Opaque",
-            string_data=credentials,
-            opts=child,
-        )
+        secret = self._secret(f"{name}-credentials", args.namespace, credentials)
+        ca_secret = None
+        if args.s3 is not None and args.s3.ca_bundle is not None:
+            # The key name the chart's `caBundleSecretName` expects. A CA is public, but Secret
+            # data stays secret in state like any other (the secret-values policy).
+            ca = {"ca.crt": pulumi.Output.secret(args.s3.ca_bundle)}
+            ca_secret = self._secret(f"{name}-s3-ca", args.namespace, ca).metadata.name
 
         values = pulumi.Output.all(
-            seed=args.secret_seed, tls=args.tls_secret_name, credentials=secret.metadata.name
+            seed=args.secret_seed,
+            tls=args.tls_secret_name,
+            credentials=secret.metadata.name,
+            s3_ca=ca_secret,
         ).apply(
             lambda resolved: harbor_values(
                 args.harbor,
@@ -297,6 +303,7 @@ class HarborRegistry(pulumi.ComponentResource):
                 credentials_secret=resolved["credentials"],
                 secrets=harbor_secrets(resolved["seed"]),
                 s3=args.s3,
+                s3_ca_secret=resolved["s3_ca"],
             )
         )
         k8s.helm.v4.Chart(
@@ -320,4 +327,17 @@ class HarborRegistry(pulumi.ComponentResource):
                 "external_url": self.external_url,
                 "credentials_secret_name": self.credentials_secret_name,
             }
+        )
+
+    def _secret(
+        self, name: str, namespace: pulumi.Input[str], data: Mapping[str, pulumi.Input[str]]
+    ) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=name, namespace=namespace, labels={"app.kubernetes.io/managed-by": "regstack"}
+            ),
+            type="Opaque",
+            string_data=data,
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -300,6 +300,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     config_map_name=registry.config_map_name,
                     selector=SELECTOR,
                     registry_env=registry.env(),
+                    s3_ca=registry.s3_ca_bundle is not None,
                     cache_address=registry_args.redis_address,
                     cache_db=cfg.registry.cache.db,
                 ),

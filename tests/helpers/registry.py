@@ -24,7 +24,12 @@ from typing import Any
 import pytest
 import yaml
 
-from components.distribution_config import RenderSettings, registry_config, secret_env_names
+from components.distribution_config import (
+    RenderSettings,
+    plain_env,
+    registry_config,
+    secret_env_names,
+)
 
 REGISTRY_BIN = "docker-registry"
 
@@ -175,9 +180,10 @@ def start_registry(
 ) -> RunningRegistry:
     """Start `docker-registry serve` with the config regstack renders, and wait for it.
 
-    TLS files are read from `workdir/tls/tls.{crt,key}` and htpasswd from `workdir/auth/htpasswd`,
-    the same file names the component mounts from its Secrets. `secrets` are the values of
-    exactly the environment variables the pod gets from Secrets (`secret_env_names`).
+    TLS files are read from `workdir/tls/tls.{crt,key}`, htpasswd from `workdir/auth/htpasswd`
+    and an S3 endpoint's CA from `workdir/s3-ca/`: the same file names the component mounts.
+    `secrets` are the values of exactly the environment variables the pod gets from Secrets
+    (`secret_env_names`); the others (`plain_env`) are set as the pod spec sets them.
     """
     require(REGISTRY_BIN)
     secrets = dict(secrets or {})
@@ -187,15 +193,15 @@ def start_registry(
     port, metrics = free_port(), free_port()
     local = dataclasses.replace(
         settings, data_dir=str(workdir / "data"), tls_dir=str(workdir / "tls"),
-        auth_dir=str(workdir / "auth"), http_addr=f"127.0.0.1:{port}",
-        metrics_addr=f"127.0.0.1:{metrics}",
+        auth_dir=str(workdir / "auth"), s3_ca_dir=str(workdir / "s3-ca"),
+        http_addr=f"127.0.0.1:{port}", metrics_addr=f"127.0.0.1:{metrics}",
     )  # fmt: skip
     config = registry_config(local)
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "config.yml"
     config_path.write_text(yaml.safe_dump(config))
     log_path = workdir / "registry.log"
-    env = registry_env(secrets)
+    env = {**registry_env(secrets), **plain_env(local)}
     scheme = "https" if settings.tls else "http"
     registry = RunningRegistry(
         f"{scheme}://127.0.0.1:{port}", f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics}/metrics",

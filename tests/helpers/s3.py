@@ -99,6 +99,8 @@ class S3Server:
     process: subprocess.Popen[bytes]
     log_path: Path
     grpc_ports: list[int]
+    https_endpoint: str | None = None
+    """The same gateway over TLS, when started with a certificate."""
 
     def keys(self, prefix: str = "") -> list[str]:
         """Every object key under `prefix` in the bucket (ListObjectsV2, all pages)."""
@@ -158,8 +160,11 @@ def _warm_up(server: S3Server) -> None:
     urllib.request.urlopen(signed_request(server.endpoint, "DELETE", key), timeout=30).close()
 
 
-def start_s3(workdir: Path, bucket: str = "registry") -> S3Server:
-    """Start SeaweedFS on loopback with one identity, create `bucket`, wait until it answers."""
+def start_s3(workdir: Path, bucket: str = "registry", tls_dir: Path | None = None) -> S3Server:
+    """Start SeaweedFS on loopback with one identity, create `bucket`, wait until it answers.
+
+    With `tls_dir` (tls.crt and tls.key, as `self_signed_tls` writes them) the gateway also
+    serves HTTPS on a port of its own: `S3Server.https_endpoint`."""
     weed = weed_binary()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "data").mkdir(exist_ok=True)
@@ -185,13 +190,20 @@ def start_s3(workdir: Path, bucket: str = "registry") -> S3Server:
         "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.localSocket={workdir / 's3.sock'}",
         f"-s3.config={workdir / 's3.json'}",
     ]  # fmt: skip
+    https_endpoint = None
+    if tls_dir is not None:
+        https_port = free_port()
+        https_endpoint = f"https://127.0.0.1:{https_port}"
+        args += [f"-s3.port.https={https_port}", f"-s3.cert.file={tls_dir / 'tls.crt'}",
+                 f"-s3.key.file={tls_dir / 'tls.key'}"]  # fmt: skip
     log_path = workdir / "weed.log"
     process = subprocess.Popen(
         args, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
     server = S3Server(
-        f"http://127.0.0.1:{ports['s3']}", bucket, process, log_path, list(grpc.values())
-    )
+        f"http://127.0.0.1:{ports['s3']}", bucket, process, log_path, list(grpc.values()),
+        https_endpoint,
+    )  # fmt: skip
     # The gateway listens before the filer and volume server are ready; creating the bucket
     # and listing it are the first requests that need all of them, so retry until both work.
     deadline = time.monotonic() + 60

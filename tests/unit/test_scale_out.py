@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from components.config import ConfigError, load_config
+from components.harbor_secrets import token_key_pair
 from tests.helpers.pulumi_mocks import (
     Recorder,
     is_secret,
@@ -21,6 +22,9 @@ BUCKET = {"bucket": "registry-blobs", "endpoint": "https://s3.lab.example:9000",
           "access_key": ACCESS_KEY, "secret_key": SECRET_KEY}  # fmt: skip
 S3 = {"registry": {"replicas": 2, "storage": {"type": "s3", "s3": BUCKET}}}
 CACHED = {"registry": {**S3["registry"], "cache": {"redis": "deploy", "password": REDIS_PASSWORD}}}
+LAB_CA = token_key_pair("a lab CA for the S3 endpoint tests")[1]  # any PEM certificate will do
+WITH_CA = {"registry": {**S3["registry"],
+                        "storage": {"type": "s3", "s3": {**BUCKET, "ca_bundle": LAB_CA}}}}  # fmt: skip
 
 
 def config_yml(rec: Recorder) -> dict[str, Any]:
@@ -171,6 +175,41 @@ def test_gc_flushes_the_cache_before_service_comes_back() -> None:
     assert [e["name"] for e in restore["env"]] == ["REGISTRY_REDIS_PASSWORD"]
 
 
+def s3_ca_setup(spec: dict[str, Any], container: str) -> tuple[dict[str, Any], str, str]:
+    """(the CA volume, where the container mounts it, its SSL_CERT_DIR)."""
+    volume = next(v for v in spec["volumes"] if v["name"] == "s3-ca")
+    found = next(c for c in spec["containers"] if c["name"] == container)
+    mount = next(m["mountPath"] for m in found["volumeMounts"] if m["name"] == "s3-ca")
+    env = {e["name"]: e.get("value") for e in found["env"]}
+    return volume, mount, env["SSL_CERT_DIR"]
+
+
+def test_the_registry_and_gc_trust_the_s3_endpoint_ca_from_a_directory_of_its_own() -> None:
+    rec = platform(WITH_CA)
+    assert rec.named("rs-registry-config").inputs["data"]["s3-ca.crt"] == LAB_CA
+    for spec, container in ((pod(rec), "registry"), (gc_pod(rec), "gc")):
+        volume, mount, cert_dir = s3_ca_setup(spec, container)
+        assert volume["configMap"]["items"] == [{"key": "s3-ca.crt", "path": "ca.crt"}]
+        assert mount == cert_dir == "/etc/registry/s3-ca"
+
+
+def test_without_a_ca_bundle_the_registry_keeps_the_image_trust_store() -> None:
+    rec = platform(S3)
+    assert "s3-ca.crt" not in rec.named("rs-registry-config").inputs["data"]
+    assert "SSL_CERT_DIR" not in [e["name"] for e in pod(rec)["containers"][0]["env"]]
+
+
+def test_a_new_s3_ca_restarts_the_registry() -> None:
+    def checksum(raw: dict[str, Any]) -> str:
+        template = platform(raw).named("rs-registry-deployment").inputs["spec"]["template"]
+        return str(template["metadata"]["annotations"]["regstack.io/config-checksum"])
+
+    other = token_key_pair("the lab CA after a renewal")[1]
+    renewed = {"registry": {**S3["registry"],
+                            "storage": {"type": "s3", "s3": {**BUCKET, "ca_bundle": other}}}}  # fmt: skip
+    assert len({checksum(S3), checksum(WITH_CA), checksum(renewed)}) == 3
+
+
 def test_harbor_keeps_images_in_the_bucket_with_keys_from_its_credentials_secret() -> None:
     raw = {"backend": "harbor", "registry": {"storage": {"type": "s3", "s3": BUCKET}},
            "harbor": {"admin_password": "harbor-admin-pw", "secret_seed": "s" * 32,
@@ -181,6 +220,17 @@ def test_harbor_keeps_images_in_the_bucket_with_keys_from_its_credentials_secret
     assert (storage["type"], storage["s3"]["bucket"]) == ("s3", "registry-blobs")
     assert storage["s3"]["existingSecret"] == "rs-harbor-credentials"
     assert string_data(rec, "rs-harbor-credentials")["REGISTRY_STORAGE_S3_SECRETKEY"] == SECRET_KEY
+
+
+def test_harbor_adds_the_s3_endpoint_ca_to_its_registry_trust_store() -> None:
+    raw = {"backend": "harbor",
+           "registry": {"storage": {"type": "s3", "s3": {**BUCKET, "ca_bundle": LAB_CA}}},
+           "harbor": {"admin_password": "harbor-admin-pw", "secret_seed": "s" * 32,
+                      "expose": {"type": "nodePort"}}}  # fmt: skip
+    rec = platform(raw)
+    values = unwrap(rec.named("rs-harbor-chart").inputs["values"])
+    assert values["persistence"]["imageChartStorage"]["caBundleSecretName"] == "rs-harbor-s3-ca"
+    assert string_data(rec, "rs-harbor-s3-ca") == {"ca.crt": LAB_CA}
 
 
 @pytest.mark.parametrize(
@@ -207,10 +257,23 @@ def test_harbor_keeps_images_in_the_bucket_with_keys_from_its_credentials_secret
          "registry.storage.s3.endpoint", "verified HTTPS"),
         ({"backend": "microk8s-addon", "registry": {"storage": {"type": "s3", "s3": BUCKET}}},
          "registry.storage.type", "own volume"),
+        ({"registry": {"storage": {"type": "s3", "s3": {**BUCKET, "ca_bundle": "lab-ca.crt"}}}},
+         "registry.storage.s3.ca_bundle", "PEM certificates"),
+        ({"registry": {"storage": {"type": "s3", "s3": {
+            **BUCKET, "ca_bundle": LAB_CA.replace("MII", "XXX")}}}},
+         "registry.storage.s3.ca_bundle", "not a readable PEM"),
+        ({"registry": {"storage": {"type": "s3", "s3": {
+            **BUCKET, "endpoint": "http://s3:9000", "ca_bundle": LAB_CA}}}},
+         "registry.storage.s3.ca_bundle", "only used with an https endpoint"),
+        ({"registry": {"storage": {"type": "s3", "s3": {
+            **BUCKET, "tls_verify": False, "ca_bundle": LAB_CA}}}},
+         "registry.storage.s3.ca_bundle", "set tls_verify: true"),
     ],
     ids=["replicas on one volume", "s3 without bucket", "bucket without type", "bucket name",
          "endpoint without scheme", "half the keys", "no shared secret", "external without address",
-         "address without external", "password without cache", "prod over http", "addon"],
+         "address without external", "password without cache", "prod over http", "addon",
+         "ca bundle as a file name", "ca bundle not PEM", "ca bundle over http",
+         "ca bundle unverified"],
 )  # fmt: skip
 def test_unsafe_scale_out_settings_are_refused_at_their_path(
     raw: dict[str, Any], path: str, hint: str
