@@ -310,6 +310,61 @@ class CacheConfig(_Model):
     version: ImageVersion = Field("7.4.2", description="Pinned Redis image tag.")
 
 
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
+
+
+def _check_label_key(text: str) -> str:
+    prefix, _, name = text.rpartition("/")
+    prefix_ok = not prefix or (
+        len(prefix) <= 253 and all(_DNS_LABEL.match(part) for part in prefix.split("."))
+    )
+    if not (name and _LABEL_NAME.match(name) and prefix_ok):
+        raise ValueError(
+            f"{text!r} is not a Kubernetes label key: [prefix/]name, the name 1-63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit, the prefix a "
+            "DNS subdomain"
+        )
+    return text
+
+
+def _check_label_value(text: str) -> str:
+    if not _LABEL_NAME.match(text):
+        raise ValueError(
+            f"{text!r} is not a Kubernetes label value: at most 63 letters, digits, '-', '_' or "
+            "'.', starting and ending with a letter or digit"
+        )
+    return text
+
+
+LabelKey = Annotated[str, AfterValidator(_check_label_key)]
+LabelValue = Annotated[str, AfterValidator(_check_label_value)]
+
+
+class TolerationConfig(_Model):
+    """A taint the pods tolerate (Kubernetes `tolerations[]`)."""
+
+    key: LabelKey | None = Field(None, description="Taint key; unset with Exists: every taint.")
+    operator: Literal["Equal", "Exists"] = Field("Equal", description="`Equal` or `Exists`.")
+    value: LabelValue = Field("", description="Taint value, with `Equal`.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        None, description="Taint effect; every effect when unset."
+    )
+    toleration_seconds: int | None = Field(
+        None, ge=0, description="With NoExecute: how long a pod stays once tainted."
+    )
+
+
+class PlacementConfig(_Model):
+    """Which nodes regstack's pods (registry, GC, retention, cache) may run on."""
+
+    node_selector: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="Node labels the pods require, e.g. a storage node's."
+    )
+    tolerations: list[TolerationConfig] = Field(
+        default_factory=list, description="Taints the pods tolerate, e.g. of dedicated nodes."
+    )
+
+
 class RegistryConfig(_Model):
     """The registry itself (distribution backend; the addon uses namespace and storage size)."""
 
@@ -332,6 +387,7 @@ class RegistryConfig(_Model):
         "S3 secret key when unset.",
     )
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    placement: PlacementConfig = Field(default_factory=PlacementConfig)
 
 
 class IssuerRef(_Model):
@@ -906,6 +962,29 @@ def _registry_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
+def _placement_problems(cfg: RegstackConfig) -> list[Problem]:
+    path = "registry.placement.tolerations"
+    return _failing(*[check for index, t in enumerate(cfg.registry.placement.tolerations) for check in (
+        (t.operator == "Exists" and t.value != "", f"{path}[{index}].value",
+         "operator Exists matches any value; remove the value or use operator: Equal"),
+        (t.operator == "Equal" and t.key is None, f"{path}[{index}].key",
+         "operator Equal needs the taint key (or use operator: Exists to tolerate every taint)"),
+        (t.toleration_seconds is not None and t.effect != "NoExecute", f"{path}[{index}].toleration_seconds",
+         "toleration_seconds only applies to effect NoExecute"),
+    )])  # fmt: skip
+
+
+def _placement_elsewhere(cfg: RegstackConfig, how: str) -> list[Problem]:
+    placement = cfg.registry.placement
+    return _failing(
+        (
+            bool(placement.node_selector or placement.tolerations),
+            "registry.placement",
+            f"placement applies to the distribution backend's pods; {how}",
+        ),
+    )
+
+
 def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
     tls = cfg.tls
     return _failing(
@@ -1092,10 +1171,16 @@ def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
     problems += _retention_problems(cfg) + _node_trust_problems(cfg)
     if cfg.backend == "microk8s-addon":
         problems += _addon_problems(cfg)
+        problems += _placement_elsewhere(
+            cfg, "the microk8s-addon runs on the node it is enabled on"
+        )
     elif cfg.backend == "harbor":
         problems += _harbor_problems(cfg)
+        problems += _placement_elsewhere(
+            cfg, "for Harbor set each component's nodeSelector/tolerations in harbor.extra_values"
+        )
     else:
-        problems += _registry_problems(cfg)
+        problems += _registry_problems(cfg) + _placement_problems(cfg)
     return problems
 
 
@@ -1104,7 +1189,8 @@ def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
     path = ""
-    for part in loc:
+    # pydantic ends the location of a bad mapping key with "[key]"; the key itself says enough.
+    for part in (p for p in loc if p != "[key]"):
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 

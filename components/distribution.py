@@ -16,6 +16,7 @@ import yaml
 
 from components import distribution_config as render
 from components.config import RegistryConfig
+from components.placement import pod_placement
 from components.scan_skips import REGISTRY_DATA, SECRET_ENV, checkov_skips
 
 S3_CA_KEY = "s3-ca.crt"
@@ -383,6 +384,7 @@ class DistributionRegistry(pulumi.ComponentResource):
                         ),
                         containers=[container],
                         volumes=volumes,
+                        **pod_placement(registry.placement),
                         affinity=self._spread() if registry.replicas > 1 else None,
                     ),
                 ),

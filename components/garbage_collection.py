@@ -14,8 +14,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import distribution_config as render
-from components.config import GcConfig
+from components.config import GcConfig, PlacementConfig
 from components.distribution import s3_ca_volume
+from components.placement import pod_placement
 from components.scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
 SCRIPT = Path(__file__).parent / "jobs" / "gc_window.py"
@@ -42,6 +43,8 @@ class GarbageCollectionArgs:
     """The registry's environment (S3 keys, CA directory...): GC reads the same storage."""
     s3_ca: bool = False
     """Mount the S3 endpoint's CA from the registry's ConfigMap, as the registry does."""
+    placement: PlacementConfig = field(default_factory=PlacementConfig)
+    """The registry's: with a ReadWriteOnce volume GC must be able to run on its node."""
     cache_address: str | None = None
     """Redis blob-descriptor cache to flush before service comes back."""
     cache_db: int = 0
@@ -168,6 +171,7 @@ class GarbageCollection(pulumi.ComponentResource):
         pod = k8s.core.v1.PodSpecArgs(
             service_account_name=account.metadata.name,
             restart_policy="Never",
+            **pod_placement(args.placement),
             security_context=k8s.core.v1.PodSecurityContextArgs(
                 run_as_non_root=True, run_as_user=UID, run_as_group=UID, fs_group=UID,
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),

@@ -301,6 +301,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     selector=SELECTOR,
                     registry_env=registry.env(),
                     s3_ca=registry.s3_ca_bundle is not None,
+                    placement=cfg.registry.placement,
                     cache_address=registry_args.redis_address,
                     cache_db=cfg.registry.cache.db,
                 ),
@@ -342,6 +343,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 password=_secret_or_none(cache.password),
                 clients=[SELECTOR, GC_LABELS],
                 skip_await=cfg.skip_await,
+                placement=cfg.registry.placement,
             ),
             opts=child,
         )
@@ -374,6 +376,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     if cfg.tls.mode == "self-signed"
                     else None
                 ),
+                placement=cfg.registry.placement,
             ),
             opts=child,
         )  # fmt: skip

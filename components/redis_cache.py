@@ -7,13 +7,14 @@ eviction, reachable from the registry and its GC Job only. Losing it costs looku
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import CacheConfig
+from components.config import CacheConfig, PlacementConfig
 from components.outputs import as_secret
+from components.placement import pod_placement
 from components.scan_skips import REDIS_CACHE, checkov_skips
 
 SERVICE = "registry-cache"
@@ -50,6 +51,7 @@ class RedisCacheArgs:
     clients: list[dict[str, str]]
     """Pod labels of those allowed to connect (the registry, its GC Job)."""
     skip_await: bool = False
+    placement: PlacementConfig = field(default_factory=PlacementConfig)
 
 
 class RedisCache(pulumi.ComponentResource):
@@ -138,6 +140,7 @@ class RedisCache(pulumi.ComponentResource):
                             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                         ),
                         containers=[container],
+                        **pod_placement(args.placement),
                         volumes=volumes,
                     ),
                 ),

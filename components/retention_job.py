@@ -8,14 +8,15 @@ only when no kept tag points to it, and runs before GC (which then frees the blo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import RetentionConfig
+from components.config import PlacementConfig, RetentionConfig
 from components.outputs import as_secret
+from components.placement import pod_placement
 
 ENGINE_DIR = Path(__file__).parent / "retention"
 CODE = "/opt/regstack"
@@ -37,6 +38,7 @@ class RetentionJobArgs:
     password: pulumi.Output[str] | None = None
     ca_secret_name: pulumi.Input[str] | None = None
     """Secret holding the `ca.crt` that signed the registry certificate (lab CA)."""
+    placement: PlacementConfig = field(default_factory=PlacementConfig)
 
 
 def engine_files() -> dict[str, str]:
@@ -147,6 +149,7 @@ class RetentionJob(pulumi.ComponentResource):
                             service_account_name=account.metadata.name,
                             automount_service_account_token=args.retention.protect_in_use,
                             restart_policy="Never",
+                            **pod_placement(args.placement),
                             security_context=k8s.core.v1.PodSecurityContextArgs(
                                 run_as_non_root=True, run_as_user=UID, run_as_group=UID,
                                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),

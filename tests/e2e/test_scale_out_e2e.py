@@ -3,7 +3,8 @@
 The object-storage servers themselves are exercised in tests/scaleout; here the engine applies
 the example stack: what the cluster receives, that a second run changes nothing (the derived
 http.secret is stable), that no key leaks, and that destroy leaves nothing behind. The test copy
-also trusts a private CA for the S3 endpoint (`storage.s3.ca_bundle`).
+also trusts a private CA for the S3 endpoint (`storage.s3.ca_bundle`) and runs on dedicated
+nodes (`registry.placement`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ SECRETS = {
     "regstack:registry.cache.password": "e2e-cache-password-42aa",
 }
 ENDPOINT_CA = token_key_pair("the e2e S3 endpoint's CA")[1]  # any PEM certificate will do
+PLACEMENT = {
+    "node_selector": {"node-role.example.com/registry": "true"},
+    "tolerations": [{"key": "dedicated", "value": "registry", "effect": "NoSchedule"}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +49,7 @@ def scaled(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     stack_file = project.directory / "Pulumi.prods3.yaml"
     stack = yaml.safe_load(stack_file.read_text())
     stack["config"]["regstack:registry"]["storage"]["s3"]["ca_bundle"] = ENDPOINT_CA
+    stack["config"]["regstack:registry"]["placement"] = PLACEMENT
     stack_file.write_text(yaml.safe_dump(stack, sort_keys=False))
     project.up()
     yield project
@@ -92,6 +98,22 @@ def test_the_replicas_and_gc_trust_the_endpoint_ca_from_their_config_map(
         mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert mounts["s3-ca"] == env["SSL_CERT_DIR"] == "/etc/registry/s3-ca"
+
+
+def test_the_registry_its_gc_and_its_cache_run_on_the_dedicated_nodes(
+    scaled: RegstackProject,
+) -> None:
+    cluster = scaled.engine.cluster
+    specs = [
+        cluster.get(f"{DEPLOYMENTS}/registry")[1]["spec"]["template"]["spec"],
+        cluster.get(f"{DEPLOYMENTS}/registry-cache")[1]["spec"]["template"]["spec"],
+        cluster.get("/apis/batch/v1/namespaces/s3-registry/cronjobs/registry-gc")[1]["spec"][
+            "jobTemplate"
+        ]["spec"]["template"]["spec"],
+    ]
+    for spec in specs:
+        assert spec["nodeSelector"] == PLACEMENT["node_selector"]
+        assert spec["tolerations"] == [{**PLACEMENT["tolerations"][0], "operator": "Equal"}]
 
 
 def test_object_storage_needs_no_volume_and_the_cache_runs_beside(scaled: RegstackProject) -> None:
