@@ -310,6 +310,19 @@ class CacheConfig(_Model):
     version: ImageVersion = Field("7.4.2", description="Pinned Redis image tag.")
 
 
+class ProxyConfig(_Model):
+    """Pull-through cache: the registry mirrors another one (e.g. Docker Hub) and keeps what it
+    serves; it accepts no pushes and no deletes."""
+
+    remote_url: Annotated[str, AfterValidator(_check_endpoint_url)] = Field(
+        description="The upstream registry, e.g. https://registry-1.docker.io."
+    )
+    username: str | None = Field(
+        None, min_length=1, description="Upstream login (token-auth registries such as Docker Hub)."
+    )
+    password: SecretStr | None = Field(None, description="Upstream password (secret config).")
+
+
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
 
 
@@ -388,6 +401,9 @@ class RegistryConfig(_Model):
     )
     cache: CacheConfig = Field(default_factory=CacheConfig)
     placement: PlacementConfig = Field(default_factory=PlacementConfig)
+    proxy: ProxyConfig | None = Field(
+        None, description="Make this registry a pull-through cache of another one."
+    )
 
 
 class IssuerRef(_Model):
@@ -974,15 +990,31 @@ def _placement_problems(cfg: RegstackConfig) -> list[Problem]:
     )])  # fmt: skip
 
 
-def _placement_elsewhere(cfg: RegstackConfig, how: str) -> list[Problem]:
+def _proxy_problems(cfg: RegstackConfig) -> list[Problem]:
+    proxy = cfg.registry.proxy
+    if proxy is None:
+        return []
+    return _failing(
+        ((proxy.username is None) != (proxy.password is None), "registry.proxy",
+         "set both username and password (secret config), or neither for anonymous pulls"),
+        (cfg.retention.enabled, "retention.enabled",
+         "a pull-through cache refuses deletes through its API; what it caches expires by itself "
+         "(after 7 days in Distribution 2.8), so turn retention off"),
+        (cfg.profile == "prod" and not cfg.allow_insecure and proxy.remote_url.startswith("http:"),
+         "registry.proxy.remote_url",
+         "the prod profile mirrors over HTTPS only; use an https upstream, or set allow_insecure: true"),
+    )  # fmt: skip
+
+
+def _distribution_only(cfg: RegstackConfig, placement_hint: str, proxy_hint: str) -> list[Problem]:
+    """Problems for the registry settings only the distribution backend carries out."""
     placement = cfg.registry.placement
     return _failing(
-        (
-            bool(placement.node_selector or placement.tolerations),
-            "registry.placement",
-            f"placement applies to the distribution backend's pods; {how}",
-        ),
-    )
+        (bool(placement.node_selector or placement.tolerations), "registry.placement",
+         f"placement applies to the distribution backend's pods; {placement_hint}"),
+        (cfg.registry.proxy is not None, "registry.proxy",
+         f"only the distribution backend runs as a pull-through cache; {proxy_hint}"),
+    )  # fmt: skip
 
 
 def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
@@ -1170,17 +1202,19 @@ def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
     problems = _profile_problems(cfg) + _tls_problems(cfg) + _auth_problems(cfg)
     problems += _retention_problems(cfg) + _node_trust_problems(cfg)
     if cfg.backend == "microk8s-addon":
-        problems += _addon_problems(cfg)
-        problems += _placement_elsewhere(
-            cfg, "the microk8s-addon runs on the node it is enabled on"
+        problems += _addon_problems(cfg) + _distribution_only(
+            cfg,
+            "the microk8s-addon runs on the node it is enabled on",
+            "use backend: distribution for a mirror",
         )
     elif cfg.backend == "harbor":
-        problems += _harbor_problems(cfg)
-        problems += _placement_elsewhere(
-            cfg, "for Harbor set each component's nodeSelector/tolerations in harbor.extra_values"
+        problems += _harbor_problems(cfg) + _distribution_only(
+            cfg,
+            "for Harbor set each component's nodeSelector/tolerations in harbor.extra_values",
+            "in Harbor, create a proxy cache project instead",
         )
     else:
-        problems += _registry_problems(cfg) + _placement_problems(cfg)
+        problems += _registry_problems(cfg) + _placement_problems(cfg) + _proxy_problems(cfg)
     return problems
 
 

@@ -68,6 +68,9 @@ def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
             address=args.redis_address, db=cache.db, password=cache.password is not None,
         ),
         shared_secret=render.ENV_HTTP_SECRET in args.secret_env,
+        proxy=None if registry.proxy is None else render.ProxySettings(
+            remote_url=registry.proxy.remote_url, username=registry.proxy.username,
+        ),
     )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ ENV_S3_ACCESS_KEY = "REGISTRY_STORAGE_S3_ACCESSKEY"
 ENV_S3_SECRET_KEY = "REGISTRY_STORAGE_S3_SECRETKEY"
 ENV_HTTP_SECRET = "REGISTRY_HTTP_SECRET"
 ENV_REDIS_PASSWORD = "REGISTRY_REDIS_PASSWORD"
+ENV_PROXY_PASSWORD = "REGISTRY_PROXY_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,14 @@ class RedisSettings:
 
 
 @dataclass(frozen=True)
+class ProxySettings:
+    """Pull-through cache of `remote_url`, without its password (ENV_PROXY_PASSWORD)."""
+
+    remote_url: str
+    username: str | None = None
+
+
+@dataclass(frozen=True)
 class RenderSettings:
     delete_enabled: bool = True
     tls: bool = False
@@ -78,6 +87,8 @@ class RenderSettings:
     redis: RedisSettings | None = None
     shared_secret: bool = False
     """Replicas share `http.secret` (ENV_HTTP_SECRET), so an upload may move between them."""
+    proxy: ProxySettings | None = None
+    """Mirror another registry; Distribution then refuses pushes and deletes."""
 
 
 def secret_env_names(settings: RenderSettings) -> list[str]:
@@ -87,6 +98,7 @@ def secret_env_names(settings: RenderSettings) -> list[str]:
     )
     names += [ENV_HTTP_SECRET] if settings.shared_secret else []
     names += [ENV_REDIS_PASSWORD] if settings.redis and settings.redis.password else []
+    names += [ENV_PROXY_PASSWORD] if settings.proxy and settings.proxy.username else []
     return names
 
 
@@ -167,6 +179,11 @@ def registry_config(settings: RenderSettings) -> dict[str, object]:
     if settings.redis is not None:
         config["redis"] = {"addr": settings.redis.address, "db": settings.redis.db,
                            "dialtimeout": "2s", "readtimeout": "2s", "writetimeout": "2s"}  # fmt: skip
+    if settings.proxy is not None:
+        proxy = {"remoteurl": settings.proxy.remote_url}
+        if settings.proxy.username is not None:
+            proxy["username"] = settings.proxy.username
+        config["proxy"] = proxy
     if settings.auth_realm is not None:
         config["auth"] = {
             "htpasswd": {"realm": settings.auth_realm, "path": f"{settings.auth_dir}/htpasswd"}

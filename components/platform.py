@@ -123,6 +123,8 @@ def registry_secret_env(cfg: RegstackConfig) -> dict[str, pulumi.Output[str]]:
         values[render.ENV_HTTP_SECRET] = derived_http_secret(values[render.ENV_S3_SECRET_KEY])
     if registry.cache.redis != "none" and registry.cache.password is not None:
         values[render.ENV_REDIS_PASSWORD] = registry.cache.password.get_secret_value()
+    if registry.proxy is not None and registry.proxy.password is not None:
+        values[render.ENV_PROXY_PASSWORD] = registry.proxy.password.get_secret_value()
     return {name: pulumi.Output.secret(value) for name, value in values.items()}
 
 

@@ -253,3 +253,16 @@ def self_signed_tls(directory: Path) -> Path:
     openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
             "-CAcreateserial", "-out", "tls.crt", "-days", "2", "-extfile", "san.ext")  # fmt: skip
     return directory / "ca.crt"
+
+
+def push(layout: Path, tag: str, registry: RunningRegistry, reference: str) -> None:
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
+           f"docker://{registry.host}/{reference}")  # fmt: skip
+
+
+def pull(registry: RunningRegistry, reference: str, layout: Path) -> str:
+    """Copy an image out of the registry into an OCI layout; returns its manifest digest.
+    skopeo fetches every blob and checks it against its digest, so a success is a full pull."""
+    skopeo("copy", "--src-tls-verify=false", f"docker://{registry.host}/{reference}",
+           f"oci:{layout}:pulled")  # fmt: skip
+    return str(json.loads((layout / "index.json").read_text())["manifests"][0]["digest"])

@@ -9,7 +9,6 @@ layout is part of what is proven.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,8 @@ from components.distribution_config import (
 from tests.helpers.registry import (
     RunningRegistry,
     oci_image,
+    pull,
+    push,
     require,
     self_signed_tls,
     skopeo,
@@ -77,26 +78,14 @@ def registry_on(s3: S3Server, workdir: Path, root: str, ca: Path | None) -> Runn
     return start_registry(workdir, settings, secrets=KEYS)
 
 
-def push(layout: Path, registry: RunningRegistry, reference: str) -> None:
-    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:1.0",
-           f"docker://{registry.host}/{reference}")  # fmt: skip
-
-
-def pulled_digest(registry: RunningRegistry, reference: str, layout: Path) -> str:
-    """skopeo checks every blob against its digest, so a success is a full pull."""
-    skopeo("copy", "--src-tls-verify=false", f"docker://{registry.host}/{reference}",
-           f"oci:{layout}:pulled")  # fmt: skip
-    return str(json.loads((layout / "index.json").read_text())["manifests"][0]["digest"])
-
-
 def test_a_registry_given_the_lab_ca_keeps_images_in_the_https_bucket(
     s3: S3Server, lab_tls: Path, tmp_path: Path
 ) -> None:
     registry = registry_on(s3, tmp_path / "registry", "trusted", ca=lab_tls / "ca.crt")
     try:
         digest = oci_image(tmp_path / "image", "1.0", content=os.urandom(4096))
-        push(tmp_path / "image", registry, "lab/app:1.0")
-        assert pulled_digest(registry, "lab/app:1.0", tmp_path / "pulled") == digest
+        push(tmp_path / "image", "1.0", registry, "lab/app:1.0")
+        assert pull(registry, "lab/app:1.0", tmp_path / "pulled") == digest
     finally:
         registry.stop()
     assert any(key.endswith("/data") for key in s3.keys("trusted/docker/registry/v2/blobs/"))
@@ -107,7 +96,7 @@ def test_garbage_collection_reads_the_https_bucket_with_the_same_ca(
 ) -> None:
     registry = registry_on(s3, tmp_path / "registry", "collected", ca=lab_tls / "ca.crt")
     oci_image(tmp_path / "image", "1.0", content=os.urandom(4096))
-    push(tmp_path / "image", registry, "lab/app:1.0")
+    push(tmp_path / "image", "1.0", registry, "lab/app:1.0")
     registry.stop()
     result = registry.garbage_collect("--delete-untagged")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -39,7 +39,14 @@ from components.distribution_config import (
 from components.jobs import gc_window
 from components.platform import derived_http_secret
 from tests.helpers.redis import RedisServer, start_redis
-from tests.helpers.registry import RunningRegistry, oci_image, require, skopeo, start_registry
+from tests.helpers.registry import (
+    RunningRegistry,
+    oci_image,
+    pull,
+    push,
+    require,
+    start_registry,
+)
 from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
 
 pytestmark = pytest.mark.registry
@@ -159,19 +166,6 @@ def image(layout: Path, tag: str, created: str = "2026-11-01T00:00:00Z", size: i
 
 def blobs_of(layout: Path) -> set[str]:
     return {"sha256:" + p.name for p in (layout / "blobs" / "sha256").iterdir()}
-
-
-def push(layout: Path, tag: str, registry: RunningRegistry, reference: str) -> None:
-    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
-           f"docker://{registry.host}/{reference}")  # fmt: skip
-
-
-def pull(registry: RunningRegistry, reference: str, layout: Path) -> str:
-    """Copy an image out of the registry into an OCI layout; returns its manifest digest.
-    skopeo fetches every blob and checks it against its digest, so a success is a full pull."""
-    skopeo("copy", "--src-tls-verify=false", f"docker://{registry.host}/{reference}",
-           f"oci:{layout}:pulled")  # fmt: skip
-    return str(json.loads((layout / "index.json").read_text())["manifests"][0]["digest"])
 
 
 def manifest_status(registry: RunningRegistry, repository: str, reference: str) -> int:

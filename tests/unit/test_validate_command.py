@@ -34,7 +34,7 @@ def test_an_invalid_stack_exits_2_with_one_line_per_problem(tmp_path: Path) -> N
     assert result.returncode == 2
     assert sorted(result.stderr.splitlines()) == [
         "regstack:registry.colour: unknown key; allowed keys here: cache, hostnames, "
-        "http_secret, image, ingress, namespace, placement, replicas, resources, service, storage, version",
+        "http_secret, image, ingress, namespace, placement, proxy, replicas, resources, service, storage, version",
     ]
 
 
