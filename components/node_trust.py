@@ -23,7 +23,16 @@ import pulumi_command as command
 
 from components.config import NodeTrustConfig, TrustedNode
 
-MARKER = "# Managed by regstack (node_trust); `pulumi destroy` removes this file."
+# Every regstack stack marks its files; each prunes only its own, so stacks that trust
+# different registries on the same nodes leave each other's files alone.
+MARKER_PREFIX = "# Managed by regstack (node_trust"
+
+
+def marker(owner: str) -> str:
+    """The first line of each file stack `owner` (project/stack) writes."""
+    return f"{MARKER_PREFIX} {owner}); `pulumi destroy` removes this file."
+
+
 BACKUP_SUFFIX = ".regstack-orig"
 RUNTIME_DEFAULTS = {
     "microk8s": ("/var/snap/microk8s/current/args/certs.d",
@@ -45,10 +54,10 @@ def restart_command(trust: NodeTrustConfig) -> str:
     return trust.restart_command or RUNTIME_DEFAULTS[trust.runtime][1]
 
 
-def hosts_toml(endpoint: str, scheme: str, ca_path: str | None) -> str:
+def hosts_toml(endpoint: str, scheme: str, ca_path: str | None, owner: str) -> str:
     """containerd's hosts.toml for one registry endpoint (`host[:port]`)."""
     url = f"{scheme}://{endpoint}"
-    lines = [MARKER]
+    lines = [marker(owner)]
     if scheme == "http":
         lines.append("# Plain HTTP: for a development registry only.")
     lines += [f'server = "{url}"', "", f'[host."{url}"]',
@@ -59,7 +68,7 @@ def hosts_toml(endpoint: str, scheme: str, ca_path: str | None) -> str:
 
 
 def trust_files(
-    endpoints: list[str], directory: str, ca_pem: str | None, runtime: str = "containerd"
+    endpoints: list[str], directory: str, ca_pem: str | None, runtime: str, owner: str
 ) -> dict[str, str]:
     """Path -> content of every file a node needs. containerd: hosts.toml, plain HTTP without
     a CA, HTTPS with one. Docker: the CA only (plain HTTP needs daemon.json, not certs.d)."""
@@ -68,29 +77,32 @@ def trust_files(
         folder = f"{directory}/{endpoint}"
         ca_path = f"{folder}/ca.crt" if ca_pem is not None else None
         if runtime == "docker":
-            files[f"{folder}/{DOCKER_MARKER_FILE}"] = MARKER + "\n"
+            files[f"{folder}/{DOCKER_MARKER_FILE}"] = marker(owner) + "\n"
         else:
             scheme = "https" if ca_pem is not None else "http"
-            files[f"{folder}/hosts.toml"] = hosts_toml(endpoint, scheme, ca_path)
+            files[f"{folder}/hosts.toml"] = hosts_toml(endpoint, scheme, ca_path, owner)
         if ca_path is not None and ca_pem is not None:
             files[ca_path] = ca_pem if ca_pem.endswith("\n") else ca_pem + "\n"
     return files
 
 
-# Runs as the SSH user: root directly, anyone else through passwordless sudo.
-_PRELUDE = f"""set -eu
+def _prelude(owner: str) -> str:
+    """Runs as the SSH user: root directly, anyone else through passwordless sudo."""
+    return f"""set -eu
 as_root() {{ if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }}
-marker={shlex.quote(MARKER)}
+prefix={shlex.quote(MARKER_PREFIX)}
+marker={shlex.quote(marker(owner))}
 backup={BACKUP_SUFFIX}
 managed={DOCKER_MARKER_FILE}
 changed=0
 """
 
-# put PATH CONTENT: a file found before regstack managed its folder (no marker yet in the
-# folder's hosts.toml or regstack-managed) is kept aside once, to be put back on removal.
+
+# put PATH CONTENT: a file found before regstack managed its folder (no regstack marker yet in
+# the folder's hosts.toml or regstack-managed) is kept aside once, to be put back on removal.
 _PUT = """put() {
   if [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; then return 0; fi
-  if [ -f "$1" ] && [ ! -f "$1$backup" ] && ! grep -qsF "$marker" "$(dirname "$1")/hosts.toml" "$(dirname "$1")/$managed"; then
+  if [ -f "$1" ] && [ ! -f "$1$backup" ] && ! grep -qsF "$prefix" "$(dirname "$1")/hosts.toml" "$(dirname "$1")/$managed"; then
     as_root cp -p "$1" "$1$backup"
   fi
   as_root mkdir -p "$(dirname "$1")"
@@ -121,14 +133,16 @@ _PRUNE = """prune() {
 }
 """
 
-_FUNCTIONS = _PRELUDE + _PUT + _REMOVE + _PRUNE
+
+def _functions(owner: str) -> str:
+    return _prelude(owner) + _PUT + _REMOVE + _PRUNE
 
 
 def _restart_if_changed(restart: str) -> str:
     return f'if [ "$changed" = 1 ]; then as_root sh -c {shlex.quote(restart)}; fi\n'
 
 
-def apply_script(files: Mapping[str, str], directory: str, restart: str) -> str:
+def apply_script(files: Mapping[str, str], directory: str, restart: str, owner: str) -> str:
     """Writes each file unless it already holds that content, removes our files for endpoints
     no longer listed, and restarts the runtime only after a change."""
     # `$(cat f)` drops trailing newlines, so compare and write without the final one.
@@ -138,13 +152,13 @@ def apply_script(files: Mapping[str, str], directory: str, restart: str) -> str:
     )
     keep = "\n".join(sorted(files))
     prune = f"prune {shlex.quote(directory)} {shlex.quote(keep)}\n"
-    return _FUNCTIONS + puts + prune + _restart_if_changed(restart)
+    return _functions(owner) + puts + prune + _restart_if_changed(restart)
 
 
-def remove_script(files: Mapping[str, str], restart: str) -> str:
+def remove_script(files: Mapping[str, str], restart: str, owner: str) -> str:
     """Removes the files (restoring any it had replaced); restarts only after a change."""
     removes = "".join(f"remove {shlex.quote(path)}\n" for path in sorted(files, reverse=True))
-    return _FUNCTIONS + removes + _restart_if_changed(restart)
+    return _functions(owner) + removes + _restart_if_changed(restart)
 
 
 def docker_daemon_json(endpoints: list[str]) -> str:
@@ -170,19 +184,21 @@ class NodeTrust(pulumi.ComponentResource):
     def __init__(self, name: str, args: NodeTrustArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("regstack:index:NodeTrust", name, None, opts)
         directory, restart = certs_dir(args.trust), restart_command(args.trust)
+        owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"
         ca = pulumi.Output.from_input(args.ca_pem) if args.ca_pem is not None else None
+        runtime = args.trust.runtime
         # The CA certificate is public; unsecret it so previews show what nodes will trust.
         files = (
             pulumi.Output.unsecret(ca).apply(
-                lambda pem: trust_files(args.endpoints, directory, pem, args.trust.runtime)
+                lambda pem: trust_files(args.endpoints, directory, pem, runtime, owner)
             )
             if ca is not None
             else pulumi.Output.from_input(
-                trust_files(args.endpoints, directory, None, args.trust.runtime)
+                trust_files(args.endpoints, directory, None, runtime, owner)
             )
         )
         for node in args.trust.nodes:
-            self._node(name, node, files, directory, restart, args.private_key)
+            self._node(name, node, files, directory, restart, owner, args.private_key)
         self.nodes = pulumi.Output.from_input([n.host for n in args.trust.nodes])
         self.register_outputs({"nodes": self.nodes})
 
@@ -193,9 +209,10 @@ class NodeTrust(pulumi.ComponentResource):
         files: pulumi.Output[dict[str, str]],
         directory: str,
         restart: str,
+        owner: str,
         private_key: pulumi.Input[str] | None,
     ) -> None:
-        script = files.apply(lambda f: apply_script(f, directory, restart))
+        script = files.apply(lambda f: apply_script(f, directory, restart, owner))
         command.remote.Command(
             f"{name}-{node.host}",
             connection=command.remote.ConnectionArgs(
@@ -203,7 +220,7 @@ class NodeTrust(pulumi.ComponentResource):
             ),
             create=script,
             update=script,
-            delete=files.apply(lambda f: remove_script(f, restart)),
+            delete=files.apply(lambda f: remove_script(f, restart, owner)),
             # No `triggers`: they replace the Command, and a replacement's delete would remove
             # the files its create had just written. A changed script is an update instead.
             opts=pulumi.ResourceOptions(parent=self),

@@ -22,6 +22,7 @@ from tests.helpers.registry import (
 )
 
 pytestmark = pytest.mark.registry
+OWNER = "regstack/containerd-test"
 
 
 def lan_name() -> str:
@@ -54,8 +55,9 @@ def push_image(registry: RunningRegistry, tmp_path: Path) -> str:
 
 def trust(tmp_path: Path, endpoint: str, ca: str | None) -> Path:
     hosts_dir = tmp_path / "certs.d"
-    files = trust_files([endpoint], str(hosts_dir), ca)
-    subprocess.run(["sh", "-c", apply_script(files, str(hosts_dir), "true")], check=True)
+    files = trust_files([endpoint], str(hosts_dir), ca, "containerd", OWNER)
+    script = apply_script(files, str(hosts_dir), "true", OWNER)
+    subprocess.run(["sh", "-c", script], check=True)
     return hosts_dir
 
 

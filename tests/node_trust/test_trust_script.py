@@ -22,6 +22,8 @@ class Node:
 
     root: Path
     runtime: str = "containerd"
+    owner: str = "regstack/lab"
+    """The project/stack whose files these are."""
 
     @property
     def certs_dir(self) -> Path:
@@ -36,16 +38,17 @@ class Node:
         return len(log.read_text().splitlines()) if log.exists() else 0
 
     def files(self, endpoints: list[str], ca: str | None) -> dict[str, str]:
-        return trust_files(endpoints, str(self.certs_dir), ca, self.runtime)
+        return trust_files(endpoints, str(self.certs_dir), ca, self.runtime, self.owner)
 
     def apply(
         self, endpoints: list[str], ca: str | None, env: dict[str, str] | None = None
     ) -> None:
-        script = apply_script(self.files(endpoints, ca), str(self.certs_dir), self.restart)
+        files = self.files(endpoints, ca)
+        script = apply_script(files, str(self.certs_dir), self.restart, self.owner)
         subprocess.run(["sh", "-c", script], check=True, env=env)
 
     def remove(self, endpoints: list[str], ca: str | None) -> None:
-        script = remove_script(self.files(endpoints, ca), self.restart)
+        script = remove_script(self.files(endpoints, ca), self.restart, self.owner)
         subprocess.run(["sh", "-c", script], check=True)
 
     def found(self, relative: str, content: str) -> Path:
@@ -114,6 +117,15 @@ def test_folders_regstack_does_not_manage_are_left_alone(node: Node) -> None:
     node.apply(ENDPOINTS, CA)
     node.remove(ENDPOINTS, CA)
     assert node.tree() == ["docker.io", "docker.io/hosts.toml"]
+
+
+def test_another_stack_on_the_same_node_leaves_this_stack_s_files_alone(node: Node) -> None:
+    mirror = Node(node.root, owner="regstack/mirror")
+    node.apply(ENDPOINTS[:1], CA)
+    mirror.apply(["localhost:32001"], None)
+    mirror.remove(["localhost:32001"], None)
+    assert node.tree() == ["localhost:32000", "localhost:32000/ca.crt",
+                           "localhost:32000/hosts.toml"]  # fmt: skip
 
 
 def test_removal_deletes_the_files_and_their_folders_and_restarts(node: Node) -> None:
