@@ -17,6 +17,7 @@ import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_command as command
@@ -67,11 +68,37 @@ def hosts_toml(endpoint: str, scheme: str, ca_path: str | None, owner: str) -> s
     return "\n".join(lines) + "\n"
 
 
+def upstream_namespace(remote_url: str) -> str:
+    """The certs.d folder containerd reads for images of `remote_url` (Docker Hub's is docker.io)."""
+    host = urlsplit(remote_url).netloc
+    return "docker.io" if host == "registry-1.docker.io" else host
+
+
+def mirror_toml(
+    remote_url: str, mirrors: list[str], scheme: str, ca_path: str | None, owner: str
+) -> str:
+    """containerd's hosts.toml sending pulls of `remote_url`'s images to the mirror first; the
+    upstream stays the fallback."""
+    lines = [marker(owner), f'server = "{remote_url}"']
+    for endpoint in mirrors:
+        lines += ["", f'[host."{scheme}://{endpoint}"]', '  capabilities = ["pull", "resolve"]']
+        if ca_path is not None:
+            lines.append(f'  ca = "{ca_path}"')
+    return "\n".join(lines) + "\n"
+
+
 def trust_files(
-    endpoints: list[str], directory: str, ca_pem: str | None, runtime: str, owner: str
+    endpoints: list[str],
+    directory: str,
+    ca_pem: str | None,
+    runtime: str,
+    owner: str,
+    mirror_of: str | None = None,
 ) -> dict[str, str]:
     """Path -> content of every file a node needs. containerd: hosts.toml, plain HTTP without
-    a CA, HTTPS with one. Docker: the CA only (plain HTTP needs daemon.json, not certs.d)."""
+    a CA, HTTPS with one, and for a pull-through cache (`mirror_of`, the upstream's URL) the
+    upstream's hosts.toml naming the mirror. Docker: the CA only (plain HTTP needs
+    daemon.json, and mirrors daemon.json's registry-mirrors, neither in certs.d)."""
     files: dict[str, str] = {}
     for endpoint in endpoints:
         folder = f"{directory}/{endpoint}"
@@ -83,6 +110,12 @@ def trust_files(
             files[f"{folder}/hosts.toml"] = hosts_toml(endpoint, scheme, ca_path, owner)
         if ca_path is not None and ca_pem is not None:
             files[ca_path] = ca_pem if ca_pem.endswith("\n") else ca_pem + "\n"
+    if mirror_of is not None and runtime != "docker" and endpoints:
+        folder = f"{directory}/{upstream_namespace(mirror_of)}"
+        scheme = "https" if ca_pem is not None else "http"
+        # The CA file of the mirror's first endpoint folder serves every mirror host.
+        ca_path = f"{directory}/{endpoints[0]}/ca.crt" if ca_pem is not None else None
+        files[f"{folder}/hosts.toml"] = mirror_toml(mirror_of, endpoints, scheme, ca_path, owner)
     return files
 
 
@@ -174,6 +207,8 @@ class NodeTrustArgs:
     ca_pem: pulumi.Input[str] | None
     """The self-signed CA to trust; None for a plain-HTTP registry."""
     private_key: pulumi.Input[str] | None
+    mirror_of: str | None = None
+    """The upstream URL when the registry is its pull-through cache (`registry.proxy`)."""
 
 
 class NodeTrust(pulumi.ComponentResource):
@@ -190,11 +225,13 @@ class NodeTrust(pulumi.ComponentResource):
         # The CA certificate is public; unsecret it so previews show what nodes will trust.
         files = (
             pulumi.Output.unsecret(ca).apply(
-                lambda pem: trust_files(args.endpoints, directory, pem, runtime, owner)
+                lambda pem: trust_files(
+                    args.endpoints, directory, pem, runtime, owner, args.mirror_of
+                )
             )
             if ca is not None
             else pulumi.Output.from_input(
-                trust_files(args.endpoints, directory, None, runtime, owner)
+                trust_files(args.endpoints, directory, None, runtime, owner, args.mirror_of)
             )
         )
         for node in args.trust.nodes:

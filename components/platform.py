@@ -181,6 +181,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     endpoints=node_pull_endpoints(cfg),
                     ca_pem=self._ca_pem,
                     private_key=_secret_or_none(cfg.node_trust.private_key),
+                    mirror_of=cfg.registry.proxy.remote_url if cfg.registry.proxy else None,
                 ),
                 opts=child,
             )

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from components.distribution_config import RenderSettings
+from components.distribution_config import ProxySettings, RenderSettings
 from components.node_trust import apply_script, trust_files
 from tests.helpers.containerd import Containerd
 from tests.helpers.registry import (
     RunningRegistry,
     oci_image,
+    push,
     self_signed_tls,
     skopeo,
     start_registry,
@@ -53,9 +54,9 @@ def push_image(registry: RunningRegistry, tmp_path: Path) -> str:
     return "lab/app:v1"
 
 
-def trust(tmp_path: Path, endpoint: str, ca: str | None) -> Path:
+def trust(tmp_path: Path, endpoint: str, ca: str | None, mirror_of: str | None = None) -> Path:
     hosts_dir = tmp_path / "certs.d"
-    files = trust_files([endpoint], str(hosts_dir), ca, "containerd", OWNER)
+    files = trust_files([endpoint], str(hosts_dir), ca, "containerd", OWNER, mirror_of)
     script = apply_script(files, str(hosts_dir), "true", OWNER)
     subprocess.run(["sh", "-c", script], check=True)
     return hosts_dir
@@ -111,3 +112,26 @@ def test_containerd_pulls_plain_http_from_a_named_lab_registry_once_trusted(
     hosts_dir = trust(tmp_path, endpoint, None)
     result = containerd.fetch(f"{endpoint}/{image}", hosts_dir)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def hub_and_mirror(tmp_path: Path) -> Iterator[tuple[RunningRegistry, RunningRegistry]]:
+    """A stand-in for Docker Hub, and a pull-through cache of it run as regstack renders one."""
+    hub = start_registry(tmp_path / "hub", RenderSettings())
+    mirror = start_registry(tmp_path / "mirror", RenderSettings(proxy=ProxySettings(hub.url)))
+    yield hub, mirror
+    mirror.stop()
+    hub.stop()
+
+
+def test_containerd_pulls_docker_hub_images_through_the_mirror(
+    containerd: Containerd, hub_and_mirror: tuple[RunningRegistry, RunningRegistry], tmp_path: Path
+) -> None:
+    hub, mirror = hub_and_mirror
+    oci_image(tmp_path / "image", "1.0")
+    push(tmp_path / "image", "1.0", hub, "library/app:1.0")
+    # registry-1.docker.io, the fallback, is out of reach here: only the mirror can answer.
+    hosts_dir = trust(tmp_path, mirror.host, None, mirror_of="https://registry-1.docker.io")
+    result = containerd.fetch("docker.io/library/app:1.0", hosts_dir)
+    assert result.returncode == 0, result.stderr
+    assert "/v2/library/app/manifests/1.0" in mirror.log_path.read_text()

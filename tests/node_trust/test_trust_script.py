@@ -37,8 +37,12 @@ class Node:
         log = self.root / "restarts"
         return len(log.read_text().splitlines()) if log.exists() else 0
 
+    mirror_of: str | None = None
+    """The upstream whose pull-through cache these endpoints are."""
+
     def files(self, endpoints: list[str], ca: str | None) -> dict[str, str]:
-        return trust_files(endpoints, str(self.certs_dir), ca, self.runtime, self.owner)
+        certs = str(self.certs_dir)
+        return trust_files(endpoints, certs, ca, self.runtime, self.owner, self.mirror_of)
 
     def apply(
         self, endpoints: list[str], ca: str | None, env: dict[str, str] | None = None
@@ -126,6 +130,23 @@ def test_another_stack_on_the_same_node_leaves_this_stack_s_files_alone(node: No
     mirror.remove(["localhost:32001"], None)
     assert node.tree() == ["localhost:32000", "localhost:32000/ca.crt",
                            "localhost:32000/hosts.toml"]  # fmt: skip
+
+
+def test_a_docker_hub_mirror_becomes_the_first_host_of_docker_io(node: Node) -> None:
+    node.mirror_of = "https://registry-1.docker.io"
+    node.apply(["localhost:32001"], None)
+    hosts = tomllib.loads((node.certs_dir / "docker.io" / "hosts.toml").read_text())
+    assert hosts["server"] == "https://registry-1.docker.io"
+    assert hosts["host"] == {"http://localhost:32001": {"capabilities": ["pull", "resolve"]}}
+
+
+def test_the_docker_io_file_a_node_had_is_put_back_when_the_mirror_goes(node: Node) -> None:
+    theirs = node.found("docker.io/hosts.toml", 'server = "https://registry-1.docker.io"\n')
+    node.mirror_of = "https://registry-1.docker.io"
+    node.apply(["localhost:32001"], None)
+    node.remove(["localhost:32001"], None)
+    assert theirs.read_text() == 'server = "https://registry-1.docker.io"\n'
+    assert node.tree() == ["docker.io", "docker.io/hosts.toml"]
 
 
 def test_removal_deletes_the_files_and_their_folders_and_restarts(node: Node) -> None:

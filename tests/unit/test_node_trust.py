@@ -50,6 +50,19 @@ def test_a_plain_http_lab_registry_is_trusted_over_http_on_its_node_port() -> No
     assert "snap restart microk8s.daemon-containerd" in script
 
 
+def test_a_docker_hub_mirror_stack_points_the_nodes_docker_io_at_itself() -> None:
+    raw = {"node_trust": NODES, "registry": {"service": {"node_port": 32001},
+                                             "proxy": {"remote_url": "https://registry-1.docker.io"}}}  # fmt: skip
+    script = commands(platform(raw))[0].inputs["create"]
+    assert "/var/snap/microk8s/current/args/certs.d/docker.io/hosts.toml" in script
+    assert '[host."http://localhost:32001"]' in script
+
+
+def test_each_stack_marks_the_node_files_with_its_own_name() -> None:
+    script = commands(platform({"node_trust": NODES}))[0].inputs["create"]
+    assert "# Managed by regstack (node_trust regstack/test);" in script
+
+
 def test_updates_run_the_same_script_as_creates() -> None:
     command = commands(platform({"node_trust": NODES}))[0]
     assert command.inputs["update"] == command.inputs["create"]
