@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import shutil
 import socket
 import ssl
@@ -51,10 +52,34 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that is free now and was not handed out before in this session.
+
+    It lies below the kernel's ephemeral range: the servers the tests start open outgoing
+    connections whose local ports the kernel takes from that range, and SeaweedFS once lost a
+    listener port that way between our check and its bind ("address already in use").
+    """
+    while True:
+        port = random.randrange(10000, max(_ephemeral_range_start(), 20000))
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def _blob(directory: Path, data: bytes) -> dict[str, Any]:

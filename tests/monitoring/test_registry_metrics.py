@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import re
-import socket
 import subprocess
 import tarfile
 import time
@@ -27,7 +26,7 @@ import yaml
 from components.alert_rules import alert_rules
 from components.dashboard import registry_dashboard
 from components.distribution_config import RenderSettings, registry_config
-from tests.helpers.registry import stop_process
+from tests.helpers.registry import free_port, stop_process
 from tests.monitoring.rule_cases import EVERYTHING
 from tests.monitoring.tools import require
 
@@ -39,13 +38,6 @@ TARGET_LABELS = {"job", "namespace"}
 METRIC = re.compile(r"\bregistry_[a-z0-9_]+")
 SELECTOR = re.compile(r"\b(registry_[a-z0-9_]+)\s*\{([^}]*)\}")
 QUOTED = re.compile(r'"[^"]*"')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _blob(layout: Path, data: bytes) -> dict[str, object]:
@@ -106,7 +98,7 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     binary = require("docker-registry")
     work = tmp_path_factory.mktemp("registry")
-    http, metrics = f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"
+    http, metrics = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     settings = RenderSettings(data_dir=str(work / "data"), http_addr=http, metrics_addr=metrics)
     config = work / "config.yml"
     config.write_text(yaml.safe_dump(registry_config(settings)))

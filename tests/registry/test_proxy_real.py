@@ -9,6 +9,7 @@ pushes are refused, and the mirror does not start while its upstream is unreacha
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +53,24 @@ def published(upstream: RunningRegistry, tmp_path: Path) -> str:
     return digest
 
 
+def blobs(workdir: Path) -> set[str]:
+    """The blob digests a registry has written under its filesystem storage."""
+    return {
+        data.parent.name for data in (workdir / "data").glob("docker/registry/v2/blobs/*/*/*/data")
+    }
+
+
+def wait_until_mirrored(tmp_path: Path) -> None:
+    """Distribution streams a proxied blob to the client while a separate goroutine fetches and
+    stores it, so a finished pull does not yet mean a cached one."""
+    wanted = blobs(tmp_path / "upstream")
+    assert wanted, "the upstream stored no blobs: wrong storage path?"
+    deadline = time.monotonic() + 30
+    while not wanted <= blobs(tmp_path / "mirror"):
+        assert time.monotonic() < deadline, "the mirror did not store the upstream's blobs in 30s"
+        time.sleep(0.1)
+
+
 def test_an_image_pulled_through_the_mirror_is_the_upstream_image(
     upstream: RunningRegistry, mirror: RunningRegistry, tmp_path: Path
 ) -> None:
@@ -64,6 +83,7 @@ def test_the_mirror_keeps_serving_what_it_pulled_once_the_upstream_is_gone(
 ) -> None:
     digest = published(upstream, tmp_path)
     pull(mirror, "library/app:1.0", tmp_path / "first")
+    wait_until_mirrored(tmp_path)
     upstream.stop()
     assert pull(mirror, "library/app:1.0", tmp_path / "again") == digest
 
