@@ -31,8 +31,24 @@ BIN="$(bash "$ROOT/scripts/toolchain.sh" --bin-dir)"
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+# N distinct loopback ports, free now and below the kernel's ephemeral range: the API server
+# dials etcd before it binds its own port, and the kernel takes the local ports of such dials
+# from that range, so a port picked there can be gone by the time its server binds it.
+free_ports() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+ports = set()
+while len(ports) < int(sys.argv[1]):
+    port = random.randrange(10000, max(low, 20000))
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    ports.add(port)
+print(*ports)
+PY
 }
 
 alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
@@ -139,10 +155,7 @@ cmd_up() {
   done
   mkdir -p "$STATE"
   DATA="$(mktemp -d "${TMPDIR:-/tmp}/regstack-cluster.XXXXXX")"
-  ETCD_PORT="$(free_port)"
-  ETCD_PEER_PORT="$(free_port)"
-  API_PORT="$(free_port)"
-  CM_PORT="$(free_port)"
+  read -r ETCD_PORT ETCD_PEER_PORT API_PORT CM_PORT < <(free_ports 4)
   ETCD_PID="" APISERVER_PID="" CM_PID=""
   save_record
   gen_pki

@@ -6,33 +6,21 @@ image with skopeo so that request metrics exist, then reads `/metrics` from the 
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import json
 import re
-import subprocess
-import tarfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import yaml
 
 from components.alert_rules import alert_rules
 from components.dashboard import registry_dashboard
-from components.distribution_config import RenderSettings, registry_config
-from tests.helpers.registry import free_port, stop_process
+from components.distribution_config import RenderSettings
+from tests.helpers.registry import RunningRegistry, oci_image, pull, push, require, start_registry
 from tests.monitoring.rule_cases import EVERYTHING
-from tests.monitoring.tools import require
 
 pytestmark = pytest.mark.registry
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 # Labels Prometheus adds from the scrape target, not the registry itself.
 TARGET_LABELS = {"job", "namespace"}
 METRIC = re.compile(r"\bregistry_[a-z0-9_]+")
@@ -40,92 +28,21 @@ SELECTOR = re.compile(r"\b(registry_[a-z0-9_]+)\s*\{([^}]*)\}")
 QUOTED = re.compile(r'"[^"]*"')
 
 
-def _blob(layout: Path, data: bytes) -> dict[str, object]:
-    digest = hashlib.sha256(data).hexdigest()
-    (layout / "blobs" / "sha256" / digest).write_bytes(data)
-    return {"digest": f"sha256:{digest}", "size": len(data)}
-
-
-def oci_layout(layout: Path, tag: str) -> Path:
-    """A one-layer image as an OCI image layout directory, tagged `tag`."""
-    (layout / "blobs" / "sha256").mkdir(parents=True)
-    tar = io.BytesIO()
-    with tarfile.open(fileobj=tar, mode="w") as archive:
-        payload = b"hello from regstack\n"
-        member = tarfile.TarInfo("hello.txt")
-        member.size = len(payload)
-        archive.addfile(member, io.BytesIO(payload))
-    layer = tar.getvalue()
-    diff_id = f"sha256:{hashlib.sha256(layer).hexdigest()}"
-    config = {"architecture": "amd64", "os": "linux", "config": {},
-              "rootfs": {"type": "layers", "diff_ids": [diff_id]}}  # fmt: skip
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   **_blob(layout, json.dumps(config).encode())},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    **_blob(layout, gzip.compress(layer, mtime=0))}],
-    }  # fmt: skip
-    index = {"schemaVersion": 2, "manifests": [
-        {"mediaType": OCI_MANIFEST, **_blob(layout, json.dumps(manifest).encode()),
-         "annotations": {"org.opencontainers.image.ref.name": tag}}]}  # fmt: skip
-    (layout / "index.json").write_text(json.dumps(index))
-    (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
-    return layout
-
-
-@dataclass(frozen=True)
-class Registry:
-    address: str
-    metrics_url: str
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"docker-registry exited early:\n{log.read_text()}", pytrace=False)
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    pytest.fail(f"docker-registry did not answer {url} within 30s:\n{log.read_text()}")
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    require("skopeo")
+    running = start_registry(tmp_path_factory.mktemp("registry"), RenderSettings())
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    binary = require("docker-registry")
-    work = tmp_path_factory.mktemp("registry")
-    http, metrics = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    settings = RenderSettings(data_dir=str(work / "data"), http_addr=http, metrics_addr=metrics)
-    config = work / "config.yml"
-    config.write_text(yaml.safe_dump(registry_config(settings)))
-    log = work / "registry.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen([binary, "serve", str(config)], stdout=output, stderr=output)
-    try:
-        _wait_until_up(f"http://{http}/v2/", process, log)
-        yield Registry(http, f"http://{metrics}/metrics")
-    finally:
-        stop_process(process)
-
-
-def _skopeo(*args: str) -> None:
-    # --insecure-policy: the test image is unsigned and the host's policy.json is not ours.
-    command = [require("skopeo"), "--insecure-policy", "copy", *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stderr}"
-
-
-@pytest.fixture(scope="module")
-def exposition(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> str:
+def exposition(registry: RunningRegistry, tmp_path_factory: pytest.TempPathFactory) -> str:
     """/metrics after a push and a pull, so request counters and histograms exist."""
     work = tmp_path_factory.mktemp("images")
-    image = f"docker://{registry.address}/demo:t"
-    _skopeo("--dest-tls-verify=false", f"oci:{oci_layout(work / 'pushed', 't')}:t", image)
-    _skopeo("--src-tls-verify=false", image, f"oci:{work / 'pulled'}:t")
+    oci_image(work / "pushed", "t")
+    push(work / "pushed", "t", registry, "demo:t")
+    pull(registry, "demo:t", work / "pulled")
     with urllib.request.urlopen(registry.metrics_url, timeout=10) as response:
         text: str = response.read().decode()
     return text
