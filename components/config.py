@@ -262,6 +262,11 @@ class StorageConfig(_Model):
     delete_enabled: bool = Field(
         True, description="`storage.delete.enabled`: lets retention delete manifests by digest."
     )
+    existing_claim: DnsLabel | None = Field(
+        None,
+        description="Mount this PersistentVolumeClaim instead of creating one, e.g. the MicroK8s "
+        "addon's `registry-claim` to keep its images. regstack never deletes it.",
+    )
 
 
 class ServiceConfig(_Model):
@@ -941,6 +946,11 @@ def _storage_problems(cfg: RegstackConfig) -> list[Problem]:
          "registry.storage.s3.ca_bundle", "a CA bundle is only used with an https endpoint"),
         (s3 is not None and s3.ca_bundle is not None and not s3.tls_verify, "registry.storage.s3.ca_bundle",
          "a CA bundle is used to verify the endpoint, but tls_verify is false; set tls_verify: true"),
+        (storage.existing_claim is not None and storage.type == "s3", "registry.storage.existing_claim",
+         "an existing claim is filesystem storage and the type is s3; remove one of them"),
+        (storage.existing_claim is not None and bool(storage.model_fields_set & {"size", "storage_class"}),
+         "registry.storage.existing_claim",
+         "the existing claim keeps its own size and StorageClass; remove storage.size and storage.storage_class"),
     )  # fmt: skip
 
 
@@ -1006,7 +1016,9 @@ def _proxy_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
-def _distribution_only(cfg: RegstackConfig, placement_hint: str, proxy_hint: str) -> list[Problem]:
+def _distribution_only(
+    cfg: RegstackConfig, placement_hint: str, proxy_hint: str, claim_hint: str
+) -> list[Problem]:
     """Problems for the registry settings only the distribution backend carries out."""
     placement = cfg.registry.placement
     return _failing(
@@ -1014,6 +1026,8 @@ def _distribution_only(cfg: RegstackConfig, placement_hint: str, proxy_hint: str
          f"placement applies to the distribution backend's pods; {placement_hint}"),
         (cfg.registry.proxy is not None, "registry.proxy",
          f"only the distribution backend runs as a pull-through cache; {proxy_hint}"),
+        (cfg.registry.storage.existing_claim is not None, "registry.storage.existing_claim",
+         f"only the distribution backend mounts an existing claim; {claim_hint}"),
     )  # fmt: skip
 
 
@@ -1206,12 +1220,16 @@ def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
             cfg,
             "the microk8s-addon runs on the node it is enabled on",
             "use backend: distribution for a mirror",
+            "the addon always creates registry-claim itself; backend: distribution with "
+            "existing_claim: registry-claim takes its images over",
         )
     elif cfg.backend == "harbor":
         problems += _harbor_problems(cfg) + _distribution_only(
             cfg,
             "for Harbor set each component's nodeSelector/tolerations in harbor.extra_values",
             "in Harbor, create a proxy cache project instead",
+            "for Harbor set persistence.persistentVolumeClaim.registry.existingClaim in "
+            "harbor.extra_values",
         )
     else:
         problems += _registry_problems(cfg) + _placement_problems(cfg) + _proxy_problems(cfg)

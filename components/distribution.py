@@ -127,10 +127,13 @@ class DistributionRegistry(pulumi.ComponentResource):
             },
             opts=self._child,
         )
-        # Object storage keeps the blobs: no volume then.
-        claim = self._claim(name) if settings.s3 is None else None
+        # Object storage keeps the blobs: no volume then. An existing claim is mounted as it is,
+        # never managed, so that no stack operation can delete the images it holds.
+        existing = registry.storage.existing_claim
+        claim = self._claim(name) if settings.s3 is None and existing is None else None
         self.data_claim = claim
-        deployment = self._deployment(name, config_text, claim, config_map)
+        claim_name = claim.metadata.name if claim is not None else existing
+        deployment = self._deployment(name, config_text, claim_name, config_map)
         service = self._service(name, deployment)
         metrics = k8s.core.v1.Service(
             f"{name}-metrics",
@@ -168,7 +171,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         )  # fmt: skip
         self.config_yaml = pulumi.Output.from_input(config_text)
         self.deployment_name = deployment.metadata.name
-        self.claim_name = claim.metadata.name if claim is not None else None
+        self.claim_name = pulumi.Output.from_input(claim_name) if claim_name is not None else None
         self.config_map_name = config_map.metadata.name
         self.image = f"{registry.image}:{registry.version}"
         self.register_outputs(
@@ -256,7 +259,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         )
 
     def _volumes(
-        self, claim: k8s.core.v1.PersistentVolumeClaim | None, config_map: k8s.core.v1.ConfigMap
+        self, claim_name: pulumi.Input[str] | None, config_map: k8s.core.v1.ConfigMap
     ) -> tuple[list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs]]:
         volumes = [
             k8s.core.v1.VolumeArgs(
@@ -272,11 +275,11 @@ class DistributionRegistry(pulumi.ComponentResource):
             ),
             k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
         ]
-        if claim is not None:
+        if claim_name is not None:
             volumes.insert(0, k8s.core.v1.VolumeArgs(
                 name="data",
                 persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=claim.metadata.name
+                    claim_name=claim_name
                 ),
             ))  # fmt: skip
             mounts.insert(0, k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR))
@@ -302,11 +305,11 @@ class DistributionRegistry(pulumi.ComponentResource):
         self,
         name: str,
         config_text: str,
-        claim: k8s.core.v1.PersistentVolumeClaim | None,
+        claim_name: pulumi.Input[str] | None,
         config_map: k8s.core.v1.ConfigMap,
     ) -> k8s.apps.v1.Deployment:
         registry = self._args.registry
-        volumes, mounts = self._volumes(claim, config_map)
+        volumes, mounts = self._volumes(claim_name, config_map)
         # Changing config.yml, the S3 CA or the users must restart Distribution, which reads
         # them once. So are the secret environment's values; only their digest shows (never the
         # values), unsecret so that previews keep the Deployment readable.
@@ -355,7 +358,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         # A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
         strategy = (
             "Recreate"
-            if claim is not None and registry.storage.access_mode == "ReadWriteOnce"
+            if claim_name is not None and registry.storage.access_mode == "ReadWriteOnce"
             else "RollingUpdate"
         )
         return k8s.apps.v1.Deployment(

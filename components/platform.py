@@ -214,13 +214,18 @@ class RegistryPlatform(pulumi.ComponentResource):
         self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions, enforce: str
     ) -> pulumi.Output[str]:
         # The namespace belongs to the platform: certificate, users and registry all live in it.
+        # Deleting it would delete an existing claim in it too, with the images regstack was
+        # only lent: then `pulumi destroy` leaves the namespace.
+        lent_claim = cfg.registry.storage.existing_claim is not None
         return k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=cfg.registry.namespace,
                 labels={"app.kubernetes.io/managed-by": "regstack", **pod_security(enforce)},
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(retain_on_delete=lent_claim or None)
+            ),
         ).metadata.name
 
     def _certificate(

@@ -94,9 +94,14 @@ class Cluster:
 
     def create_namespace(self, name: str) -> None:
         """A namespace that a real cluster's add-ons would own (e.g. Grafana's); idempotent."""
-        body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        self.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                           "metadata": {"name": name}})  # fmt: skip
+
+    def create(self, collection: str, manifest: dict) -> None:
+        """POST an object made outside any stack to its collection path; idempotent."""
+        body = json.dumps(manifest)
         request = urllib.request.Request(
-            f"{self.api}/api/v1/namespaces",
+            f"{self.api}{collection}",
             data=body.encode(),
             method="POST",
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
