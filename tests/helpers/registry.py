@@ -141,6 +141,8 @@ class RunningRegistry:
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     """The process environment: the caller's, minus AWS_*/REGISTRY_*, plus the secrets."""
     ca_file: Path | None = None
+    user: int | None = None
+    """The uid (and gid) it runs as; None: this process's."""
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -148,7 +150,7 @@ class RunningRegistry:
     def start(self) -> None:
         """Start it again, stopped, on the same config, port and environment."""
         assert self.process.poll() is not None, "the registry is still running"
-        self.process = _launch(self.config_path, self.log_path, self.env)
+        self.process = _launch(self.config_path, self.log_path, self.env, self.user)
         _wait_until_ready(self)
 
     def garbage_collect(self, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -172,11 +174,14 @@ def registry_env(secrets: Mapping[str, str]) -> dict[str, str]:
     return {**inherited, **secrets}
 
 
-def _launch(config_path: Path, log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _launch(
+    config_path: Path, log_path: Path, env: dict[str, str], user: int | None
+) -> subprocess.Popen[bytes]:
+    as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] if user else []
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [REGISTRY_BIN, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT,
-            env=env,
+            [*as_user, REGISTRY_BIN, "serve", str(config_path)], stdout=log,
+            stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
 
 
@@ -202,6 +207,7 @@ def start_registry(
     settings: RenderSettings,
     ca_file: Path | None = None,
     secrets: Mapping[str, str] | None = None,
+    user: int | None = None,
 ) -> RunningRegistry:
     """Start `docker-registry serve` with the config regstack renders, and wait for it.
 
@@ -221,16 +227,31 @@ def start_registry(
         auth_dir=str(workdir / "auth"), s3_ca_dir=str(workdir / "s3-ca"),
         http_addr=f"127.0.0.1:{port}", metrics_addr=f"127.0.0.1:{metrics}",
     )  # fmt: skip
-    config = registry_config(local)
+    env = {**registry_env(secrets), **plain_env(local)}
+    return serve(workdir, registry_config(local), env, ca_file, user)
+
+
+def serve(
+    workdir: Path,
+    config: dict[str, Any],
+    env: dict[str, str],
+    ca_file: Path | None = None,
+    user: int | None = None,
+) -> RunningRegistry:
+    """`docker-registry serve` on any config (written to workdir/config.yml), as `user` if set.
+
+    Its addresses come from the config: `http.addr`, TLS when `http.tls` is set, and the
+    metrics of `http.debug.addr` if there is one."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "config.yml"
     config_path.write_text(yaml.safe_dump(config))
     log_path = workdir / "registry.log"
-    env = {**registry_env(secrets), **plain_env(local)}
-    scheme = "https" if settings.tls else "http"
+    http = config["http"]
+    scheme = "https" if http.get("tls") else "http"
+    debug = http.get("debug", {}).get("addr")
     registry = RunningRegistry(
-        f"{scheme}://127.0.0.1:{port}", f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics}/metrics",
-        _launch(config_path, log_path, env), config_path, log_path, env, ca_file,
+        f"{scheme}://{http['addr']}", http["addr"], f"http://{debug}/metrics" if debug else "",
+        _launch(config_path, log_path, env, user), config_path, log_path, env, ca_file, user,
     )  # fmt: skip
     _wait_until_ready(registry)
     return registry
