@@ -383,6 +383,17 @@ class PlacementConfig(_Model):
     )
 
 
+class AutoscalingConfig(_Model):
+    """A HorizontalPodAutoscaler for the registry pods, as the twuni chart's `autoscaling`."""
+
+    enabled: bool = Field(False, description="Let CPU load set the number of registry pods.")
+    min_replicas: int = Field(2, ge=1, le=20, description="Fewest registry pods.")
+    max_replicas: int = Field(5, ge=1, le=20, description="Most registry pods.")
+    target_cpu_percent: int = Field(
+        70, ge=1, le=100, description="Average CPU use to keep, in percent of the CPU request."
+    )
+
+
 class RegistryConfig(_Model):
     """The registry itself (distribution backend; the addon uses namespace and storage size)."""
 
@@ -397,7 +408,8 @@ class RegistryConfig(_Model):
     hostnames: list[Hostname] = Field(
         default_factory=list, description="External host names (Ingress, certificate SANs)."
     )
-    replicas: int = Field(1, ge=1, le=20, description="Registry pods.")
+    replicas: int = Field(1, ge=1, le=20, description="Registry pods, without autoscaling.")
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     http_secret: SecretStr | None = Field(
         None,
@@ -409,6 +421,11 @@ class RegistryConfig(_Model):
     proxy: ProxyConfig | None = Field(
         None, description="Make this registry a pull-through cache of another one."
     )
+
+    @property
+    def most_pods(self) -> int:
+        """How many registry pods may run at once: the fixed count, or the autoscaler's maximum."""
+        return self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
 
 
 class IssuerRef(_Model):
@@ -974,15 +991,26 @@ def _shared_secret_source(cfg: RegstackConfig) -> bool:
 
 
 def _registry_problems(cfg: RegstackConfig) -> list[Problem]:
-    registry = cfg.registry
+    registry, autoscaling = cfg.registry, cfg.registry.autoscaling
     shared_volume = registry.storage.type == "s3" or registry.storage.access_mode == "ReadWriteMany"
+    pods, path = (
+        f"up to {registry.most_pods}" if autoscaling.enabled else str(registry.replicas),
+        "registry.autoscaling.max_replicas" if autoscaling.enabled else "registry.replicas",
+    )
+    several = registry.most_pods > 1
     return _storage_problems(cfg) + _cache_problems(cfg) + _failing(
-        (registry.replicas > 1 and not shared_volume, "registry.replicas",
-         f"{registry.replicas} replicas cannot share a ReadWriteOnce volume (only one node can mount it); "
+        (several and not shared_volume, path,
+         f"{pods} replicas cannot share a ReadWriteOnce volume (only one node can mount it); "
          "use storage.type: s3 (or storage.access_mode: ReadWriteMany), or 1 replica"),
-        (registry.replicas > 1 and shared_volume and not _shared_secret_source(cfg), "registry.http_secret",
-         f"{registry.replicas} replicas must share http.secret, or an upload started on one fails on another: "
+        (several and shared_volume and not _shared_secret_source(cfg), "registry.http_secret",
+         f"{pods} replicas must share http.secret, or an upload started on one fails on another: "
          "set it (secret config) or give storage.s3 a secret_key to derive it from"),
+        (autoscaling.enabled and "replicas" in registry.model_fields_set, "registry.replicas",
+         "the autoscaler sets the number of pods; remove registry.replicas and set "
+         "registry.autoscaling.min_replicas instead"),
+        (autoscaling.enabled and autoscaling.min_replicas > autoscaling.max_replicas,
+         "registry.autoscaling.min_replicas",
+         f"must not exceed max_replicas ({autoscaling.max_replicas}), got {autoscaling.min_replicas}"),
         (registry.ingress.enabled and not registry.hostnames, "registry.hostnames",
          "an Ingress needs at least one host name; list them here or set registry.ingress.enabled: false"),
     )  # fmt: skip
@@ -1028,6 +1056,8 @@ def _distribution_only(
          f"only the distribution backend runs as a pull-through cache; {proxy_hint}"),
         (cfg.registry.storage.existing_claim is not None, "registry.storage.existing_claim",
          f"only the distribution backend mounts an existing claim; {claim_hint}"),
+        (cfg.registry.autoscaling.enabled, "registry.autoscaling.enabled",
+         "only the distribution backend's pods are autoscaled by regstack"),
     )  # fmt: skip
 
 

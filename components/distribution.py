@@ -152,7 +152,9 @@ class DistributionRegistry(pulumi.ComponentResource):
         if registry.ingress.enabled:
             self._ingress(name, service)
         self._network_policy(name)
-        if registry.replicas > 1:
+        if registry.autoscaling.enabled:
+            self._autoscaler(name, deployment)
+        if registry.most_pods > 1:
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb",
                 metadata=self._metadata(APP),
@@ -239,6 +241,30 @@ class DistributionRegistry(pulumi.ComponentResource):
             )
             for key in sorted(self._args.secret_env)
         ]
+
+    def _autoscaler(self, name: str, deployment: k8s.apps.v1.Deployment) -> None:
+        autoscaling = self._args.registry.autoscaling
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-autoscaler",
+            metadata=self._metadata(APP),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
+                ),
+                min_replicas=autoscaling.min_replicas,
+                max_replicas=autoscaling.max_replicas,
+                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
+                    type="Resource",
+                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                        name="cpu",
+                        target=k8s.autoscaling.v2.MetricTargetArgs(
+                            type="Utilization", average_utilization=autoscaling.target_cpu_percent
+                        ),
+                    ),
+                )],
+            ),
+            opts=self._child,
+        )  # fmt: skip
 
     def _claim(self, name: str) -> k8s.core.v1.PersistentVolumeClaim:
         storage = self._args.registry.storage
@@ -371,7 +397,9 @@ class DistributionRegistry(pulumi.ComponentResource):
                 ),
             ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=registry.replicas,
+                # Under an autoscaler the count is its business: a value here would take the
+                # field back from it, and every `pulumi up` would reset the pods it added.
+                replicas=None if registry.autoscaling.enabled else registry.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(type=strategy),
                 template=k8s.core.v1.PodTemplateSpecArgs(
@@ -391,7 +419,7 @@ class DistributionRegistry(pulumi.ComponentResource):
                         containers=[container],
                         volumes=volumes,
                         **pod_placement(registry.placement),
-                        affinity=self._spread() if registry.replicas > 1 else None,
+                        affinity=self._spread() if registry.most_pods > 1 else None,
                     ),
                 ),
             ),

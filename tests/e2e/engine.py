@@ -112,6 +112,17 @@ class Cluster:
             if err.code != 409:  # 409: already there
                 raise
 
+    def patch(self, path: str, body: dict, manager: str) -> None:
+        """A JSON merge patch by another field manager, e.g. what a controller writes."""
+        request = urllib.request.Request(
+            f"{self.api}{path}?fieldManager={manager}",
+            data=json.dumps(body).encode(),
+            method="PATCH",
+            headers={"Authorization": f"Bearer {self.token}",
+                     "Content-Type": "application/merge-patch+json"},
+        )  # fmt: skip
+        urllib.request.urlopen(request, context=self._ssl, timeout=10).close()
+
     def get(self, path: str) -> tuple[int, dict]:
         """GET an API path; returns (HTTP status, decoded JSON body)."""
         req = urllib.request.Request(
