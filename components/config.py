@@ -421,6 +421,12 @@ class RegistryConfig(_Model):
     proxy: ProxyConfig | None = Field(
         None, description="Make this registry a pull-through cache of another one."
     )
+    advertise: bool | None = Field(
+        None,
+        description="Publish the `local-registry-hosting` ConfigMap in kube-public (KEP-1755), as "
+        "the MicroK8s addon does, for dev tools to find the registry. Default: on in the dev "
+        "profile, off in prod.",
+    )
 
     @property
     def most_pods(self) -> int:
@@ -878,6 +884,12 @@ class RegstackConfig(_Model):
         """Production profiles protect registry storage from `pulumi destroy`."""
         return self.profile == "prod"
 
+    @property
+    def advertises_registry(self) -> bool:
+        """Whether the stack publishes KEP-1755's ConfigMap: a lab's tools look for it."""
+        advertise = self.registry.advertise
+        return self.profile == "dev" if advertise is None else advertise
+
 
 # --- errors and cross-field rules --------------------------------------------------------------
 
@@ -1058,6 +1070,9 @@ def _distribution_only(
          f"only the distribution backend mounts an existing claim; {claim_hint}"),
         (cfg.registry.autoscaling.enabled, "registry.autoscaling.enabled",
          "only the distribution backend's pods are autoscaled by regstack"),
+        (cfg.registry.advertise is True, "registry.advertise",
+         "regstack publishes local-registry-hosting for the distribution backend only "
+         "(the microk8s-addon publishes its own); remove it"),
     )  # fmt: skip
 
 

@@ -31,6 +31,7 @@ from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from components.node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
 from components.outputs import known_after
 from components.redis_cache import RedisCache, RedisCacheArgs, cache_address
+from components.registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
 from components.retention_job import RetentionJob, RetentionJobArgs
 
 
@@ -317,6 +318,16 @@ class RegistryPlatform(pulumi.ComponentResource):
             )
         self.endpoint = pulumi.Output.from_input(node_endpoint(cfg))
         self.in_cluster_endpoint = registry.in_cluster_endpoint
+        if cfg.advertises_registry:
+            LocalRegistryHosting(
+                f"{name}-hosting",
+                LocalRegistryHostingArgs(
+                    host=node_endpoint(cfg),
+                    host_from_container_runtime=node_endpoint(cfg),
+                    host_from_cluster_network=registry.in_cluster_endpoint,
+                ),
+                opts=child,
+            )
         if cfg.monitoring.enabled:
             # Only the namespace: monitors and rules need no running registry, so they never
             # wait on (or for) the workload's readiness, whatever skip_await says.

@@ -1,7 +1,7 @@
 """Taking over the MicroK8s addon's images: the dev stack on the addon's namespace and claim.
 
-The namespace and `registry-claim` are made outside the stack, as `microk8s enable registry`
-makes them (ReadWriteMany, 20Gi). The stack must adopt the namespace, mount the claim without
+The namespace, `registry-claim` and kube-public's `local-registry-hosting` are made outside the
+stack, as `microk8s enable registry` makes them (the claim ReadWriteMany, 20Gi). The stack must adopt the namespace, mount the claim without
 managing it, change nothing on a second run, and leave both behind on destroy: the images in
 that claim were only lent to regstack.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import yaml
 from engine import REPO, Engine
 from regstack_project import RegstackProject
 
@@ -26,12 +27,22 @@ ADDON_CLAIM = {
     "spec": {"accessModes": ["ReadWriteMany"], "volumeMode": "Filesystem",
              "resources": {"requests": {"storage": "20Gi"}}},
 }  # fmt: skip
+HOSTING = "/api/v1/namespaces/kube-public/configmaps/local-registry-hosting"
+# What the addon's registry-help manifest leaves in kube-public.
+ADDON_HOSTING = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "local-registry-hosting", "namespace": "kube-public"},
+    "data": {"localRegistryHosting.v1": 'host: "localhost:32000"\n'
+                                        'help: "https://microk8s.io/docs/registry-built-in"\n'},
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def lab(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegstackProject]:
     engine.cluster.create_namespace(NAMESPACE)
     engine.cluster.create(CLAIMS, ADDON_CLAIM)
+    engine.cluster.create("/api/v1/namespaces/kube-public/configmaps", ADDON_HOSTING)
     engine.cluster.create_namespace("observability")  # where the dev stack's dashboard goes
     project = RegstackProject.copy(engine, tmp_path_factory.mktemp("lab"), "lab",
                                    source=REPO / "Pulumi.dev.yaml")  # fmt: skip
@@ -62,6 +73,15 @@ def test_the_stack_creates_no_claim_of_its_own(lab: RegstackProject) -> None:
     names = [c["metadata"]["name"] for c in lab.engine.cluster.get(CLAIMS)[1]["items"]]
     assert names == ["registry-claim"]
     assert "PersistentVolumeClaim" not in lab.export()
+
+
+def test_the_addon_s_local_registry_hosting_now_describes_regstack(lab: RegstackProject) -> None:
+    document = yaml.safe_load(lab.engine.cluster.get(HOSTING)[1]["data"]["localRegistryHosting.v1"])
+    assert document == {
+        "host": "registry.lab.local",  # the dev stack's first host name
+        "hostFromContainerRuntime": "registry.lab.local",
+        "hostFromClusterNetwork": f"registry.{NAMESPACE}.svc.cluster.local:5000",
+    }
 
 
 def test_a_second_run_changes_nothing(lab: RegstackProject) -> None:

@@ -46,7 +46,8 @@ def test_the_lab_registers_the_registry_objects_once_each() -> None:
         for r in rec.resources
         if r.type.startswith(("kubernetes:core", "kubernetes:apps"))
     )
-    assert kinds == ["ConfigMap", "Deployment", "Namespace", "Namespace", "Namespace",
+    # The second ConfigMap is the lab's local-registry-hosting.
+    assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "Namespace", "Namespace", "Namespace",
                      "PersistentVolumeClaim", "Secret", "Secret", "Secret", "Service", "Service"]  # fmt: skip
 
 
