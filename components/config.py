@@ -1072,7 +1072,7 @@ def _distribution_only(
          "only the distribution backend's pods are autoscaled by regstack"),
         (cfg.registry.advertise is True, "registry.advertise",
          "regstack publishes local-registry-hosting for the distribution backend only "
-         "(the microk8s-addon publishes its own); remove it"),
+         "(the microk8s-addon publishes its own, Harbor none); remove it"),
     )  # fmt: skip
 
 

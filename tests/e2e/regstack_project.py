@@ -38,6 +38,17 @@ class RegstackProject:
         project.run("config", "set", "regstack:skip_await", "true")
         return project
 
+    @classmethod
+    def dev_variant(
+        cls, engine: Engine, tmp_path: Path, stack: str, namespace: str, password: str
+    ) -> RegstackProject:
+        """The dev stack under another stack name, in its own namespace, with its user's password."""
+        engine.cluster.create_namespace("observability")  # where the dev stack's dashboard goes
+        project = cls.copy(engine, tmp_path, stack, source=REPO / "Pulumi.dev.yaml")
+        project.set_secret("regstack:auth.users[0].password", password)
+        project.set_path("regstack:registry.namespace", namespace)
+        return project
+
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.engine.pulumi(*args, "--stack", self.stack, cwd=self.directory, check=check)
 

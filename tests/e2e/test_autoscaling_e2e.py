@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from engine import REPO, Engine
+from engine import Engine
 from regstack_project import RegstackProject
 
 pytestmark = pytest.mark.e2e
@@ -22,12 +22,9 @@ AUTOSCALER = f"/apis/autoscaling/v2/namespaces/{NAMESPACE}/horizontalpodautoscal
 
 @pytest.fixture(scope="module")
 def scaled(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegstackProject]:
-    engine.cluster.create_namespace("observability")  # where the dev stack's dashboard goes
-    project = RegstackProject.copy(engine, tmp_path_factory.mktemp("hpa"), "hpa",
-                                   source=REPO / "Pulumi.dev.yaml")  # fmt: skip
-    project.set_secret("regstack:auth.users[0].password", "e2e-hpa-password-91c3")
+    project = RegstackProject.dev_variant(engine, tmp_path_factory.mktemp("hpa"), "hpa",
+                                         NAMESPACE, "e2e-hpa-password-91c3")  # fmt: skip
     project.set_secret("regstack:registry.http_secret", "e2e-hpa-shared-http-secret")
-    project.set_path("regstack:registry.namespace", NAMESPACE)
     project.set_path("regstack:registry.storage.access_mode", "ReadWriteMany")
     project.set_path("regstack:registry.autoscaling.enabled", "true")
     project.set_path("regstack:registry.autoscaling.max_replicas", "4")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from engine import REPO, Engine
+from engine import Engine
 from regstack_project import RegstackProject
 
 pytestmark = pytest.mark.e2e
@@ -43,11 +43,8 @@ def lab(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Re
     engine.cluster.create_namespace(NAMESPACE)
     engine.cluster.create(CLAIMS, ADDON_CLAIM)
     engine.cluster.create("/api/v1/namespaces/kube-public/configmaps", ADDON_HOSTING)
-    engine.cluster.create_namespace("observability")  # where the dev stack's dashboard goes
-    project = RegstackProject.copy(engine, tmp_path_factory.mktemp("lab"), "lab",
-                                   source=REPO / "Pulumi.dev.yaml")  # fmt: skip
-    project.set_secret("regstack:auth.users[0].password", "e2e-lab-password-7d21")
-    project.set_path("regstack:registry.namespace", NAMESPACE)
+    project = RegstackProject.dev_variant(engine, tmp_path_factory.mktemp("lab"), "lab",
+                                         NAMESPACE, "e2e-lab-password-7d21")  # fmt: skip
     # The claim keeps its own size: regstack refuses one next to it.
     project.run("config", "rm", "--path", "regstack:registry.storage.size")
     project.set_path("regstack:registry.storage.existing_claim", "registry-claim")
