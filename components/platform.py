@@ -42,12 +42,16 @@ def pod_security(enforce: str) -> dict[str, str]:
 
 
 def node_endpoint(cfg: RegstackConfig) -> str:
-    """Where people push from: the first host name, else the node port on localhost."""
+    """Where people push from: the first host name (through the Ingress, or at the node port
+    when there is no Ingress), else the node port on localhost."""
     service = cfg.registry.service
-    if cfg.registry.hostnames:
-        return cfg.registry.hostnames[0]
+    hostnames = cfg.registry.hostnames
+    if hostnames and cfg.registry.ingress.enabled:
+        return hostnames[0]
     if service.type == "NodePort":
-        return f"localhost:{service.node_port}"
+        return f"{hostnames[0] if hostnames else 'localhost'}:{service.node_port}"
+    if hostnames:  # a ClusterIP or LoadBalancer Service answers on its own port
+        return f"{hostnames[0]}:{service.port}"
     return f"{APP}.{cfg.registry.namespace}.svc.cluster.local:{service.port}"
 
 
@@ -81,7 +85,7 @@ def harbor_external_url(cfg: RegstackConfig) -> str:
 def registry_hosts(cfg: RegstackConfig) -> list[str]:
     """The host[:port] keys a pull secret must authenticate."""
     service = cfg.registry.service
-    hosts = [*cfg.registry.hostnames]
+    hosts = [node_endpoint(cfg), *cfg.registry.hostnames]
     if service.type == "NodePort":
         hosts.append(f"localhost:{service.node_port}")
     hosts += [f"{name}:{service.port}" for name in service_dns_names(cfg)[-2:]]

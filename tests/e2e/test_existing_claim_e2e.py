@@ -75,8 +75,8 @@ def test_the_stack_creates_no_claim_of_its_own(lab: RegstackProject) -> None:
 def test_the_addon_s_local_registry_hosting_now_describes_regstack(lab: RegstackProject) -> None:
     document = yaml.safe_load(lab.engine.cluster.get(HOSTING)[1]["data"]["localRegistryHosting.v1"])
     assert document == {
-        "host": "registry.lab.local",  # the dev stack's first host name
-        "hostFromContainerRuntime": "registry.lab.local",
+        "host": "registry.lab.local:32000",  # the dev stack's first host name at its node port
+        "hostFromContainerRuntime": "registry.lab.local:32000",
         "hostFromClusterNetwork": f"registry.{NAMESPACE}.svc.cluster.local:5000",
     }
 

@@ -83,8 +83,8 @@ def test_a_second_preview_shows_no_changes(dev: RegstackProject) -> None:
 
 def test_outputs_give_the_endpoint_and_login_hint(dev: RegstackProject) -> None:
     outputs = dev.outputs()
-    assert outputs["endpoint"] == "registry.lab.local"
-    assert outputs["docker_login"] == "docker login registry.lab.local -u dev"
+    assert outputs["endpoint"] == "registry.lab.local:32000"
+    assert outputs["docker_login"] == "docker login registry.lab.local:32000 -u dev"
     assert outputs["pull_secret_names"] == {"dev": "regstack-pull", "staging": "regstack-pull"}
 
 

@@ -219,6 +219,13 @@ def test_each_listed_namespace_gets_a_dockerconfigjson_pull_secret() -> None:
         assert config["auths"]["localhost:32000"]["password"] == PASSWORD
 
 
+def test_pull_secrets_authenticate_the_host_name_at_the_node_port_that_nodes_pull_by() -> None:
+    raw = {**LAB, "registry": {"hostnames": ["registry.lab.local"]}}
+    secret = platform(raw).named("rs-auth-pull-dev").inputs
+    config = json.loads(unwrap(secret["stringData"])[".dockerconfigjson"])
+    assert config["auths"]["registry.lab.local:32000"]["password"] == PASSWORD
+
+
 def test_no_password_appears_outside_a_secret_in_any_registered_input() -> None:
     rec = platform(LAB)
     token = __import__("base64").b64encode(f"dev:{PASSWORD}".encode()).decode()

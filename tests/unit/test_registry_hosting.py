@@ -32,8 +32,14 @@ def test_the_document_names_the_node_port_and_the_in_cluster_service() -> None:
     }
 
 
-def test_with_host_names_people_and_nodes_use_the_first_one() -> None:
+def test_with_host_names_and_no_ingress_people_and_nodes_use_the_first_at_the_node_port() -> None:
     document = published(platform({"registry": {"hostnames": ["registry.lab.local"]}}))
+    assert document["host"] == document["hostFromContainerRuntime"] == "registry.lab.local:32000"
+
+
+def test_behind_an_ingress_people_and_nodes_use_the_first_host_name_alone() -> None:
+    raw = {"registry": {"hostnames": ["registry.lab.local"], "ingress": {"enabled": True}}}
+    document = published(platform(raw))
     assert document["host"] == document["hostFromContainerRuntime"] == "registry.lab.local"
 
 
