@@ -8,14 +8,14 @@ STACK ?= dev
 help:
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
-setup: $(VENV)/.installed system-deps ## virtualenv with pinned deps, plus Debian test tools
+setup: $(VENV)/.installed ## virtualenv with the pinned dependencies (nothing outside the project)
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
-system-deps: ## Debian packages the tests drive (registry, skopeo, promtool, redis)
+system-deps: ## Debian packages the tests drive, if their commands are missing (services left as they are)
 	@bash scripts/system-deps.sh
 
 lint: $(VENV)/.installed ## ruff and mypy
@@ -26,7 +26,7 @@ lint: $(VENV)/.installed ## ruff and mypy
 unit: $(VENV)/.installed ## unit tests only (no servers)
 	$(PY) -m pytest -q -m "not e2e and not registry" tests
 
-test: setup lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests
+test: setup system-deps lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests
 	bash scripts/checkov.sh --install
 	bash scripts/toolchain.sh
 	bash scripts/s3-server.sh

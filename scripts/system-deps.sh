@@ -1,15 +1,53 @@
 #!/usr/bin/env bash
-# Installs the Debian packages whose real binaries the tests run against.
+# Installs the Debian packages whose real binaries the tests run against, when their commands
+# are missing. `make test` runs it; `make setup` does not (a user of the stacks needs none).
+#
+# It leaves the host's services as they were:
+# - a command already on PATH is used as it is, whatever package provides it (Docker CE's
+#   `containerd.io` provides `containerd`; Debian's `containerd` would conflict with it);
+# - packages it installs do not start their services (a policy-rc.d denies it during the
+#   install), and it disables at boot only the services of packages it installed itself;
+# - REGSTACK_NO_APT=1 makes it list what is missing and fail instead of installing.
 set -euo pipefail
-packages=(docker-registry skopeo prometheus redis-server containerd jq openssl curl)
+
+# command the tests run -> Debian package that provides it
+declare -A PACKAGE=(
+  [docker-registry]=docker-registry [skopeo]=skopeo [promtool]=prometheus
+  [redis-server]=redis-server [containerd]=containerd [ctr]=containerd
+  [jq]=jq [openssl]=openssl [curl]=curl
+)
+# packages whose installation registers a service
+SERVICES=(docker-registry prometheus redis-server containerd)
+
 missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+for command in "${!PACKAGE[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${PACKAGE[$command]}")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing: ${missing[*]}"
-SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+
+if [[ "${REGSTACK_NO_APT:-}" == 1 ]]; then
+  echo "missing Debian packages for the tests: ${missing[*]} (REGSTACK_NO_APT=1: not installing)" >&2
+  exit 1
+fi
+echo "installing Debian packages for the tests: ${missing[*]}"
+SUDO=""; [[ "$(id -u)" -eq 0 ]] || SUDO="sudo"
+
+POLICY="${REGSTACK_POLICY_RC:-/usr/sbin/policy-rc.d}"  # overridable for its tests
+if [[ ! -e "$POLICY" ]]; then
+  trap '$SUDO rm -f "$POLICY"' EXIT
+  printf '#!/bin/sh\n# regstack scripts/system-deps.sh: no service starts during its install\nexit 101\n' |
+    $SUDO tee "$POLICY" >/dev/null
+  $SUDO chmod 0755 "$POLICY"
+fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The packages start their services; the tests start their own on loopback.
-for s in docker-registry prometheus redis-server containerd; do $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true; done
+
+# Only where systemd runs, and only the services this run brought in.
+if [[ "$(ps -p 1 -o comm= 2>/dev/null)" == systemd ]]; then
+  for service in "${SERVICES[@]}"; do
+    if printf '%s\n' "${missing[@]}" | grep -qx "$service"; then
+      $SUDO systemctl disable "$service" >/dev/null 2>&1 || true
+    fi
+  done
+fi
