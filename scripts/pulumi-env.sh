@@ -1,12 +1,20 @@
-# Source me: environment for running the locally built pulumi CLI offline.
-#   source scripts/pulumi-env.sh
-# Everything stays in this repository's .regstack/ (git-ignored): the CLI's
-# home (plugins, credentials, logs), and the state of every stack (file://
-# backend). Nothing reaches the network: no update check, no plugin download,
-# no registry look-ups. Plugins are the binaries beside the CLI on PATH
-# ("ambient" plugins) built by scripts/toolchain.sh.
+# Source me: the environment for regstack's *offline* toolchain (the pulumi CLI built by
+# `make toolchain` from the Go module proxy), as `make demo` and the tests use it.
+#   make toolchain && source scripts/pulumi-env.sh
+#
+# Not for a machine that has its own Pulumi CLI: use that one as usual (README, Quickstart).
+# Everything stays in this repository's .regstack/ (git-ignored): the CLI's home (plugins,
+# credentials, logs), and the state of every stack (file:// backend). Nothing reaches the
+# network: no update check, no plugin download, no registry look-ups. Plugins are the
+# binaries beside the CLI on PATH ("ambient" plugins). Confirmation prompts stay on.
 _regstack_root="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)"
-_regstack_bin="$(bash "$_regstack_root/scripts/toolchain.sh" --bin-dir)"
+if ! _regstack_bin="$(bash "$_regstack_root/scripts/toolchain.sh" --bin-dir 2>/dev/null)" ||
+  [[ ! -x "$_regstack_bin/pulumi" ]]; then
+  echo "pulumi-env.sh: the offline toolchain is not built; run 'make toolchain' first (needs Go)," \
+    "or use your own Pulumi CLI without this script" >&2
+  unset _regstack_root _regstack_bin
+  return 1 2>/dev/null || exit 1
+fi
 case ":$PATH:" in
   *":$_regstack_bin:"*) ;;
   *) export PATH="$_regstack_bin:$PATH" ;;
@@ -23,5 +31,4 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_DISABLE_REGISTRY_RESOLVE=true
 export PULUMI_EXPERIMENTAL=false
 export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
-export PULUMI_SKIP_CONFIRMATIONS=true
 unset _regstack_root _regstack_bin _regstack_state
