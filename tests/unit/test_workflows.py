@@ -70,11 +70,51 @@ def test_every_local_action_or_workflow_a_workflow_uses_exists(path: Path) -> No
                 assert (ROOT / reference).exists(), f"{path.name} uses missing {reference}"
 
 
-def test_the_shared_toolchain_action_runs_make_setup_and_make_toolchain() -> None:
-    action = load(ROOT / ".github" / "actions" / "toolchain" / "action.yml")
+def test_the_shared_action_installs_the_official_cli_at_the_sdk_version_and_builds_nothing() -> (
+    None
+):
+    action = load(ROOT / ".github" / "actions" / "pulumi" / "action.yml")
     runs = "\n".join(step.get("run", "") for step in action["runs"]["steps"])
-    assert "make setup" in runs
-    assert "make toolchain" in runs
+    cli = next(
+        s for s in action["runs"]["steps"] if s.get("uses", "").startswith("pulumi/actions@")
+    )
+    assert "make setup" in runs and "make toolchain" not in runs
+    assert cli["with"]["pulumi-version"] == pulumi_sdk_version()
+
+
+def pulumi_sdk_version() -> str:
+    pin = next(
+        line for line in (ROOT / "pyproject.toml").read_text().splitlines()
+        if line.strip().startswith('"pulumi==')
+    )  # fmt: skip
+    return pin.split("==")[1].split('"')[0]
+
+
+def every_policy_run() -> list[str]:
+    """Each CI command line that runs the policy pack, GitHub's and GitLab's."""
+    lines = [
+        line
+        for path in WORKFLOWS.glob("*.yml")
+        for job in load(path)["jobs"].values()
+        if "steps" in job
+        for line in run_lines(job).replace("\\\n", " ").splitlines()
+    ]
+    lines += [line for job in gitlab().values() if isinstance(job, dict)
+              for line in job.get("script", [])]  # fmt: skip
+    return [line for line in lines if "--policy-pack policy" in line]
+
+
+def test_every_policy_run_passes_the_stack_s_own_pack_config() -> None:
+    runs = every_policy_run()
+    assert len(runs) == 4  # preview and up, on GitHub and GitLab
+    for line in runs:
+        assert '--policy-pack-config "policy/config/$STACK.json"' in " ".join(line.split())
+    for stack in ("dev", "prod"):
+        assert (ROOT / "policy" / "config" / f"{stack}.json").is_file()
+
+
+def test_gitlab_jobs_use_the_official_cli_image_at_the_sdk_version() -> None:
+    assert gitlab()[".pulumi"]["image"] == f"pulumi/pulumi-python:{pulumi_sdk_version()}"
 
 
 def test_the_preview_runs_on_pull_requests_for_the_dev_and_prod_stacks() -> None:
@@ -82,7 +122,7 @@ def test_the_preview_runs_on_pull_requests_for_the_dev_and_prod_stacks() -> None
     job = workflow["jobs"]["preview"]
     assert "pull_request" in triggers(workflow)
     assert job["strategy"]["matrix"]["stack"] == ["dev", "prod"]
-    assert "./.github/actions/toolchain" in uses(job)
+    assert "./.github/actions/pulumi" in uses(job)
 
 
 def test_the_preview_runs_pulumi_preview_under_the_policy_pack() -> None:
@@ -156,9 +196,9 @@ def test_gitlab_deploys_only_from_main_and_prod_only_after_dev() -> None:
     assert config["deploy-prod"]["needs"] == ["deploy-dev"]
 
 
-def test_gitlab_jobs_set_up_the_toolchain_and_the_app_image_uses_the_images_command() -> None:
+def test_gitlab_jobs_set_up_pulumi_and_the_app_image_uses_the_images_command() -> None:
     config = gitlab()
-    assert {"make setup", "make toolchain"} <= set(config[".toolchain"]["before_script"])
+    assert ".venv/bin/pip install -q -e ." in config[".pulumi"]["before_script"]
     for name in ("preview", ".deploy", "app-image"):
-        assert config[name]["extends"] == ".toolchain"
+        assert config[name]["extends"] == ".pulumi"
     assert any("python -m components.images tags" in line for line in config["app-image"]["script"])
