@@ -34,11 +34,13 @@ def _repository(outcome: Outcome) -> dict[str, Any]:
             "created": d.image.created.isoformat() if d.image.created else None,
             "action": "keep" if d.keep else "delete",
             "reason": d.reason,
+            **({"referrer_of": d.subject} if d.subject else {}),
         }
         for d in outcome.plan.decisions
     ]
     entry["delete_digests"] = list(outcome.plan.delete_digests)
     entry["deleted_digests"] = outcome.deleted
+    entry["spared_digests"] = outcome.spared
     return entry
 
 

@@ -54,7 +54,26 @@ def test_a_tag_sharing_a_digest_with_a_kept_tag_is_kept() -> None:
 def test_images_of_unknown_age_are_kept() -> None:
     plan = plan_repository("r", {"x": Image("sha256:1", None)}, rule(max_age_days=1), InUse(), NOW)
     assert plan.decisions[0].keep
-    assert plan.decisions[0].reason == "creation time unknown"
+    assert plan.decisions[0].reason == "creation time unknown (missing, unparsable or before 1981)"
+
+
+def test_images_tied_at_the_keep_last_boundary_are_all_kept_without_push_times() -> None:
+    tags = {f"b{n}": Image(f"sha256:{n}", days_ago(9)) for n in range(5)}
+    tags["newer"] = Image("sha256:newer", days_ago(1))
+    plan = plan_repository("r", tags, rule(keep_last=2), InUse(), NOW)
+    assert all(actions(plan).values())
+    assert {d.reason for d in plan.decisions if d.tag != "newer"} == {
+        "tied for the newest 2 images; push order unknown"
+    }
+
+
+def test_push_times_break_ties_at_the_keep_last_boundary() -> None:
+    tags = {
+        f"b{n}": Image(f"sha256:{9 - n}", days_ago(9), pushed=days_ago(9) + timedelta(hours=n))
+        for n in range(5)
+    }
+    plan = plan_repository("r", tags, rule(keep_last=2), InUse(), NOW)
+    assert actions(plan) == {"b0": False, "b1": False, "b2": False, "b3": True, "b4": True}
 
 
 def test_in_use_tags_and_digests_are_kept() -> None:
