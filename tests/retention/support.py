@@ -528,3 +528,35 @@ def manifest_document(registry: RegistryServer, repository: str, reference: str)
 def tag_schema(digest: str, suffix: str = "") -> str:
     """The referrers tag schema: `sha256-<hex>` (OCI fallback), `sha256-<hex>.sig` (cosign)."""
     return digest.replace(":", "-") + suffix
+
+
+def push_with_config(
+    registry: RegistryServer,
+    repository: str,
+    tag: str,
+    config: bytes,
+    *,
+    media_type: str = "application/vnd.oci.image.config.v1+json",
+    declared_size: int | None = None,
+    annotations: dict[str, str] | None = None,
+) -> tuple[str, str]:
+    """An image with exactly these config bytes (and what its descriptor claims); returns
+    (manifest digest, config digest)."""
+    layer = push_blob(
+        registry,
+        repository,
+        gzip.compress(os.urandom(64)),
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    )
+    descriptor = push_blob(registry, repository, config, media_type)
+    if declared_size is not None:
+        descriptor["size"] = declared_size
+    document: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor,
+        "layers": [layer],
+    }
+    if annotations:
+        document["annotations"] = annotations
+    return put_manifest(registry, repository, tag, document), str(descriptor["digest"])
