@@ -45,7 +45,8 @@ def _repository(outcome: Outcome) -> dict[str, Any]:
 
 
 def counts(outcomes: list[Outcome], *, applied: bool) -> Counter[str]:
-    """Tags kept and deleted (planned, or really deleted when applying), digests, skips."""
+    """Tags kept and deleted (planned, or really deleted when applying), digests, skips,
+    and digests spared by the re-check before deleting."""
     total: Counter[str] = Counter(repositories=len(outcomes))
     for outcome in outcomes:
         if outcome.plan is None:
@@ -55,6 +56,7 @@ def counts(outcomes: list[Outcome], *, applied: bool) -> Counter[str]:
         total["kept"] += len(outcome.plan.kept)
         total["deleted"] += sum(d.image.digest in gone for d in outcome.plan.deleted)
         total["digests"] += len(gone)
+        total["spared"] += len(outcome.spared)
         total["failed"] += outcome.error is not None
     return total
 
@@ -67,6 +69,8 @@ def summary_line(outcomes: list[Outcome], *, applied: bool, requests: int) -> st
     )
     if not applied:
         return line + " (dry run: nothing was deleted; pass --apply to delete)"
+    if c["spared"]:
+        line += f", {c['spared']} spared (tags changed since planning)"
     if c["failed"]:
         return line + f" (stopped: {c['failed']} repositories not fully cleaned)"
     return line

@@ -81,6 +81,7 @@ def test_a_tag_pointed_at_a_planned_digest_after_planning_saves_it(
     assert run.repository("team/app")["spared_digests"] == {
         old: f"tag {tag!r} appeared or moved since planning"
     }
+    assert "1 spared (tags changed since planning)" in run.stderr
 
 
 def test_an_index_rebuilt_after_planning_keeps_the_platform_manifests_it_shares(
