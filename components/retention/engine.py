@@ -281,17 +281,22 @@ def _attempt(
     TypeError, RecursionError or worse, and one bad image must never end the run.
     """
 
-    def guarded(item: K) -> tuple[bool, V | str]:
+    def guarded(item: K) -> V | _Failed:
         try:
-            return True, function(item)
+            return function(item)
         except Exception as err:
-            return False, _describe(err)
+            return _Failed(_describe(err))
 
     done: dict[K, V] = {}
     failed: dict[K, str] = {}
-    for item, (ok, result) in zip(items, pool.map(guarded, items), strict=True):
-        if ok:
-            done[item] = result  # type: ignore[assignment]
+    for item, result in zip(items, pool.map(guarded, items), strict=True):
+        if isinstance(result, _Failed):
+            failed[item] = result.why
         else:
-            failed[item] = result  # type: ignore[assignment]
+            done[item] = result
     return done, failed
+
+
+@dataclass(frozen=True)
+class _Failed:
+    why: str

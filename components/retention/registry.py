@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .http import HttpClient, HttpError, MiB, Response, origin
+from .http import DEFAULT_LIMIT, HttpClient, HttpError, MiB, Response, origin
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -211,7 +211,7 @@ class Registry:
     # --- plumbing ------------------------------------------------------------------
 
     def _get(
-        self, url: str, *, kind: str, accept: str = "application/json", limit: int = 4 * MiB
+        self, url: str, *, kind: str, accept: str = "application/json", limit: int = DEFAULT_LIMIT
     ) -> Response:
         return self._authorized("GET", url, kind=kind, headers={"Accept": accept}, limit=limit)
 
@@ -227,7 +227,13 @@ class Registry:
         return document
 
     def _authorized(
-        self, method: str, url: str, *, kind: str, headers: dict[str, str], limit: int = 4 * MiB
+        self,
+        method: str,
+        url: str,
+        *,
+        kind: str,
+        headers: dict[str, str],
+        limit: int = DEFAULT_LIMIT,
     ) -> Response:
         target = origin(url)
         if target != self.origin:
