@@ -19,6 +19,11 @@ from components.outputs import as_secret
 from components.placement import pod_placement
 
 ENGINE_DIR = Path(__file__).parent / "retention"
+# With `concurrencyPolicy: Forbid` one hung run (a registry paging forever, a stalled
+# connection) would block every later run; the deadline ends it.  55 minutes: the default
+# schedule (01:00) is an hour before the default GC (02:00), and a lab registry plans in
+# seconds.  A killed run leaves the last-success metric stale, which is what alerts.
+DEADLINE_SECONDS = 55 * 60
 CODE = "/opt/regstack"
 ETC = "/etc/retention"
 UID = 1000
@@ -143,6 +148,7 @@ class RetentionJob(pulumi.ComponentResource):
                 job_template=k8s.batch.v1.JobTemplateSpecArgs(spec=k8s.batch.v1.JobSpecArgs(
                     # A rerun converges (deleting an already deleted digest counts as done).
                     backoff_limit=2,
+                    active_deadline_seconds=DEADLINE_SECONDS,
                     template=k8s.core.v1.PodTemplateSpecArgs(
                         metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
                         spec=k8s.core.v1.PodSpecArgs(

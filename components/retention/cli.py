@@ -60,6 +60,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--retries", type=int, default=4, help="per request, on 429/5xx/resets")
     parser.add_argument("--backoff", type=float, default=0.5, help="first retry delay, seconds")
     parser.add_argument("--page-size", type=_positive_int, default=100)
+    parser.add_argument(
+        "--max-pages", type=_positive_int, default=10_000, help="per catalog or tag list"
+    )
     return parser.parse_args(argv)
 
 
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             username=args.username,
             password=_password(args.password_file),
             page_size=args.page_size,
+            max_pages=args.max_pages,
         )
         in_use = _in_use(args, client)
         engine = Engine(registry, policy, in_use=in_use, concurrency=args.concurrency)
@@ -110,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.apply:
         engine.apply(outcomes)
         for outcome in outcomes:
+            for digest, why in outcome.spared.items():
+                print(f"retention: {outcome.repository}: kept {digest}: {why}", file=sys.stderr)
             if outcome.plan is not None and outcome.error is not None:
                 print(f"retention: {outcome.repository}: {outcome.error}", file=sys.stderr)
 

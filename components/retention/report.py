@@ -34,16 +34,19 @@ def _repository(outcome: Outcome) -> dict[str, Any]:
             "created": d.image.created.isoformat() if d.image.created else None,
             "action": "keep" if d.keep else "delete",
             "reason": d.reason,
+            **({"referrer_of": d.subject} if d.subject else {}),
         }
         for d in outcome.plan.decisions
     ]
     entry["delete_digests"] = list(outcome.plan.delete_digests)
     entry["deleted_digests"] = outcome.deleted
+    entry["spared_digests"] = outcome.spared
     return entry
 
 
 def counts(outcomes: list[Outcome], *, applied: bool) -> Counter[str]:
-    """Tags kept and deleted (planned, or really deleted when applying), digests, skips."""
+    """Tags kept and deleted (planned, or really deleted when applying), digests, skips,
+    and digests spared by the re-check before deleting."""
     total: Counter[str] = Counter(repositories=len(outcomes))
     for outcome in outcomes:
         if outcome.plan is None:
@@ -53,6 +56,7 @@ def counts(outcomes: list[Outcome], *, applied: bool) -> Counter[str]:
         total["kept"] += len(outcome.plan.kept)
         total["deleted"] += sum(d.image.digest in gone for d in outcome.plan.deleted)
         total["digests"] += len(gone)
+        total["spared"] += len(outcome.spared)
         total["failed"] += outcome.error is not None
     return total
 
@@ -65,6 +69,8 @@ def summary_line(outcomes: list[Outcome], *, applied: bool, requests: int) -> st
     )
     if not applied:
         return line + " (dry run: nothing was deleted; pass --apply to delete)"
+    if c["spared"]:
+        line += f", {c['spared']} spared (tags changed since planning)"
     if c["failed"]:
         return line + f" (stopped: {c['failed']} repositories not fully cleaned)"
     return line

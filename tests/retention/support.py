@@ -362,11 +362,19 @@ class StubServer:
 class FaultProxy(StubServer):
     """Forwards to a real registry, except where `fault(method, path, n)` says otherwise:
     "500", "drop" (close without answering), "garbage" (an HTML page), "no-digest",
-    "wrong-digest" (a digest header that is not the body's)."""
+    "wrong-digest" (a digest header that is not the body's).  `extra_headers(method, path,
+    headers)` adds headers to every forwarded answer."""
 
-    def __init__(self, upstream: RegistryServer, fault: Callable[[str, str, int], str]) -> None:
+    def __init__(
+        self,
+        upstream: RegistryServer,
+        fault: Callable[[str, str, int], str],
+        *,
+        extra_headers: Callable[[str, str, dict[str, str]], dict[str, str]] | None = None,
+    ) -> None:
         self.upstream = upstream
         self.fault = fault
+        self.extra_headers = extra_headers
         self.seen: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
         super().__init__(self._forward)
@@ -392,6 +400,8 @@ class FaultProxy(StubServer):
             if k.lower() not in ("content-length", "transfer-encoding", "connection")
         }
         connection.close()
+        if self.extra_headers is not None:
+            answer.update(self.extra_headers(method, path, headers))
         if fault == "garbage":
             return 200, {**answer, "Content-Type": "text/html"}, b"<html>maintenance</html>"
         if fault == "no-digest":
@@ -415,3 +425,138 @@ def make_cert(directory: Path, name: str) -> tuple[Path, Path]:
         capture_output=True,
     )
     return cert, key
+
+
+# --- manifests built by hand: artifacts, referrers, rebuilt indexes --------------------
+
+EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
+
+
+def push_blob(
+    registry: RegistryServer, repository: str, data: bytes, media_type: str
+) -> dict[str, Any]:
+    """Upload one blob (POST, then PUT with the digest); returns its descriptor."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    status, headers, body = api(registry, "POST", f"/v2/{repository}/blobs/uploads/")
+    assert status == 202, body
+    location = headers["Location"]
+    path = location.split(registry.host, 1)[-1] if "://" in location else location
+    separator = "&" if "?" in path else "?"
+    status, _, body = api(
+        registry,
+        "PUT",
+        f"{path}{separator}digest={digest}",
+        body=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert status == 201, body
+    return {"mediaType": media_type, "digest": digest, "size": len(data)}
+
+
+def put_manifest(
+    registry: RegistryServer, repository: str, reference: str, document: dict[str, Any]
+) -> str:
+    """PUT a manifest or index under a tag (or its digest); returns its digest."""
+    body = json.dumps(document).encode()
+    status, headers, answer = api(
+        registry,
+        "PUT",
+        f"/v2/{repository}/manifests/{reference}",
+        body=body,
+        headers={"Content-Type": document["mediaType"]},
+    )
+    assert status == 201, answer
+    return str(headers["Docker-Content-Digest"])
+
+
+def push_referrer(
+    registry: RegistryServer,
+    repository: str,
+    subject: str | None,
+    *,
+    tag: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> str:
+    """An artifact manifest (a signature, an SBOM): one small layer, an empty config unless
+    `config` is given, a `subject` when given; pushed under `tag` or by digest."""
+    if config is None:
+        config_descriptor = push_blob(registry, repository, b"{}", EMPTY_CONFIG)
+    else:
+        config_descriptor = push_blob(
+            registry,
+            repository,
+            json.dumps(config).encode(),
+            "application/vnd.oci.image.config.v1+json",
+        )
+    layer = push_blob(registry, repository, os.urandom(32), "application/vnd.example.sig")
+    document: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.example.sig",
+        "config": config_descriptor,
+        "layers": [layer],
+    }
+    if subject is not None:
+        document["subject"] = descriptor_of(registry, repository, subject)
+    body = json.dumps(document).encode()
+    reference = tag or "sha256:" + hashlib.sha256(body).hexdigest()
+    return put_manifest(registry, repository, reference, document)
+
+
+def descriptor_of(registry: RegistryServer, repository: str, digest: str) -> dict[str, Any]:
+    """The OCI descriptor (media type, digest, size) of a manifest in the registry."""
+    status, headers, _ = api(
+        registry, "HEAD", f"/v2/{repository}/manifests/{digest}", headers={"Accept": ACCEPT}
+    )
+    assert status == 200, digest
+    return {
+        "mediaType": headers["Content-Type"],
+        "digest": digest,
+        "size": int(headers["Content-Length"]),
+    }
+
+
+def manifest_document(registry: RegistryServer, repository: str, reference: str) -> dict[str, Any]:
+    status, _, body = api(
+        registry, "GET", f"/v2/{repository}/manifests/{reference}", headers={"Accept": ACCEPT}
+    )
+    assert status == 200, body
+    document: dict[str, Any] = json.loads(body)
+    return document
+
+
+def tag_schema(digest: str, suffix: str = "") -> str:
+    """The referrers tag schema: `sha256-<hex>` (OCI fallback), `sha256-<hex>.sig` (cosign)."""
+    return digest.replace(":", "-") + suffix
+
+
+def push_with_config(
+    registry: RegistryServer,
+    repository: str,
+    tag: str,
+    config: bytes,
+    *,
+    media_type: str = "application/vnd.oci.image.config.v1+json",
+    declared_size: int | None = None,
+    annotations: dict[str, str] | None = None,
+) -> tuple[str, str]:
+    """An image with exactly these config bytes (and what its descriptor claims); returns
+    (manifest digest, config digest)."""
+    layer = push_blob(
+        registry,
+        repository,
+        gzip.compress(os.urandom(64)),
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    )
+    descriptor = push_blob(registry, repository, config, media_type)
+    if declared_size is not None:
+        descriptor["size"] = declared_size
+    document: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor,
+        "layers": [layer],
+    }
+    if annotations:
+        document["annotations"] = annotations
+    return put_manifest(registry, repository, tag, document), str(descriptor["digest"])

@@ -3,7 +3,8 @@
 The token service is a stub (stdlib HTTP, JWTs signed RS256 with `openssl dgst`, the
 certificate in the `x5c` header); the registry side -- challenges, token verification,
 scope checks -- is the real docker-registry, configured with that certificate as its
-`rootcertbundle`.
+`rootcertbundle`.  The token service speaks https, as the engine sends it the password only
+over https (the service's certificate is the engine's `--ca-file`).
 """
 
 from __future__ import annotations
@@ -82,9 +83,10 @@ class TokenService:
 class TokenSetup:
     registry: RegistryServer
     tokens: TokenService
+    ca_file: Path  # signed the token service's https certificate
 
     def tags(self, repository: str) -> set[str]:
-        client = HttpClient(context=ssl_context(None), retries=0)
+        client = HttpClient(context=ssl_context(str(self.ca_file)), retries=0)
         return set(
             Registry(self.registry.url, client, username=USER, password=PASSWORD).tags(repository)
         )
@@ -94,7 +96,8 @@ class TokenSetup:
 def token_setup(tmp_path: Path) -> Iterator[TokenSetup]:
     require_tools()
     tokens = TokenService(*make_cert(tmp_path / "token", "token-signer"))
-    service = StubServer(tokens.route)
+    tls = make_cert(tmp_path / "tls", "token-service")
+    service = StubServer(tokens.route, cert=tls)
     auth = {
         "token": {
             "realm": f"{service.url}/token",
@@ -105,7 +108,7 @@ def token_setup(tmp_path: Path) -> Iterator[TokenSetup]:
     }
     registry = RegistryServer(tmp_path / "registry", {"auth": auth}, creds=f"{USER}:{PASSWORD}")
     registry.start()
-    yield TokenSetup(registry, tokens)
+    yield TokenSetup(registry, tokens, tls[0])
     registry.stop()
     service.stop()
 
@@ -124,6 +127,7 @@ def test_bearer_tokens_from_the_challenged_realm_let_the_engine_plan_and_delete(
         POLICY,
         "--apply",
         *("--username", USER, "--password-file", str(tmp_path / "password")),
+        *("--ca-file", str(token_setup.ca_file)),
     )
 
     assert run.returncode == 0, run.stderr
@@ -146,6 +150,7 @@ def test_credentials_the_token_service_refuses_fail_cleanly_and_delete_nothing(
         POLICY,
         "--apply",
         *("--username", USER, "--password-file", str(tmp_path / "password")),
+        *("--ca-file", str(token_setup.ca_file)),
     )
 
     assert run.returncode == 1

@@ -54,6 +54,24 @@ def test_unparseable_created_times_are_unknown(text: object) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "1970-01-01T00:00:00Z",  # Jib, ko, Nix dockerTools, rules_oci
+        "0001-01-01T00:00:00Z",  # Go's zero time
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC: OverflowError
+        "1980-12-31T23:59:59Z",
+        "1981-01-01T00:30:00+01:00",  # still 1980 in UTC
+    ],
+)
+def test_implausibly_early_created_times_are_unknown(text: str) -> None:
+    assert parse_created(text) is None
+
+
+def test_the_first_plausible_year_is_1981() -> None:
+    assert parse_created("1981-01-01T00:00:00Z") == datetime(1981, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
     ("reference", "expected"),
     [
         ("reg.example:5000/team/app:1.0", ("team/app", "1.0", None)),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.retention.plan import Image, InUse, RepositoryPlan, plan_repository
+from components.retention.plan import Image, InUse, RepositoryPlan, plan_repository, spare
 from components.retention.policy import DEFAULT_PROTECTED, Rule, TagPattern
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -54,7 +54,26 @@ def test_a_tag_sharing_a_digest_with_a_kept_tag_is_kept() -> None:
 def test_images_of_unknown_age_are_kept() -> None:
     plan = plan_repository("r", {"x": Image("sha256:1", None)}, rule(max_age_days=1), InUse(), NOW)
     assert plan.decisions[0].keep
-    assert plan.decisions[0].reason == "creation time unknown"
+    assert plan.decisions[0].reason == "creation time unknown (missing, unparsable or before 1981)"
+
+
+def test_images_tied_at_the_keep_last_boundary_are_all_kept_without_push_times() -> None:
+    tags = {f"b{n}": Image(f"sha256:{n}", days_ago(9)) for n in range(5)}
+    tags["newer"] = Image("sha256:newer", days_ago(1))
+    plan = plan_repository("r", tags, rule(keep_last=2), InUse(), NOW)
+    assert all(actions(plan).values())
+    assert {d.reason for d in plan.decisions if d.tag != "newer"} == {
+        "tied for the newest 2 images; push order unknown"
+    }
+
+
+def test_push_times_break_ties_at_the_keep_last_boundary() -> None:
+    tags = {
+        f"b{n}": Image(f"sha256:{9 - n}", days_ago(9), pushed=days_ago(9) + timedelta(hours=n))
+        for n in range(5)
+    }
+    plan = plan_repository("r", tags, rule(keep_last=2), InUse(), NOW)
+    assert actions(plan) == {"b0": False, "b1": False, "b2": False, "b3": True, "b4": True}
 
 
 def test_in_use_tags_and_digests_are_kept() -> None:
@@ -168,3 +187,104 @@ def test_keep_last_newest_images_and_young_images_are_kept(
         assert decision.image.created is not None
         if rule.max_age_days is not None:
             assert NOW - decision.image.created >= timedelta(days=rule.max_age_days)
+
+
+# --- referrers -----------------------------------------------------------------------
+
+HEX = [f"sha256:{n:064x}" for n in range(10)]
+
+
+def sig(digest: str, suffix: str = ".sig") -> str:
+    return digest.replace(":", "-") + suffix
+
+
+def test_a_referrer_goes_with_its_image_and_stays_with_a_kept_one() -> None:
+    tags = {
+        "old": Image(HEX[0], days_ago(90)),
+        "new": Image(HEX[1], days_ago(1)),
+        sig(HEX[0]): Image(HEX[2], days_ago(90)),
+        sig(HEX[1]): Image(HEX[3], days_ago(90)),  # old itself, but its image is kept
+        "sbom-old": Image(HEX[4], None, subject=HEX[0]),
+    }
+    plan = plan_repository("r", tags, rule(keep_last=1), InUse(), NOW)
+    assert actions(plan) == {
+        "old": False, "new": True, sig(HEX[0]): False, sig(HEX[1]): True, "sbom-old": False
+    }  # fmt: skip
+    # Referrers first: a run stopped half-way leaves no referrer without its image.
+    assert plan.delete_digests == (HEX[2], HEX[4], HEX[0])
+
+
+def test_a_signature_of_a_kept_referrer_is_kept_too() -> None:
+    tags = {
+        "new": Image(HEX[1], days_ago(1)),
+        "sbom": Image(HEX[2], None, subject=HEX[1]),
+        sig(HEX[2]): Image(HEX[3], days_ago(90)),  # signs the SBOM, not the image
+    }
+    plan = plan_repository("r", tags, rule(max_age_days=30), InUse(), NOW)
+    assert all(actions(plan).values())
+
+
+def test_a_referrer_of_an_image_the_repository_does_not_show_is_kept() -> None:
+    plan = plan_repository(
+        "r", {sig(HEX[9]): Image(HEX[2], days_ago(90))}, rule(max_age_days=1), InUse(), NOW
+    )
+    assert actions(plan) == {sig(HEX[9]): True}
+
+
+def test_sparing_an_image_spares_its_platforms_and_its_referrers() -> None:
+    tags = {
+        "old": Image(HEX[0], days_ago(90), (HEX[5], HEX[6])),
+        sig(HEX[0]): Image(HEX[2], days_ago(90)),
+        "new": Image(HEX[1], days_ago(1)),
+    }
+    plan = plan_repository("r", tags, rule(keep_last=1), InUse(), NOW)
+    assert set(plan.delete_digests) == {HEX[0], HEX[2], HEX[5], HEX[6]}
+    spared = spare(plan, {HEX[0]: "tag 'stable' appeared"})
+    assert set(spared) == {HEX[0], HEX[2], HEX[5], HEX[6]}
+
+
+@st.composite
+def layouts_with_referrers(draw: st.DrawFn) -> dict[str, Image]:
+    """Images, and referrers to some of them (and to each other, and to absent images)."""
+    tags = {}
+    for n, digest in enumerate(draw(st.sets(st.sampled_from(HEX[:5]), min_size=1))):
+        age = draw(st.none() | st.integers(min_value=0, max_value=400))
+        tags[f"t{n}"] = Image(digest, None if age is None else days_ago(age))
+    for digest in draw(st.lists(st.sampled_from(HEX[5:]), max_size=4, unique=True)):
+        subject = draw(st.sampled_from(HEX))
+        if draw(st.booleans()):
+            tags[sig(subject, draw(st.sampled_from(["", ".sig", ".att"])))] = Image(digest, None)
+        else:
+            tags[f"artifact-{digest[-1]}"] = Image(digest, None, subject=subject)
+    return tags
+
+
+@settings(max_examples=100, deadline=None)
+@given(layouts_with_referrers(), rules, in_use_sets)
+def test_a_referrer_is_deleted_only_with_its_image(
+    tags: dict[str, Image], rule: Rule, in_use: InUse
+) -> None:
+    plan = plan_repository("r", tags, rule, in_use, NOW)
+    for decision in plan.deleted:
+        if decision.subject is not None:
+            assert decision.subject in plan.delete_digests
+
+
+@settings(max_examples=100, deadline=None)
+@given(layouts_with_referrers(), rules, in_use_sets)
+def test_with_referrers_no_deleted_digest_is_needed_by_a_kept_tag(
+    tags: dict[str, Image], rule: Rule, in_use: InUse
+) -> None:
+    plan = plan_repository("r", tags, rule, in_use, NOW)
+    needed = {d for k in plan.kept for d in (k.image.digest, *k.image.children)}
+    assert needed.isdisjoint(plan.delete_digests)
+
+
+@settings(max_examples=100, deadline=None)
+@given(layouts_with_referrers(), rules, in_use_sets)
+def test_referrers_never_count_among_the_newest_images(
+    tags: dict[str, Image], rule: Rule, in_use: InUse
+) -> None:
+    plan = plan_repository("r", tags, rule, in_use, NOW)
+    newest = [d for d in plan.decisions if d.reason.startswith("among the newest")]
+    assert all(d.subject is None for d in newest)
