@@ -201,7 +201,8 @@ class GarbageCollection(pulumi.ComponentResource):
         collect = (
             f"{prepare}timeout -s KILL {GC_SECONDS} "
             f"registry garbage-collect{untagged} {render.CONFIG_DIR}/config.yml; "
-            f"echo $? > {SHARED}/gc-exit"
+            # Renamed into place: restore never reads a half-written exit code.
+            f"echo $? > {SHARED}/gc-exit.tmp && mv {SHARED}/gc-exit.tmp {SHARED}/gc-exit"
         )
         storage_mounts: list[k8s.core.v1.VolumeMountArgs] = []
         storage_volumes: list[k8s.core.v1.VolumeArgs] = []

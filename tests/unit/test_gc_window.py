@@ -5,6 +5,7 @@ script itself against a real kube-apiserver."""
 from __future__ import annotations
 
 import shlex
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,20 @@ def test_an_unreachable_api_fails_cleanly_without_a_traceback(tmp_path: Path, ca
             f"--shared={tmp_path}", "--holder=me"]  # fmt: skip
     assert gc_window.main(argv, api=api) == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_rendered_gc_script_ends_an_overrunning_collection_and_still_reports(
+    tmp_path: Path,
+) -> None:
+    """The gc container's own script under a real shell and `timeout`, with a `registry` that
+    never finishes and the bound shortened from GC_SECONDS to one second."""
+    script = gc_pod({"registry": S3})["template"]["spec"]["containers"][0]["command"][2]
+    script = script.replace(f"KILL {gc.GC_SECONDS} ", "KILL 1 ").replace(gc.SHARED, str(tmp_path))
+    fake = tmp_path / "bin" / "registry"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nsleep 60\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin"}
+    done = subprocess.run(["sh", "-c", script], env=env, timeout=30, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "gc-exit").read_text().strip() == "137"
