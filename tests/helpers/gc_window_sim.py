@@ -199,6 +199,7 @@ class Traffic:
                 outcome = "ok"
             except (OSError, http.client.HTTPException, ValueError) as err:
                 outcome = type(err).__name__ + (f": {err}" if type(err) is OSError else "")
+                time.sleep(0.05)  # as a client's retry would; a tight loop would starve the CPUs
             self.pulls.append(Event(time.monotonic(), outcome))
 
     def _push(self) -> None:
