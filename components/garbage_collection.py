@@ -8,9 +8,9 @@ Which window, per layout (`gc.window: auto`):
   update) with `storage.maintenance.readonly`; pulls never stop, pushes get 405.
 - one ReadWriteOnce volume: `read-only` too. ReadWriteOnce is per node, so the read-only pod
   and the GC pod may both mount it, provided they share the node: the read-only pod is pinned to
-  the GC pod's node. The Deployment's Recreate strategy (the old pod may be on another node's
-  attachment) means each switch restarts the pod: pulls pause for a pod start twice, not for
-  the whole collection. (ReadWriteOncePod, which regstack does not create, would allow neither
+  the GC pod's node. The Deployment keeps its Recreate strategy there (a surge pod could land on
+  a node that cannot attach the volume), so each switch restarts the pod: pulls pause for a pod
+  start twice, not for the whole collection. (ReadWriteOncePod, which regstack does not create, would allow neither
   window: the GC pod itself could not be scheduled beside the registry.)
 - a pull-through cache (`registry.proxy`): `stop`. It writes what it fetches even when
   read-only, and a blob written during the sweep could be collected half-linked.
