@@ -491,9 +491,14 @@ class GcConfig(_Model):
     enabled: bool = Field(True, description="Run `registry garbage-collect` on a schedule.")
     schedule: CronSchedule = Field("0 2 * * 0", description="CronJob schedule (Sunday 02:00).")
     delete_untagged: bool = Field(True, description="Also remove untagged manifests.")
+    window: Literal["auto", "read-only", "stop"] = Field(
+        "auto",
+        description="How GC holds pushes out: `read-only` pods keep serving pulls, `stop` "
+        "scales to zero; `auto`: `stop` for a pull-through cache, else `read-only`.",
+    )
     helper_image: str = Field(
         "docker.io/library/python:3.13.1-alpine3.21",
-        description="Pinned Python image that scales the registry down and back around GC.",
+        description="Pinned Python image that closes and reopens the registry around GC.",
     )
 
 

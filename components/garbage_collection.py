@@ -1,7 +1,19 @@
-"""GarbageCollection: `registry garbage-collect` on a schedule, with the registry out of service.
+"""GarbageCollection: `registry garbage-collect` on a schedule, with writes held out.
 
 See `components/jobs/gc_window.py` for how the Job keeps writes out and always restores service.
 Harbor stacks use Harbor's own GC (Administration > Clean Up) instead of this component.
+
+Which window, per layout (`gc.window: auto`):
+- S3, or a ReadWriteMany volume: `read-only`. New pods start beside the old ones (rolling
+  update) with `storage.maintenance.readonly`; pulls never stop, pushes get 405.
+- one ReadWriteOnce volume: `read-only` too. ReadWriteOnce is per node, so the read-only pod
+  and the GC pod may both mount it, provided they share the node: the read-only pod is pinned to
+  the GC pod's node. The Deployment keeps its Recreate strategy there (a surge pod could land on
+  a node that cannot attach the volume), so each switch restarts the pod: pulls pause for a pod
+  start twice, not for the whole collection. (ReadWriteOncePod, which regstack does not create, would allow neither
+  window: the GC pod itself could not be scheduled beside the registry.)
+- a pull-through cache (`registry.proxy`): `stop`. It writes what it fetches even when
+  read-only, and a blob written during the sweep could be collected half-linked.
 """
 
 from __future__ import annotations
@@ -9,13 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import distribution_config as render
-from components.config import GcConfig, PlacementConfig
-from components.distribution import s3_ca_volume
+from components.config import GcConfig, PlacementConfig, RegistryConfig
+from components.distribution import APP, s3_ca_volume
 from components.placement import pod_placement
 from components.scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
@@ -23,8 +36,16 @@ SCRIPT = Path(__file__).parent / "jobs" / "gc_window.py"
 UID = 1000
 SHARED = "/shared"
 SCRIPTS = "/scripts"
-# How long GC may hold the registry down before restore brings it back regardless.
-WINDOW_SECONDS = 3600
+# The window's bounds, in the order they run (gc_window.py explains why this order):
+START_SECONDS = 300  # scheduling, image pulls
+STOP_SECONDS = 600  # until no pod takes writes; on expiry stop reopens, GC never starts
+GC_SECONDS = 3600  # `timeout` ends garbage-collect here, before anything else can
+RESTORE_SECONDS = 600  # reopening's retries, flushing the cache
+JOB_SECONDS = START_SECONDS + STOP_SECONDS + GC_SECONDS + RESTORE_SECONDS
+# A holder cannot outlive its Job, so a Lease left by a run that died expires by then.
+LEASE_SECONDS = JOB_SECONDS + 60
+LEASE = "registry-gc"
+WindowMode = Literal["read-only", "stop"]
 LABELS = {"app.kubernetes.io/name": "registry-gc", "app.kubernetes.io/managed-by": "regstack"}
 
 
@@ -48,6 +69,23 @@ class GarbageCollectionArgs:
     cache_address: str | None = None
     """Redis blob-descriptor cache to flush before service comes back."""
     cache_db: int = 0
+    window: WindowMode = "stop"
+    """How writes are held out: `window_mode` chooses it per layout."""
+    pin_node: bool = False
+    """Start read-only pods on the GC pod's node (one ReadWriteOnce volume)."""
+
+
+def window_mode(gc: GcConfig, registry: RegistryConfig) -> tuple[WindowMode, bool]:
+    """`gc.window` resolved for this layout, and whether read-only pods need the GC pod's node."""
+    mode: WindowMode
+    if gc.window == "auto":
+        mode = "stop" if registry.proxy is not None else "read-only"
+    else:
+        mode = gc.window
+    one_node = (
+        registry.storage.type == "filesystem" and registry.storage.access_mode == "ReadWriteOnce"
+    )
+    return mode, mode == "read-only" and one_node
 
 
 def _restricted() -> k8s.core.v1.SecurityContextArgs:
@@ -58,6 +96,11 @@ def _restricted() -> k8s.core.v1.SecurityContextArgs:
     )
 
 
+def _field_env(name: str, path: str) -> k8s.core.v1.EnvVarArgs:
+    return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
+        field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=path)))  # fmt: skip
+
+
 def _window_container(
     action: str,
     image: str,
@@ -65,10 +108,13 @@ def _window_container(
     env: Sequence[k8s.core.v1.EnvVarArgs] = (),
 ) -> k8s.core.v1.ContainerArgs:
     """A container running one step of gc_window.py with the stock Python image."""
+    # The pod's name holds the Lease and finds the gc container's state; its node is where a
+    # ReadWriteOnce volume is mounted.
+    identity = [_field_env("POD_NAME", "metadata.name"), _field_env("NODE_NAME", "spec.nodeName")]
     return k8s.core.v1.ContainerArgs(
         name=action, image=image, command=["sh", "-c"],
         args=[flags.apply(lambda f: f"exec python {SCRIPTS}/gc_window.py {action} {f}")],
-        env=list(env) or None,
+        env=[*identity, *env],
         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED),
                        k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=SCRIPTS, read_only=True)],
         resources=k8s.core.v1.ResourceRequirementsArgs(
@@ -78,7 +124,7 @@ def _window_container(
 
 
 class GarbageCollection(pulumi.ComponentResource):
-    """A CronJob that stops the registry, collects garbage and brings the registry back."""
+    """A CronJob that holds writes out of the registry, collects garbage and lets them back."""
 
     cron_job_name: pulumi.Output[str]
 
@@ -101,11 +147,16 @@ class GarbageCollection(pulumi.ComponentResource):
         role = k8s.rbac.v1.Role(
             f"{name}-role",
             metadata=meta("registry-gc"),
-            # Just enough to scale the registry and see its pods go: nothing cluster-wide.
+            # Just enough to switch the registry, watch its pods and hold the window's Lease:
+            # nothing cluster-wide. Creating cannot be limited to a name; the rest is.
             rules=[
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=["apps"], resources=["deployments/scale"],
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=["apps"], resources=["deployments"],
                                            resource_names=[args.deployment_name], verbs=["get", "patch"]),
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["list"]),
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["get", "list"]),
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=["coordination.k8s.io"], resources=["leases"],
+                                           verbs=["create"]),
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=["coordination.k8s.io"], resources=["leases"],
+                                           resource_names=[LEASE], verbs=["get", "update"]),
             ],
             opts=child,
         )  # fmt: skip
@@ -128,7 +179,9 @@ class GarbageCollection(pulumi.ComponentResource):
         selector = ",".join(f"{k}={v}" for k, v in sorted(args.selector.items()))
         window = pulumi.Output.concat(
             "--namespace=", args.namespace, " --deployment=", args.deployment_name,
-            f" --selector={selector} --shared={SHARED} --timeout={WINDOW_SECONDS}",
+            f" --selector={selector} --shared={SHARED} --mode={args.window} --container={APP}",
+            " --pin-node" if args.pin_node else "",
+            f" --lease={LEASE} --lease-seconds={LEASE_SECONDS}",
         )  # fmt: skip
         restore_flags = window
         restore_env: list[k8s.core.v1.EnvVarArgs] = []
@@ -146,8 +199,10 @@ class GarbageCollection(pulumi.ComponentResource):
             f"mkdir -p {render.DATA_DIR}/docker/registry/v2/repositories && " if filesystem else ""
         )
         collect = (
-            f"{prepare}registry garbage-collect{untagged} {render.CONFIG_DIR}/config.yml; "
-            f"echo $? > {SHARED}/gc-exit"
+            f"{prepare}timeout -s KILL {GC_SECONDS} "
+            f"registry garbage-collect{untagged} {render.CONFIG_DIR}/config.yml; "
+            # Renamed into place: restore never reads a half-written exit code.
+            f"echo $? > {SHARED}/gc-exit.tmp && mv {SHARED}/gc-exit.tmp {SHARED}/gc-exit"
         )
         storage_mounts: list[k8s.core.v1.VolumeMountArgs] = []
         storage_volumes: list[k8s.core.v1.VolumeArgs] = []
@@ -184,7 +239,8 @@ class GarbageCollection(pulumi.ComponentResource):
                         label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=args.selector),
                     ))
                 ])) if filesystem else None,
-            init_containers=[_window_container("stop", args.helper_image, window)],
+            init_containers=[_window_container(
+                "stop", args.helper_image, pulumi.Output.concat(window, f" --timeout={STOP_SECONDS}"))],
             containers=[gc_container,
                         _window_container("restore", args.helper_image, restore_flags, restore_env)],
             volumes=[
@@ -207,7 +263,7 @@ class GarbageCollection(pulumi.ComponentResource):
                     spec=k8s.batch.v1.JobSpecArgs(
                         # A retry would take the registry down a second time; the next run retries.
                         backoff_limit=0,
-                        active_deadline_seconds=WINDOW_SECONDS + 600,
+                        active_deadline_seconds=JOB_SECONDS,
                         template=k8s.core.v1.PodTemplateSpecArgs(
                             metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
                             spec=pod,

@@ -19,7 +19,7 @@ from components.certificate import RegistryCertificate, RegistryCertificateArgs
 from components.config import RegstackConfig, S3StorageConfig
 from components.distribution import APP, SELECTOR, DistributionRegistry, DistributionRegistryArgs
 from components.garbage_collection import LABELS as GC_LABELS
-from components.garbage_collection import GarbageCollection, GarbageCollectionArgs
+from components.garbage_collection import GarbageCollection, GarbageCollectionArgs, window_mode
 from components.harbor import SERVICE as HARBOR_SERVICE
 from components.harbor import HarborRegistry, HarborRegistryArgs
 from components.microk8s_addon import (
@@ -301,6 +301,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         if cfg.retention.enabled:
             self._retention(name, cfg, namespace, child)
         if cfg.gc.enabled:
+            window, pin_node = window_mode(cfg.gc, cfg.registry)
             GarbageCollection(
                 f"{name}-gc",
                 GarbageCollectionArgs(
@@ -317,6 +318,8 @@ class RegistryPlatform(pulumi.ComponentResource):
                     placement=cfg.registry.placement,
                     cache_address=registry_args.redis_address,
                     cache_db=cfg.registry.cache.db,
+                    window=window,
+                    pin_node=pin_node,
                 ),
                 opts=child,
             )

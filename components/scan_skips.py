@@ -19,8 +19,9 @@ REGISTRY_DATA = {
 }
 GARBAGE_COLLECTION = {
     **REGISTRY_DATA,
-    "CKV_K8S_38": "the stop and restore containers use the token to scale the registry "
-    "Deployment (Role registry-gc, this namespace only)",
+    "CKV_K8S_38": "the stop and restore containers use the token to switch the registry "
+    "Deployment to read-only or scale it, and to hold the GC Lease (Role registry-gc, this "
+    "namespace only)",
 }
 REDIS_CACHE = {
     "CKV_K8S_43": "the image is pinned to a release tag set in config (registry.cache.version); "

@@ -1,16 +1,41 @@
-"""Hold the registry out of service while `registry garbage-collect` runs, then restore it.
+"""Keep writes out of the registry while `registry garbage-collect` runs, then let them back in.
 
 Distribution's documentation warns that garbage collection while pushes continue can delete
-blobs a new image needs. The GC Job therefore runs three containers around one shared directory:
+blobs a new image needs. The GC Job's pod runs three containers around one shared directory:
 
-  stop (init)  scale the registry Deployment to 0 and wait until its pods are gone;
-  gc           `registry garbage-collect`, then write its exit code to the shared directory;
-  restore      wait for that exit code (or a deadline), scale back, exit with GC's code.
+  stop (init)  take the window's Lease, then close the window and wait until no pod that can
+               serve still takes writes;
+  gc           `timeout <GC bound> registry garbage-collect ...`, then its exit code to the
+               shared directory;
+  restore      wait until GC has exited, flush the Redis cache, reopen, release the Lease.
 
-`restore` runs beside `gc` rather than after it, so service comes back even when GC fails.
-Scaling to zero also drops any in-memory blob descriptor cache. A shared Redis cache outlives
-the pods, so `restore --redis` empties its database first: it would still describe blobs GC
-removed, and a client pushing one of them again would be told it exists and skip the upload.
+Two ways to close the window, chosen per storage layout (components/garbage_collection.py):
+
+  read-only  every serving pod is replaced by one started with Distribution's
+             `storage.maintenance.readonly` (the REGISTRY_STORAGE_MAINTENANCE_READONLY variable
+             in the pod template): pulls go on, pushes get 405 Method Not Allowed. A pod's
+             environment is fixed when it starts, so a pod whose spec carries the variable
+             cannot take writes.
+  stop       scale the Deployment to zero and wait until its pods are gone.
+
+Ordering, so that the registry never takes writes while GC may still run and the Job's deadline
+never ends GC: `stop` is bounded by --timeout (on expiry it reopens and fails, GC never starts);
+GC is bounded by its own `timeout`; `restore` reopens only once GC has exited (its exit code, or
+the kubelet's word that the gc container terminated), so it has no deadline of its own before
+GC ends. The Job's activeDeadlineSeconds is the sum of those bounds plus time for restore's
+retries, which go on with backoff until they succeed or that deadline ends the pod.
+
+What the window changed is written to the Deployment (the RECORD annotation) in the same patch
+that changes it, and removed in the same patch that undoes it: a run that dies inside its window
+leaves the original replica count there, and the next run (scheduled or manual) restores it.
+The Lease keeps windows apart: a second run, e.g. `kubectl create job --from=cronjob/...`,
+finds it held and exits without touching the registry. It expires after the Job's deadline, so
+a holder that died never blocks later runs.
+
+A shared Redis blob-descriptor cache outlives the pods, so `restore --redis` empties its
+database first: it would still describe blobs GC removed, and a client pushing one of them again
+would be told it exists and skip the upload. In-memory caches go with the pods: both windows
+replace every pod when they reopen.
 """
 
 from __future__ import annotations
@@ -25,12 +50,27 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 # The registry's own variable for the cache password (distribution_config.ENV_REDIS_PASSWORD).
 REDIS_PASSWORD_ENV = "REGISTRY_REDIS_PASSWORD"
+# `REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true` is silently ignored by Distribution;
+# the whole `readonly` mapping as one value is what it reads.
+READ_ONLY_ENV = "REGISTRY_STORAGE_MAINTENANCE_READONLY"
+READ_ONLY_VALUE = '{"enabled":true}'
+RECORD = "regstack.io/gc-window"
+STRATEGIC = "application/strategic-merge-patch+json"
+MICRO_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+T = TypeVar("T")
+
+
+class WindowTaken(Exception):
+    """Another run holds the window: nothing of the registry is ours to touch."""
 
 
 class Api:
@@ -46,8 +86,7 @@ class Api:
         request = urllib.request.Request(f"{self.base}{path}", data=data, method=method)
         request.add_header("Authorization", f"Bearer {self.token}")
         request.add_header("Accept", "application/json")
-        if content_type:
-            request.add_header("Content-Type", content_type)
+        request.add_header("Content-Type", content_type or "application/json")
         with urllib.request.urlopen(request, context=self.context, timeout=30) as response:
             return json.load(response)
 
@@ -58,42 +97,254 @@ def in_cluster_api() -> Api:
     return Api(f"https://{host}:{port}", token, str(SERVICE_ACCOUNT / "ca.crt"))
 
 
-def scale_path(namespace: str, deployment: str) -> str:
-    return f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}/scale"
+def status_of(err: Exception) -> int | None:
+    return err.code if isinstance(err, urllib.error.HTTPError) else None
 
 
-def set_replicas(api: Api, namespace: str, deployment: str, replicas: int) -> None:
-    api.request("PATCH", scale_path(namespace, deployment), {"spec": {"replicas": replicas}},
-                "application/merge-patch+json")  # fmt: skip
+# --- which pods may take writes -----------------------------------------------------------------
 
 
-def running_pods(api: Api, namespace: str, selector: str) -> int:
-    query = urllib.parse.urlencode({"labelSelector": selector})
-    return len(api.request("GET", f"/api/v1/namespaces/{namespace}/pods?{query}")["items"])
+def can_serve(pod: dict[str, Any]) -> bool:
+    """Failed pods (Evicted ones included) and Succeeded ones never serve again; any other pod,
+    even one being deleted, may still be answering requests."""
+    return pod.get("status", {}).get("phase") not in ("Failed", "Succeeded")
+
+
+def is_read_only(pod: dict[str, Any], container: str) -> bool:
+    for spec in pod["spec"]["containers"]:
+        if spec["name"] == container:
+            env = spec.get("env") or []
+            return {"name": READ_ONLY_ENV, "value": READ_ONLY_VALUE} in env
+    return False
+
+
+def writable_pods(api: Api, args: argparse.Namespace) -> list[str]:
+    """Names of the registry's pods that could still take a push once the window is closed."""
+    query = urllib.parse.urlencode({"labelSelector": args.selector})
+    pods = api.request("GET", f"/api/v1/namespaces/{args.namespace}/pods?{query}")["items"]
+    return [
+        pod["metadata"]["name"]
+        for pod in pods
+        if can_serve(pod) and (args.mode == "stop" or not is_read_only(pod, args.container))
+    ]
+
+
+# --- the window's Lease -------------------------------------------------------------------------
+
+
+def _lease_path(args: argparse.Namespace, name: str = "") -> str:
+    return f"/apis/coordination.k8s.io/v1/namespaces/{args.namespace}/leases{name and '/' + name}"
+
+
+def _held_by_other(spec: dict[str, Any], me: str, now: datetime) -> str | None:
+    holder = spec.get("holderIdentity")
+    if not holder or holder == me or "renewTime" not in spec:
+        return None
+    renewed = datetime.strptime(spec["renewTime"], MICRO_TIME).replace(tzinfo=UTC)
+    expires = renewed + timedelta(seconds=spec.get("leaseDurationSeconds", 0))
+    return f"{holder} (until {expires:%H:%M:%S} UTC)" if expires > now else None
+
+
+def take_lease(api: Api, args: argparse.Namespace) -> None:
+    """Hold the Lease for one Job deadline, or raise WindowTaken. Taken with the object's
+    resourceVersion, so of two runs racing for it exactly one gets it."""
+    now = datetime.now(UTC)
+    spec = {"holderIdentity": args.holder, "leaseDurationSeconds": int(args.lease_seconds),
+            "acquireTime": now.strftime(MICRO_TIME), "renewTime": now.strftime(MICRO_TIME)}  # fmt: skip
+    try:
+        lease = api.request("GET", _lease_path(args, args.lease))
+    except urllib.error.HTTPError as err:
+        if err.code != 404:
+            raise
+        try:
+            api.request("POST", _lease_path(args), {"apiVersion": "coordination.k8s.io/v1",
+                        "kind": "Lease", "metadata": {"name": args.lease}, "spec": spec})  # fmt: skip
+            return
+        except urllib.error.HTTPError as race:
+            if race.code == 409:
+                raise WindowTaken("another run created the Lease first") from race
+            raise
+    other = _held_by_other(lease.get("spec", {}), args.holder, now)
+    if other:
+        raise WindowTaken(f"another GC window is open: Lease {args.lease} is held by {other}")
+    lease["spec"] = spec
+    try:
+        api.request("PUT", _lease_path(args, args.lease), lease)
+    except urllib.error.HTTPError as err:
+        if err.code == 409:
+            raise WindowTaken("another run took the Lease first") from err
+        raise
+
+
+def _lease(api: Api, args: argparse.Namespace) -> dict[str, Any]:
+    """The Lease, or an empty one if someone deleted it."""
+    try:
+        return dict(api.request("GET", _lease_path(args, args.lease)))
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return {}
+        raise
+
+
+def check_lease(api: Api, args: argparse.Namespace) -> None:
+    """Raise WindowTaken if another run took the Lease over (ours expired): the window is its."""
+    lease = _lease(api, args)
+    other = _held_by_other(lease.get("spec", {}), args.holder, datetime.now(UTC))
+    if other:
+        raise WindowTaken(f"Lease {args.lease} now belongs to {other}; leaving the registry to it")
+
+
+def release_lease(api: Api, args: argparse.Namespace) -> None:
+    lease = _lease(api, args)
+    if lease.get("spec", {}).get("holderIdentity") != args.holder:
+        return
+    lease["spec"] = {"leaseDurationSeconds": lease["spec"].get("leaseDurationSeconds")}
+    api.request("PUT", _lease_path(args, args.lease), lease)
+
+
+# --- closing and reopening ----------------------------------------------------------------------
+
+
+def _deployment_path(args: argparse.Namespace) -> str:
+    return f"/apis/apps/v1/namespaces/{args.namespace}/deployments/{args.deployment}"
+
+
+def _record(deployment: dict[str, Any]) -> dict[str, Any]:
+    annotations = deployment["metadata"].get("annotations") or {}
+    return dict(json.loads(annotations.get(RECORD) or "{}"))
+
+
+def close(api: Api, args: argparse.Namespace) -> dict[str, Any]:
+    """Record and make the change in one patch; an earlier run's record is kept, so a registry
+    found at zero by a run after one that died comes back with its original count."""
+    deployment = api.request("GET", _deployment_path(args))
+    record = _record(deployment)
+    spec: dict[str, Any] = {}
+    if args.mode == "stop":
+        record.setdefault("replicas", deployment["spec"].get("replicas", 1))
+        spec["replicas"] = 0
+    else:
+        record["read_only"] = True
+        pod: dict[str, Any] = {"containers": [{"name": args.container, "env": [
+            {"name": READ_ONLY_ENV, "value": READ_ONLY_VALUE}]}]}  # fmt: skip
+        if args.pin_node:
+            # With a ReadWriteOnce volume the read-only pod must start on the node that holds
+            # the volume, which is the node of this pod (the volume is mounted here too).
+            record["node"] = args.node
+            term = {"matchFields": [{"key": "metadata.name", "operator": "In",
+                                     "values": [args.node]}]}  # fmt: skip
+            pod["affinity"] = {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}
+                }
+            }
+        spec["template"] = {"spec": pod}
+    metadata = {"resourceVersion": deployment["metadata"]["resourceVersion"],
+                "annotations": {RECORD: json.dumps(record, sort_keys=True)}}  # fmt: skip
+    api.request("PATCH", _deployment_path(args), {"metadata": metadata, "spec": spec}, STRATEGIC)
+    return record
+
+
+def reopen(api: Api, args: argparse.Namespace) -> None:
+    """Undo what the Deployment's record says, and drop the record, in one patch."""
+    check_lease(api, args)
+    deployment = api.request("GET", _deployment_path(args))
+    record = _record(deployment)
+    if not record:
+        print("registry already open")
+        return
+    spec: dict[str, Any] = {}
+    if "replicas" in record:
+        spec["replicas"] = record["replicas"]
+    pod: dict[str, Any] = {}
+    if record.get("read_only"):
+        pod["containers"] = [{"name": args.container,
+                              "env": [{"name": READ_ONLY_ENV, "$patch": "delete"}]}]  # fmt: skip
+    if record.get("node"):
+        pod["affinity"] = {"nodeAffinity": None}
+    if pod:
+        spec["template"] = {"spec": pod}
+    metadata = {"resourceVersion": deployment["metadata"]["resourceVersion"],
+                "annotations": {RECORD: None}}  # fmt: skip
+    api.request("PATCH", _deployment_path(args), {"metadata": metadata, "spec": spec}, STRATEGIC)
+    print(f"registry reopened: undid {json.dumps(record, sort_keys=True)}")
+
+
+def retrying(action: Callable[[], T], args: argparse.Namespace, what: str) -> T:
+    """`action` until it succeeds, with exponential backoff; gives up after --retry-for seconds
+    (the Job's deadline ends it first when that is unset)."""
+    give_up = time.monotonic() + args.retry_for
+    delay = args.poll
+    while True:
+        try:
+            return action()
+        except WindowTaken:
+            raise
+        except (OSError, KeyError, ValueError) as err:
+            if time.monotonic() + delay > give_up:
+                raise
+            print(f"{what} failed ({err}); retrying in {delay:.1f}s", file=sys.stderr)
+            time.sleep(delay)
+            delay = min(delay * 2, args.backoff_max)
+
+
+def reopen_and_release(api: Api, args: argparse.Namespace) -> None:
+    retrying(lambda: reopen(api, args), args, "reopening the registry")
+    retrying(lambda: release_lease(api, args), args, "releasing the Lease")
 
 
 def stop(api: Api, args: argparse.Namespace) -> int:
-    replicas = api.request("GET", scale_path(args.namespace, args.deployment))["spec"]["replicas"]
-    # A registry found at 0 (an earlier run died mid-window) comes back with one replica.
-    saved = Path(args.shared) / "replicas"
-    saved.write_text(str(max(replicas, 1)))
-    set_replicas(api, args.namespace, args.deployment, 0)
-    deadline = time.monotonic() + args.timeout
-    while running_pods(api, args.namespace, args.selector):
-        if time.monotonic() > deadline:
-            print(f"registry pods still running after {args.timeout}s; restoring", file=sys.stderr)
-            restore_replicas(api, args)
-            return 1
-        time.sleep(args.poll)
-    print(f"registry stopped (was {saved.read_text()} replicas)")
+    try:
+        take_lease(api, args)
+    except WindowTaken as err:
+        print(f"{err}; not touching the registry", file=sys.stderr)
+        return 1
+    try:
+        record = close(api, args)
+        deadline = time.monotonic() + args.timeout
+        while writable := writable_pods(api, args):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"pods still take writes after {args.timeout}s: "
+                                   f"{', '.join(writable)}")  # fmt: skip
+            time.sleep(args.poll)
+    except (OSError, KeyError, ValueError) as err:
+        print(f"gc-window stop failed: {err}; reopening", file=sys.stderr)
+        try:
+            reopen_and_release(api, args)
+        except WindowTaken as taken:
+            print(str(taken), file=sys.stderr)
+        return 1
+    print(f"window closed ({args.mode}): no pod takes writes; record {json.dumps(record)}")
     return 0
 
 
-def restore_replicas(api: Api, args: argparse.Namespace) -> int:
-    replicas = int((Path(args.shared) / "replicas").read_text())
-    set_replicas(api, args.namespace, args.deployment, replicas)
-    print(f"registry restored to {replicas} replicas")
-    return replicas
+# --- waiting for GC -----------------------------------------------------------------------------
+
+
+def gc_terminated(api: Api, args: argparse.Namespace) -> bool:
+    """Whether the kubelet reports the gc container of this pod as terminated."""
+    pod = api.request("GET", f"/api/v1/namespaces/{args.namespace}/pods/{args.holder}")
+    statuses = pod.get("status", {}).get("containerStatuses") or []
+    return any(s["name"] == args.gc_container and "terminated" in s.get("state", {})
+               for s in statuses)  # fmt: skip
+
+
+def wait_for_gc(api: Api, args: argparse.Namespace) -> int:
+    """GC's exit code, once it has exited; 1 if it ended without reporting (killed whole)."""
+    exit_file = Path(args.shared) / "gc-exit"
+    warned = False
+    while not exit_file.exists():
+        try:
+            ended = gc_terminated(api, args)
+        except (OSError, KeyError, ValueError) as err:
+            if not warned:  # the exit code still ends the wait
+                print(f"cannot read the gc container's state: {err}", file=sys.stderr)
+            warned, ended = True, False
+        if ended and not exit_file.exists():
+            print("garbage collection ended without an exit code", file=sys.stderr)
+            return 1
+        time.sleep(args.poll)
+    return int(exit_file.read_text().strip() or 1)
 
 
 def _command(*words: str) -> bytes:
@@ -119,10 +370,8 @@ def flush_cache(address: str, db: int, password: str | None) -> None:
 
 
 def restore(api: Api, args: argparse.Namespace) -> int:
-    exit_file = Path(args.shared) / "gc-exit"
-    deadline = time.monotonic() + args.timeout
-    while not exit_file.exists() and time.monotonic() < deadline:
-        time.sleep(args.poll)
+    code = wait_for_gc(api, args)
+    print(f"garbage collection exited with {code}")
     flushed = True
     if args.redis:
         try:
@@ -131,12 +380,11 @@ def restore(api: Api, args: argparse.Namespace) -> int:
             # Service still comes back; the failed Job is what raises the alert.
             print(f"could not flush the blob-descriptor cache: {err}", file=sys.stderr)
             flushed = False
-    restore_replicas(api, args)
-    if not exit_file.exists():
-        print(f"garbage collection gave no result within {args.timeout}s", file=sys.stderr)
+    try:
+        reopen_and_release(api, args)
+    except WindowTaken as err:
+        print(str(err), file=sys.stderr)
         return 1
-    code = int(exit_file.read_text().strip() or 1)
-    print(f"garbage collection exited with {code}")
     return code if flushed else 1
 
 
@@ -147,18 +395,43 @@ def main(argv: list[str] | None = None, api: Api | None = None) -> int:
     parser.add_argument("--deployment", required=True)
     parser.add_argument("--selector", required=True, help="label selector of the registry pods")
     parser.add_argument("--shared", required=True, help="directory shared by the Job's containers")
-    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--mode", choices=["read-only", "stop"], default="stop")
+    parser.add_argument("--container", default="registry", help="the registry's container")
+    parser.add_argument(
+        "--pin-node",
+        action="store_true",
+        help="start read-only pods on --node (a ReadWriteOnce volume's node)",
+    )
+    parser.add_argument("--node", default=os.environ.get("NODE_NAME", ""))
+    parser.add_argument("--lease", default="registry-gc")
+    parser.add_argument("--lease-seconds", type=float, default=3600)
+    parser.add_argument("--holder", default=os.environ.get("POD_NAME") or socket.gethostname(),
+                        help="this pod's name: the Lease's holder")  # fmt: skip
+    parser.add_argument("--gc-container", default="gc")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        help="how long stop waits for the pods to stop taking writes",
+    )
+    parser.add_argument(
+        "--retry-for",
+        type=float,
+        default=float("inf"),
+        help="how long reopening retries (default: until the Job's deadline)",
+    )
     parser.add_argument("--poll", type=float, default=2)
+    parser.add_argument("--backoff-max", type=float, default=30)
     parser.add_argument("--redis", help="host:port of the Redis blob-descriptor cache to flush")
     parser.add_argument("--redis-db", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.pin_node and not args.node:
+        parser.error("--pin-node needs --node (or NODE_NAME)")
     client = api or in_cluster_api()
     try:
         return stop(client, args) if args.action == "stop" else restore(client, args)
-    except (urllib.error.URLError, OSError, KeyError, ValueError) as err:
+    except (OSError, KeyError, ValueError) as err:
         print(f"gc-window {args.action} failed: {err}", file=sys.stderr)
-        if args.action == "stop" and (Path(args.shared) / "replicas").exists():
-            restore_replicas(client, args)  # never leave the registry scaled down
         return 1
 
 

@@ -305,10 +305,12 @@ def test_gc_mounts_the_registry_volume_and_config() -> None:
     assert volumes["config"]["configMap"] == {"name": "registry-config"}
 
 
-def test_gc_may_only_scale_the_registry_deployment() -> None:
+def test_gc_may_only_change_the_registry_deployment_and_its_own_lease() -> None:
     rules = platform({}).named("rs-gc-role").inputs["rules"]
-    assert rules[0] == {"apiGroups": ["apps"], "resources": ["deployments/scale"],
+    assert rules[0] == {"apiGroups": ["apps"], "resources": ["deployments"],
                         "resourceNames": ["registry"], "verbs": ["get", "patch"]}  # fmt: skip
+    assert rules[3] == {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                        "resourceNames": ["registry-gc"], "verbs": ["get", "update"]}  # fmt: skip
 
 
 def test_no_gc_job_when_gc_is_disabled() -> None:

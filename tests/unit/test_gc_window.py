@@ -1,130 +1,138 @@
-"""The GC window always gives the registry back its replicas, whatever happens to GC.
-
-The Kubernetes API is played by a small in-process HTTP server that keeps one Deployment's
-scale; the end-to-end suite runs the same script against a real kube-apiserver.
-"""
+"""The GC window's rules that need no API server: which pods count, which window each layout
+gets, and the bounds that order the Job's steps. tests/e2e/test_gc_window_e2e.py runs the
+script itself against a real kube-apiserver."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import shlex
+import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from components import garbage_collection as gc
+from components.config import GcConfig, RegistryConfig
 from components.jobs import gc_window
-from tests.helpers.registry import free_port
+from tests.helpers.pulumi_mocks import platform
+
+S3 = {
+    "storage": {"type": "s3", "s3": {"bucket": "registry-blobs", "endpoint": "https://s3.lab:9000"}}
+}
 
 
-class FakeCluster:
-    def __init__(self, replicas: int, pods_linger: int = 0):
-        self.replicas = replicas
-        self.pods_linger = pods_linger  # pod listings that still show pods after scaling to 0
-        self.patches: list[int] = []
+def pod(phase: str, env: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"metadata": {"name": "registry-x"}, "status": {"phase": phase},
+            "spec": {"containers": [{"name": "registry", "env": env}]}}  # fmt: skip
 
 
-@pytest.fixture
-def cluster() -> Iterator[tuple[FakeCluster, gc_window.Api]]:
-    state = FakeCluster(replicas=2)
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def reply(self, body: object) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            if self.path.endswith("/scale"):
-                self.reply({"spec": {"replicas": state.replicas}})
-            else:
-                lingering = state.replicas > 0 or state.pods_linger > 0
-                state.pods_linger = max(0, state.pods_linger - 1)
-                self.reply({"items": [{"metadata": {"name": "registry-0"}}] if lingering else []})
-
-        def do_PATCH(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            state.replicas = body["spec"]["replicas"]
-            state.patches.append(state.replicas)
-            self.reply({"spec": {"replicas": state.replicas}})
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    api = gc_window.Api(f"http://127.0.0.1:{server.server_port}", "token", None)
-    yield state, api
-    server.shutdown()
+@pytest.mark.parametrize("phase", ["Failed", "Succeeded"])
+def test_pods_that_ended_never_hold_the_window_open(phase: str) -> None:
+    assert not gc_window.can_serve(pod(phase))
 
 
-def run(api: gc_window.Api, action: str, shared: Path, timeout: float = 5, *extra: str) -> int:
-    flags = ["--namespace=ns", "--deployment=registry", "--selector=app=registry",
-             f"--shared={shared}", f"--timeout={timeout}", "--poll=0.01"]  # fmt: skip
-    return gc_window.main([action, *flags, *extra], api=api)
+@pytest.mark.parametrize("phase", ["Pending", "Running", "Unknown"])
+def test_pods_that_may_still_answer_count_as_serving(phase: str) -> None:
+    assert gc_window.can_serve(pod(phase))
 
 
-def test_stop_scales_the_registry_to_zero_and_remembers_its_replicas(cluster, tmp_path) -> None:
-    state, api = cluster
-    assert run(api, "stop", tmp_path) == 0
-    assert (state.replicas, (tmp_path / "replicas").read_text()) == (0, "2")
+def test_a_pod_is_read_only_only_with_the_variable_distribution_reads() -> None:
+    exact = [{"name": gc_window.READ_ONLY_ENV, "value": gc_window.READ_ONLY_VALUE}]
+    ignored = [{"name": gc_window.READ_ONLY_ENV + "_ENABLED", "value": "true"}]
+    assert gc_window.is_read_only(pod("Running", exact), "registry")
+    assert not gc_window.is_read_only(pod("Running", ignored), "registry")
 
 
-def test_stop_waits_until_the_registry_pods_are_gone(cluster, tmp_path) -> None:
-    state, api = cluster
-    state.pods_linger = 3
-    assert run(api, "stop", tmp_path) == 0 and state.pods_linger == 0
+def test_an_expired_lease_is_free_and_a_live_one_is_not() -> None:
+    now = datetime.now(UTC)
+
+    def spec(age: float) -> dict[str, object]:
+        renewed = (now - timedelta(seconds=age)).strftime(gc_window.MICRO_TIME)
+        return {"holderIdentity": "other", "renewTime": renewed, "leaseDurationSeconds": 60}
+
+    assert gc_window._held_by_other(spec(61), "me", now) is None
+    assert gc_window._held_by_other(spec(10), "me", now) is not None
 
 
-def test_restore_brings_the_replicas_back_and_passes_on_gc_success(cluster, tmp_path) -> None:
-    state, api = cluster
-    run(api, "stop", tmp_path)
-    (tmp_path / "gc-exit").write_text("0\n")
-    assert run(api, "restore", tmp_path) == 0 and state.replicas == 2
+@pytest.mark.parametrize(
+    ("registry", "window"),
+    [
+        (S3, ("read-only", False)),
+        ({"storage": {"access_mode": "ReadWriteMany"}}, ("read-only", False)),
+        ({}, ("read-only", True)),  # one ReadWriteOnce volume: the read-only pod joins GC's node
+        ({"proxy": {"remote_url": "https://registry-1.docker.io"}}, ("stop", False)),
+    ],
+)
+def test_each_layout_gets_its_window(registry: dict[str, Any], window: tuple[str, bool]) -> None:
+    assert gc.window_mode(GcConfig(), RegistryConfig.model_validate(registry)) == window
 
 
-def test_a_failed_gc_still_restores_service_and_fails_the_job(cluster, tmp_path) -> None:
-    state, api = cluster
-    run(api, "stop", tmp_path)
-    (tmp_path / "gc-exit").write_text("1\n")
-    assert run(api, "restore", tmp_path) == 1 and state.replicas == 2
+def test_the_window_can_be_forced_to_stop() -> None:
+    assert gc.window_mode(GcConfig(window="stop"), RegistryConfig()) == ("stop", False)
 
 
-def test_a_cache_that_cannot_be_flushed_still_restores_service_and_fails_the_job(
-    cluster, tmp_path
-) -> None:
-    state, api = cluster
-    run(api, "stop", tmp_path)
-    (tmp_path / "gc-exit").write_text("0\n")
-    closed = f"127.0.0.1:{free_port()}"  # nothing listens there
-    assert run(api, "restore", tmp_path, 5, f"--redis={closed}") == 1 and state.replicas == 2
+def gc_pod(config: dict[str, Any]) -> dict[str, Any]:
+    cron = platform(config).named("rs-gc-cronjob").inputs["spec"]
+    return dict(cron["jobTemplate"]["spec"])
 
 
-def test_a_gc_that_never_reports_is_cut_off_by_the_deadline(cluster, tmp_path) -> None:
-    state, api = cluster
-    run(api, "stop", tmp_path)
-    assert run(api, "restore", tmp_path, timeout=0.2) == 1 and state.replicas == 2
+def test_gc_ends_itself_before_the_job_deadline_could_end_it() -> None:
+    job = gc_pod({})
+    script = job["template"]["spec"]["containers"][0]["command"][2]
+    assert f"timeout -s KILL {gc.GC_SECONDS} registry garbage-collect" in script
+    stop_bound = gc.START_SECONDS + gc.STOP_SECONDS
+    assert stop_bound + gc.GC_SECONDS + gc.RESTORE_SECONDS <= job["activeDeadlineSeconds"]
 
 
-def test_pods_that_never_stop_make_stop_restore_and_fail(cluster, tmp_path) -> None:
-    state, api = cluster
-    state.pods_linger = 10**6
-    assert run(api, "stop", tmp_path, timeout=0.2) == 1 and state.replicas == 2
+def flags(container: dict[str, Any]) -> list[str]:
+    return shlex.split(container["args"][0])[3:]
 
 
-def test_a_registry_found_at_zero_comes_back_with_one_replica(cluster, tmp_path) -> None:
-    state, api = cluster
-    state.replicas = 0  # an earlier Job died inside its window
-    run(api, "stop", tmp_path)
-    (tmp_path / "gc-exit").write_text("0")
-    run(api, "restore", tmp_path)
-    assert state.replicas == 1
+def test_restore_has_no_deadline_of_its_own_and_stop_one_shorter_than_the_job() -> None:
+    spec = gc_pod({})["template"]["spec"]
+    stop, restore = spec["initContainers"][0], spec["containers"][1]
+    assert f"--timeout={gc.STOP_SECONDS}" in flags(stop)
+    assert not [f for f in flags(restore) if f.startswith(("--timeout", "--retry-for"))]
 
 
-def test_an_unreachable_api_fails_cleanly(tmp_path) -> None:
+def test_the_lease_outlives_any_run_of_the_job() -> None:
+    stop = gc_pod({})["template"]["spec"]["initContainers"][0]
+    assert f"--lease-seconds={gc.LEASE_SECONDS}" in flags(stop)
+    assert gc.LEASE_SECONDS > gc.JOB_SECONDS
+
+
+def test_an_s3_registry_gets_the_read_only_window_without_a_pinned_node() -> None:
+    stop = gc_pod({"registry": S3})["template"]["spec"]["initContainers"][0]
+    assert "--mode=read-only" in flags(stop) and "--pin-node" not in flags(stop)
+
+
+def test_the_steps_know_their_pod_and_node_from_the_downward_api() -> None:
+    stop = gc_pod({})["template"]["spec"]["initContainers"][0]
+    fields = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in stop["env"]}
+    assert fields == {"POD_NAME": "metadata.name", "NODE_NAME": "spec.nodeName"}
+
+
+def test_an_unreachable_api_fails_cleanly_without_a_traceback(tmp_path: Path, capsys) -> None:
     api = gc_window.Api("http://127.0.0.1:9", "token", None)
-    assert run(api, "stop", tmp_path) == 1
+    argv = ["stop", "--namespace=ns", "--deployment=registry", "--selector=app=registry",
+            f"--shared={tmp_path}", "--holder=me"]  # fmt: skip
+    assert gc_window.main(argv, api=api) == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_rendered_gc_script_ends_an_overrunning_collection_and_still_reports(
+    tmp_path: Path,
+) -> None:
+    """The gc container's own script under a real shell and `timeout`, with a `registry` that
+    never finishes and the bound shortened from GC_SECONDS to one second."""
+    script = gc_pod({"registry": S3})["template"]["spec"]["containers"][0]["command"][2]
+    script = script.replace(f"KILL {gc.GC_SECONDS} ", "KILL 1 ").replace(gc.SHARED, str(tmp_path))
+    fake = tmp_path / "bin" / "registry"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nsleep 60\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin"}
+    done = subprocess.run(["sh", "-c", script], env=env, timeout=30, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "gc-exit").read_text().strip() == "137"

@@ -172,7 +172,11 @@ def test_gc_flushes_the_cache_before_service_comes_back() -> None:
         "--redis=registry-cache.container-registry.svc.cluster.local:6379 --redis-db=0"
         in (restore["args"][0])
     )
-    assert [e["name"] for e in restore["env"]] == ["REGISTRY_REDIS_PASSWORD"]
+    assert [e["name"] for e in restore["env"]] == [
+        "POD_NAME",
+        "NODE_NAME",
+        "REGISTRY_REDIS_PASSWORD",
+    ]
 
 
 def s3_ca_setup(spec: dict[str, Any], container: str) -> tuple[dict[str, Any], str, str]:
