@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
+from policy.pod_security import CONTAINER_KINDS, Level, PodTemplate, findings
+
 # --- image references ------------------------------------------------------------------------
 # Minimal parsing, kept to the two functions below so that `components.images`
 # (ImageReference.parse, is_release_semver) can replace them once that branch is merged.
@@ -96,7 +98,8 @@ _DESCRIPTIONS = {
     "profile": "`prod` turns on the release-tag rule.",
     "namespaces": "The namespace layout every Namespace must follow.",
     "baseline_namespaces": "Namespaces held to the `baseline` Pod Security Standard only "
-    "(as their Pod Security Admission label says), e.g. for a third-party chart like Harbor's.",
+    "(as their Pod Security Admission label says), e.g. for a third-party chart like Harbor's; "
+    "regstack's own pod rules (limits, read-only root) do not apply there.",
 }
 
 
@@ -125,6 +128,8 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
     "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
+    "kubernetes:core/v1:PodTemplate": ("template", "spec"),
 }
 
 
@@ -149,8 +154,8 @@ def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] 
 
 
 def containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """Init containers, then containers."""
-    for key in ("initContainers", "containers"):
+    """Init containers, containers, then ephemeral containers."""
+    for key, _ in CONTAINER_KINDS:
         yield from spec.get(key) or []
 
 
@@ -226,60 +231,67 @@ def prod_image_tags(resource_type: str, props: Mapping[str, Any], settings: Sett
     return messages
 
 
-def _baseline_problems(container: Mapping[str, Any]) -> Iterator[str]:
-    if _get(container, "securityContext", "privileged") is True:
-        yield "remove securityContext.privileged: true"
+def pod_template(resource_type: str, props: Mapping[str, Any]) -> PodTemplate | None:
+    """The pod a workload makes, with the metadata beside its spec (annotations count too)."""
+    spec = pod_spec(resource_type, props)
+    if spec is None:
+        return None
+    metadata = _get(props, *POD_SPEC_PATHS[resource_type][:-1], "metadata")
+    return PodTemplate(_kind_and_name(resource_type, props),
+                       metadata if isinstance(metadata, Mapping) else {}, spec)  # fmt: skip
 
 
-def _restricted_problems(container: Mapping[str, Any], pod: Mapping[str, Any]) -> Iterator[str]:
-    context = container.get("securityContext") or {}
-    non_root = context.get("runAsNonRoot")
-    if non_root is None:
-        non_root = _get(pod, "securityContext", "runAsNonRoot")
-    if non_root is not True:
-        yield "set securityContext.runAsNonRoot: true (on the container or the pod)"
-    yield from _baseline_problems(container)
-    if context.get("allowPrivilegeEscalation") is not False:
-        yield "set securityContext.allowPrivilegeEscalation: false"
-    if "ALL" not in (_get(context, "capabilities", "drop") or []):
-        yield "set securityContext.capabilities.drop: [ALL]"
-    if context.get("readOnlyRootFilesystem") is not True:
-        yield ("set securityContext.readOnlyRootFilesystem: true "
-               "(mount an emptyDir where it must write)")  # fmt: skip
-    limits = _get(container, "resources", "limits") or {}
-    missing = [r for r in ("cpu", "memory") if r not in limits]
-    if missing:
-        yield f"set resources.limits.{' and '.join(missing)}"
+def _held_to_baseline(props: Mapping[str, Any], settings: Settings) -> bool:
+    return _get(props, "metadata", "namespace") in settings.baseline_namespaces
+
+
+def pod_security_findings(
+    resource_type: str, props: Mapping[str, Any], settings: Settings
+) -> list[tuple[str, str]]:
+    """(Kubernetes check ID, message) for each control of the namespace's standard broken."""
+    pod = pod_template(resource_type, props)
+    if pod is None:
+        return []
+    level: Level = "baseline" if _held_to_baseline(props, settings) else "restricted"
+    return findings(pod, level)
 
 
 def restricted_pod_security(
     resource_type: str, props: Mapping[str, Any], settings: Settings
 ) -> list[str]:
-    """The `restricted` Pod Security Standard's essentials, plus resource limits; in
-    `baseline_namespaces`, only the baseline's (no privileged container, host namespace or path)."""
-    spec = pod_spec(resource_type, props)
-    if spec is None:
+    """Every control of the `restricted` Pod Security Standard (policy/pod_security.py); in
+    `baseline_namespaces`, every control of `baseline`. Nothing else."""
+    return [message for _, message in pod_security_findings(resource_type, props, settings)]
+
+
+def resource_limits(resource_type: str, props: Mapping[str, Any], settings: Settings) -> list[str]:
+    """regstack's own: every container has CPU and memory limits (not part of the standard)."""
+    pod = pod_template(resource_type, props)
+    if pod is None or _held_to_baseline(props, settings):
         return []
-    where = _kind_and_name(resource_type, props)
-    messages = [
-        f"{where}: remove {field}: true (the pod would share the node's {what})"
-        for field, what in (("hostNetwork", "network"), ("hostPID", "processes"),
-                            ("hostIPC", "IPC namespace"))
-        if spec.get(field) is True
-    ]  # fmt: skip
-    messages += [
-        f"{where}: volume {volume.get('name')} is a hostPath; use a PersistentVolumeClaim, "
-        "emptyDir, ConfigMap or Secret volume instead"
-        for volume in spec.get("volumes") or []
-        if volume.get("hostPath") is not None
-    ]
-    baseline = _get(props, "metadata", "namespace") in settings.baseline_namespaces
-    for container in containers(spec):
-        problems = (
-            _baseline_problems(container) if baseline else _restricted_problems(container, spec)
-        )
-        messages += [f"{where}, container {container.get('name')}: {p}" for p in problems]
+    messages = []
+    # The API server refuses resources on ephemeral containers.
+    for where, container in pod.containers(("initContainers", "containers")):
+        limits = _get(container, "resources", "limits") or {}
+        missing = [r for r in ("cpu", "memory") if r not in limits]
+        if missing:
+            messages.append(f"{where}: set resources.limits.{' and '.join(missing)}")
     return messages
+
+
+def read_only_root_filesystem(
+    resource_type: str, props: Mapping[str, Any], settings: Settings
+) -> list[str]:
+    """regstack's own: containers write only to volumes (not part of the standard)."""
+    pod = pod_template(resource_type, props)
+    if pod is None or _held_to_baseline(props, settings):
+        return []
+    return [
+        f"{where}: set securityContext.readOnlyRootFilesystem: true (mount an emptyDir where it "
+        "must write)"
+        for where, container in pod.containers()
+        if _get(container, "securityContext", "readOnlyRootFilesystem") is not True
+    ]
 
 
 def namespace_layout(resource_type: str, props: Mapping[str, Any], settings: Settings) -> list[str]:
@@ -368,8 +380,13 @@ RULES = (
          prod_image_tags, config_keys=("profile",)),
     Rule("namespace-layout", "Namespaces follow the configured layout.", namespace_layout,
          enforcement="advisory", config_keys=("namespaces",)),
-    Rule("restricted-pod-security", "Pods meet the restricted Pod Security Standard, with "
-         "resource limits and no host namespaces or hostPath volumes.", restricted_pod_security,
+    Rule("restricted-pod-security", "Pods meet the restricted Pod Security Standard of "
+         "Kubernetes 1.34 (baseline in baseline_namespaces), every control of it and nothing "
+         "more.", restricted_pod_security, config_keys=("baseline_namespaces",)),
+    Rule("resource-limits", "Containers set CPU and memory limits (outside "
+         "baseline_namespaces).", resource_limits, config_keys=("baseline_namespaces",)),
+    Rule("read-only-root-filesystem", "Containers have a read-only root filesystem (outside "
+         "baseline_namespaces).", read_only_root_filesystem,
          config_keys=("baseline_namespaces",)),
     Rule("secret-values", "Secret data comes from Pulumi secrets, not plain values.",
          secret_values, in_pack=False),

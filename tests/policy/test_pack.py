@@ -67,7 +67,8 @@ def test_the_pack_is_named_regstack_and_serves_the_engine_visible_rules(
     info = pack.GetAnalyzerInfo(empty_pb2.Empty())
     assert info.name == "regstack"
     assert [p.name for p in info.policies] == [
-        "registry-images", "prod-image-tags", "namespace-layout", "restricted-pod-security"]  # fmt: skip
+        "registry-images", "prod-image-tags", "namespace-layout", "restricted-pod-security",
+        "resource-limits", "read-only-root-filesystem"]  # fmt: skip
 
 
 def test_the_pack_declares_namespaces_advisory_and_the_rest_mandatory(
