@@ -21,6 +21,7 @@ from policy.pod_security import CONTAINER_KINDS, Level, PodTemplate, findings
 # Note: that module's is_release_semver wants a leading `v`; this pack also accepts `2.8.3`.
 
 DOCKER_HUB = "docker.io"
+LEGACY_DOCKER_HUB = "index.docker.io"
 # X.Y.Z or vX.Y.Z, optionally with an image variant as official images tag them (-alpine3.21,
 # -bookworm, -slim): a variant names the base image of the same release, not a pre-release.
 _RELEASE = re.compile(
@@ -37,18 +38,28 @@ class ImageRef(NamedTuple):
 
 
 def parse_image(text: str) -> ImageRef:
-    """`[host[:port]/]path[:tag][@digest]` as a container runtime reads it (Docker Hub default)."""
+    """`[host[:port]/]path[:tag][@digest]` as a container runtime reads it (Docker Hub default,
+    `index.docker.io` read as `docker.io`)."""
     name_and_tag, at, digest = text.partition("@")
     first, slash, rest = name_and_tag.partition("/")
-    # A first component names a registry only if it has a '.', a ':port' or is localhost.
-    if not slash or not (("." in first) or (":" in first) or first == "localhost"):
+    # A first component names a registry only if it has a '.', a ':port', upper case (which a
+    # path may not have) or is localhost: distribution/reference's splitDockerDomain.
+    if not slash or not ("." in first or ":" in first or first == "localhost"
+                         or first.lower() != first):  # fmt: skip
         first, rest = DOCKER_HUB, name_and_tag
+    if first == LEGACY_DOCKER_HUB:
+        first = DOCKER_HUB
     head, slash, last = rest.rpartition("/")
     repository_last, colon, tag = last.partition(":")
     repository = head + slash + repository_last
     if first == DOCKER_HUB and "/" not in repository:
         repository = f"library/{repository}"
     return ImageRef(first, repository, tag if colon else None, digest if at else None)
+
+
+def same_registry(registry: str, host: str) -> bool:
+    """Host names are case-insensitive; ports and IPv6 literals compare as written."""
+    return registry.lower() == host.lower()
 
 
 def is_release_tag(tag: str) -> bool:
@@ -186,7 +197,9 @@ def registry_images(resource_type: str, props: Mapping[str, Any], settings: Sett
     for container in containers(spec):
         image = container.get("image") or ""
         ref = parse_image(image)
-        if ref.registry in hosts or _allowed(image, ref, settings.allowed_image_prefixes):
+        if any(same_registry(ref.registry, h) for h in hosts) or _allowed(
+            image, ref, settings.allowed_image_prefixes
+        ):
             continue
         where = f"{_kind_and_name(resource_type, props)}, container {container.get('name')}"
         if not hosts:
