@@ -195,12 +195,13 @@ def seccomp(draw: Draw, pod: dict[str, Any]) -> None:
             where["seccompProfile"] = dict(draw(st.sampled_from(PROFILES)))
 
 
-SYSCTLS = ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
-           "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start",
-           "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time",
-           "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
-           "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
-           "kernel.msgmax", "net.core.somaxconn", "kernel.sem", "vm.swappiness"]  # fmt: skip
+# Safe and unsafe interleaved: Hypothesis leans towards the first of a list.
+SYSCTLS = ["kernel.shm_rmid_forced", "kernel.msgmax", "net.ipv4.ip_local_port_range",
+           "net.core.somaxconn", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range",
+           "kernel.sem", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports",
+           "net.ipv4.tcp_keepalive_time", "vm.swappiness", "net.ipv4.tcp_fin_timeout",
+           "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem",
+           "net.ipv4.tcp_wmem"]  # fmt: skip
 SYSCTL_VALUES = {"net.ipv4.ip_local_port_range": "32768 60999", "net.ipv4.tcp_rmem": "4096 87380 6291456",
                  "net.ipv4.tcp_wmem": "4096 16384 4194304", "kernel.sem": "250 32000 32 128",
                  "net.ipv4.ping_group_range": "0 2147483647"}  # fmt: skip
@@ -239,8 +240,12 @@ Mutation = Callable[[Draw, dict[str, Any]], None]
 # Mutations that set fields a Windows pod may not have.
 LINUX_ONLY: tuple[Mutation, ...] = (privileged, capabilities, app_armor, selinux, proc_mount,
                                     seccomp, sysctls, privilege_escalation, run_as_user)  # fmt: skip
-MUTATIONS: tuple[Mutation, ...] = (host_process, host_namespaces, host_ports, volumes,
-                                   probe_hosts, run_as_non_root, *LINUX_ONLY)  # fmt: skip
+# Hypothesis leans towards the first: the rarer controls come first, hostProcess (never alone)
+# last.
+MUTATIONS: tuple[Mutation, ...] = (sysctls, volumes, host_ports, probe_hosts, run_as_non_root,
+                                   privileged, capabilities, app_armor, selinux, proc_mount,
+                                   seccomp, privilege_escalation, run_as_user, host_namespaces,
+                                   host_process)  # fmt: skip
 
 
 def api_valid(pod: dict[str, Any]) -> bool:
@@ -259,20 +264,52 @@ def api_valid(pod: dict[str, Any]) -> bool:
     host_process = (context.get("windowsOptions") or {}).get("hostProcess")
     if host_process and (not spec.get("hostNetwork") or spec.get("hostUsers") is False):
         return False
+    if spec.get("hostNetwork") and any(
+        port.get("hostPort") not in (None, 0, port["containerPort"])
+        for c in spec.get("initContainers", []) + spec["containers"]
+        for port in c.get("ports", [])
+    ):
+        return False  # under hostNetwork, a hostPort is its containerPort
     windows = spec.get("os", {}).get("name") == "windows"
     return not (windows and (spec.get("hostPID") or spec.get("hostIPC")))
 
 
 @st.composite
-def pods(draw: Draw, max_mutations: int = 3) -> dict[str, Any]:
-    """A Pod manifest: a base, then up to `max_mutations` different mutations."""
-    style = draw(st.sampled_from(["container", "pod", "bare", "windows"]))
+def pods(draw: Draw, alone: Mutation | None = None) -> dict[str, Any]:
+    """A Pod manifest: a base, then as many different mutations as drawn (mostly one or two);
+    with `alone`, that mutation only, on a base that meets `restricted`."""
+    if alone is None:
+        styles = ["container", "pod", "windows", "bare"]
+    else:
+        styles = ["container", "pod"] + (["windows"] if alone not in LINUX_ONLY else [])
+    style = draw(st.sampled_from(styles))
     pod = base_pod(style, init_container=draw(st.booleans()))
+    if alone is not None:
+        alone(draw, pod)
+        return pod
     allowed = [m for m in MUTATIONS if style != "windows" or m not in LINUX_ONLY]
-    for mutation in draw(st.lists(st.sampled_from(allowed), max_size=max_mutations, unique=True)):
+    count = draw(st.sampled_from([1, 2, 0, 3]))
+    for mutation in draw(st.lists(st.sampled_from(allowed), min_size=count, max_size=count,
+                                  unique=True)):  # fmt: skip
         mutation(draw, pod)
     return pod
 
 
-def valid_pods(max_mutations: int = 3) -> st.SearchStrategy[dict[str, Any]]:
-    return pods(max_mutations).filter(api_valid)
+def valid_pods(alone: Mutation | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    return pods(alone).filter(api_valid)
+
+
+# Mutations an ephemeral container can carry: no ports, probes or hooks; pod fields stay as the
+# running pod has them, so what a mutation sets on the pod is dropped.
+EPHEMERAL_MUTATIONS: tuple[Mutation, ...] = (privileged, capabilities, app_armor, selinux,
+                                             seccomp, privilege_escalation, run_as_non_root,
+                                             run_as_user)  # fmt: skip
+
+
+@st.composite
+def ephemeral_containers(draw: Draw) -> dict[str, Any]:
+    """A debugging container to add to a running pod (the `ephemeralcontainers` subresource)."""
+    scratch = base_pod(draw(st.sampled_from(["container", "bare"])), init_container=False)
+    for mutation in draw(st.lists(st.sampled_from(EPHEMERAL_MUTATIONS), max_size=3, unique=True)):
+        mutation(draw, scratch)
+    return {**scratch["spec"]["containers"][0], "name": "debug"}
