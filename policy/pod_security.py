@@ -46,7 +46,8 @@ HOOKS = ("postStart", "preStop")
 VOLUME_ALTERNATIVES = "a PersistentVolumeClaim, emptyDir, ConfigMap or Secret volume"
 
 
-def _get(value: Any, *path: str) -> Any:
+def get_in(value: Any, *path: str) -> Any:
+    """`value[path[0]][path[1]]...`, or None where a step is missing or not a mapping."""
     for key in path:
         if not isinstance(value, Mapping):
             return None
@@ -73,7 +74,7 @@ class PodTemplate:
 
     @property
     def windows(self) -> bool:
-        return _get(self.spec, "os", "name") == "windows"
+        return get_in(self.spec, "os", "name") == "windows"
 
     def containers(
         self, keys: tuple[str, ...] = ("initContainers", "containers", "ephemeralContainers")
@@ -96,10 +97,10 @@ def _context(container: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def host_process(pod: PodTemplate) -> Iterator[str]:
     fix = "remove securityContext.windowsOptions.hostProcess: true (it runs on the node itself)"
-    if _get(pod.context, "windowsOptions", "hostProcess") is True:
+    if get_in(pod.context, "windowsOptions", "hostProcess") is True:
         yield f"{pod.where}: {fix}"
     for where, container in pod.containers():
-        if _get(_context(container), "windowsOptions", "hostProcess") is True:
+        if get_in(_context(container), "windowsOptions", "hostProcess") is True:
             yield f"{where}: {fix}"
 
 
@@ -118,7 +119,7 @@ def privileged(pod: PodTemplate) -> Iterator[str]:
 
 def capabilities_baseline(pod: PodTemplate) -> Iterator[str]:
     for where, container in pod.containers():
-        added = _get(_context(container), "capabilities", "add") or []
+        added = get_in(_context(container), "capabilities", "add") or []
         for capability in added:
             if capability not in BASELINE_CAPABILITIES:
                 yield (f"{where}: remove {capability} from securityContext.capabilities.add "
@@ -143,25 +144,25 @@ def host_ports(pod: PodTemplate) -> Iterator[str]:
     host_network = pod.spec.get("hostNetwork") is True
     for where, container in pod.containers():
         for index, port in enumerate(container.get("ports") or []):
-            host_port = _get(port, "hostPort")
+            host_port = get_in(port, "hostPort")
             if host_port is not None and not _is_zero(host_port):
                 yield (f"{where}: remove ports[{index}].hostPort: {_number(host_port)} (reach "
                        "the container through a Service instead)")  # fmt: skip
-            elif host_network and _get(port, "containerPort") is not None:
+            elif host_network and get_in(port, "containerPort") is not None:
                 yield (f"{where}: ports[{index}] becomes hostPort "
-                       f"{_number(_get(port, 'containerPort'))} under hostNetwork: true; remove "
+                       f"{_number(get_in(port, 'containerPort'))} under hostNetwork: true; remove "
                        "hostNetwork")  # fmt: skip
 
 
 def app_armor(pod: PodTemplate) -> Iterator[str]:
     fix = "use RuntimeDefault or Localhost, or leave it unset"
-    kind = _get(pod.context, "appArmorProfile", "type")
-    if _get(pod.context, "appArmorProfile") is not None and kind not in PROFILE_TYPES:
+    kind = get_in(pod.context, "appArmorProfile", "type")
+    if get_in(pod.context, "appArmorProfile") is not None and kind not in PROFILE_TYPES:
         yield f"{pod.where}: securityContext.appArmorProfile.type {kind} is not allowed; {fix}"
     for where, container in pod.containers():
-        profile = _get(_context(container), "appArmorProfile")
-        if profile is not None and _get(profile, "type") not in PROFILE_TYPES:
-            yield (f"{where}: securityContext.appArmorProfile.type {_get(profile, 'type')} is not "
+        profile = get_in(_context(container), "appArmorProfile")
+        if profile is not None and get_in(profile, "type") not in PROFILE_TYPES:
+            yield (f"{where}: securityContext.appArmorProfile.type {get_in(profile, 'type')} is not "
                    f"allowed; {fix}")  # fmt: skip
     for key, value in sorted((pod.metadata.get("annotations") or {}).items()):
         if not key.startswith(APPARMOR_ANNOTATION):
@@ -204,7 +205,7 @@ def proc_mount(pod: PodTemplate) -> Iterator[str]:
 
 def _seccomp_type(context: Mapping[str, Any]) -> tuple[bool, Any]:
     profile = context.get("seccompProfile")
-    return profile is not None, _get(profile, "type")
+    return profile is not None, get_in(profile, "type")
 
 
 def seccomp_baseline(pod: PodTemplate) -> Iterator[str]:
@@ -220,7 +221,7 @@ def seccomp_baseline(pod: PodTemplate) -> Iterator[str]:
 
 def sysctls(pod: PodTemplate) -> Iterator[str]:
     for sysctl in pod.context.get("sysctls") or []:
-        name = _get(sysctl, "name")
+        name = get_in(sysctl, "name")
         if name not in SAFE_SYSCTLS:
             yield (f"{pod.where}: remove {name} from securityContext.sysctls (it is not isolated "
                    f"to the pod; allowed: {', '.join(SAFE_SYSCTLS)})")  # fmt: skip
@@ -229,10 +230,10 @@ def sysctls(pod: PodTemplate) -> Iterator[str]:
 def probe_hosts(pod: PodTemplate) -> Iterator[str]:
     for where, container in pod.containers():
         places = [(probe, container.get(probe)) for probe in PROBES]
-        places += [(f"lifecycle.{hook}", _get(container, "lifecycle", hook)) for hook in HOOKS]
+        places += [(f"lifecycle.{hook}", get_in(container, "lifecycle", hook)) for hook in HOOKS]
         for place, handler in places:
             for action in ("httpGet", "tcpSocket"):
-                host = _get(handler, action, "host")
+                host = get_in(handler, action, "host")
                 if host:
                     yield (f"{where}: remove {place}.{action}.host: {host} (probes and hooks "
                            "may only reach the pod itself)")  # fmt: skip
@@ -305,7 +306,7 @@ def capabilities_restricted(pod: PodTemplate) -> Iterator[str]:
     if pod.windows:
         return
     for where, container in pod.containers():
-        capabilities = _get(_context(container), "capabilities") or {}
+        capabilities = get_in(_context(container), "capabilities") or {}
         if "ALL" not in (capabilities.get("drop") or []):
             yield f"{where}: set securityContext.capabilities.drop: [ALL]"
         for capability in capabilities.get("add") or []:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 from policy.pod_security import CONTAINER_KINDS, Level, PodTemplate, findings
+from policy.pod_security import get_in as _get
 
 # --- image references ------------------------------------------------------------------------
 # Minimal parsing, kept to the two functions below so that `components.images`
@@ -142,14 +143,6 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
     "kubernetes:core/v1:PodTemplate": ("template", "spec"),
 }
-
-
-def _get(value: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _kind_and_name(resource_type: str, props: Mapping[str, Any]) -> str:

@@ -214,22 +214,19 @@ def sysctls(draw: Draw, pod: dict[str, Any]) -> None:
     ]
 
 
-def privilege_escalation(draw: Draw, pod: dict[str, Any]) -> None:
-    context = _context(_target(draw, pod))
+def _true_false_or_unset(draw: Draw, context: dict[str, Any], field: str) -> None:
     value = draw(st.sampled_from([True, False, None]))
-    if value is None:
-        context.pop("allowPrivilegeEscalation", None)
-    else:
-        context["allowPrivilegeEscalation"] = value
+    context.pop(field, None)
+    if value is not None:
+        context[field] = value
+
+
+def privilege_escalation(draw: Draw, pod: dict[str, Any]) -> None:
+    _true_false_or_unset(draw, _context(_target(draw, pod)), "allowPrivilegeEscalation")
 
 
 def run_as_non_root(draw: Draw, pod: dict[str, Any]) -> None:
-    context = _where(draw, pod)
-    value = draw(st.sampled_from([True, False, None]))
-    if value is None:
-        context.pop("runAsNonRoot", None)
-    else:
-        context["runAsNonRoot"] = value
+    _true_false_or_unset(draw, _where(draw, pod), "runAsNonRoot")
 
 
 def run_as_user(draw: Draw, pod: dict[str, Any]) -> None:
