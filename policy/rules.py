@@ -13,12 +13,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
+from policy.pod_security import CONTAINER_KINDS, Level, PodTemplate, findings
+from policy.pod_security import get_in as _get
+
 # --- image references ------------------------------------------------------------------------
 # Minimal parsing, kept to the two functions below so that `components.images`
 # (ImageReference.parse, is_release_semver) can replace them once that branch is merged.
 # Note: that module's is_release_semver wants a leading `v`; this pack also accepts `2.8.3`.
 
 DOCKER_HUB = "docker.io"
+LEGACY_DOCKER_HUB = "index.docker.io"
 # X.Y.Z or vX.Y.Z, optionally with an image variant as official images tag them (-alpine3.21,
 # -bookworm, -slim): a variant names the base image of the same release, not a pre-release.
 _RELEASE = re.compile(
@@ -35,18 +39,28 @@ class ImageRef(NamedTuple):
 
 
 def parse_image(text: str) -> ImageRef:
-    """`[host[:port]/]path[:tag][@digest]` as a container runtime reads it (Docker Hub default)."""
+    """`[host[:port]/]path[:tag][@digest]` as a container runtime reads it (Docker Hub default,
+    `index.docker.io` read as `docker.io`)."""
     name_and_tag, at, digest = text.partition("@")
     first, slash, rest = name_and_tag.partition("/")
-    # A first component names a registry only if it has a '.', a ':port' or is localhost.
-    if not slash or not (("." in first) or (":" in first) or first == "localhost"):
+    # A first component names a registry only if it has a '.', a ':port', upper case (which a
+    # path may not have) or is localhost: distribution/reference's splitDockerDomain.
+    if not slash or not ("." in first or ":" in first or first == "localhost"
+                         or first.lower() != first):  # fmt: skip
         first, rest = DOCKER_HUB, name_and_tag
+    if first == LEGACY_DOCKER_HUB:
+        first = DOCKER_HUB
     head, slash, last = rest.rpartition("/")
     repository_last, colon, tag = last.partition(":")
     repository = head + slash + repository_last
     if first == DOCKER_HUB and "/" not in repository:
         repository = f"library/{repository}"
     return ImageRef(first, repository, tag if colon else None, digest if at else None)
+
+
+def same_registry(registry: str, host: str) -> bool:
+    """Host names are case-insensitive; ports and IPv6 literals compare as written."""
+    return registry.lower() == host.lower()
 
 
 def is_release_tag(tag: str) -> bool:
@@ -96,7 +110,8 @@ _DESCRIPTIONS = {
     "profile": "`prod` turns on the release-tag rule.",
     "namespaces": "The namespace layout every Namespace must follow.",
     "baseline_namespaces": "Namespaces held to the `baseline` Pod Security Standard only "
-    "(as their Pod Security Admission label says), e.g. for a third-party chart like Harbor's.",
+    "(as their Pod Security Admission label says), e.g. for a third-party chart like Harbor's; "
+    "regstack's own pod rules (limits, read-only root) do not apply there.",
 }
 
 
@@ -125,15 +140,9 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
     "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
+    "kubernetes:core/v1:PodTemplate": ("template", "spec"),
 }
-
-
-def _get(value: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _kind_and_name(resource_type: str, props: Mapping[str, Any]) -> str:
@@ -149,8 +158,8 @@ def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] 
 
 
 def containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """Init containers, then containers."""
-    for key in ("initContainers", "containers"):
+    """Init containers, containers, then ephemeral containers."""
+    for key, _ in CONTAINER_KINDS:
         yield from spec.get(key) or []
 
 
@@ -181,7 +190,9 @@ def registry_images(resource_type: str, props: Mapping[str, Any], settings: Sett
     for container in containers(spec):
         image = container.get("image") or ""
         ref = parse_image(image)
-        if ref.registry in hosts or _allowed(image, ref, settings.allowed_image_prefixes):
+        if any(same_registry(ref.registry, h) for h in hosts) or _allowed(
+            image, ref, settings.allowed_image_prefixes
+        ):
             continue
         where = f"{_kind_and_name(resource_type, props)}, container {container.get('name')}"
         if not hosts:
@@ -226,60 +237,67 @@ def prod_image_tags(resource_type: str, props: Mapping[str, Any], settings: Sett
     return messages
 
 
-def _baseline_problems(container: Mapping[str, Any]) -> Iterator[str]:
-    if _get(container, "securityContext", "privileged") is True:
-        yield "remove securityContext.privileged: true"
+def pod_template(resource_type: str, props: Mapping[str, Any]) -> PodTemplate | None:
+    """The pod a workload makes, with the metadata beside its spec (annotations count too)."""
+    spec = pod_spec(resource_type, props)
+    if spec is None:
+        return None
+    metadata = _get(props, *POD_SPEC_PATHS[resource_type][:-1], "metadata")
+    return PodTemplate(_kind_and_name(resource_type, props),
+                       metadata if isinstance(metadata, Mapping) else {}, spec)  # fmt: skip
 
 
-def _restricted_problems(container: Mapping[str, Any], pod: Mapping[str, Any]) -> Iterator[str]:
-    context = container.get("securityContext") or {}
-    non_root = context.get("runAsNonRoot")
-    if non_root is None:
-        non_root = _get(pod, "securityContext", "runAsNonRoot")
-    if non_root is not True:
-        yield "set securityContext.runAsNonRoot: true (on the container or the pod)"
-    yield from _baseline_problems(container)
-    if context.get("allowPrivilegeEscalation") is not False:
-        yield "set securityContext.allowPrivilegeEscalation: false"
-    if "ALL" not in (_get(context, "capabilities", "drop") or []):
-        yield "set securityContext.capabilities.drop: [ALL]"
-    if context.get("readOnlyRootFilesystem") is not True:
-        yield ("set securityContext.readOnlyRootFilesystem: true "
-               "(mount an emptyDir where it must write)")  # fmt: skip
-    limits = _get(container, "resources", "limits") or {}
-    missing = [r for r in ("cpu", "memory") if r not in limits]
-    if missing:
-        yield f"set resources.limits.{' and '.join(missing)}"
+def _held_to_baseline(props: Mapping[str, Any], settings: Settings) -> bool:
+    return _get(props, "metadata", "namespace") in settings.baseline_namespaces
+
+
+def pod_security_findings(
+    resource_type: str, props: Mapping[str, Any], settings: Settings
+) -> list[tuple[str, str]]:
+    """(Kubernetes check ID, message) for each control of the namespace's standard broken."""
+    pod = pod_template(resource_type, props)
+    if pod is None:
+        return []
+    level: Level = "baseline" if _held_to_baseline(props, settings) else "restricted"
+    return findings(pod, level)
 
 
 def restricted_pod_security(
     resource_type: str, props: Mapping[str, Any], settings: Settings
 ) -> list[str]:
-    """The `restricted` Pod Security Standard's essentials, plus resource limits; in
-    `baseline_namespaces`, only the baseline's (no privileged container, host namespace or path)."""
-    spec = pod_spec(resource_type, props)
-    if spec is None:
+    """Every control of the `restricted` Pod Security Standard (policy/pod_security.py); in
+    `baseline_namespaces`, every control of `baseline`. Nothing else."""
+    return [message for _, message in pod_security_findings(resource_type, props, settings)]
+
+
+def resource_limits(resource_type: str, props: Mapping[str, Any], settings: Settings) -> list[str]:
+    """regstack's own: every container has CPU and memory limits (not part of the standard)."""
+    pod = pod_template(resource_type, props)
+    if pod is None or _held_to_baseline(props, settings):
         return []
-    where = _kind_and_name(resource_type, props)
-    messages = [
-        f"{where}: remove {field}: true (the pod would share the node's {what})"
-        for field, what in (("hostNetwork", "network"), ("hostPID", "processes"),
-                            ("hostIPC", "IPC namespace"))
-        if spec.get(field) is True
-    ]  # fmt: skip
-    messages += [
-        f"{where}: volume {volume.get('name')} is a hostPath; use a PersistentVolumeClaim, "
-        "emptyDir, ConfigMap or Secret volume instead"
-        for volume in spec.get("volumes") or []
-        if volume.get("hostPath") is not None
-    ]
-    baseline = _get(props, "metadata", "namespace") in settings.baseline_namespaces
-    for container in containers(spec):
-        problems = (
-            _baseline_problems(container) if baseline else _restricted_problems(container, spec)
-        )
-        messages += [f"{where}, container {container.get('name')}: {p}" for p in problems]
+    messages = []
+    # The API server refuses resources on ephemeral containers.
+    for where, container in pod.containers(("initContainers", "containers")):
+        limits = _get(container, "resources", "limits") or {}
+        missing = [r for r in ("cpu", "memory") if r not in limits]
+        if missing:
+            messages.append(f"{where}: set resources.limits.{' and '.join(missing)}")
     return messages
+
+
+def read_only_root_filesystem(
+    resource_type: str, props: Mapping[str, Any], settings: Settings
+) -> list[str]:
+    """regstack's own: containers write only to volumes (not part of the standard)."""
+    pod = pod_template(resource_type, props)
+    if pod is None or _held_to_baseline(props, settings):
+        return []
+    return [
+        f"{where}: set securityContext.readOnlyRootFilesystem: true (mount an emptyDir where it "
+        "must write)"
+        for where, container in pod.containers()
+        if _get(container, "securityContext", "readOnlyRootFilesystem") is not True
+    ]
 
 
 def namespace_layout(resource_type: str, props: Mapping[str, Any], settings: Settings) -> list[str]:
@@ -368,8 +386,13 @@ RULES = (
          prod_image_tags, config_keys=("profile",)),
     Rule("namespace-layout", "Namespaces follow the configured layout.", namespace_layout,
          enforcement="advisory", config_keys=("namespaces",)),
-    Rule("restricted-pod-security", "Pods meet the restricted Pod Security Standard, with "
-         "resource limits and no host namespaces or hostPath volumes.", restricted_pod_security,
+    Rule("restricted-pod-security", "Pods meet the restricted Pod Security Standard of "
+         "Kubernetes 1.34 (baseline in baseline_namespaces), every control of it and nothing "
+         "more.", restricted_pod_security, config_keys=("baseline_namespaces",)),
+    Rule("resource-limits", "Containers set CPU and memory limits (outside "
+         "baseline_namespaces).", resource_limits, config_keys=("baseline_namespaces",)),
+    Rule("read-only-root-filesystem", "Containers have a read-only root filesystem (outside "
+         "baseline_namespaces).", read_only_root_filesystem,
          config_keys=("baseline_namespaces",)),
     Rule("secret-values", "Secret data comes from Pulumi secrets, not plain values.",
          secret_values, in_pack=False),

@@ -13,6 +13,7 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from tests.policy.bad_stack import BAD_RESOURCES
+from tests.policy.manifests import DEPLOYMENT, SAFE_CONTEXT, container, deployment
 from tests.policy.support import ROOT, pack_config
 
 
@@ -67,7 +68,8 @@ def test_the_pack_is_named_regstack_and_serves_the_engine_visible_rules(
     info = pack.GetAnalyzerInfo(empty_pb2.Empty())
     assert info.name == "regstack"
     assert [p.name for p in info.policies] == [
-        "registry-images", "prod-image-tags", "namespace-layout", "restricted-pod-security"]  # fmt: skip
+        "registry-images", "prod-image-tags", "namespace-layout", "restricted-pod-security",
+        "resource-limits", "read-only-root-filesystem"]  # fmt: skip
 
 
 def test_the_pack_declares_namespaces_advisory_and_the_rest_mandatory(
@@ -96,3 +98,15 @@ def test_the_pack_refuses_the_bad_deployment_with_how_to_fix_messages(
     assert any("push it there and reference registry.example.com/nginx:" in m for m in messages)
     assert any("uses latest" in m for m in messages)
     assert any("volume docker is a hostPath" in m for m in messages)
+
+
+def test_the_pack_reads_numbers_as_the_engine_sends_them(
+    pack: analyzer_pb2_grpc.AnalyzerStub,
+) -> None:
+    """protobuf carries every number as a double: runAsUser 0 arrives as 0.0, and still is root."""
+    configure(pack, "dev")
+    props = deployment(container(securityContext={**SAFE_CONTEXT, "runAsUser": 0},
+                                 ports=[{"containerPort": 8080, "hostPort": 8080}]))  # fmt: skip
+    messages = [d.message for d in analyze(pack, DEPLOYMENT, props)]
+    assert any("container app: securityContext.runAsUser: 0 runs as root" in m for m in messages)
+    assert any("remove ports[0].hostPort: 8080 (reach" in m for m in messages)

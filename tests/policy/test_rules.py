@@ -16,35 +16,19 @@ from policy.rules import (
     namespace_layout,
     parse_image,
     prod_image_tags,
+    read_only_root_filesystem,
     registry_images,
+    resource_limits,
     restricted_pod_security,
     secret_values,
 )
+from tests.policy.manifests import DEPLOYMENT, SAFE_CONTEXT, container, deployment
 
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CRONJOB = "kubernetes:batch/v1:CronJob"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SECRET = "kubernetes:core/v1:Secret"
 HOSTS = Settings(registry_hosts=("registry.example.com",))
 PROD = Settings(profile="prod")
-
-SAFE_CONTEXT = {
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-}
-LIMITS = {"limits": {"cpu": "1", "memory": "512Mi"}}
-
-
-def container(image: Any = "registry.example.com/app:1.2.3", **fields: Any) -> dict[str, Any]:
-    return {"name": "app", "image": image, "securityContext": SAFE_CONTEXT,
-            "resources": LIMITS, **fields}  # fmt: skip
-
-
-def deployment(*containers: dict[str, Any], **pod: Any) -> dict[str, Any]:
-    spec = {"containers": list(containers), **pod}
-    return {"metadata": {"name": "app"}, "spec": {"template": {"spec": spec}}}
 
 
 def secret(**fields: Any) -> dict[str, Any]:
@@ -192,73 +176,44 @@ def test_the_namespace_layout_is_configurable() -> None:
     assert namespace_layout(NAMESPACE, {"metadata": {"name": "scratch"}}, settings) == []
 
 
-# --- restricted-pod-security -------------------------------------------------------------------
-
-
-def test_a_restricted_pod_passes() -> None:
-    assert restricted_pod_security(DEPLOYMENT, deployment(container()), Settings()) == []
-
-
-def test_run_as_non_root_may_be_set_on_the_pod() -> None:
-    context = {k: v for k, v in SAFE_CONTEXT.items() if k != "runAsNonRoot"}
-    props = deployment(container(securityContext=context),
-                       securityContext={"runAsNonRoot": True})  # fmt: skip
-    assert restricted_pod_security(DEPLOYMENT, props, Settings()) == []
-
-
-def test_a_container_without_a_security_context_gets_one_fix_per_missing_setting() -> None:
-    props = deployment({"name": "app", "image": "a", "resources": LIMITS})
-    messages = restricted_pod_security(DEPLOYMENT, props, Settings())
-    assert [m.split(": ", 1)[1] for m in messages] == [
-        "set securityContext.runAsNonRoot: true (on the container or the pod)",
-        "set securityContext.allowPrivilegeEscalation: false",
-        "set securityContext.capabilities.drop: [ALL]",
-        "set securityContext.readOnlyRootFilesystem: true (mount an emptyDir where it must write)",
-    ]
-
-
-def test_a_privileged_container_is_refused() -> None:
-    props = deployment(container(securityContext={**SAFE_CONTEXT, "privileged": True}))
-    (message,) = restricted_pod_security(DEPLOYMENT, props, Settings())
-    assert message == "Deployment app, container app: remove securityContext.privileged: true"
+# --- resource-limits and read-only-root-filesystem (regstack's own, not the standard) --------
 
 
 def test_missing_limits_are_named() -> None:
     props = deployment(container(resources={"limits": {"cpu": "1"}}))
-    (message,) = restricted_pod_security(DEPLOYMENT, props, Settings())
-    assert message.endswith("set resources.limits.memory")
+    (message,) = resource_limits(DEPLOYMENT, props, Settings())
+    assert message == "Deployment app, container app: set resources.limits.memory"
 
 
-def test_a_hostpath_volume_is_refused_with_alternatives() -> None:
-    props = deployment(container(), volumes=[{"name": "logs", "hostPath": {"path": "/var/log"}}])
-    (message,) = restricted_pod_security(DEPLOYMENT, props, Settings())
-    assert "volume logs is a hostPath; use a PersistentVolumeClaim, emptyDir" in message
+def test_an_init_container_needs_limits_too() -> None:
+    props = deployment(container(), initContainers=[container(name="setup", resources={})])
+    (message,) = resource_limits(DEPLOYMENT, props, Settings())
+    assert message == "Deployment app, initContainer setup: set resources.limits.cpu and memory"
 
 
-@pytest.mark.parametrize("field", ["hostNetwork", "hostPID", "hostIPC"])
-def test_host_namespaces_are_refused(field: str) -> None:
-    props = deployment(container(), **{field: True})
-    (message,) = restricted_pod_security(DEPLOYMENT, props, Settings())
-    assert f"remove {field}: true" in message
+def test_a_writable_root_filesystem_is_refused_with_where_to_write() -> None:
+    context = {**SAFE_CONTEXT, "readOnlyRootFilesystem": False}
+    (message,) = read_only_root_filesystem(DEPLOYMENT, deployment(container(securityContext=context)),
+                                           Settings())  # fmt: skip
+    assert message == ("Deployment app, container app: set securityContext.readOnlyRootFilesystem: "
+                       "true (mount an emptyDir where it must write)")  # fmt: skip
 
 
-def test_a_baseline_namespace_accepts_a_chart_pod_that_restricted_refuses() -> None:
+def test_regstacks_own_pod_rules_are_not_the_standard() -> None:
+    """A pod without limits and with a writable root meets restricted: other rules say so."""
+    bare = container(resources={}, securityContext={**SAFE_CONTEXT, "readOnlyRootFilesystem": None})
+    props = deployment(bare)
+    assert restricted_pod_security(DEPLOYMENT, props, Settings()) == []
+    assert resource_limits(DEPLOYMENT, props, Settings()) != []
+    assert read_only_root_filesystem(DEPLOYMENT, props, Settings()) != []
+
+
+def test_a_baseline_namespace_is_exempt_from_regstacks_own_pod_rules() -> None:
     props = deployment({"name": "core", "image": "goharbor/harbor-core:v2.15.2"})
     props["metadata"]["namespace"] = "container-registry"
     settings = Settings.from_config({"baseline_namespaces": ["container-registry"]})
-    assert restricted_pod_security(DEPLOYMENT, props, settings) == []
-    assert restricted_pod_security(DEPLOYMENT, props, Settings()) != []
-
-
-def test_a_baseline_namespace_still_refuses_privileged_containers_and_host_paths() -> None:
-    props = deployment(container(securityContext={"privileged": True}),
-                       volumes=[{"name": "docker", "hostPath": {"path": "/var/run"}}])  # fmt: skip
-    props["metadata"]["namespace"] = "container-registry"
-    settings = Settings.from_config({"baseline_namespaces": ["container-registry"]})
-    messages = restricted_pod_security(DEPLOYMENT, props, settings)
-    assert [m.split(": ", 1)[-1] for m in messages] == [
-        "volume docker is a hostPath; use a PersistentVolumeClaim, emptyDir, ConfigMap or "
-        "Secret volume instead", "remove securityContext.privileged: true"]  # fmt: skip
+    assert resource_limits(DEPLOYMENT, props, settings) == []
+    assert read_only_root_filesystem(DEPLOYMENT, props, settings) == []
 
 
 # --- secret-values -----------------------------------------------------------------------------
@@ -300,7 +255,7 @@ def test_namespaces_are_advisory_and_everything_else_mandatory_by_default() -> N
            (DEPLOYMENT, deployment(container(resources={})))]  # fmt: skip
     levels = {v.rule: v.enforcement for typ, props in bad for v in evaluate(typ, props)}
     assert levels == {"namespace-layout": "advisory", "registry-images": "mandatory",
-                      "restricted-pod-security": "mandatory"}  # fmt: skip
+                      "resource-limits": "mandatory"}  # fmt: skip
 
 
 def test_an_enforcement_level_is_set_per_policy_in_the_pack_config() -> None:

@@ -100,3 +100,19 @@ def test_a_namespace_outside_the_layout_is_advised_against_in_the_bad_stack() ->
     (violation,) = [v for typ, props in BAD_RESOURCES for v in evaluate(typ, props)
                     if v.rule == "namespace-layout"]  # fmt: skip
     assert violation.enforcement == "advisory"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_pack_holds_to_baseline_exactly_the_namespaces_the_stack_labels_baseline(
+    stack: str,
+) -> None:
+    labelled = {
+        r.inputs["metadata"]["name"]
+        for r in kubernetes_resources(stack_program(stack))
+        if r.type == "kubernetes:core/v1:Namespace"
+        and (r.inputs["metadata"].get("labels") or {}).get("pod-security.kubernetes.io/enforce")
+        == "baseline"
+    }
+    config = pack_config(stack)
+    for rule in ("restricted-pod-security", "resource-limits", "read-only-root-filesystem"):
+        assert set(config.get(rule, {}).get("baseline_namespaces", [])) == labelled, rule
