@@ -259,14 +259,22 @@ def add_tag(registry: RegistryServer, repository: str, source: str, tag: str) ->
         registry, "GET", f"/v2/{repository}/manifests/{source}", headers={"Accept": ACCEPT}
     )
     assert status == 200, body
-    status, _, answer = api(
+    put_manifest_bytes(registry, repository, tag, body, headers["Content-Type"])
+
+
+def put_manifest_bytes(
+    registry: RegistryServer, repository: str, reference: str, body: bytes, media_type: str
+) -> str:
+    """PUT these exact manifest bytes under a tag (or their digest); returns the digest."""
+    status, headers, answer = api(
         registry,
         "PUT",
-        f"/v2/{repository}/manifests/{tag}",
+        f"/v2/{repository}/manifests/{reference}",
         body=body,
-        headers={"Content-Type": headers["Content-Type"]},
+        headers={"Content-Type": media_type},
     )
     assert status == 201, answer
+    return str(headers["Docker-Content-Digest"])
 
 
 def tags_of(registry: RegistryServer, repository: str) -> set[str]:
@@ -465,15 +473,7 @@ def put_manifest(
 ) -> str:
     """PUT a manifest or index under a tag (or its digest); returns its digest."""
     body = json.dumps(document).encode()
-    status, headers, answer = api(
-        registry,
-        "PUT",
-        f"/v2/{repository}/manifests/{reference}",
-        body=body,
-        headers={"Content-Type": document["mediaType"]},
-    )
-    assert status == 201, answer
-    return str(headers["Docker-Content-Digest"])
+    return put_manifest_bytes(registry, repository, reference, body, document["mediaType"])
 
 
 def push_referrer(
