@@ -15,10 +15,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .http import HttpClient, HttpError
+from .http import HttpClient, HttpError, MiB
 from .plan import InUse
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+PAGE_LIMIT = 16 * MiB
 
 
 def parse_reference(reference: str) -> tuple[str | None, str | None, str | None]:
@@ -79,10 +80,12 @@ def fetch_in_use_from_cluster(http: HttpClient, api_url: str, token: str) -> InU
 def _pod_images(http: HttpClient, api_url: str, token: str) -> Iterator[str]:
     cont = ""
     while True:
-        query = urllib.parse.urlencode({"limit": 500, **({"continue": cont} if cont else {})})
+        # 100 Pods (with their managedFields) stay far below the body limit and the job's
+        # 256Mi once parsed; 500 could exceed both on a busy cluster.
+        query = urllib.parse.urlencode({"limit": 100, **({"continue": cont} if cont else {})})
         url = f"{api_url}/api/v1/pods?{query}"
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        response = http.send("GET", url, kind="kubernetes", headers=headers)
+        response = http.send("GET", url, kind="kubernetes", headers=headers, limit=PAGE_LIMIT)
         if response.status != 200:
             raise HttpError(f"GET {url}: HTTP {response.status}")
         page = response.json()

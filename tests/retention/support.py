@@ -44,7 +44,10 @@ ACCEPT = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     ]
 )
-TOOLS = ("docker-registry", "skopeo")
+# Debian's Distribution 2.8.2 unless REGSTACK_RETENTION_REGISTRY names another `registry`
+# binary (a 3.x build, to run the same cases against that line).
+REGISTRY_BINARY = os.environ.get("REGSTACK_RETENTION_REGISTRY", "docker-registry")
+TOOLS = (REGISTRY_BINARY, "skopeo")
 Answer = tuple[int, dict[str, str], bytes]
 
 
@@ -102,7 +105,11 @@ class RegistryServer:
         self.write_config()
         log = (self.workdir / "registry.log").open("ab")
         self.process = subprocess.Popen(
-            ["docker-registry", "serve", str(self.config)], stdout=log, stderr=log
+            [REGISTRY_BINARY, "serve", str(self.config)],
+            stdout=log,
+            stderr=log,
+            # 3.x exports traces unless told not to; 2.8 ignores the variable.
+            env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -127,7 +134,7 @@ class RegistryServer:
         """Distribution's offline GC; the server must be stopped while it runs."""
         assert self.process is None, "stop the registry before garbage collection"
         done = subprocess.run(
-            ["docker-registry", "garbage-collect", str(self.config)],
+            [REGISTRY_BINARY, "garbage-collect", str(self.config)],
             capture_output=True,
             text=True,
             check=True,
@@ -252,14 +259,22 @@ def add_tag(registry: RegistryServer, repository: str, source: str, tag: str) ->
         registry, "GET", f"/v2/{repository}/manifests/{source}", headers={"Accept": ACCEPT}
     )
     assert status == 200, body
-    status, _, answer = api(
+    put_manifest_bytes(registry, repository, tag, body, headers["Content-Type"])
+
+
+def put_manifest_bytes(
+    registry: RegistryServer, repository: str, reference: str, body: bytes, media_type: str
+) -> str:
+    """PUT these exact manifest bytes under a tag (or their digest); returns the digest."""
+    status, headers, answer = api(
         registry,
         "PUT",
-        f"/v2/{repository}/manifests/{tag}",
+        f"/v2/{repository}/manifests/{reference}",
         body=body,
-        headers={"Content-Type": headers["Content-Type"]},
+        headers={"Content-Type": media_type},
     )
     assert status == 201, answer
+    return str(headers["Docker-Content-Digest"])
 
 
 def tags_of(registry: RegistryServer, repository: str) -> set[str]:
@@ -458,15 +473,7 @@ def put_manifest(
 ) -> str:
     """PUT a manifest or index under a tag (or its digest); returns its digest."""
     body = json.dumps(document).encode()
-    status, headers, answer = api(
-        registry,
-        "PUT",
-        f"/v2/{repository}/manifests/{reference}",
-        body=body,
-        headers={"Content-Type": document["mediaType"]},
-    )
-    assert status == 201, answer
-    return str(headers["Docker-Content-Digest"])
+    return put_manifest_bytes(registry, repository, reference, body, document["mediaType"])
 
 
 def push_referrer(
