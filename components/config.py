@@ -47,8 +47,8 @@ def quantity_bytes(text: str) -> int:
     except InvalidOperation as err:  # pragma: no cover - the regex only admits decimals
         raise ValueError(f"{text!r} is not a number") from err
     total = number * _SUFFIX_BYTES[match["suffix"]]
-    if total <= 0:
-        raise ValueError(f"{text!r} must be larger than zero")
+    if total < 1:  # `0.1` is a tenth of a byte: no volume has that size
+        raise ValueError(f"{text!r} must be at least one byte")
     return int(total)
 
 

@@ -52,7 +52,7 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown profile", {"profile": "staging"}, "profile", "'dev'"),
     ("quantity without number", {"registry": {"storage": {"size": "Gi"}}}, "registry.storage.size", "quantity"),
     ("quantity with bad suffix", {"registry": {"storage": {"size": "20GB"}}}, "registry.storage.size", "Ki, Mi, Gi"),
-    ("zero quantity", {"registry": {"storage": {"size": "0Gi"}}}, "registry.storage.size", "larger than zero"),
+    ("zero quantity", {"registry": {"storage": {"size": "0Gi"}}}, "registry.storage.size", "at least one byte"),
     ("namespace with capitals", {"registry": {"namespace": "Registry"}}, "registry.namespace", "RFC 1123"),
     ("namespace too long", {"registry": {"namespace": "a" * 64}}, "registry.namespace", "RFC 1123"),
     ("hostname with underscore", {"registry": {"hostnames": ["my_registry.lab"]}}, "registry.hostnames[0]", "RFC 1123"),
