@@ -10,7 +10,6 @@ itself), set their status through the status subresource, and replace pods as a 
 from __future__ import annotations
 
 import copy
-import json
 import shlex
 import threading
 import time
@@ -60,15 +59,11 @@ class Window:
         return self.engine.cluster.api
 
     def admin(self, method: str, path: str, body: Any = None, patch: str = "") -> Any:
+        """A request as the cluster's admin (what a controller or a kubelet would do)."""
         cluster = self.engine.cluster
-        request = urllib.request.Request(
-            f"{cluster.api}{path}", method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {cluster.token}",
-                     "Content-Type": patch or "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, context=cluster._ssl, timeout=10) as answer:
-            return json.load(answer)
+        return gc_window.Api(cluster.api, cluster.token, str(cluster.ca)).request(
+            method, path, body, patch
+        )
 
     def deployment(self) -> dict[str, Any]:
         return dict(self.admin("GET", f"/apis/apps/v1/namespaces/{self.namespace}/deployments/"
