@@ -173,9 +173,9 @@ def open_window(engine: Engine, tmp_path: Path, gc: dict[str, Any], replicas: in
         "spec": {"replicas": replicas, "selector": {"matchLabels": SELECTOR}, "template": template},
     })  # fmt: skip
     window = Window(engine, namespace, "", pod_spec, tmp_path)
-    # Pods name the default account, which the controller manager creates a moment later.
-    default_account = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
-    eventually(lambda: cluster.get(default_account)[0] == 200)
+    # Pods name the default account; the controller manager would create it a moment later.
+    cluster.create(f"/api/v1/namespaces/{namespace}/serviceaccounts",
+                   {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})  # fmt: skip
     token = window.admin("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/registry-gc/token",
                          {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
                           "spec": {"expirationSeconds": 3600}})  # fmt: skip
