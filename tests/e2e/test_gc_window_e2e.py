@@ -33,11 +33,12 @@ from tests.helpers.pulumi_mocks import platform
 pytestmark = pytest.mark.e2e
 
 DEPLOYMENT = "registry"
+S3 = {"storage": {"type": "s3", "s3": {"bucket": "registry-blobs", "endpoint": "https://s3.lab"}}}
 
 
-def rendered(gc: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The GC objects regstack renders with `gc` config: RBAC objects and the Job's pod spec."""
-    objects = [o for o in manifests(platform({"gc": gc}))
+def rendered(config: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The GC objects regstack renders for `config`: RBAC objects and the Job's pod spec."""
+    objects = [o for o in manifests(platform(config))
                if o["metadata"].get("name") == "registry-gc"]  # fmt: skip
     rbac = [o for o in objects if o["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
     cron = next(o for o in objects if o["kind"] == "CronJob")
@@ -142,11 +143,13 @@ def eventually(check: Callable[[], bool], timeout: float = 30) -> None:
         time.sleep(0.1)
 
 
-def open_window(engine: Engine, tmp_path: Path, gc: dict[str, Any], replicas: int = 3) -> Window:
+def open_window(
+    engine: Engine, tmp_path: Path, config: dict[str, Any], replicas: int = 3
+) -> Window:
     namespace = f"gc-{uuid.uuid4().hex[:8]}"
     cluster = engine.cluster
     cluster.create_namespace(namespace)
-    rbac, pod_spec = rendered(gc)
+    rbac, pod_spec = rendered(config)
     for manifest in rbac:
         manifest = copy.deepcopy(manifest)
         manifest["metadata"]["namespace"] = namespace
@@ -185,14 +188,14 @@ def open_window(engine: Engine, tmp_path: Path, gc: dict[str, Any], replicas: in
 
 @pytest.fixture
 def read_only(engine: Engine, tmp_path: Path) -> Iterator[Window]:
-    window = open_window(engine, tmp_path, {"window": "read-only"})
+    window = open_window(engine, tmp_path, {"registry": S3})  # gc.window auto: read-only
     yield window
     window.admin("DELETE", f"/api/v1/namespaces/{window.namespace}")
 
 
 @pytest.fixture
 def stopping(engine: Engine, tmp_path: Path) -> Iterator[Window]:
-    window = open_window(engine, tmp_path, {"window": "stop"})
+    window = open_window(engine, tmp_path, {"gc": {"window": "stop"}})
     yield window
     window.admin("DELETE", f"/api/v1/namespaces/{window.namespace}")
 
