@@ -71,22 +71,25 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--layer-kib", type=int, default=512)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--storage", nargs="+", choices=["filesystem", "s3"],
+                        default=["filesystem", "s3"])  # fmt: skip
     args = parser.parse_args()
 
     results: dict[tuple[str, str], list[sim.WindowFigures]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        s3 = start_s3(workdir / "s3")
+        s3 = start_s3(workdir / "s3") if "s3" in args.storage else None
         try:
             for run in range(args.runs):
-                for storage in ("filesystem", "s3"):
+                for storage in args.storage:
                     for mode in ("read-only", "stop"):
                         here = workdir / f"{storage}-{mode}-{run}"
                         figures = one_run(here, storage, mode, args,
                                           s3 if storage == "s3" else None)  # fmt: skip
                         results.setdefault((storage, mode), []).append(figures)
         finally:
-            s3.stop()
+            if s3 is not None:
+                s3.stop()
 
     print(f"{args.images} images x {args.layers} layers x {args.layer_kib} KiB, each pushed twice "
           f"(half is garbage); medians of {args.runs} runs; {os.cpu_count()} CPUs shared; "

@@ -10,7 +10,6 @@ itself), set their status through the status subresource, and replace pods as a 
 from __future__ import annotations
 
 import copy
-import json
 import shlex
 import threading
 import time
@@ -34,11 +33,12 @@ from tests.helpers.pulumi_mocks import platform
 pytestmark = pytest.mark.e2e
 
 DEPLOYMENT = "registry"
+S3 = {"storage": {"type": "s3", "s3": {"bucket": "registry-blobs", "endpoint": "https://s3.lab"}}}
 
 
-def rendered(gc: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The GC objects regstack renders with `gc` config: RBAC objects and the Job's pod spec."""
-    objects = [o for o in manifests(platform({"gc": gc}))
+def rendered(config: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The GC objects regstack renders for `config`: RBAC objects and the Job's pod spec."""
+    objects = [o for o in manifests(platform(config))
                if o["metadata"].get("name") == "registry-gc"]  # fmt: skip
     rbac = [o for o in objects if o["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
     cron = next(o for o in objects if o["kind"] == "CronJob")
@@ -60,15 +60,11 @@ class Window:
         return self.engine.cluster.api
 
     def admin(self, method: str, path: str, body: Any = None, patch: str = "") -> Any:
+        """A request as the cluster's admin (what a controller or a kubelet would do)."""
         cluster = self.engine.cluster
-        request = urllib.request.Request(
-            f"{cluster.api}{path}", method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {cluster.token}",
-                     "Content-Type": patch or "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, context=cluster._ssl, timeout=10) as answer:
-            return json.load(answer)
+        return gc_window.Api(cluster.api, cluster.token, str(cluster.ca)).request(
+            method, path, body, patch
+        )
 
     def deployment(self) -> dict[str, Any]:
         return dict(self.admin("GET", f"/apis/apps/v1/namespaces/{self.namespace}/deployments/"
@@ -147,11 +143,13 @@ def eventually(check: Callable[[], bool], timeout: float = 30) -> None:
         time.sleep(0.1)
 
 
-def open_window(engine: Engine, tmp_path: Path, gc: dict[str, Any], replicas: int = 3) -> Window:
+def open_window(
+    engine: Engine, tmp_path: Path, config: dict[str, Any], replicas: int = 3
+) -> Window:
     namespace = f"gc-{uuid.uuid4().hex[:8]}"
     cluster = engine.cluster
     cluster.create_namespace(namespace)
-    rbac, pod_spec = rendered(gc)
+    rbac, pod_spec = rendered(config)
     for manifest in rbac:
         manifest = copy.deepcopy(manifest)
         manifest["metadata"]["namespace"] = namespace
@@ -178,6 +176,9 @@ def open_window(engine: Engine, tmp_path: Path, gc: dict[str, Any], replicas: in
         "spec": {"replicas": replicas, "selector": {"matchLabels": SELECTOR}, "template": template},
     })  # fmt: skip
     window = Window(engine, namespace, "", pod_spec, tmp_path)
+    # Pods name the default account; the controller manager would create it a moment later.
+    cluster.create(f"/api/v1/namespaces/{namespace}/serviceaccounts",
+                   {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})  # fmt: skip
     token = window.admin("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/registry-gc/token",
                          {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
                           "spec": {"expirationSeconds": 3600}})  # fmt: skip
@@ -187,14 +188,14 @@ def open_window(engine: Engine, tmp_path: Path, gc: dict[str, Any], replicas: in
 
 @pytest.fixture
 def read_only(engine: Engine, tmp_path: Path) -> Iterator[Window]:
-    window = open_window(engine, tmp_path, {"window": "read-only"})
+    window = open_window(engine, tmp_path, {"registry": S3})  # gc.window auto: read-only
     yield window
     window.admin("DELETE", f"/api/v1/namespaces/{window.namespace}")
 
 
 @pytest.fixture
 def stopping(engine: Engine, tmp_path: Path) -> Iterator[Window]:
-    window = open_window(engine, tmp_path, {"window": "stop"})
+    window = open_window(engine, tmp_path, {"gc": {"window": "stop"}})
     yield window
     window.admin("DELETE", f"/api/v1/namespaces/{window.namespace}")
 
