@@ -9,6 +9,7 @@ the combinations validation refuses (e.g. `hostUsers: false` beside a host names
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,7 @@ def base_pod(style: str, init_container: bool) -> dict[str, Any]:
     """`container`/`pod`: restricted, set on each container or (where allowed) on the pod;
     `bare`: no securityContext (baseline only); `windows`: a restricted Windows pod."""
     pod_context: dict[str, Any] = {}
-    context: dict[str, Any] | None = dict(RESTRICTED_CONTAINER)
+    context: dict[str, Any] | None = RESTRICTED_CONTAINER
     if style == "pod":
         pod_context = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
         context = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
@@ -39,7 +40,11 @@ def base_pod(style: str, init_container: bool) -> dict[str, Any]:
         pod_context, context = {"runAsNonRoot": True}, None
     names = ["init", "app"] if init_container else ["app"]
     containers = [
-        {"name": name, "image": IMAGE, **({"securityContext": dict(context)} if context else {})}
+        {
+            "name": name,
+            "image": IMAGE,
+            **({"securityContext": copy.deepcopy(context)} if context else {}),
+        }
         for name in names
     ]
     spec: dict[str, Any] = {"containers": containers[-1:], "automountServiceAccountToken": False}
@@ -84,7 +89,10 @@ def host_namespaces(draw: Draw, pod: dict[str, Any]) -> None:
 
 
 def privileged(draw: Draw, pod: dict[str, Any]) -> None:
-    _context(_target(draw, pod))["privileged"] = draw(st.booleans())
+    context = _context(_target(draw, pod))
+    context["privileged"] = draw(st.booleans())
+    if context["privileged"]:
+        context.pop("allowPrivilegeEscalation", None)  # validation: privileged escalates
 
 
 CAPABILITIES = ["NET_BIND_SERVICE", "CHOWN", "SETUID", "KILL", "SYS_CHROOT", "AUDIT_WRITE",
@@ -267,6 +275,11 @@ def api_valid(pod: dict[str, Any]) -> bool:
         for port in c.get("ports", [])
     ):
         return False  # under hostNetwork, a hostPort is its containerPort
+    for c in spec.get("initContainers", []) + spec["containers"]:
+        context = c.get("securityContext", {})
+        added = context.get("capabilities", {}).get("add", [])
+        if context.get("allowPrivilegeEscalation") is False and "SYS_ADMIN" in added:
+            return False  # validation: CAP_SYS_ADMIN escalates
     windows = spec.get("os", {}).get("name") == "windows"
     return not (windows and (spec.get("hostPID") or spec.get("hostIPC")))
 
@@ -309,4 +322,8 @@ def ephemeral_containers(draw: Draw) -> dict[str, Any]:
     scratch = base_pod(draw(st.sampled_from(["container", "bare"])), init_container=False)
     for mutation in draw(st.lists(st.sampled_from(EPHEMERAL_MUTATIONS), max_size=3, unique=True)):
         mutation(draw, scratch)
-    return {**scratch["spec"]["containers"][0], "name": "debug"}
+    debug = {**scratch["spec"]["containers"][0], "name": "debug"}
+    # What a mutation meant for the pod goes on the container instead.
+    for key, value in scratch["spec"].get("securityContext", {}).items():
+        debug.setdefault("securityContext", {}).setdefault(key, value)
+    return debug
