@@ -30,6 +30,7 @@ test: setup lint ## everything CI runs: lint, unit, real-server, policy, scan an
 	bash scripts/checkov.sh --install
 	bash scripts/toolchain.sh
 	bash scripts/s3-server.sh
+	bash scripts/registry-server.sh
 	$(PY) -m pytest -q tests
 
 bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing
