@@ -37,6 +37,7 @@ bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing
 	$(PY) benchmarks/bench_program.py
 	$(PY) benchmarks/bench_retention.py
 	bash scripts/toolchain.sh >/dev/null && $(PY) benchmarks/bench_engine.py
+	bash scripts/registry-server.sh >/dev/null && $(PY) benchmarks/bench_gc_matrix.py
 
 # Capability-specific targets (toolchain, cluster, rules, ...) live in mk/.
 -include mk/*.mk

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -23,9 +24,10 @@ from typing import Any
 
 from components import distribution_config as render
 from components import garbage_collection
+from components.distribution_config import RenderSettings
 from tests.helpers.oci import Descriptor, Layout, cosign_tag, digest_of
 from tests.helpers.pulumi_mocks import Recorder, evaluate, platform
-from tests.helpers.registry import RunningRegistry, skopeo
+from tests.helpers.registry import RunningRegistry, require, skopeo, start_registry
 
 IN_POD_PATHS = (render.DATA_DIR, render.CONFIG_DIR, garbage_collection.SHARED)
 """What `run_gc` replaces in the rendered script, and nothing else."""
@@ -190,3 +192,28 @@ def manifest_status(registry: RunningRegistry, repository: str, descriptor: Desc
             return int(response.status)
     except urllib.error.HTTPError as err:
         return err.code
+
+
+@dataclass
+class Collected:
+    registry: RunningRegistry
+    """Serving again after GC."""
+    pushed: Pushed
+    before: int
+    """Blob bytes on disk before GC."""
+    after: int
+    seconds: float
+    """Wall time of the GC script."""
+
+
+def collect(workdir: Path, line: int, script: str) -> Collected:
+    """Push the matrix to a registry of `line`, stop it, run the rendered GC script, serve again."""
+    require("skopeo")
+    registry = start_registry(workdir / "registry", RenderSettings(line=line))
+    pushed = push_matrix(registry, Layout(workdir / "layout"))
+    registry.stop()
+    before, started = blob_bytes(registry), time.monotonic()
+    run_gc(script, registry, workdir)
+    seconds = time.monotonic() - started
+    registry.start()
+    return Collected(registry, pushed, before, blob_bytes(registry), seconds)

@@ -10,48 +10,31 @@ that is the reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from components.distribution_config import RenderSettings
 from tests.helpers.gc_matrix import (
     Pushed,
-    blob_bytes,
     blob_on_disk,
+    collect,
     gc_script,
     manifest_status,
     pulls_in_full,
-    push_matrix,
-    run_gc,
 )
-from tests.helpers.oci import Layout
-from tests.helpers.registry import RunningRegistry, require, start_registry
+from tests.helpers.registry import RunningRegistry
 
 pytestmark = pytest.mark.registry
 
 V2 = {"registry": {"version": "2.8.3"}}
 
 
-def collected(tmp_path: Path, line: int, script: str) -> tuple[RunningRegistry, Pushed, int]:
-    """Push the matrix to a registry of `line`, run the rendered GC script, serve again.
-    Returns the registry, what was pushed and the blob bytes GC freed."""
-    require("skopeo")
-    registry = start_registry(tmp_path / "registry", RenderSettings(line=line))
-    pushed = push_matrix(registry, Layout(tmp_path / "layout"))
-    registry.stop()
-    before = blob_bytes(registry)
-    run_gc(script, registry, tmp_path)
-    freed = before - blob_bytes(registry)
-    registry.start()
-    return registry, pushed, freed
-
-
 @pytest.fixture(scope="module")
-def v3(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunningRegistry, Pushed, int]:
-    registry, pushed, freed = collected(tmp_path_factory.mktemp("gc-v3"), 3, gc_script({}))
-    yield registry, pushed, freed
-    registry.stop()
+def v3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningRegistry, Pushed, int]]:
+    done = collect(tmp_path_factory.mktemp("gc-v3"), 3, gc_script({}))
+    yield done.registry, done.pushed, done.before - done.after
+    done.registry.stop()
 
 
 def test_the_default_gc_command_deletes_untagged_manifests() -> None:
@@ -101,7 +84,8 @@ def test_a_2x_registry_keeps_every_tagged_image_with_the_command_regstack_render
 ) -> None:
     script = gc_script({**V2, "gc": {"delete_untagged": False}})
     assert "--delete-untagged" not in script
-    registry, pushed, _ = collected(tmp_path, 2, script)
+    done = collect(tmp_path, 2, script)
+    registry, pushed = done.registry, done.pushed
     try:
         failures = {ref: pulls_in_full(registry, ref, tmp_path / ref.replace(":", "-"))
                     for ref in pushed.tagged}  # fmt: skip
@@ -115,7 +99,7 @@ def test_2x_gc_with_delete_untagged_loses_tagged_indexes_which_is_why_it_is_refu
 ) -> None:
     script = gc_script(V2, validated=False)
     assert "--delete-untagged" in script
-    registry, _, _ = collected(tmp_path, 2, script)
+    registry = collect(tmp_path, 2, script).registry
     try:
         for index in ("multi:1.0", "buildx:latest"):
             assert "manifest unknown" in pulls_in_full(registry, index, tmp_path / index)
