@@ -1,7 +1,7 @@
 """An S3 endpoint with a self-signed certificate, trusted through `storage.s3.ca_bundle`.
 
-SeaweedFS serves its S3 gateway over TLS with a certificate from a throwaway CA. Debian's
-docker-registry runs the config.yml and the environment the component renders, with the CA
+SeaweedFS serves its S3 gateway over TLS with a certificate from a throwaway CA. The 3.1.2
+registry runs the config.yml and the environment the component renders, with the CA
 laid out the way the kubelet mounts a ConfigMap item (a timestamped directory, a `..data`
 link and a link per key): Go reads SSL_CERT_DIR file by file and skips some links, so the
 layout is part of what is proven.
