@@ -41,18 +41,23 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEBIAN_REGISTRY = "docker-registry"
 
 
+def built_binary(script: str) -> Path:
+    """The program a scripts/<script> build caches; fail (never skip) when it is not built."""
+    path = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / script), "--bin"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} missing: run `bash scripts/{script}` (`make test` does)")
+    return Path(path)
+
+
 def registry_binary(line: int = 3) -> str:
     """The registry program for a Distribution major line; fails when it is not there."""
     if line == 2:
         require(DEBIAN_REGISTRY)
         return DEBIAN_REGISTRY
-    path = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts/registry-server.sh"), "--bin"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} missing: run `bash scripts/registry-server.sh` (`make test` does)")
-    return path
+    return str(built_binary("registry-server.sh"))
 
 
 def require(*binaries: str) -> None:
