@@ -30,12 +30,14 @@ test: setup system-deps lint ## everything CI runs: lint, unit, real-server, pol
 	bash scripts/checkov.sh --install
 	bash scripts/toolchain.sh
 	bash scripts/s3-server.sh
+	bash scripts/registry-server.sh
 	$(PY) -m pytest -q tests
 
 bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing
 	$(PY) benchmarks/bench_program.py
 	$(PY) benchmarks/bench_retention.py
 	bash scripts/toolchain.sh >/dev/null && $(PY) benchmarks/bench_engine.py
+	bash scripts/registry-server.sh >/dev/null && $(PY) benchmarks/bench_gc_matrix.py
 
 # Capability-specific targets (toolchain, cluster, rules, ...) live in mk/.
 -include mk/*.mk

@@ -1,6 +1,6 @@
 """One registry on a filesystem vs two replicas sharing an S3 bucket and a Redis cache.
 
-Both set-ups run the `config.yml` regstack renders, on loopback: Debian's `docker-registry`,
+Both set-ups run the `config.yml` regstack renders, on loopback: Distribution 3.1.2's `registry`,
 SeaweedFS from scripts/s3-server.sh as the S3 server, Debian's redis-server. A Python client
 speaks the registry API v2 directly (monolithic blob uploads, keep-alive connections), so the
 figures are the registry's and its storage's, not a client tool's start-up.

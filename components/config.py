@@ -22,6 +22,8 @@ from pydantic import (
     ValidationError,
 )
 
+from components.distribution_config import release
+
 # --- value types -------------------------------------------------------------------------------
 
 _QUANTITY = re.compile(
@@ -152,7 +154,7 @@ def _check_user_name(text: str) -> str:
 def _check_image_version(text: str) -> str:
     if text == "latest" or not re.match(r"^[\w][\w.-]{0,127}$", text):
         raise ValueError(
-            f"{text!r} is not a pinned image tag: give an explicit version such as 2.8.3 "
+            f"{text!r} is not a pinned image tag: give an explicit version such as 3.1.2 "
             "('latest' would change under you)"
         )
     return text
@@ -401,7 +403,11 @@ class RegistryConfig(_Model):
         "container-registry", description="Namespace (the addon's, so clients need no change)."
     )
     image: str = Field("docker.io/library/registry", description="Registry image repository.")
-    version: ImageVersion = Field("2.8.3", description="Pinned image tag; never `latest`.")
+    version: ImageVersion = Field(
+        "3.1.2",
+        description="Pinned image tag; never `latest`. config.yml is rendered for its major line "
+        "(2.x or 3.x); 3.0.x is refused.",
+    )
     storage: StorageConfig = Field(default_factory=StorageConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     ingress: IngressConfig = Field(default_factory=IngressConfig)
@@ -490,7 +496,11 @@ class GcConfig(_Model):
 
     enabled: bool = Field(True, description="Run `registry garbage-collect` on a schedule.")
     schedule: CronSchedule = Field("0 2 * * 0", description="CronJob schedule (Sunday 02:00).")
-    delete_untagged: bool = Field(True, description="Also remove untagged manifests.")
+    delete_untagged: bool = Field(
+        True,
+        description="Also remove untagged manifests (`--delete-untagged`); refused with a 2.x "
+        "registry.version, whose GC then deletes the platform manifests of tagged indexes.",
+    )
     window: Literal["auto", "read-only", "stop"] = Field(
         "auto",
         description="How GC holds pushes out: `read-only` pods keep serving pulls, `stop` "
@@ -1262,6 +1272,40 @@ def _node_trust_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
+# Releases whose S3 driver lists wrongly: tags/list drops a tag that is a prefix of another
+# (`0.1.2` hidden by `0.1.20`: doWalk skipped by strings.HasPrefix, fixed in 3.1.2 by isSubpath,
+# distribution/distribution#4898) and catalog pages skip repositories (handleRepository's
+# lessPath, fixed in 3.1.2, #4904). Retention would then delete what it cannot see. A floating
+# `3` or `3.1` may still be one of them on a node that pulled it earlier.
+_S3_LISTS_WRONGLY = ((3,), (3, 0), (3, 1), (3, 1, 0), (3, 1, 1))
+
+
+def _version_problems(cfg: RegstackConfig) -> list[Problem]:
+    """The Distribution release must be one regstack renders config.yml for, and safe with the
+    GC and retention settings (see distribution_config for what differs between the lines)."""
+    tag = cfg.registry.version
+    numbers = release(tag)
+    if numbers is None or numbers[0] not in (2, 3):
+        return [Problem("registry.version",
+                        f"regstack renders config.yml for Distribution 2.x or 3.x and cannot tell "
+                        f"the line from {tag!r}; pin a release tag such as 3.1.2")]  # fmt: skip
+    s3 = cfg.registry.storage.type == "s3"
+    return _failing(
+        (numbers[:2] == (3, 0), "registry.version",
+         f"Distribution {tag} ignores every REGISTRY_REDIS_* variable (a Redis password would be "
+         "lost) and its S3 driver drops tags from tags/list; use 3.1.2"),
+        (numbers[0] == 2 and cfg.gc.enabled and cfg.gc.delete_untagged, "gc.delete_untagged",
+         f"Distribution {tag} `garbage-collect --delete-untagged` deletes the platform manifests "
+         "(and their layers) of tagged multi-arch images and buildx attestation indexes "
+         "(distribution/distribution#3178, fixed in 3.0.0); set gc.delete_untagged: false, "
+         "or registry.version: 3.1.2"),
+        (cfg.retention.enabled and s3 and numbers in _S3_LISTS_WRONGLY, "registry.version",
+         f"Distribution {tag} on S3 hides tags from tags/list (0.1.2 when 0.1.20 exists) and "
+         "skips repositories in catalog pages, so retention would delete tags it cannot see; "
+         "pin 3.1.2, or turn retention off"),
+    )  # fmt: skip
+
+
 def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
     problems = _profile_problems(cfg) + _tls_problems(cfg) + _auth_problems(cfg)
     problems += _retention_problems(cfg) + _node_trust_problems(cfg)
@@ -1283,6 +1327,7 @@ def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
         )
     else:
         problems += _registry_problems(cfg) + _placement_problems(cfg) + _proxy_problems(cfg)
+        problems += _version_problems(cfg)
     return problems
 
 

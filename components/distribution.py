@@ -1,4 +1,4 @@
-"""DistributionRegistry: CNCF Distribution (`registry:2`) as plain Kubernetes objects.
+"""DistributionRegistry: CNCF Distribution (`registry:3`, or a pinned 2.x) as plain Kubernetes objects.
 
 Works on any cluster. Object names follow the MicroK8s addon (`registry` in
 `container-registry`, node port 32000) so that it is a drop-in replacement for it.
@@ -54,7 +54,10 @@ def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
     registry = args.registry
     s3 = registry.storage.s3 if registry.storage.type == "s3" else None
     cache = registry.cache
+    numbers = render.release(registry.version)
+    assert numbers is not None, "config validation refuses a version that names no release"
     return render.RenderSettings(
+        line=numbers[0],
         delete_enabled=registry.storage.delete_enabled,
         tls=args.tls_secret_name is not None,
         auth_realm=args.auth_realm if args.htpasswd_secret_name is not None else None,

@@ -1,12 +1,20 @@
 """The `config.yml` that CNCF Distribution reads, rendered from regstack's settings.
 
-Kept apart from the component so tests can start Debian's `docker-registry` with exactly the
-file the cluster gets. Secrets never go in this file: Distribution reads them from the
-environment variables named in `secret_env_names`, which the pod fills from Kubernetes Secrets.
+Kept apart from the component so tests can start the real registry (3.x built from the Go module
+proxy, Debian's 2.8.2 for the 2.x line) with exactly the file the cluster gets. Secrets never go
+in this file: Distribution reads them from the environment variables named in
+`secret_env_names`, which the pod fills from Kubernetes Secrets.
+
+The file differs per major line, because Distribution ignores keys it does not know instead of
+refusing them: 3.x reads Redis addresses only from `redis.addrs` (a `redis.addr` is dropped and the
+registry then fails at start with a Redis blob-descriptor cache), and turns OpenTelemetry tracing
+on unless OTEL_TRACES_EXPORTER says otherwise. No Redis TLS is rendered, so the 3.1 rename of its
+`clientcas` to `rootcas` does not arise.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DATA_DIR = "/var/lib/registry"
@@ -25,6 +33,16 @@ ENV_S3_SECRET_KEY = "REGISTRY_STORAGE_S3_SECRETKEY"
 ENV_HTTP_SECRET = "REGISTRY_HTTP_SECRET"
 ENV_REDIS_PASSWORD = "REGISTRY_REDIS_PASSWORD"
 ENV_PROXY_PASSWORD = "REGISTRY_PROXY_PASSWORD"
+
+
+_RELEASE = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:[-+_].*)?$")
+
+
+def release(tag: str) -> tuple[int, ...] | None:
+    """The release numbers an image tag names: `3.1.2` -> (3, 1, 2), `2.8` -> (2, 8),
+    `3.1.2-alpine` -> (3, 1, 2); None for a tag that names no release."""
+    match = _RELEASE.match(tag)
+    return None if match is None else tuple(int(n) for n in match.groups() if n is not None)
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,8 @@ class ProxySettings:
 
 @dataclass(frozen=True)
 class RenderSettings:
+    line: int = 3
+    """Major version of the Distribution that reads the file: 2 or 3."""
     delete_enabled: bool = True
     tls: bool = False
     auth_realm: str | None = None
@@ -103,16 +123,19 @@ def secret_env_names(settings: RenderSettings) -> list[str]:
 
 
 def plain_env(settings: RenderSettings) -> dict[str, str]:
-    """The non-secret environment variables the registry process needs besides config.yml.
+    """The non-secret environment variables the registry process (and GC) needs besides config.yml.
 
     A custom CA for the S3 endpoint goes through Go's SSL_CERT_DIR: Distribution's S3 driver
     panics on AWS_CA_BUNDLE ("HTTPClient's transport unsupported type": it wraps the HTTP
     transport), and SSL_CERT_DIR only replaces the certificate directories, so the image's
     own CA bundle file stays trusted for everything else.
     """
-    if settings.s3 is not None and settings.s3.custom_ca:
-        return {"SSL_CERT_DIR": settings.s3_ca_dir}
-    return {}
+    env = {"SSL_CERT_DIR": settings.s3_ca_dir} if settings.s3 and settings.s3.custom_ca else {}
+    if settings.line >= 3:
+        # 3.x exports spans to an OTLP collector on localhost:4318 by default and logs an error
+        # for every batch it cannot send; regstack deploys no collector.
+        env["OTEL_TRACES_EXPORTER"] = "none"
+    return env
 
 
 def _s3_driver(s3: S3Settings) -> dict[str, object]:
@@ -177,7 +200,13 @@ def registry_config(settings: RenderSettings) -> dict[str, object]:
         "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
     }  # fmt: skip
     if settings.redis is not None:
-        config["redis"] = {"addr": settings.redis.address, "db": settings.redis.db,
+        # 3.x takes a list (standalone, cluster or sentinel) and ignores `addr`.
+        address = (
+            {"addrs": [settings.redis.address]}
+            if settings.line >= 3
+            else {"addr": settings.redis.address}
+        )
+        config["redis"] = {**address, "db": settings.redis.db,
                            "dialtimeout": "2s", "readtimeout": "2s", "writetimeout": "2s"}  # fmt: skip
     if settings.proxy is not None:
         proxy = {"remoteurl": settings.proxy.remote_url}

@@ -57,7 +57,7 @@ def test_up_creates_the_lab_registry_objects(dev: RegstackProject) -> None:
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     deployment = cluster.get(DEPLOYMENT)[1]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "docker.io/library/registry:2.8.3"
+    assert container["image"] == "docker.io/library/registry:3.1.2"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert cluster.get(SERVICE)[1]["spec"]["ports"][0]["nodePort"] == 32000
     assert (

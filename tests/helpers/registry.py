@@ -1,4 +1,9 @@
-"""Debian's `docker-registry` (CNCF Distribution) on loopback, and tiny OCI images for it."""
+"""The real registry (CNCF Distribution) on loopback, and tiny OCI images for it.
+
+Which binary runs follows the line the config is rendered for (`RenderSettings.line`): 3.x is the
+`registry` that scripts/registry-server.sh builds from the Go module proxy at the version regstack
+deploys by default; 2.x is Debian's `docker-registry` (2.8.2), kept for the tests about that line.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,27 @@ from components.distribution_config import (
     secret_env_names,
 )
 
-REGISTRY_BIN = "docker-registry"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEBIAN_REGISTRY = "docker-registry"
+
+
+def built_binary(script: str) -> Path:
+    """The program a scripts/<script> build caches; fail (never skip) when it is not built."""
+    path = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / script), "--bin"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} missing: run `bash scripts/{script}` (`make test` does)")
+    return Path(path)
+
+
+def registry_binary(line: int = 3) -> str:
+    """The registry program for a Distribution major line; fails when it is not there."""
+    if line == 2:
+        require(DEBIAN_REGISTRY)
+        return DEBIAN_REGISTRY
+    return str(built_binary("registry-server.sh"))
 
 
 def require(*binaries: str) -> None:
@@ -82,7 +107,7 @@ def free_port() -> int:
         return port
 
 
-def _blob(directory: Path, data: bytes) -> dict[str, Any]:
+def write_blob(directory: Path, data: bytes) -> dict[str, Any]:
     digest = hashlib.sha256(data).hexdigest()
     (directory / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
     (directory / "blobs" / "sha256" / digest).write_bytes(data)
@@ -106,11 +131,11 @@ def oci_image(
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   **_blob(directory, json.dumps(config).encode())},
+                   **write_blob(directory, json.dumps(config).encode())},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    **_blob(directory, compressed)}],
+                    **write_blob(directory, compressed)}],
     }  # fmt: skip
-    entry = {"mediaType": manifest["mediaType"], **_blob(directory, json.dumps(manifest).encode()),
+    entry = {"mediaType": manifest["mediaType"], **write_blob(directory, json.dumps(manifest).encode()),
              "annotations": {"org.opencontainers.image.ref.name": tag}}  # fmt: skip
     index_path = directory / "index.json"
     index = (
@@ -138,6 +163,8 @@ class RunningRegistry:
     process: subprocess.Popen[bytes]
     config_path: Path
     log_path: Path
+    binary: str
+    """The registry program: 3.x built here, or Debian's 2.8.2 (`registry_binary`)."""
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     """The process environment: the caller's, minus AWS_*/REGISTRY_*, plus the secrets."""
     ca_file: Path | None = None
@@ -150,15 +177,15 @@ class RunningRegistry:
     def start(self) -> None:
         """Start it again, stopped, on the same config, port and environment."""
         assert self.process.poll() is not None, "the registry is still running"
-        self.process = _launch(self.config_path, self.log_path, self.env, self.user)
+        self.process = _launch(self.binary, self.config_path, self.log_path, self.env, self.user)
         _wait_until_ready(self)
 
     def garbage_collect(self, *flags: str) -> subprocess.CompletedProcess[str]:
-        """`docker-registry garbage-collect FLAGS config.yml`, as the GC Job runs it: with the
-        same config and secrets, while no registry serves the storage."""
+        """`registry garbage-collect FLAGS config.yml`, as the GC Job runs it: with the same
+        binary, config and secrets, while no registry serves the storage."""
         assert self.process.poll() is not None, "stop the registry before garbage collection"
         return subprocess.run(
-            [REGISTRY_BIN, "garbage-collect", *flags, str(self.config_path)],
+            [self.binary, "garbage-collect", *flags, str(self.config_path)],
             capture_output=True, text=True, env=self.env, timeout=300,
         )  # fmt: skip
 
@@ -175,12 +202,12 @@ def registry_env(secrets: Mapping[str, str]) -> dict[str, str]:
 
 
 def _launch(
-    config_path: Path, log_path: Path, env: dict[str, str], user: int | None
+    binary: str, config_path: Path, log_path: Path, env: dict[str, str], user: int | None
 ) -> subprocess.Popen[bytes]:
     as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] if user else []
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [*as_user, REGISTRY_BIN, "serve", str(config_path)], stdout=log,
+            [*as_user, binary, "serve", str(config_path)], stdout=log,
             stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
 
@@ -190,7 +217,7 @@ def _wait_until_ready(registry: RunningRegistry) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if registry.process.poll() is not None:
-            pytest.fail(f"docker-registry exited:\n{registry.log_path.read_text()}")
+            pytest.fail(f"{registry.binary} exited:\n{registry.log_path.read_text()}")
         try:
             urllib.request.urlopen(f"{registry.url}/", timeout=1, context=context)
             return
@@ -199,7 +226,7 @@ def _wait_until_ready(registry: RunningRegistry) -> None:
         except OSError:
             time.sleep(0.1)
     registry.stop()
-    pytest.fail(f"docker-registry did not answer within 20s:\n{registry.log_path.read_text()}")
+    pytest.fail(f"{registry.binary} did not answer within 20s:\n{registry.log_path.read_text()}")
 
 
 def start_registry(
@@ -209,14 +236,14 @@ def start_registry(
     secrets: Mapping[str, str] | None = None,
     user: int | None = None,
 ) -> RunningRegistry:
-    """Start `docker-registry serve` with the config regstack renders, and wait for it.
+    """Start `registry serve` with the config regstack renders, and wait for it: the binary of
+    the line it is rendered for (`settings.line`).
 
     TLS files are read from `workdir/tls/tls.{crt,key}`, htpasswd from `workdir/auth/htpasswd`
     and an S3 endpoint's CA from `workdir/s3-ca/`: the same file names the component mounts.
     `secrets` are the values of exactly the environment variables the pod gets from Secrets
     (`secret_env_names`); the others (`plain_env`) are set as the pod spec sets them.
     """
-    require(REGISTRY_BIN)
     secrets = dict(secrets or {})
     assert set(secrets) == set(secret_env_names(settings)), (
         f"the pod gets {sorted(secret_env_names(settings))} from Secrets, not {sorted(secrets)}"
@@ -228,7 +255,7 @@ def start_registry(
         http_addr=f"127.0.0.1:{port}", metrics_addr=f"127.0.0.1:{metrics}",
     )  # fmt: skip
     env = {**registry_env(secrets), **plain_env(local)}
-    return serve(workdir, registry_config(local), env, ca_file, user)
+    return serve(workdir, registry_config(local), env, ca_file, user, settings.line)
 
 
 def serve(
@@ -237,8 +264,10 @@ def serve(
     env: dict[str, str],
     ca_file: Path | None = None,
     user: int | None = None,
+    line: int = 3,
 ) -> RunningRegistry:
-    """`docker-registry serve` on any config (written to workdir/config.yml), as `user` if set.
+    """`registry serve` of that line on any config (written to workdir/config.yml), as `user`
+    if set.
 
     Its addresses come from the config: `http.addr`, TLS when `http.tls` is set, and the
     metrics of `http.debug.addr` if there is one."""
@@ -249,9 +278,11 @@ def serve(
     http = config["http"]
     scheme = "https" if http.get("tls") else "http"
     debug = http.get("debug", {}).get("addr")
+    binary = registry_binary(line)
     registry = RunningRegistry(
         f"{scheme}://{http['addr']}", http["addr"], f"http://{debug}/metrics" if debug else "",
-        _launch(config_path, log_path, env, user), config_path, log_path, env, ca_file, user,
+        _launch(binary, config_path, log_path, env, user), config_path, log_path, binary, env,
+        ca_file, user,
     )  # fmt: skip
     _wait_until_ready(registry)
     return registry

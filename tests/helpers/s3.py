@@ -25,24 +25,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.registry import free_port
+from components.distribution_config import ENV_S3_ACCESS_KEY, ENV_S3_SECRET_KEY
+from tests.helpers.registry import built_binary, free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCESS_KEY = "regstack-test"
 SECRET_KEY = "regstack-test-secret-key"
+REGISTRY_KEYS = {ENV_S3_ACCESS_KEY: ACCESS_KEY, ENV_S3_SECRET_KEY: SECRET_KEY}
+"""The registry's S3 secrets, by the environment names the pod gets them under."""
 REGION = "us-east-1"
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
 def weed_binary() -> Path:
     """The pinned SeaweedFS binary; fail (never skip) when it has not been built."""
-    path = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts/s3-server.sh"), "--bin"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} missing: run `bash scripts/s3-server.sh` (`make test` does)")
-    return Path(path)
+    return built_binary("s3-server.sh")
 
 
 def _sign(key: bytes, text: str) -> bytes:

@@ -1,7 +1,9 @@
 """Every registry metric the alerts and dashboard name, as a real Distribution exposes it.
 
-Starts Debian's `docker-registry` with the config the cluster gets, pushes and pulls a tiny
-image with skopeo so that request metrics exist, then reads `/metrics` from the debug listener.
+Starts the real registry with the config the cluster gets, pushes and pulls a tiny image with
+skopeo so that request metrics exist, then reads `/metrics` from the debug listener. Both lines:
+3.x (the default, built by scripts/registry-server.sh) and Debian's 2.8.2, since a stack may pin
+either and the same rules and dashboard serve both.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ SELECTOR = re.compile(r"\b(registry_[a-z0-9_]+)\s*\{([^}]*)\}")
 QUOTED = re.compile(r'"[^"]*"')
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+@pytest.fixture(scope="module", params=[3, 2], ids=["3.x", "2.x"])
+def registry(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningRegistry]:
     require("skopeo")
-    running = start_registry(tmp_path_factory.mktemp("registry"), RenderSettings())
+    settings = RenderSettings(line=request.param)
+    running = start_registry(tmp_path_factory.mktemp("registry"), settings)
     yield running
     running.stop()
 

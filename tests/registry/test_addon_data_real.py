@@ -1,10 +1,11 @@
 """Images pushed to the MicroK8s addon, served by regstack from the same claim.
 
-The addon runs the registry image as root with the image's own config.yml; regstack runs
-Distribution as uid 1000 with the config it renders, on the same directory. Two Debian
-docker-registry processes play both, one after the other, on one data directory: what the
-README's "Taking over the addon's images" steps promise is checked here, including why its
-one-time `chown` is needed.
+The addon runs the 2.x registry image as root with the image's own config.yml; regstack runs
+Distribution 3.x as uid 1000 with the config it renders, on the same directory. Debian's
+docker-registry 2.8.2 plays the addon and the 3.x binary built here plays regstack, one after the
+other, on one data directory: what the README's "Taking over the addon's images" steps promise is
+checked here (a 3.x registry serves storage a 2.x one wrote), including why its one-time `chown`
+is needed.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def claim() -> Iterator[Path]:
 @pytest.fixture
 def addon_digest(claim: Path) -> str:
     """team/app:1.0 pushed to the addon's registry, which is then stopped (its pod deleted)."""
-    addon = serve(claim / "addon", addon_config(claim / "data"), env={"PATH": os.environ["PATH"]})
+    addon = serve(
+        claim / "addon", addon_config(claim / "data"), env={"PATH": os.environ["PATH"]}, line=2
+    )
     digest = oci_image(claim / "image", "1.0", content=os.urandom(2048))
     push(claim / "image", "1.0", addon, "team/app:1.0")
     addon.stop()

@@ -1,6 +1,6 @@
 """The config.yml, htpasswd and pull secret regstack renders work with a real Distribution.
 
-Debian's `docker-registry` runs the exact `config.yml` the component puts in its ConfigMap, with
+The real registry (3.1.2, scripts/registry-server.sh) runs the exact `config.yml` the component puts in its ConfigMap, with
 TLS and the stable bcrypt htpasswd; `skopeo` pushes and pulls through it.
 """
 

@@ -1,4 +1,4 @@
-"""`registry.proxy`: a pull-through cache between two real Debian docker-registry processes.
+"""`registry.proxy`: a pull-through cache between two real registries (3.1.2).
 
 The upstream plays Docker Hub (anonymous pulls); the mirror runs the config.yml regstack
 renders for `registry.proxy`. What the README promises is checked here: pulls through the

@@ -1,6 +1,7 @@
 """Real-registry plumbing shared by the tests and the benchmark.
 
-`RegistryServer` runs Debian's `docker-registry` on a free loopback port with filesystem
+`RegistryServer` runs the 3.x `registry` regstack deploys (scripts/registry-server.sh) on a
+free loopback port with filesystem
 storage and deletion enabled; `push_image` builds a tiny OCI layout (random layer, config
 with a chosen `created`, optionally a multi-arch index) and pushes it with skopeo;
 `add_tag` re-PUTs an existing manifest under another tag, which is how a registry gets
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.registry import free_port
+from tests.helpers.registry import free_port, registry_binary
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -44,10 +45,7 @@ ACCEPT = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     ]
 )
-# Debian's Distribution 2.8.2 unless REGSTACK_RETENTION_REGISTRY names another `registry`
-# binary (a 3.x build, to run the same cases against that line).
-REGISTRY_BINARY = os.environ.get("REGSTACK_RETENTION_REGISTRY", "docker-registry")
-TOOLS = (REGISTRY_BINARY, "skopeo")
+TOOLS = ("skopeo",)
 Answer = tuple[int, dict[str, str], bytes]
 
 
@@ -57,13 +55,14 @@ def missing_tools() -> list[str]:
 
 @dataclass
 class RegistryServer:
-    """One `docker-registry serve` process; `extra` merges into its configuration."""
+    """One `registry serve` process; `extra` merges into its configuration."""
 
     workdir: Path
     extra: dict[str, Any] = field(default_factory=dict)
     creds: str | None = None  # "user:password" the helpers below use, when auth is on
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    binary: str = field(default_factory=registry_binary)
 
     @property
     def storage(self) -> Path:
@@ -105,7 +104,7 @@ class RegistryServer:
         self.write_config()
         log = (self.workdir / "registry.log").open("ab")
         self.process = subprocess.Popen(
-            [REGISTRY_BINARY, "serve", str(self.config)],
+            [self.binary, "serve", str(self.config)],
             stdout=log,
             stderr=log,
             # 3.x exports traces unless told not to; 2.8 ignores the variable.
@@ -134,7 +133,7 @@ class RegistryServer:
         """Distribution's offline GC; the server must be stopped while it runs."""
         assert self.process is None, "stop the registry before garbage collection"
         done = subprocess.run(
-            [REGISTRY_BINARY, "garbage-collect", str(self.config)],
+            [self.binary, "garbage-collect", str(self.config)],
             capture_output=True,
             text=True,
             check=True,

@@ -2,7 +2,7 @@
 
 The token service is a stub (stdlib HTTP, JWTs signed RS256 with `openssl dgst`, the
 certificate in the `x5c` header); the registry side -- challenges, token verification,
-scope checks -- is the real docker-registry, configured with that certificate as its
+scope checks -- is the real registry, configured with that certificate as its
 `rootcertbundle`.  The token service speaks https, as the engine sends it the password only
 over https (the service's certificate is the engine's `--ca-file`).
 """

@@ -1,7 +1,7 @@
 """An S3 endpoint with a self-signed certificate, trusted through `storage.s3.ca_bundle`.
 
-SeaweedFS serves its S3 gateway over TLS with a certificate from a throwaway CA. Debian's
-docker-registry runs the config.yml and the environment the component renders, with the CA
+SeaweedFS serves its S3 gateway over TLS with a certificate from a throwaway CA. The 3.1.2
+registry runs the config.yml and the environment the component renders, with the CA
 laid out the way the kubelet mounts a ConfigMap item (a timestamped directory, a `..data`
 link and a link per key): Go reads SSL_CERT_DIR file by file and skips some links, so the
 layout is part of what is proven.
@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 
 from components.distribution_config import (
-    ENV_S3_ACCESS_KEY,
-    ENV_S3_SECRET_KEY,
     S3_CA_FILE,
     RenderSettings,
     S3Settings,
@@ -32,11 +30,9 @@ from tests.helpers.registry import (
     skopeo,
     start_registry,
 )
-from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
+from tests.helpers.s3 import REGISTRY_KEYS, S3Server, start_s3
 
 pytestmark = pytest.mark.registry
-
-KEYS = {ENV_S3_ACCESS_KEY: ACCESS_KEY, ENV_S3_SECRET_KEY: SECRET_KEY}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +71,7 @@ def registry_on(s3: S3Server, workdir: Path, root: str, ca: Path | None) -> Runn
             custom_ca=ca is not None,
         )
     )  # fmt: skip
-    return start_registry(workdir, settings, secrets=KEYS)
+    return start_registry(workdir, settings, secrets=REGISTRY_KEYS)
 
 
 def test_a_registry_given_the_lab_ca_keeps_images_in_the_https_bucket(

@@ -1,7 +1,7 @@
 """Several registry replicas, configured as regstack renders them, can share one S3 bucket.
 
 Real servers on loopback: SeaweedFS (built by scripts/s3-server.sh) serves the bucket,
-Debian's redis-server the blob-descriptor cache, and two Debian `docker-registry` processes
+Debian's redis-server the blob-descriptor cache, and two Distribution 3.1.2 `registry` processes
 run the `config.yml` from `registry_config` with their keys, Redis password and shared
 `http.secret` passed only through the environment names of `secret_env_names`.
 

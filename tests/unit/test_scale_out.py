@@ -66,11 +66,11 @@ def test_s3_storage_needs_no_volume() -> None:
 
 def test_the_keys_reach_the_pods_only_through_a_secret() -> None:
     rec = platform(S3)
-    env = {
-        e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in pod(rec)["containers"][0]["env"]
-    }
+    entries = pod(rec)["containers"][0]["env"]
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in entries if "valueFrom" in e}
     assert env == {name: name for name in env_secret(rec)}
     assert {"REGISTRY_STORAGE_S3_ACCESSKEY", "REGISTRY_STORAGE_S3_SECRETKEY"} <= set(env)
+    assert [e["name"] for e in entries if "valueFrom" not in e] == ["OTEL_TRACES_EXPORTER"]
 
 
 def test_no_secret_appears_outside_a_secret_envelope() -> None:
@@ -110,10 +110,9 @@ def test_several_replicas_keep_one_through_voluntary_disruptions() -> None:
 
 def test_a_deployed_cache_is_a_redis_only_the_registry_and_gc_reach() -> None:
     rec = platform(CACHED)
-    assert (
-        config_yml(rec)["redis"]["addr"]
-        == "registry-cache.container-registry.svc.cluster.local:6379"
-    )
+    assert config_yml(rec)["redis"]["addrs"] == [
+        "registry-cache.container-registry.svc.cluster.local:6379"
+    ]
     assert config_yml(rec)["storage"]["cache"] == {"blobdescriptor": "redis"}
     peers = rec.named("rs-cache-network-policy").inputs["spec"]["ingress"][0]["from"]
     assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in peers] == [
@@ -149,7 +148,7 @@ def test_an_external_cache_is_only_an_address() -> None:
         "registry": {**S3["registry"], "cache": {"redis": "external", "address": "redis.db:6379"}}
     }
     rec = platform(raw)
-    assert config_yml(rec)["redis"]["addr"] == "redis.db:6379"
+    assert config_yml(rec)["redis"]["addrs"] == ["redis.db:6379"]
     assert rec.of_type("regstack:index:RedisCache") == []
 
 
