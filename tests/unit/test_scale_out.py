@@ -11,6 +11,7 @@ from components.config import ConfigError, load_config
 from components.harbor_secrets import token_key_pair
 from tests.helpers.pulumi_mocks import (
     Recorder,
+    StackState,
     is_secret,
     plain_strings,
     platform,
@@ -133,11 +134,15 @@ def test_the_deployed_cache_reads_its_password_from_a_file_of_a_secret() -> None
 
 
 def test_a_new_cache_password_restarts_the_cache_without_showing_the_password() -> None:
+    stack = StackState()
+
     def checksum(password: str) -> str:
         raw = {
             "registry": {**CACHED["registry"], "cache": {"redis": "deploy", "password": password}}
         }
-        template = platform(raw).named("rs-cache-deployment").inputs["spec"]["template"]
+        template = (
+            platform(raw, stack=stack).named("rs-cache-deployment").inputs["spec"]["template"]
+        )
         return str(template["metadata"]["annotations"]["regstack.io/auth-checksum"])
 
     assert checksum("first-password") != checksum("second-password")
@@ -200,8 +205,12 @@ def test_without_a_ca_bundle_the_registry_keeps_the_image_trust_store() -> None:
 
 
 def test_a_new_s3_ca_restarts_the_registry() -> None:
+    stack = StackState()
+
     def checksum(raw: dict[str, Any]) -> str:
-        template = platform(raw).named("rs-registry-deployment").inputs["spec"]["template"]
+        template = (
+            platform(raw, stack=stack).named("rs-registry-deployment").inputs["spec"]["template"]
+        )
         return str(template["metadata"]["annotations"]["regstack.io/config-checksum"])
 
     other = token_key_pair("the lab CA after a renewal")[1]
