@@ -612,12 +612,27 @@ class MonitoringConfig(_Model):
         "(kube-prometheus-stack: `release: <helm release name>`).",
     )
     interval: PromDuration = Field("30s", description="Scrape interval of the registry metrics.")
+    prometheus_namespace: DnsLabel | None = Field(
+        None,
+        description="Namespace of the Prometheus that scrapes the registry; `monitoring.namespace` "
+        "when unset. Only its pods reach the registry's debug port (metrics, pprof, expvar).",
+    )
+    prometheus_pod_labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"},
+        description="Labels of those Prometheus pods (kube-prometheus-stack's by default); `{}` "
+        "admits every pod of that namespace.",
+    )
     runbook_url: str = Field(
         RUNBOOK_URL,
         min_length=1,
         description="Runbook document; each alert links to `<runbook_url>#<alertname lowercase>`.",
     )
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+
+    @property
+    def scraper_namespace(self) -> str:
+        """Where the Prometheus allowed on the debug port runs."""
+        return self.prometheus_namespace or self.namespace
 
 
 class MicroK8sConfig(_Model):
