@@ -92,14 +92,16 @@ def registry_hosts(cfg: RegstackConfig) -> list[str]:
 def node_pull_endpoints(cfg: RegstackConfig) -> list[str]:
     """The `host[:port]` names nodes and workstations pull the registry by."""
     service = cfg.registry.service
+    # A wildcard names no host to pull from, and would be a `*.` folder under certs.d.
+    hostnames = [host for host in cfg.registry.hostnames if not host.startswith("*.")]
     if cfg.backend == "microk8s-addon":
         names = [NODE_ENDPOINT]
     elif cfg.backend == "harbor":
         names = [urlsplit(harbor_external_url(cfg)).netloc]
     elif cfg.registry.ingress.enabled:
-        names = list(cfg.registry.hostnames)
+        names = hostnames
     elif service.type == "NodePort":
-        hosts = ["localhost", *cfg.registry.hostnames]
+        hosts = ["localhost", *hostnames]
         names = [f"{host}:{service.node_port}" for host in hosts]
     else:
         names = []
