@@ -65,5 +65,5 @@ def test_every_password_validation_accepts_starts_the_deployed_cache(
 
 
 def test_a_password_with_a_space_is_refused_before_redis_would_refuse_to_start() -> None:
-    with pytest.raises(ConfigError, match="registry.cache.password"):
+    with pytest.raises(ConfigError, match=r"registry\.cache\.password"):
         load_config({"registry": {"cache": {"redis": "deploy", "password": "two words"}}})
