@@ -180,6 +180,13 @@ def test_gc_flushes_the_cache_before_service_comes_back() -> None:
     assert [e["name"] for e in restore["env"]] == ["REGISTRY_REDIS_PASSWORD"]
 
 
+def test_an_ipv6_cache_address_is_one_quoted_word_of_the_gc_shell_line() -> None:
+    cache = {"redis": "external", "address": "[fd00::7]:6379"}
+    rec = platform({"registry": {**S3["registry"], "cache": cache}})
+    restore = next(c for c in gc_pod(rec)["containers"] if c["name"] == "restore")
+    assert "--redis='[fd00::7]:6379' --redis-db=0" in restore["args"][0]
+
+
 def s3_ca_setup(spec: dict[str, Any], container: str) -> tuple[dict[str, Any], str, str]:
     """(the CA volume, where the container mounts it, its SSL_CERT_DIR)."""
     volume = next(v for v in spec["volumes"] if v["name"] == "s3-ca")
