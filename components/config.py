@@ -434,13 +434,18 @@ def _check_endpoint_url(text: str) -> str:
     return text.rstrip("/")
 
 
-def _check_root_directory(text: str) -> str:
+def _is_clean_path(text: str, pattern: str, max_length: int) -> bool:
+    """`text` matches `pattern` within `max_length` characters and has no '.' or '..' segment."""
     segments = text.strip("/").split("/")
-    if (
-        not _fullmatch(r"/?[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*/?", text)
-        or len(text) > 512
-        or any(segment in (".", "..") for segment in segments)
-    ):
+    return (
+        len(text) <= max_length
+        and _fullmatch(pattern, text)
+        and not any(segment in (".", "..") for segment in segments)
+    )
+
+
+def _check_root_directory(text: str) -> str:
+    if not _is_clean_path(text, r"/?[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*/?", 512):
         raise ValueError(
             f"{text!r} is not a key prefix: '/'-separated names of letters, digits, '.', '_', "
             "'-', without '.' or '..' segments"
@@ -913,12 +918,7 @@ class MicroK8sConfig(_Model):
 
 def _check_absolute_path(text: str) -> str:
     # Quoted into shell lines and into hosts.toml strings: names only, no '.' or '..' segments.
-    segments = text.strip("/").split("/")
-    if (
-        not _fullmatch(r"/(?:[A-Za-z0-9._@+-]+/?)*", text)
-        or len(text) > 1024
-        or any(segment in (".", "..") for segment in segments)
-    ):
+    if not _is_clean_path(text, r"/(?:[A-Za-z0-9._@+-]+/?)*", 1024):
         raise ValueError(
             f"must be an absolute path of letters, digits, '.', '_', '@', '+', '-' without '.' "
             f"or '..' segments, got {text!r}"
