@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ import pulumi_kubernetes as k8s
 from components import htpasswd
 from components.config import DnsLabel
 from components.outputs import as_secret
+from components.stack_key import rollout_checksum
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class RegistryAuthArgs:
     bcrypt_cost: int
     registry_hosts: list[str]
     """Every host:port clients use; each pull secret authenticates all of them."""
+    stack_key: pulumi.Input[str]
+    """The stack's random key (components/stack_key.py): it salts the hashes and keys the digest."""
     pull_secret_namespaces: list[DnsLabel] = field(default_factory=list)
     pull_secret_name: str = "regstack-pull"
     pull_user: str | None = None
@@ -71,9 +73,9 @@ class RegistryAuth(pulumi.ComponentResource):
         # bcrypt takes about 0.3 s per user at cost 12 and releases the GIL: hashing in a thread
         # lets the event loop register every other resource meanwhile.
         file: pulumi.Output[str] = as_secret(
-            pulumi.Output.all(*pairs).apply(
-                lambda users: asyncio.to_thread(
-                    htpasswd.htpasswd, [(u, p) for u, p in users], args.bcrypt_cost
+            pulumi.Output.all(args.stack_key, *pairs).apply(
+                lambda found: asyncio.to_thread(
+                    htpasswd.htpasswd, [(u, p) for u, p in found[1:]], args.bcrypt_cost, found[0]
                 )
             )
         )
@@ -86,11 +88,9 @@ class RegistryAuth(pulumi.ComponentResource):
         )
         self.htpasswd_secret_name = secret.metadata.name
         # Lets the registry roll its pods when users change (Distribution 2.8 reads the file once).
-        # A digest of bcrypt hashes gives nothing away, and left secret it would make Pulumi
-        # encrypt and hide the registry's whole pod template in every preview.
-        self.htpasswd_checksum = pulumi.Output.unsecret(
-            file.apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
-        )
+        # Keyed by the stack key, it is no function of the file anyone can search; left secret it
+        # would make Pulumi encrypt and hide the registry's whole pod template in every preview.
+        self.htpasswd_checksum = rollout_checksum(args.stack_key, "htpasswd", file)
 
         names: dict[str, pulumi.Output[str]] = {}
         pull_user = _pull_user(args)

@@ -7,8 +7,10 @@ Structured config lives under the `regstack` namespace of a stack file (`regstac
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
@@ -20,15 +22,37 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    model_validator,
 )
 
 from components.distribution_config import release
+from components.images import ImageReference, InvalidImageReference
+from components.retention.policy import PolicyError, parse_policy
 
 # --- value types -------------------------------------------------------------------------------
+# Every string is checked in full (`fullmatch`: `$` also matches before a final newline), in
+# ASCII (`re.ASCII`: `\d`, `\w` and IGNORECASE otherwise admit other scripts' digits and letters
+# such as the dotless i, U+0131) and within a length limit, against the grammar of where it ends up.
 
-_QUANTITY = re.compile(
-    r"^(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
-)
+
+def _fullmatch(pattern: str | re.Pattern[str], text: str) -> bool:
+    compiled = re.compile(pattern, re.ASCII) if isinstance(pattern, str) else pattern
+    return text.isascii() and compiled.fullmatch(text) is not None
+
+
+def _grammar(pattern: str, max_length: int, what: str) -> Callable[[str], str]:
+    """A validator admitting `pattern` (ASCII, in full, at most `max_length` characters)."""
+    compiled = re.compile(pattern, re.ASCII)
+
+    def check(text: str) -> str:
+        if len(text) > max_length or not _fullmatch(compiled, text):
+            raise ValueError(f"{text!r} is not {what} (at most {max_length} characters)")
+        return text
+
+    return check
+
+
+_QUANTITY = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
 _SUFFIX_BYTES = {
     None: 1,
     "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
@@ -38,7 +62,7 @@ _SUFFIX_BYTES = {
 
 def quantity_bytes(text: str) -> int:
     """Bytes in a Kubernetes storage quantity such as `20Gi` or `500M`."""
-    match = _QUANTITY.match(text)
+    match = _QUANTITY.fullmatch(text) if text.isascii() else None
     if not match:
         raise ValueError(
             f"{text!r} is not a Kubernetes quantity; use a number with an optional suffix "
@@ -59,12 +83,51 @@ def _check_quantity(text: str) -> str:
     return text
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+# Kubernetes' resource.Quantity grammar (apimachinery), without a sign: a number, then a binary
+# or decimal SI suffix or a decimal exponent.
+_K8S_QUANTITY = re.compile(
+    r"(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]{1,3})?"
+)
+_SI: dict[str | None, Decimal] = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), None: Decimal(1),
+       **{k: Decimal(v) for k, v in _SUFFIX_BYTES.items() if k is not None}}  # fmt: skip
+
+
+def resource_quantity(text: str) -> Decimal:
+    """The value of a Kubernetes resource quantity such as `250m`, `1.5`, `512Mi` or `129e6`."""
+    match = _K8S_QUANTITY.fullmatch(text) if text.isascii() and len(text) <= 64 else None
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not a Kubernetes quantity: a number with an optional suffix m (milli), "
+            "k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei or an exponent e3, e.g. 250m, 1.5, 512Mi"
+        )
+    suffix = match["suffix"]
+    scale = (
+        _SI[suffix] if suffix is None or suffix[0] not in "eE" else Decimal(10) ** int(suffix[1:])
+    )
+    value = Decimal(match["number"]) * scale
+    if value <= 0:
+        raise ValueError(f"{text!r} must be larger than zero")
+    return value
+
+
+def _check_cpu(text: str) -> str:
+    resource_quantity(text)
+    return text
+
+
+def _check_memory(text: str) -> str:
+    if resource_quantity(text) < 1 or (text[-1] in "num" and not text[-1].isdigit()):
+        raise ValueError(f"{text!r} is a fraction of a byte; memory takes Ki, Mi, Gi, e.g. 512Mi")
+    return text
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 def _check_dns_label(text: str) -> str:
-    if not _DNS_LABEL.match(text):
+    if not _fullmatch(_DNS_LABEL, text):
         raise ValueError(
             f"{text!r} is not an RFC 1123 label: 1-63 lowercase letters, digits or '-', "
             "starting and ending with a letter or digit"
@@ -72,27 +135,101 @@ def _check_dns_label(text: str) -> str:
     return text
 
 
-def _check_hostname(text: str) -> str:
-    """RFC 1123 host name; a leading `*.` wildcard is allowed for certificates and ingresses."""
+def is_dns_subdomain(text: str) -> bool:
+    """Kubernetes' DNS-1123 subdomain: the names of most objects (StorageClass, IngressClass...)."""
+    return len(text) <= 253 and all(_fullmatch(_DNS_LABEL, part) for part in text.split("."))
+
+
+def _check_dns_subdomain(text: str) -> str:
+    if not is_dns_subdomain(text):
+        raise ValueError(
+            f"{text!r} is not a Kubernetes object name (RFC 1123 subdomain): dot-separated "
+            "labels of lowercase letters, digits or '-', each starting and ending with a letter "
+            "or digit, 253 characters at most"
+        )
+    return text
+
+
+def _host_labels_ok(text: str) -> bool:
     labels = text.split(".")
-    if labels[0] == "*":
-        labels = labels[1:]
-    if len(text) > 253 or not labels or not all(_HOST_LABEL.match(label) for label in labels):
+    return len(text) <= 253 and all(_fullmatch(_HOST_LABEL, label) for label in labels)
+
+
+def _check_hostname(text: str) -> str:
+    """RFC 1123 host name; a leading `*.` wildcard is allowed for certificates and ingresses.
+    Not an IP address: an Ingress host and a certificate's DNS names must be names."""
+    name = text.removeprefix("*.")
+    if not _host_labels_ok(name):
         raise ValueError(
             f"{text!r} is not an RFC 1123 host name: dot-separated labels of 1-63 letters, "
             "digits or '-', each starting and ending with a letter or digit, 253 characters at most"
         )
+    if name.rsplit(".", 1)[-1].isdigit():
+        raise ValueError(
+            f"{text!r} is an IP address (or ends in a numeric label); an Ingress host and a "
+            "certificate name must be DNS names"
+        )
     return text.lower()
 
 
-_DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:h|m|s|ms))+$")
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return text.isascii() and "%" not in text
+
+
+def _check_host_or_address(text: str) -> str:
+    """A host to connect to (SSH, a database): a host name or an IPv4/IPv6 address."""
+    if not (_is_ip(text) or _host_labels_ok(text)):
+        raise ValueError(
+            f"{text!r} is neither an RFC 1123 host name (dot-separated labels of letters, digits "
+            "or '-') nor an IP address"
+        )
+    return text
+
+
+def endpoint_problem(text: str, port_required: bool) -> str | None:
+    """Why `text` is not `host[:port]` (a name, an IPv4 address or a bracketed IPv6 one), or None.
+    It names a folder under certs.d and goes into URLs, so nothing else may be in it."""
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?", text, re.ASCII)
+    rule = "host:port" if port_required else "host or host:port"
+    if match is None or not text.isascii():
+        return f"must be {rule} (a host name, an IPv4 address or [IPv6]), got {text!r}"
+    host, port = match[1], match[2]
+    host_ok = _is_ip(host[1:-1]) if host.startswith("[") else _is_ip(host) or _host_labels_ok(host)
+    if not host_ok:
+        return f"{host!r} is not a host name or IP address"
+    if port is None and port_required:
+        return f"must be {rule}, got {text!r}"
+    if port is not None and not 1 <= int(port) <= 65535:
+        return f"port {port} is outside 1-65535"
+    return None
+
+
+def _check_endpoint(text: str) -> str:
+    problem = endpoint_problem(text, port_required=False)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def _check_host_port(text: str) -> str:
+    problem = endpoint_problem(text, port_required=True)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+_DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:h|m|s|ms))+")
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
 _DURATION_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
 def duration_seconds(text: str) -> float:
     """Seconds in a Go duration such as `2160h` or `1h30m` (the form cert-manager takes)."""
-    if not _DURATION.match(text):
+    if len(text) > 64 or not _fullmatch(_DURATION, text):
         raise ValueError(f"{text!r} is not a duration; use Go duration units h, m, s, e.g. 2160h")
     return sum(float(n) * _DURATION_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
@@ -102,48 +239,68 @@ def _check_duration(text: str) -> str:
     return text
 
 
-_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
-                ("day of week", 0, 7))  # fmt: skip
+# Kubernetes parses schedules with robfig/cron v3's ParseStandard: five fields, day-of-week 0-6,
+# month and day names in any case, `?` for "any", `N/step` meaning N-max/step, and the @ macros.
+_MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}  # fmt: skip
+_DAYS = {
+    name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))
+}
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS), ("day of week", 0, 6, _DAYS))  # fmt: skip
 _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
 
-def _check_cron_field(field: str, name: str, low: int, high: int) -> None:
+def _cron_number(text: str, name: str, names: dict[str, int]) -> int:
+    if _fullmatch(r"[0-9]{1,2}", text):
+        return int(text)
+    if text.lower() in names and text.isascii():
+        return names[text.lower()]
+    allowed = f"a number or a name ({', '.join(n.upper() for n in names)})" if names else "a number"
+    raise ValueError(f"{name} {text!r} must be {allowed}")
+
+
+def _check_cron_field(field: str, name: str, low: int, high: int, names: dict[str, int]) -> None:
     for part in field.split(","):
-        value, _, step = part.partition("/")
-        if step and not (step.isdigit() and int(step) > 0):
+        value, slash, step = part.partition("/")
+        if slash and not (_fullmatch(r"[0-9]{1,2}", step) and int(step) > 0):
             raise ValueError(f"{name} step {step!r} must be a positive number")
-        if value == "*":
+        if value == "*" or (value == "?" and name.startswith("day")):
             continue
         bounds = value.split("-")
-        if len(bounds) > 2 or not all(b.isdigit() for b in bounds):
-            raise ValueError(f"{name} {value!r} must be '*', a number, a range a-b or a list")
-        numbers = [int(b) for b in bounds]
-        if any(not low <= n <= high for n in numbers):
+        if len(bounds) > 2:
+            raise ValueError(f"{name} {value!r} must be '*', a value, a range a-b or a list")
+        numbers = [_cron_number(bound, name, names) for bound in bounds]
+        start, end = (
+            numbers[0],
+            numbers[-1] if len(numbers) == 2 else (high if slash else numbers[0]),
+        )
+        if start < low or end > high:
             raise ValueError(f"{name} {value!r} is outside {low}-{high}")
-        if len(numbers) == 2 and numbers[0] > numbers[1]:
+        if start > end:
             raise ValueError(f"{name} range {value!r} runs backwards")
 
 
 def _check_cron(text: str) -> str:
-    """A Kubernetes CronJob schedule: five numeric fields or one of the @ macros."""
+    """A Kubernetes CronJob schedule: five fields or one of the @ macros."""
     if text in _CRON_MACROS:
         return text
-    fields = text.split()
-    if len(fields) != 5:
+    if len(text) > 128 or not _fullmatch(r"[!-~]+(?: +[!-~]+){4}", text):
         raise ValueError(
             f"{text!r} is not a cron schedule: five fields (minute hour day-of-month month "
             f"day-of-week), e.g. '0 2 * * 0', or one of {', '.join(sorted(_CRON_MACROS))}"
         )
-    for field, (name, low, high) in zip(fields, _CRON_FIELDS, strict=True):
-        _check_cron_field(field, name, low, high)
+    for field, (name, low, high, names) in zip(text.split(), _CRON_FIELDS, strict=True):
+        _check_cron_field(field, name, low, high, names)
     return text
 
 
-_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
 def _check_user_name(text: str) -> str:
-    if not _USER_NAME.match(text):
+    if not _fullmatch(_USER_NAME, text):
         raise ValueError(
             f"{text!r} is not a valid user name: 1-64 of letters, digits, '.', '_', '@', '-', "
             "starting with a letter or digit (':' would break the htpasswd format)"
@@ -152,7 +309,7 @@ def _check_user_name(text: str) -> str:
 
 
 def _check_image_version(text: str) -> str:
-    if text == "latest" or not re.match(r"^[\w][\w.-]{0,127}$", text):
+    if text == "latest" or not _fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", text):
         raise ValueError(
             f"{text!r} is not a pinned image tag: give an explicit version such as 3.1.2 "
             "('latest' would change under you)"
@@ -170,12 +327,77 @@ def _check_password(secret: SecretStr) -> SecretStr:
             f"a password must be 1-{BCRYPT_MAX_BYTES} bytes in UTF-8 (bcrypt ignores the rest), "
             f"this one is {size}"
         )
+    if "\0" in secret.get_secret_value():
+        raise ValueError("a password cannot contain a NUL character (bcrypt refuses it)")
     return secret
 
 
+def _secret_grammar(pattern: str, max_length: int, what: str) -> Callable[[SecretStr], SecretStr]:
+    """A validator for a secret that never repeats the secret in its message."""
+    compiled = re.compile(pattern, re.ASCII)
+
+    def check(secret: SecretStr) -> SecretStr:
+        value = secret.get_secret_value()
+        if len(value) > max_length or not _fullmatch(compiled, value):
+            raise ValueError(f"must be {what}, 1-{max_length} characters")
+        return secret
+
+    return check
+
+
+# redis-server splits config lines at whitespace and treats quotes as quoting: a password in
+# `requirepass` is printable ASCII without either (a newline would start a new directive).
+_check_redis_password = _secret_grammar(
+    r"[!#-&(-~]+", 512, "printable ASCII without spaces or quotes (redis.conf syntax)"
+)
+# Any octet but control characters (RFC 7617 Basic credentials, environment variables).
+_check_printable_secret = _secret_grammar(r"[^\x00-\x1f\x7f]+", 1024, "free of control characters")
+
+
+def _check_image_repository(text: str) -> str:
+    """An image repository without tag or digest: the tag comes from a `version` key."""
+    try:
+        reference = ImageReference.parse(text)
+    except InvalidImageReference as err:
+        raise ValueError(str(err)) from None
+    if reference.tag is not None or reference.digest is not None:
+        raise ValueError(
+            f"{text!r} carries a tag or digest; give the repository only, the tag in `version`"
+        )
+    return text
+
+
+def _check_pinned_image(text: str) -> str:
+    """A full image reference pinned by tag or digest."""
+    try:
+        reference = ImageReference.parse(text)
+    except InvalidImageReference as err:
+        raise ValueError(str(err)) from None
+    if reference.tag is None and reference.digest is None:
+        raise ValueError(f"{text!r} has no tag or digest; pin one, e.g. python:3.13.1-alpine3.21")
+    return text
+
+
 Quantity = Annotated[str, AfterValidator(_check_quantity)]
+CpuQuantity = Annotated[str, AfterValidator(_check_cpu)]
+MemoryQuantity = Annotated[str, AfterValidator(_check_memory)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+DnsSubdomain = Annotated[str, AfterValidator(_check_dns_subdomain)]
 Hostname = Annotated[str, AfterValidator(_check_hostname)]
+HostOrAddress = Annotated[str, AfterValidator(_check_host_or_address)]
+Endpoint = Annotated[str, AfterValidator(_check_endpoint)]
+HostPort = Annotated[str, AfterValidator(_check_host_port)]
+ImageRepository = Annotated[str, AfterValidator(_check_image_repository)]
+PinnedImage = Annotated[str, AfterValidator(_check_pinned_image)]
+RedisPassword = Annotated[SecretStr, AfterValidator(_check_redis_password)]
+PrintableSecret = Annotated[SecretStr, AfterValidator(_check_printable_secret)]
+# An SSH login (POSIX user names).
+SshUser = Annotated[str, AfterValidator(_grammar(r"[A-Za-z_][A-Za-z0-9._-]*", 32, "a user name"))]
+# Printable ASCII without spaces: tokens for YAML config files and command lines.
+Token = Annotated[str, AfterValidator(_grammar(r"[!-~]+", 256, "printable ASCII without spaces"))]
+HttpUrl = Annotated[
+    str, AfterValidator(_grammar(r"https?://[!-~]+", 2048, "an http(s) URL without spaces"))
+]
 Duration = Annotated[str, AfterValidator(_check_duration)]
 CronSchedule = Annotated[str, AfterValidator(_check_cron)]
 UserName = Annotated[str, AfterValidator(_check_user_name)]
@@ -191,12 +413,12 @@ class _Model(BaseModel):
 # --- sections ----------------------------------------------------------------------------------
 
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_ENDPOINT_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_ENDPOINT_URL = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?")
 
 
 def _check_bucket(text: str) -> str:
-    if not _BUCKET.match(text) or ".." in text:
+    if not _fullmatch(_BUCKET, text) or ".." in text:
         raise ValueError(
             f"must be an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens, got {text!r}"
         )
@@ -204,9 +426,32 @@ def _check_bucket(text: str) -> str:
 
 
 def _check_endpoint_url(text: str) -> str:
-    if not _ENDPOINT_URL.match(text):
+    if not _fullmatch(_ENDPOINT_URL, text):
         raise ValueError(f"must be http(s)://host[:port], got {text!r}")
+    authority = text.split("://", 1)[1].rstrip("/")
+    problem = endpoint_problem(authority, port_required=False)
+    if problem:
+        raise ValueError(problem)
     return text.rstrip("/")
+
+
+def _is_clean_path(text: str, pattern: str, max_length: int) -> bool:
+    """`text` matches `pattern` within `max_length` characters and has no '.' or '..' segment."""
+    segments = text.strip("/").split("/")
+    return (
+        len(text) <= max_length
+        and _fullmatch(pattern, text)
+        and not any(segment in (".", "..") for segment in segments)
+    )
+
+
+def _check_root_directory(text: str) -> str:
+    if not _is_clean_path(text, r"/?[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*/?", 512):
+        raise ValueError(
+            f"{text!r} is not a key prefix: '/'-separated names of letters, digits, '.', '_', "
+            "'-', without '.' or '..' segments"
+        )
+    return text
 
 
 def _check_ca_bundle(text: str) -> str:
@@ -223,7 +468,9 @@ class S3StorageConfig(_Model):
     """An S3-compatible bucket (AWS, MinIO, SeaweedFS, Ceph RGW...) the registry keeps blobs in."""
 
     bucket: Annotated[str, AfterValidator(_check_bucket)] = Field(description="Bucket name.")
-    region: str = Field("us-east-1", min_length=1, description="Region (any for most servers).")
+    region: Annotated[
+        str, AfterValidator(_grammar(r"[A-Za-z0-9][A-Za-z0-9_.-]*", 64, "a region name"))
+    ] = Field("us-east-1", description="Region (any for most servers).")
     endpoint: Annotated[str, AfterValidator(_check_endpoint_url)] | None = Field(
         None, description="Endpoint URL of an S3-compatible server; AWS when unset."
     )
@@ -237,7 +484,7 @@ class S3StorageConfig(_Model):
         description="PEM CA certificate(s) that sign the endpoint's certificate (e.g. a lab "
         "MinIO's own CA), trusted besides the image's CAs.",
     )
-    root_directory: str | None = Field(
+    root_directory: Annotated[str, AfterValidator(_check_root_directory)] | None = Field(
         None, description="Key prefix inside the bucket (share a bucket between registries)."
     )
     redirect: bool = Field(
@@ -257,7 +504,9 @@ class StorageConfig(_Model):
     )
     s3: S3StorageConfig | None = Field(None, description="The bucket, when type is `s3`.")
     size: Quantity = Field("20Gi", description="Volume size (the MicroK8s addon's default).")
-    storage_class: str | None = Field(None, description="StorageClass; cluster default if unset.")
+    storage_class: DnsSubdomain | None = Field(
+        None, description="StorageClass; cluster default if unset."
+    )
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = Field(
         "ReadWriteOnce", description="Volume access mode; ReadWriteMany allows several replicas."
     )
@@ -283,12 +532,42 @@ class ServiceConfig(_Model):
     port: int = Field(5000, ge=1, le=65535, description="Service port inside the cluster.")
 
 
+_LABEL_NAME = re.compile(r"([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?")
+
+
+def _check_label_key(text: str) -> str:
+    prefix, _, name = text.rpartition("/")
+    prefix_ok = not prefix or is_dns_subdomain(prefix)
+    if not (name and _fullmatch(_LABEL_NAME, name) and prefix_ok):
+        raise ValueError(
+            f"{text!r} is not a Kubernetes label key: [prefix/]name, the name 1-63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit, the prefix a "
+            "DNS subdomain"
+        )
+    return text
+
+
+def _check_label_value(text: str) -> str:
+    if not _fullmatch(_LABEL_NAME, text):
+        raise ValueError(
+            f"{text!r} is not a Kubernetes label value: at most 63 letters, digits, '-', '_' or "
+            "'.', starting and ending with a letter or digit"
+        )
+    return text
+
+
+LabelKey = Annotated[str, AfterValidator(_check_label_key)]
+LabelValue = Annotated[str, AfterValidator(_check_label_value)]
+
+
 class IngressConfig(_Model):
     """An optional Ingress in front of the registry, with TLS when TLS is on."""
 
     enabled: bool = Field(False, description="Create an Ingress for `registry.hostnames`.")
-    class_name: str | None = Field(None, description="IngressClass name (e.g. nginx, public).")
-    annotations: dict[str, str] = Field(
+    class_name: DnsSubdomain | None = Field(
+        None, description="IngressClass name (e.g. nginx, public)."
+    )
+    annotations: dict[LabelKey, str] = Field(
         default_factory=dict, description="Extra Ingress annotations."
     )
 
@@ -296,10 +575,10 @@ class IngressConfig(_Model):
 class ResourcesConfig(_Model):
     """Container resource requests and limits."""
 
-    cpu_request: str = Field("50m", description="CPU request.")
-    memory_request: str = Field("128Mi", description="Memory request.")
-    cpu_limit: str = Field("1", description="CPU limit.")
-    memory_limit: str = Field("512Mi", description="Memory limit.")
+    cpu_request: CpuQuantity = Field("50m", description="CPU request.")
+    memory_request: MemoryQuantity = Field("128Mi", description="Memory request.")
+    cpu_limit: CpuQuantity = Field("1", description="CPU limit.")
+    memory_limit: MemoryQuantity = Field("512Mi", description="Memory limit.")
 
 
 class CacheConfig(_Model):
@@ -310,10 +589,12 @@ class CacheConfig(_Model):
         description="`none`, `external` (an existing Redis at `address`) or `deploy` (a small "
         "Redis owned by the stack, no persistence).",
     )
-    address: str | None = Field(None, description="`host:port` of an external Redis.")
-    password: SecretStr | None = Field(None, description="Redis password (secret config).")
+    address: HostPort | None = Field(None, description="`host:port` of an external Redis.")
+    password: RedisPassword | None = Field(None, description="Redis password (secret config).")
     db: int = Field(0, ge=0, le=15, description="Redis database number.")
-    image: str = Field("docker.io/library/redis", description="Image when `redis: deploy`.")
+    image: ImageRepository = Field(
+        "docker.io/library/redis", description="Image when `redis: deploy`."
+    )
     version: ImageVersion = Field("7.4.2", description="Pinned Redis image tag.")
 
 
@@ -324,40 +605,15 @@ class ProxyConfig(_Model):
     remote_url: Annotated[str, AfterValidator(_check_endpoint_url)] = Field(
         description="The upstream registry, e.g. https://registry-1.docker.io."
     )
-    username: str | None = Field(
-        None, min_length=1, description="Upstream login (token-auth registries such as Docker Hub)."
-    )
-    password: SecretStr | None = Field(None, description="Upstream password (secret config).")
-
-
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
-
-
-def _check_label_key(text: str) -> str:
-    prefix, _, name = text.rpartition("/")
-    prefix_ok = not prefix or (
-        len(prefix) <= 253 and all(_DNS_LABEL.match(part) for part in prefix.split("."))
-    )
-    if not (name and _LABEL_NAME.match(name) and prefix_ok):
-        raise ValueError(
-            f"{text!r} is not a Kubernetes label key: [prefix/]name, the name 1-63 letters, "
-            "digits, '-', '_' or '.', starting and ending with a letter or digit, the prefix a "
-            "DNS subdomain"
-        )
-    return text
-
-
-def _check_label_value(text: str) -> str:
-    if not _LABEL_NAME.match(text):
-        raise ValueError(
-            f"{text!r} is not a Kubernetes label value: at most 63 letters, digits, '-', '_' or "
-            "'.', starting and ending with a letter or digit"
-        )
-    return text
-
-
-LabelKey = Annotated[str, AfterValidator(_check_label_key)]
-LabelValue = Annotated[str, AfterValidator(_check_label_value)]
+    # Basic credentials: a colon would end the user name early (RFC 7617).
+    username: (
+        Annotated[
+            str,
+            AfterValidator(_grammar(r"[!-9;-~]+", 255, "printable ASCII without spaces or ':'")),
+        ]
+        | None
+    ) = Field(None, description="Upstream login (token-auth registries such as Docker Hub).")
+    password: PrintableSecret | None = Field(None, description="Upstream password (secret config).")
 
 
 class TolerationConfig(_Model):
@@ -402,7 +658,9 @@ class RegistryConfig(_Model):
     namespace: DnsLabel = Field(
         "container-registry", description="Namespace (the addon's, so clients need no change)."
     )
-    image: str = Field("docker.io/library/registry", description="Registry image repository.")
+    image: ImageRepository = Field(
+        "docker.io/library/registry", description="Registry image repository."
+    )
     version: ImageVersion = Field(
         "3.1.2",
         description="Pinned image tag; never `latest`. config.yml is rendered for its major line "
@@ -443,7 +701,7 @@ class RegistryConfig(_Model):
 class IssuerRef(_Model):
     """A cert-manager issuer that already exists in the cluster."""
 
-    name: DnsLabel = Field(description="Issuer name, e.g. letsencrypt-prod.")
+    name: DnsSubdomain = Field(description="Issuer name, e.g. letsencrypt-prod.")
     kind: Literal["Issuer", "ClusterIssuer"] = Field("ClusterIssuer", description="Issuer kind.")
 
 
@@ -475,7 +733,11 @@ class AuthConfig(_Model):
     """htpasswd authentication."""
 
     enabled: bool = Field(False, description="Require a login for every request.")
-    realm: str = Field("regstack", min_length=1, description="Basic-auth realm.")
+    # Quoted in the WWW-Authenticate header: no quote, backslash or control character.
+    realm: Annotated[
+        str,
+        AfterValidator(_grammar(r"[ !#-\[\]-~]+", 128, "printable ASCII without '\"' or '\\'")),
+    ] = Field("regstack", description="Basic-auth realm.")
     users: list[UserConfig] = Field(default_factory=list, description="Users (htpasswd entries).")
     bcrypt_cost: int = Field(12, ge=10, le=15, description="bcrypt cost of htpasswd entries.")
 
@@ -506,7 +768,7 @@ class GcConfig(_Model):
         description="How GC holds pushes out: `read-only` pods keep serving pulls, `stop` "
         "scales to zero; `auto`: `stop` for a pull-through cache, else `read-only`.",
     )
-    helper_image: str = Field(
+    helper_image: PinnedImage = Field(
         "docker.io/library/python:3.13.1-alpine3.21",
         description="Pinned Python image that closes and reopens the registry around GC.",
     )
@@ -525,6 +787,16 @@ class RetentionRule(_Model):
         True, description="Also protect latest, stable, prod, staging and vX.Y.Z tags."
     )
 
+    @model_validator(mode="after")
+    def _the_engine_accepts_it(self) -> RetentionRule:
+        # The in-cluster engine parses the same document on every run: its own parser here
+        # refuses now what it would refuse there.
+        try:
+            parse_policy({"rules": [self.model_dump(exclude_none=True)]})
+        except PolicyError as err:
+            raise ValueError(str(err).removeprefix("rule 0: ")) from None
+        return self
+
 
 class RetentionConfig(_Model):
     """Tag retention: a CronJob running the retention engine through the registry API."""
@@ -538,21 +810,21 @@ class RetentionConfig(_Model):
     )
     user: UserName | None = Field(None, description="auth user the job logs in as; the first.")
     concurrency: int = Field(8, ge=1, le=64, description="Parallel registry requests.")
-    image: str = Field(
+    image: PinnedImage = Field(
         "docker.io/library/python:3.13.1-alpine3.21",
         description="Pinned Python image that runs the (standard-library only) engine.",
     )
 
 
 _PROM_DURATION = re.compile(
-    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+    r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?"
 )
 _PROM_UNIT_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 
 
 def prometheus_duration_seconds(text: str) -> float:
     """Seconds in a Prometheus duration such as `8d` or `1h30m` (whole numbers, units in order)."""
-    match = _PROM_DURATION.match(text)
+    match = _PROM_DURATION.fullmatch(text) if text.isascii() and len(text) <= 64 else None
     if not text or not match:
         raise ValueError(
             f"{text!r} is not a Prometheus duration; use whole numbers with units y, w, d, h, m, "
@@ -621,40 +893,58 @@ class MonitoringConfig(_Model):
     namespace: DnsLabel = Field(
         "monitoring", description="Namespace of the dashboard ConfigMap (Grafana's sidecar)."
     )
-    release_label: dict[str, str] = Field(
+    release_label: dict[LabelKey, LabelValue] = Field(
         default_factory=lambda: {"release": "kube-prometheus-stack"},
         description="Labels the Prometheus Operator selects ServiceMonitors and rules by "
         "(kube-prometheus-stack: `release: <helm release name>`).",
     )
     interval: PromDuration = Field("30s", description="Scrape interval of the registry metrics.")
-    runbook_url: str = Field(
+    prometheus_namespace: DnsLabel | None = Field(
+        None,
+        description="Namespace of the Prometheus that scrapes the registry; `monitoring.namespace` "
+        "when unset. Only its pods reach the registry's debug port (metrics, pprof, expvar).",
+    )
+    prometheus_pod_labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"},
+        description="Labels of those Prometheus pods (kube-prometheus-stack's by default); `{}` "
+        "admits every pod of that namespace.",
+    )
+    runbook_url: HttpUrl = Field(
         RUNBOOK_URL,
-        min_length=1,
         description="Runbook document; each alert links to `<runbook_url>#<alertname lowercase>`.",
     )
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+
+    @property
+    def scraper_namespace(self) -> str:
+        """Where the Prometheus allowed on the debug port runs."""
+        return self.prometheus_namespace or self.namespace
 
 
 class MicroK8sConfig(_Model):
     """Where `microk8s enable registry` runs for the microk8s-addon backend."""
 
-    host: Hostname | None = Field(None, description="SSH host; run locally when unset.")
-    user: str = Field("ubuntu", description="SSH user.")
+    host: HostOrAddress | None = Field(None, description="SSH host; run locally when unset.")
+    user: SshUser = Field("ubuntu", description="SSH user.")
     private_key: SecretStr | None = Field(None, description="SSH private key (secret config).")
     port: int = Field(22, ge=1, le=65535, description="SSH port.")
 
 
 def _check_absolute_path(text: str) -> str:
-    if not text.startswith("/"):
-        raise ValueError(f"must be an absolute path, got {text!r}")
+    # Quoted into shell lines and into hosts.toml strings: names only, no '.' or '..' segments.
+    if not _is_clean_path(text, r"/(?:[A-Za-z0-9._@+-]+/?)*", 1024):
+        raise ValueError(
+            f"must be an absolute path of letters, digits, '.', '_', '@', '+', '-' without '.' "
+            f"or '..' segments, got {text!r}"
+        )
     return text.rstrip("/") or "/"
 
 
 class TrustedNode(_Model):
     """A node whose container runtime must trust the registry, reached over SSH."""
 
-    host: Hostname = Field(description="SSH host name or address.")
-    user: str = Field("ubuntu", min_length=1, description="SSH user (root, or passwordless sudo).")
+    host: HostOrAddress = Field(description="SSH host name or address.")
+    user: SshUser = Field("ubuntu", description="SSH user (root, or passwordless sudo).")
     port: int = Field(22, ge=1, le=65535, description="SSH port.")
 
 
@@ -674,13 +964,15 @@ class NodeTrustConfig(_Model):
         description="Hosts directory (microk8s: /var/snap/microk8s/current/args/certs.d, "
         "containerd: /etc/containerd/certs.d, docker: /etc/docker/certs.d).",
     )
-    restart_command: str | None = Field(
+    restart_command: (
+        Annotated[str, AfterValidator(_grammar(r"[ -~]+", 1024, "one line of printable ASCII"))]
+        | None
+    ) = Field(
         None,
-        min_length=1,
         description="Run after a file changed (microk8s: snap restart microk8s.daemon-containerd, "
         "containerd: systemctl restart containerd).",
     )
-    endpoints: list[str] = Field(
+    endpoints: list[Endpoint] = Field(
         default_factory=list,
         description="Extra `host:port` names nodes pull by (e.g. a node IP); the node port on "
         "localhost and each registry host name are always included.",
@@ -691,11 +983,11 @@ class NodeTrustConfig(_Model):
 HARBOR_CHART_REPO = "https://helm.goharbor.io"
 # Chart 1.19.2 ships Harbor 2.15.2 (chart 1.19.0 shipped 2.15.0, 1.19.1 shipped 2.15.1).
 HARBOR_CHART_VERSION = "1.19.2"
-_CHART_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+_CHART_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 
 
 def _check_chart_version(text: str) -> str:
-    if not _CHART_VERSION.match(text):
+    if len(text) > 128 or not _fullmatch(_CHART_VERSION, text):
         raise ValueError(
             f"{text!r} is not a pinned chart version: give an exact semantic version such as "
             f"{HARBOR_CHART_VERSION} (ranges and 'latest' would change under you)"
@@ -704,7 +996,7 @@ def _check_chart_version(text: str) -> str:
 
 
 def _check_chart_repo(text: str) -> str:
-    if not text.startswith(("https://", "http://", "oci://")):
+    if len(text) > 2048 or not _fullmatch(r"(?:https?|oci)://[!-~]+", text):
         raise ValueError(
             f"{text!r} is not a chart repository: use an https:// Helm repository URL or an "
             "oci:// registry reference"
@@ -723,18 +1015,23 @@ class HarborChartConfig(_Model):
     repo: ChartRepo = Field(
         HARBOR_CHART_REPO, description="Helm repository URL, or an oci:// registry holding it."
     )
-    name: str = Field("harbor", min_length=1, description="Chart name in the repository.")
+    name: Annotated[
+        str, AfterValidator(_grammar(r"[A-Za-z0-9][A-Za-z0-9_.-]*", 128, "a chart name"))
+    ] = Field("harbor", description="Chart name in the repository.")
     version: ChartVersion = Field(HARBOR_CHART_VERSION, description="Pinned chart version.")
-    path: str | None = Field(
-        None, description="A local chart directory or .tgz; replaces repo, name and version."
-    )
+    path: (
+        Annotated[str, AfterValidator(_grammar(r"[ -~]+", 4096, "a path of printable ASCII"))]
+        | None
+    ) = Field(None, description="A local chart directory or .tgz; replaces repo, name and version.")
 
 
 class HarborIngressConfig(_Model):
     """The chart's Ingress (expose.type ingress)."""
 
-    class_name: str | None = Field(None, description="IngressClass name (e.g. nginx, public).")
-    annotations: dict[str, str] = Field(
+    class_name: DnsSubdomain | None = Field(
+        None, description="IngressClass name (e.g. nginx, public)."
+    )
+    annotations: dict[LabelKey, str] = Field(
         default_factory=dict, description="Extra Ingress annotations."
     )
 
@@ -771,7 +1068,9 @@ class HarborVolumeConfig(_Model):
     """One PersistentVolumeClaim of the chart."""
 
     size: Quantity = Field(description="Volume size.")
-    storage_class: str | None = Field(None, description="StorageClass; cluster default if unset.")
+    storage_class: DnsSubdomain | None = Field(
+        None, description="StorageClass; cluster default if unset."
+    )
 
 
 def _volume(size: str) -> Any:
@@ -817,15 +1116,21 @@ class HarborInternalTlsConfig(_Model):
     secret_names: HarborInternalTlsSecrets = Field(default_factory=HarborInternalTlsSecrets)
 
 
+# Unquoted PostgreSQL identifiers: Harbor puts them into connection settings as they are.
+PgName = Annotated[
+    str, AfterValidator(_grammar(r"[A-Za-z_][A-Za-z0-9_]*", 63, "a PostgreSQL name"))
+]
+
+
 class HarborDatabaseConfig(_Model):
     """Harbor's PostgreSQL: the chart's own, or an external one."""
 
     type: Literal["internal", "external"] = Field("internal", description="Which database.")
-    host: Hostname | None = Field(None, description="External PostgreSQL host.")
+    host: HostOrAddress | None = Field(None, description="External PostgreSQL host.")
     port: int = Field(5432, ge=1, le=65535, description="External PostgreSQL port.")
-    user: str = Field("harbor", min_length=1, description="External PostgreSQL user.")
+    user: PgName = Field("harbor", description="External PostgreSQL user.")
     password: SecretStr | None = Field(None, description="External PostgreSQL password (secret).")
-    name: str = Field("registry", min_length=1, description="Database Harbor core uses.")
+    name: PgName = Field("registry", description="Database Harbor core uses.")
     ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = Field(
         "require", description="libpq sslmode for the external database."
     )
@@ -835,10 +1140,24 @@ class HarborRedisConfig(_Model):
     """Harbor's Redis: the chart's own, or an external one."""
 
     type: Literal["internal", "external"] = Field("internal", description="Which Redis.")
-    host: Hostname | None = Field(None, description="External Redis host.")
+    host: HostOrAddress | None = Field(None, description="External Redis host.")
     port: int = Field(6379, ge=1, le=65535, description="External Redis port.")
-    user: str | None = Field(None, description="External Redis ACL user; the default if unset.")
+    user: Token | None = Field(None, description="External Redis ACL user; the default if unset.")
     password: SecretStr | None = Field(None, description="External Redis password (secret).")
+
+
+# A `secure:` value read from a stack file without its secrets provider (components/stack_config):
+# only its presence can be checked.
+SECRET_PLACEHOLDER = "[secret]"
+
+
+def _check_seed(secret: SecretStr) -> SecretStr:
+    value = secret.get_secret_value()
+    if value != SECRET_PLACEHOLDER and len(value) < 32:
+        raise ValueError(
+            "must be at least 32 characters; generate one with: openssl rand -base64 32"
+        )
+    return secret
 
 
 class HarborConfig(_Model):
@@ -850,7 +1169,7 @@ class HarborConfig(_Model):
         description="Initial admin password; `pulumi config set --secret --path "
         "harbor.admin_password`. Harbor reads it on first start only.",
     )
-    secret_seed: SecretStr | None = Field(
+    secret_seed: Annotated[SecretStr, AfterValidator(_check_seed)] | None = Field(
         None,
         description="At least 32 random characters every internal Harbor secret is derived "
         "from; never change it once Harbor has run.",
@@ -1005,8 +1324,6 @@ def _cache_problems(cfg: RegstackConfig) -> list[Problem]:
          "registry.cache.redis external needs the Redis address (host:port)"),
         (cache.redis != "external" and cache.address is not None, "registry.cache.address",
          f"an address is only used with redis: external (it is {cache.redis}); remove it or change redis"),
-        (cache.address is not None and not _ENDPOINT.match(cache.address or ""), "registry.cache.address",
-         f"must be host:port, got {cache.address!r}"),
         (cache.redis == "none" and cache.password is not None, "registry.cache.password",
          "a Redis password is set but no Redis cache is configured (registry.cache.redis is none)"),
     )  # fmt: skip
@@ -1100,6 +1417,11 @@ def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
          f"an issuer is only used with tls.mode issuer (mode is {tls.mode}); remove it or change the mode"),
         (duration_seconds(tls.renew_before) >= duration_seconds(tls.duration), "tls.renew_before",
          f"must be shorter than tls.duration ({tls.duration}), got {tls.renew_before}"),
+        # cert-manager's webhook refuses shorter ones.
+        (duration_seconds(tls.duration) < 3600, "tls.duration",
+         f"cert-manager needs at least 1h, got {tls.duration}"),
+        (duration_seconds(tls.renew_before) < 300, "tls.renew_before",
+         f"cert-manager needs at least 5m, got {tls.renew_before}"),
     )  # fmt: skip
 
 
@@ -1247,9 +1569,6 @@ def _retention_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
-_ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
-
-
 def _node_trust_problems(cfg: RegstackConfig) -> list[Problem]:
     trust = cfg.node_trust
     hosts = [node.host for node in trust.nodes]
@@ -1266,9 +1585,6 @@ def _node_trust_problems(cfg: RegstackConfig) -> list[Problem]:
          "HTTP and self-signed lab registries, remove it"),
         *[(host in hosts[:index], f"node_trust.nodes[{index}].host", f"node {host!r} is listed twice")
           for index, host in enumerate(hosts)],
-        *[(not _ENDPOINT.match(endpoint), f"node_trust.endpoints[{index}]",
-           f"must be host or host:port, got {endpoint!r}")
-          for index, endpoint in enumerate(trust.endpoints)],
     )  # fmt: skip
 
 
@@ -1306,8 +1622,19 @@ def _version_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
+def _resource_problems(cfg: RegstackConfig) -> list[Problem]:
+    res = cfg.registry.resources
+    return _failing(*[
+        (resource_quantity(request) > resource_quantity(limit), f"registry.resources.{kind}_request",
+         f"must not exceed {kind}_limit ({limit}), got {request}: Kubernetes refuses the pod")
+        for kind, request, limit in (("cpu", res.cpu_request, res.cpu_limit),
+                                     ("memory", res.memory_request, res.memory_limit))
+    ])  # fmt: skip
+
+
 def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
     problems = _profile_problems(cfg) + _tls_problems(cfg) + _auth_problems(cfg)
+    problems += _resource_problems(cfg)
     problems += _retention_problems(cfg) + _node_trust_problems(cfg)
     if cfg.backend == "microk8s-addon":
         problems += _addon_problems(cfg) + _distribution_only(

@@ -6,7 +6,6 @@ Works on any cluster. Object names follow the MicroK8s addon (`registry` in
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ from components import distribution_config as render
 from components.config import RegistryConfig
 from components.placement import pod_placement
 from components.scan_skips import REGISTRY_DATA, SECRET_ENV, checkov_skips
+from components.stack_key import rollout_checksum
 
 S3_CA_KEY = "s3-ca.crt"
 """The ConfigMap key of the S3 endpoint's CA bundle."""
@@ -35,6 +35,8 @@ def _tcp(port: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
 class DistributionRegistryArgs:
     namespace: pulumi.Input[str]
     registry: RegistryConfig
+    stack_key: pulumi.Input[str]
+    """The stack's random key (components/stack_key.py), which keys the rollout checksum."""
     tls_secret_name: pulumi.Input[str] | None = None
     htpasswd_secret_name: pulumi.Input[str] | None = None
     htpasswd_checksum: pulumi.Input[str] | None = None
@@ -47,6 +49,11 @@ class DistributionRegistryArgs:
     """`host:port` of the Redis blob-descriptor cache, if any."""
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Values of `distribution_config.secret_env_names`: S3 keys, http.secret, Redis password."""
+    scraper: tuple[str, Mapping[str, str]] = (
+        "monitoring",
+        {"app.kubernetes.io/name": "prometheus"},
+    )
+    """(namespace, pod labels) of the Prometheus that alone may reach the debug port."""
 
 
 def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
@@ -340,16 +347,16 @@ class DistributionRegistry(pulumi.ComponentResource):
         registry = self._args.registry
         volumes, mounts = self._volumes(claim_name, config_map)
         # Changing config.yml, the S3 CA or the users must restart Distribution, which reads
-        # them once. So are the secret environment's values; only their digest shows (never the
-        # values), unsecret so that previews keep the Deployment readable.
+        # them once. So are the secret environment's values; only a digest keyed by the stack
+        # key shows (a plain one would let a reader test guesses), unsecret so that previews
+        # keep the Deployment readable.
         secret_values = [self._args.secret_env[k] for k in sorted(self._args.secret_env)]
-        checksum = pulumi.Output.unsecret(
-            pulumi.Output.all(
-                config_text,
-                self._args.htpasswd_checksum or "",
-                *secret_values,
-                *([self.s3_ca_bundle] if self.s3_ca_bundle else []),
-            ).apply(lambda parts: hashlib.sha256("\n".join(parts).encode()).hexdigest())
+        checksum = rollout_checksum(
+            self._args.stack_key,
+            config_text,
+            self._args.htpasswd_checksum or "",
+            *secret_values,
+            *([self.s3_ca_bundle] if self.s3_ca_bundle else []),
         )
         scheme = "HTTPS" if self._args.tls_secret_name is not None else "HTTP"
         # With auth on, /v2/ answers 401, which a probe counts as a failure; / is always 200.
@@ -467,7 +474,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         )
 
     def _network_policy(self, name: str) -> k8s.networking.v1.NetworkPolicy:
-        """Clients may reach the registry port; metrics only from inside the cluster."""
+        """Clients may reach the registry port; the debug port only Prometheus."""
         service = self._args.registry.service
         exposed = service.type != "ClusterIP" or self._args.registry.ingress.enabled
         # Node-port and load-balancer traffic keeps external source addresses, so an exposed
@@ -477,9 +484,15 @@ class DistributionRegistry(pulumi.ComponentResource):
             if exposed
             else [k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs())]
         )  # fmt: skip
-        in_cluster = [
+        # The debug listener serves pprof, expvar and the command line besides /metrics: one peer
+        # (namespace AND pod labels) keeps it to the Prometheus pods monitoring names.
+        scraper_namespace, scraper_labels = self._args.scraper
+        scraper = [
             k8s.networking.v1.NetworkPolicyPeerArgs(
-                namespace_selector=k8s.meta.v1.LabelSelectorArgs()
+                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels={"kubernetes.io/metadata.name": scraper_namespace}
+                ),
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(scraper_labels)),
             )
         ]
         return k8s.networking.v1.NetworkPolicy(
@@ -490,7 +503,7 @@ class DistributionRegistry(pulumi.ComponentResource):
                 policy_types=["Ingress"],
                 ingress=[
                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=clients, ports=_tcp(render.HTTP_PORT)),
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=in_cluster, ports=_tcp(render.METRICS_PORT)),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=scraper, ports=_tcp(render.METRICS_PORT)),
                 ],
             ),
             opts=self._child,

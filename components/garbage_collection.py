@@ -18,6 +18,7 @@ Which window, per layout (`gc.window: auto`):
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,7 +188,9 @@ class GarbageCollection(pulumi.ComponentResource):
         restore_env: list[k8s.core.v1.EnvVarArgs] = []
         if args.cache_address is not None:
             restore_flags = pulumi.Output.concat(
-                window, f" --redis={args.cache_address} --redis-db={args.cache_db}"
+                # A shell word: an IPv6 address's brackets would otherwise be a glob.
+                window,
+                f" --redis={shlex.quote(args.cache_address)} --redis-db={args.cache_db}",
             )
             restore_env = [e for e in args.registry_env if e.name == render.ENV_REDIS_PASSWORD]
         secret_env = any(e.value_from is not None for e in args.registry_env)

@@ -207,7 +207,10 @@ def harbor_secrets(seed: str) -> HarborSecrets:
         jobservice_secret=derive(seed, "jobservice.secret", 16),
         registry_http_secret=derive(seed, "registry.secret", 16),
         registry_password=registry_password,
-        registry_htpasswd=htpasswd.entry(REGISTRY_USER, registry_password, _BCRYPT_COST),
+        # Salted from the seed, never from the password (which the salt would then give away).
+        registry_htpasswd=htpasswd.entry(
+            REGISTRY_USER, registry_password, _BCRYPT_COST, derive(seed, "htpasswd.salt", 32)
+        ),
         database_password=derive(seed, "database.internal.password", 32),
         token_key=token_key,
         token_cert=token_cert,

@@ -4,7 +4,7 @@ A lab registry speaks plain HTTP or TLS from a self-signed CA, and containerd re
 told otherwise. containerd reads that from `certs.d/<host:port>/hosts.toml` (MicroK8s keeps it
 under its snap), Docker Engine a CA from `/etc/docker/certs.d/<host:port>/ca.crt`. This
 component writes those files on every node over SSH with pulumi-command, restarts the runtime
-only when a file changed, and on `pulumi destroy` removes them again, putting back any file it
+only when a file changed (or when an earlier restart failed), and on `pulumi destroy` removes them again, putting back any file it
 had replaced (MicroK8s ships one for `localhost:32000`).
 
 The scripts are plain POSIX shell built by pure functions, so tests run them against a local
@@ -119,7 +119,13 @@ def trust_files(
     return files
 
 
-def _prelude(owner: str) -> str:
+# Written before the runtime restarts and removed once it has: a restart that failed (or whose
+# connection dropped) leaves it, and the next run restarts although no file changes then. One
+# per hosts directory: any stack's restart reloads every stack's files.
+PENDING_RESTART = ".regstack-restart-pending"
+
+
+def _prelude(owner: str, directory: str) -> str:
     """Runs as the SSH user: root directly, anyone else through passwordless sudo."""
     return f"""set -eu
 as_root() {{ if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }}
@@ -127,6 +133,7 @@ prefix={shlex.quote(MARKER_PREFIX)}
 marker={shlex.quote(marker(owner))}
 backup={BACKUP_SUFFIX}
 managed={DOCKER_MARKER_FILE}
+pending={shlex.quote(f"{directory}/{PENDING_RESTART}")}
 changed=0
 """
 
@@ -167,12 +174,20 @@ _PRUNE = """prune() {
 """
 
 
-def _functions(owner: str) -> str:
-    return _prelude(owner) + _PUT + _REMOVE + _PRUNE
+def _functions(owner: str, directory: str) -> str:
+    return _prelude(owner, directory) + _PUT + _REMOVE + _PRUNE
 
 
 def _restart_if_changed(restart: str) -> str:
-    return f'if [ "$changed" = 1 ]; then as_root sh -c {shlex.quote(restart)}; fi\n'
+    """Restart after a change, or to finish one an earlier run could not; `set -e` makes a
+    failed restart fail the run, and its pending record stays for the next."""
+    return f"""if [ "$changed" = 1 ] || [ -f "$pending" ]; then
+  as_root mkdir -p "$(dirname "$pending")"
+  as_root touch "$pending"
+  as_root sh -c {shlex.quote(restart)}
+  as_root rm -f "$pending"
+fi
+"""
 
 
 def apply_script(files: Mapping[str, str], directory: str, restart: str, owner: str) -> str:
@@ -185,13 +200,13 @@ def apply_script(files: Mapping[str, str], directory: str, restart: str, owner: 
     )
     keep = "\n".join(sorted(files))
     prune = f"prune {shlex.quote(directory)} {shlex.quote(keep)}\n"
-    return _functions(owner) + puts + prune + _restart_if_changed(restart)
+    return _functions(owner, directory) + puts + prune + _restart_if_changed(restart)
 
 
-def remove_script(files: Mapping[str, str], restart: str, owner: str) -> str:
+def remove_script(files: Mapping[str, str], directory: str, restart: str, owner: str) -> str:
     """Removes the files (restoring any it had replaced); restarts only after a change."""
     removes = "".join(f"remove {shlex.quote(path)}\n" for path in sorted(files, reverse=True))
-    return _functions(owner) + removes + _restart_if_changed(restart)
+    return _functions(owner, directory) + removes + _restart_if_changed(restart)
 
 
 def docker_daemon_json(endpoints: list[str]) -> str:
@@ -257,7 +272,7 @@ class NodeTrust(pulumi.ComponentResource):
             ),
             create=script,
             update=script,
-            delete=files.apply(lambda f: remove_script(f, restart, owner)),
+            delete=files.apply(lambda f: remove_script(f, directory, restart, owner)),
             # No `triggers`: they replace the Command, and a replacement's delete would remove
             # the files its create had just written. A changed script is an update instead.
             opts=pulumi.ResourceOptions(parent=self),

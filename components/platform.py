@@ -33,6 +33,7 @@ from components.outputs import known_after
 from components.redis_cache import RedisCache, RedisCacheArgs, cache_address
 from components.registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
 from components.retention_job import RetentionJob, RetentionJobArgs
+from components.stack_key import StackKey
 
 
 def pod_security(enforce: str) -> dict[str, str]:
@@ -95,14 +96,16 @@ def registry_hosts(cfg: RegstackConfig) -> list[str]:
 def node_pull_endpoints(cfg: RegstackConfig) -> list[str]:
     """The `host[:port]` names nodes and workstations pull the registry by."""
     service = cfg.registry.service
+    # A wildcard names no host to pull from, and would be a `*.` folder under certs.d.
+    hostnames = [host for host in cfg.registry.hostnames if not host.startswith("*.")]
     if cfg.backend == "microk8s-addon":
         names = [NODE_ENDPOINT]
     elif cfg.backend == "harbor":
         names = [urlsplit(harbor_external_url(cfg)).netloc]
     elif cfg.registry.ingress.enabled:
-        names = list(cfg.registry.hostnames)
+        names = hostnames
     elif service.type == "NodePort":
-        hosts = ["localhost", *cfg.registry.hostnames]
+        hosts = ["localhost", *hostnames]
         names = [f"{host}:{service.node_port}" for host in hosts]
     else:
         names = []
@@ -261,13 +264,16 @@ class RegistryPlatform(pulumi.ComponentResource):
 
     def _distribution(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> None:
         namespace = self._namespace(name, cfg, child, enforce="restricted")
+        stack_key = StackKey(f"{name}-stack-key", opts=child).secret
         registry_args = DistributionRegistryArgs(
             namespace=namespace,
             registry=cfg.registry,
+            stack_key=stack_key,
             protect_data=cfg.protect_data,
             skip_await=cfg.skip_await,
-            redis_address=self._cache(name, cfg, namespace, child),
+            redis_address=self._cache(name, cfg, namespace, stack_key, child),
             secret_env=registry_secret_env(cfg),
+            scraper=(cfg.monitoring.scraper_namespace, cfg.monitoring.prometheus_pod_labels),
         )
         if cfg.tls.mode != "none":
             registry_args = dataclasses.replace(
@@ -283,6 +289,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     realm=cfg.auth.realm,
                     bcrypt_cost=cfg.auth.bcrypt_cost,
                     registry_hosts=registry_hosts(cfg),
+                    stack_key=stack_key,
                     pull_secret_namespaces=cfg.pull_secrets.namespaces,
                     pull_secret_name=cfg.pull_secrets.secret_name,
                     pull_user=cfg.pull_secrets.user,
@@ -353,6 +360,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         name: str,
         cfg: RegstackConfig,
         namespace: pulumi.Output[str],
+        stack_key: pulumi.Output[str],
         child: pulumi.ResourceOptions,
     ) -> str | None:
         """The Redis blob-descriptor cache's address, deploying one when asked to."""
@@ -370,6 +378,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 clients=[SELECTOR, GC_LABELS],
                 skip_await=cfg.skip_await,
                 placement=cfg.registry.placement,
+                stack_key=stack_key,
             ),
             opts=child,
         )

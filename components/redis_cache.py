@@ -6,7 +6,6 @@ eviction, reachable from the registry and its GC Job only. Losing it costs looku
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import pulumi
@@ -16,6 +15,7 @@ from components.config import CacheConfig, PlacementConfig
 from components.outputs import as_secret
 from components.placement import pod_placement
 from components.scan_skips import REDIS_CACHE, checkov_skips
+from components.stack_key import rollout_checksum
 
 SERVICE = "registry-cache"
 PORT = 6379
@@ -52,6 +52,8 @@ class RedisCacheArgs:
     """Pod labels of those allowed to connect (the registry, its GC Job)."""
     skip_await: bool = False
     placement: PlacementConfig = field(default_factory=PlacementConfig)
+    stack_key: pulumi.Input[str] | None = None
+    """The stack's random key, which keys the password's rollout checksum (needed with one)."""
 
 
 class RedisCache(pulumi.ComponentResource):
@@ -89,11 +91,12 @@ class RedisCache(pulumi.ComponentResource):
                 opts=child,
             )  # fmt: skip
             server_args = server_arguments(f"{AUTH_DIR}/{AUTH_FILE}")
-            # Redis reads the file once: a new password must restart the pod. Only a digest shows.
-            pod_annotations["regstack.io/auth-checksum"] = pulumi.Output.unsecret(
-                pulumi.Output.from_input(args.password).apply(
-                    lambda password: hashlib.sha256(password.encode()).hexdigest()
-                )
+            # Redis reads the file once: a new password must restart the pod. Only a digest
+            # keyed by the stack key shows: a plain one would confirm a guess at once.
+            if args.stack_key is None:
+                raise ValueError("a Redis password needs the stack key for its rollout checksum")
+            pod_annotations["regstack.io/auth-checksum"] = rollout_checksum(
+                args.stack_key, "redis", args.password
             )
             mounts.append(
                 k8s.core.v1.VolumeMountArgs(name="auth", mount_path=AUTH_DIR, read_only=True)

@@ -8,12 +8,11 @@ from typing import Any
 
 import yaml
 
-from components.config import ConfigError, Problem
+from components.config import SECRET_PLACEHOLDER, ConfigError, Problem
 
 NAMESPACE = "regstack"
 # A `secure:` value is opaque without the stack's secrets provider; validation only needs to
-# know that one is there, so it stands in as this string.
-SECRET_PLACEHOLDER = "[secret]"
+# know that one is there, so SECRET_PLACEHOLDER stands in for it.
 
 
 def _strip_namespace(key: str) -> str | None:

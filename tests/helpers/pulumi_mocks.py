@@ -6,12 +6,14 @@ secret-marked value from a plain one, which is how the real engine decides what 
 
 from __future__ import annotations
 
+import base64
 import runpy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dill
 import pulumi
 from pulumi.runtime import rpc
 
@@ -28,14 +30,37 @@ class Registered:
 
 
 @dataclass
+class StackState:
+    """What Pulumi state keeps between runs of one stack: the outputs of dynamic resources
+    (such as the stack key), made by their provider's `create` on the first run and reused
+    after, as the engine does when their diff finds no change. A new StackState is a new stack."""
+
+    dynamic: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def outputs(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if name not in self.dynamic:
+            provider = dill.loads(base64.b64decode(unwrap(inputs[DYNAMIC_PROVIDER_KEY])))
+            props = {k: v for k, v in inputs.items() if k != DYNAMIC_PROVIDER_KEY}
+            created = provider.create(props)
+            self.dynamic[name] = (created.id, {**props, **(created.outs or {})})
+        return self.dynamic[name]
+
+
+DYNAMIC_PROVIDER_KEY = "__provider"
+
+
+@dataclass
 class Recorder(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
     urns: list[str] = field(default_factory=list)
     existing: dict[str, dict[str, Any]] = field(default_factory=dict)
     """State of objects already in the cluster, by type token, returned to reads."""
+    stack: StackState = field(default_factory=StackState)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, args.inputs, args.resource_id))
+        if args.typ.startswith("pulumi-python:dynamic"):
+            return self.stack.outputs(args.name, args.inputs)
         if args.resource_id is not None:
             return args.resource_id, self.existing.get(args.typ, {})
         return f"{args.name}-id", dict(args.inputs)
@@ -62,9 +87,11 @@ def evaluate(
     build: Callable[[], Any],
     config: dict[str, Any] | None = None,
     existing: dict[str, dict[str, Any]] | None = None,
+    stack: StackState | None = None,
 ) -> Recorder:
-    """Run `build` under fresh mocks (stack `test`) and wait for every registration."""
-    recorder = Recorder(existing=existing or {})
+    """Run `build` under fresh mocks (stack `test`) and wait for every registration; `stack`
+    carries state over from an earlier run of the same stack (a new stack when None)."""
+    recorder = Recorder(existing=existing or {}, stack=stack or StackState())
     pulumi.runtime.set_mocks(recorder, project="regstack", stack="test", preview=False)
     pulumi.runtime.set_all_config({f"regstack:{k}": _encode(v) for k, v in (config or {}).items()})
 
@@ -77,9 +104,9 @@ def evaluate(
     return recorder
 
 
-def run_program(config: dict[str, Any]) -> Recorder:
+def run_program(config: dict[str, Any], stack: StackState | None = None) -> Recorder:
     """Evaluate the project's `__main__.py` with the given `regstack:` config."""
-    return evaluate(lambda: runpy.run_path(str(ROOT / "__main__.py")), config)
+    return evaluate(lambda: runpy.run_path(str(ROOT / "__main__.py")), config, stack=stack)
 
 
 def _encode(value: Any) -> str:
@@ -97,13 +124,18 @@ def unwrap(value: Any) -> Any:
     return value["value"] if is_secret(value) else value
 
 
-def platform(raw: dict[str, Any], existing: dict[str, dict[str, Any]] | None = None) -> Recorder:
-    """What a RegistryPlatform named `rs` registers for the `regstack:` config `raw`."""
+def platform(
+    raw: dict[str, Any],
+    existing: dict[str, dict[str, Any]] | None = None,
+    stack: StackState | None = None,
+) -> Recorder:
+    """What a RegistryPlatform named `rs` registers for the `regstack:` config `raw` (in the
+    stack whose state `stack` holds; a new stack when None)."""
     from components.config import load_config
     from components.platform import RegistryPlatform
 
     cfg = load_config(raw)
-    return evaluate(lambda: RegistryPlatform("rs", cfg), existing=existing)
+    return evaluate(lambda: RegistryPlatform("rs", cfg), existing=existing, stack=stack)
 
 
 def plain_strings(value: Any) -> Iterator[str]:

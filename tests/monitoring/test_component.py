@@ -116,10 +116,13 @@ def test_the_dashboard_config_map_is_labelled_for_grafana_in_the_monitoring_name
     assert json.loads(document)["uid"] == "regstack-registry"
 
 
+KEY = "k" * 64  # a stack key (components/stack_key.py)
+
+
 def test_the_service_monitor_selects_only_the_registrys_metrics_service_and_port() -> None:
     def build() -> None:
         DistributionRegistry(
-            "reg", DistributionRegistryArgs("container-registry", RegistryConfig())
+            "reg", DistributionRegistryArgs("container-registry", RegistryConfig(), KEY)
         )
         RegistryMonitoring("mon", RegistryMonitoringArgs("container-registry", MONITORING,
                                                          EVERYTHING))  # fmt: skip
@@ -140,7 +143,7 @@ def test_the_service_monitor_selects_only_the_registrys_metrics_service_and_port
 
 def test_the_alerts_name_the_metrics_service_and_volume_the_registry_creates() -> None:
     registered = register(lambda: DistributionRegistry(
-        "reg", DistributionRegistryArgs("container-registry", RegistryConfig())))  # fmt: skip
+        "reg", DistributionRegistryArgs("container-registry", RegistryConfig(), KEY)))  # fmt: skip
     assert registered["reg-metrics"].inputs["metadata"]["name"] == METRICS_JOB
     assert registered["reg-data"].inputs["metadata"]["name"] == DATA_CLAIM
 

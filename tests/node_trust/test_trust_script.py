@@ -52,7 +52,8 @@ class Node:
         subprocess.run(["sh", "-c", script], check=True, env=env)
 
     def remove(self, endpoints: list[str], ca: str | None) -> None:
-        script = remove_script(self.files(endpoints, ca), self.restart, self.owner)
+        files = self.files(endpoints, ca)
+        script = remove_script(files, str(self.certs_dir), self.restart, self.owner)
         subprocess.run(["sh", "-c", script], check=True)
 
     def found(self, relative: str, content: str) -> Path:
@@ -208,3 +209,42 @@ def test_a_ca_docker_had_before_is_put_back_on_removal(docker_node: Node) -> Non
     docker_node.remove(ENDPOINTS[:1], CA)
     assert theirs.read_text() == NEW_CA
     assert docker_node.tree() == ["localhost:32000", "localhost:32000/ca.crt"]
+
+
+# --- a restart that failed ----------------------------------------------------------------------
+
+
+def flaky_restart(node: Node, failures: int) -> str:
+    """A runtime restart that fails `failures` times, then succeeds (counted in `restarts`)."""
+    left = node.root / "failures-left"
+    left.write_text(str(failures))
+    return (f'n=$(cat {left}); if [ "$n" -gt 0 ]; then echo $((n - 1)) > {left}; exit 1; fi; '
+            f"echo restarted >> {node.root / 'restarts'}")  # fmt: skip
+
+
+def run(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
+
+
+def test_a_failed_restart_fails_the_run_and_is_finished_by_the_next_one(node: Node) -> None:
+    files = node.files(ENDPOINTS, CA)
+    script = apply_script(files, str(node.certs_dir), flaky_restart(node, 1), node.owner)
+    assert run(script).returncode != 0 and node.restarts() == 0
+    # The files are in place now, so only the record of the pending restart can bring it about.
+    assert run(script).returncode == 0 and node.restarts() == 1
+    assert run(script).returncode == 0 and node.restarts() == 1
+
+
+def test_a_restart_failing_twice_is_retried_until_it_succeeds(node: Node) -> None:
+    files = node.files(ENDPOINTS, CA)
+    script = apply_script(files, str(node.certs_dir), flaky_restart(node, 2), node.owner)
+    assert [run(script).returncode != 0 for _ in range(3)] == [True, True, False]
+    assert node.restarts() == 1
+
+
+def test_a_failed_restart_after_removal_is_finished_by_the_next_run(node: Node) -> None:
+    node.apply(ENDPOINTS, CA)
+    files = node.files(ENDPOINTS, CA)
+    script = remove_script(files, str(node.certs_dir), flaky_restart(node, 1), node.owner)
+    assert run(script).returncode != 0 and node.restarts() == 1
+    assert run(script).returncode == 0 and node.restarts() == 2

@@ -30,6 +30,7 @@ from tests.helpers.registry import (
 
 pytestmark = pytest.mark.registry
 USER, PASSWORD = "dev", "lab-password-1"
+KEY = "a-random-stack-key-of-64-hex-characters-0123456789abcdef01234567"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,9 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningR
     workdir = tmp_path_factory.mktemp("secured")
     ca = self_signed_tls(workdir / "tls")
     (workdir / "auth").mkdir()
-    (workdir / "auth" / "htpasswd").write_text(htpasswd.htpasswd([(USER, PASSWORD)], cost=10))
+    (workdir / "auth" / "htpasswd").write_text(
+        htpasswd.htpasswd([(USER, PASSWORD)], cost=10, key=KEY)
+    )
     registry = start_registry(workdir, RenderSettings(tls=True, auth_realm="regstack"), ca_file=ca)
     certs = workdir / "certs"  # skopeo reads CA files named *.crt from a directory
     certs.mkdir()

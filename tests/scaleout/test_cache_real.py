@@ -6,8 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from components.config import ConfigError, load_config
 from components.jobs import gc_window
+from tests.helpers.config_grammar import REDIS_PASSWORD
 from tests.helpers.redis import RedisServer, start_redis
 
 pytestmark = pytest.mark.registry
@@ -45,3 +48,22 @@ def test_the_gc_flush_empties_the_cache_database_only(redis: RedisServer) -> Non
 def test_the_gc_flush_reports_a_wrong_password(redis: RedisServer) -> None:
     with pytest.raises(OSError, match="AUTH"):
         gc_window.flush_cache(redis.address, 0, "not-the-password")
+
+
+@settings(max_examples=8, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(REDIS_PASSWORD)
+def test_every_password_validation_accepts_starts_the_deployed_cache(
+    tmp_path: Path, password: str
+) -> None:
+    load_config({"registry": {"cache": {"redis": "deploy", "password": password}}})
+    server = start_redis(tmp_path / f"pw-{abs(hash(password))}", password)
+    try:
+        assert server.command("PING") == "PONG"
+    finally:
+        server.stop()
+
+
+def test_a_password_with_a_space_is_refused_before_redis_would_refuse_to_start() -> None:
+    with pytest.raises(ConfigError, match=r"registry\.cache\.password"):
+        load_config({"registry": {"cache": {"redis": "deploy", "password": "two words"}}})

@@ -112,6 +112,13 @@ def test_extra_endpoints_are_trusted_too() -> None:
     assert "certs.d/10.0.0.10:32000/hosts.toml" in commands(rec)[0].inputs["create"]
 
 
+def test_a_wildcard_host_name_is_no_folder_on_the_nodes() -> None:
+    registry = {"hostnames": ["registry.lab", "*.lab"]}
+    script = commands(platform({"registry": registry, "node_trust": NODES}))[0].inputs["create"]
+    assert "certs.d/registry.lab:32000/hosts.toml" in script
+    assert "certs.d/*.lab" not in script
+
+
 def daemon_json(raw: dict[str, Any]) -> Any:
     seen: list[Any] = []
     cfg = load_config(raw)

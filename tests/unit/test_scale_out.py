@@ -11,6 +11,7 @@ from components.config import ConfigError, load_config
 from components.harbor_secrets import token_key_pair
 from tests.helpers.pulumi_mocks import (
     Recorder,
+    StackState,
     is_secret,
     plain_strings,
     platform,
@@ -132,11 +133,15 @@ def test_the_deployed_cache_reads_its_password_from_a_file_of_a_secret() -> None
 
 
 def test_a_new_cache_password_restarts_the_cache_without_showing_the_password() -> None:
+    stack = StackState()
+
     def checksum(password: str) -> str:
         raw = {
             "registry": {**CACHED["registry"], "cache": {"redis": "deploy", "password": password}}
         }
-        template = platform(raw).named("rs-cache-deployment").inputs["spec"]["template"]
+        template = (
+            platform(raw, stack=stack).named("rs-cache-deployment").inputs["spec"]["template"]
+        )
         return str(template["metadata"]["annotations"]["regstack.io/auth-checksum"])
 
     assert checksum("first-password") != checksum("second-password")
@@ -178,6 +183,13 @@ def test_gc_flushes_the_cache_before_service_comes_back() -> None:
     ]
 
 
+def test_an_ipv6_cache_address_is_one_quoted_word_of_the_gc_shell_line() -> None:
+    cache = {"redis": "external", "address": "[fd00::7]:6379"}
+    rec = platform({"registry": {**S3["registry"], "cache": cache}})
+    restore = next(c for c in gc_pod(rec)["containers"] if c["name"] == "restore")
+    assert "--redis='[fd00::7]:6379' --redis-db=0" in restore["args"][0]
+
+
 def s3_ca_setup(spec: dict[str, Any], container: str) -> tuple[dict[str, Any], str, str]:
     """(the CA volume, where the container mounts it, its SSL_CERT_DIR)."""
     volume = next(v for v in spec["volumes"] if v["name"] == "s3-ca")
@@ -203,8 +215,12 @@ def test_without_a_ca_bundle_the_registry_keeps_the_image_trust_store() -> None:
 
 
 def test_a_new_s3_ca_restarts_the_registry() -> None:
+    stack = StackState()
+
     def checksum(raw: dict[str, Any]) -> str:
-        template = platform(raw).named("rs-registry-deployment").inputs["spec"]["template"]
+        template = (
+            platform(raw, stack=stack).named("rs-registry-deployment").inputs["spec"]["template"]
+        )
         return str(template["metadata"]["annotations"]["regstack.io/config-checksum"])
 
     other = token_key_pair("the lab CA after a renewal")[1]
