@@ -921,6 +921,28 @@ class MonitoringConfig(_Model):
         return self.prometheus_namespace or self.namespace
 
 
+_HOST_KEY = re.compile(
+    r"^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,2}( .*)?$"
+)
+
+
+def _check_host_key(text: str) -> str:
+    if not _HOST_KEY.match(text.strip()):
+        raise ValueError(
+            "must be an SSH public host key line such as `ssh-ed25519 AAAA...` (a line of "
+            "`ssh-keyscan -t ed25519 HOST` without the host name, or the node's "
+            "/etc/ssh/ssh_host_ed25519_key.pub)"
+        )
+    return text.strip()
+
+
+HostKey = Annotated[str, AfterValidator(_check_host_key)]
+_HOST_KEY_HELP = (
+    "The node's SSH host public key (`ssh-ed25519 AAAA...`); the connection is refused if the "
+    "node shows another. Unset, any host key is accepted (refused in the prod profile)."
+)
+
+
 class MicroK8sConfig(_Model):
     """Where `microk8s enable registry` runs for the microk8s-addon backend."""
 
@@ -928,6 +950,7 @@ class MicroK8sConfig(_Model):
     user: SshUser = Field("ubuntu", description="SSH user.")
     private_key: SecretStr | None = Field(None, description="SSH private key (secret config).")
     port: int = Field(22, ge=1, le=65535, description="SSH port.")
+    host_key: HostKey | None = Field(None, description=_HOST_KEY_HELP)
 
 
 def _check_absolute_path(text: str) -> str:
@@ -946,6 +969,7 @@ class TrustedNode(_Model):
     host: HostOrAddress = Field(description="SSH host name or address.")
     user: SshUser = Field("ubuntu", description="SSH user (root, or passwordless sudo).")
     port: int = Field(22, ge=1, le=65535, description="SSH port.")
+    host_key: HostKey | None = Field(None, description=_HOST_KEY_HELP)
 
 
 class NodeTrustConfig(_Model):
@@ -1247,7 +1271,9 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-ADDON_MIN_SIZE = "20Gi"
+# The addon's own size pattern (addons/registry/enable in canonical/microk8s-core-addons): whole
+# Gi, at least 20. It prints a refusal for anything else and still exits 0.
+ADDON_SIZE = re.compile(r"(^[2-9][0-9]{1,}|^[1-9][0-9]{2,})(Gi$)")
 _ADDON_ALTERNATIVE = (
     "use backend: distribution, a drop-in replacement on the same namespace "
     "(container-registry) and port (32000)"
@@ -1269,8 +1295,8 @@ def _addon_problems(cfg: RegstackConfig) -> list[Problem]:
          f"the microk8s-addon backend cannot do authentication; {_ADDON_ALTERNATIVE}"),
         (cfg.tls.mode != "none", "tls.mode",
          f"the microk8s-addon backend cannot serve TLS; {_ADDON_ALTERNATIVE}"),
-        (quantity_bytes(registry.storage.size) < quantity_bytes(ADDON_MIN_SIZE), "registry.storage.size",
-         f"the microk8s-addon refuses less than {ADDON_MIN_SIZE}, got {registry.storage.size}"),
+        (not ADDON_SIZE.match(registry.storage.size), "registry.storage.size",
+         f"the microk8s-addon takes whole Gi of at least 20Gi (e.g. 40Gi), got {registry.storage.size}"),
         (registry.replicas != 1, "registry.replicas",
          f"the microk8s-addon runs exactly one replica; {_ADDON_ALTERNATIVE}"),
         (registry.storage.type != "filesystem", "registry.storage.type",
@@ -1280,10 +1306,24 @@ def _addon_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
+def _host_key_problems(cfg: RegstackConfig) -> list[Problem]:
+    """Prod: every SSH connection checks the node's host key."""
+    unchecked = [(f"node_trust.nodes[{i}].host_key", node.host_key is None)
+                 for i, node in enumerate(cfg.node_trust.nodes)]  # fmt: skip
+    if cfg.backend == "microk8s-addon" and cfg.microk8s.host is not None:
+        unchecked.append(("microk8s.host_key", cfg.microk8s.host_key is None))
+    message = (
+        "the prod profile checks each SSH node's host key: set it (`ssh-keyscan -t ed25519 HOST`)"
+    )
+    return _failing(*((missing, path, message) for path, missing in unchecked))
+
+
 def _profile_problems(cfg: RegstackConfig) -> list[Problem]:
-    if cfg.profile != "prod" or cfg.allow_insecure:
+    if cfg.profile != "prod":
         return []
-    return _failing(
+    if cfg.allow_insecure:
+        return _host_key_problems(cfg)
+    return _host_key_problems(cfg) + _failing(
         (cfg.tls.mode == "none", "tls.mode",
          "the prod profile needs TLS: set tls.mode to issuer (or self-signed), or set allow_insecure: true to accept plain HTTP"),
         (not cfg.auth.enabled and cfg.backend != "harbor", "auth.enabled",

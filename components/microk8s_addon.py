@@ -25,6 +25,8 @@ class MicroK8sRegistryAddonArgs:
     storage_class: str | None
     node: MicroK8sConfig
     private_key: pulumi.Input[str] | None = None
+    protect: bool = False
+    """Refuse `pulumi destroy` (prod): disabling the addon deletes its claim and every image."""
 
 
 def enable_command(size: str, storage_class: str | None) -> str:
@@ -34,6 +36,46 @@ def enable_command(size: str, storage_class: str | None) -> str:
 
 
 DISABLE_COMMAND = "microk8s disable registry"
+ADDON_CLAIM = "registry-claim"
+_TAKE_OVER = (
+    "take its images over with backend: distribution (README: Taking over the addon's images)"
+)
+
+
+def enable_script(size: str, storage_class: str | None) -> str:
+    """Enables the addon, refusing one regstack did not enable (destroy would delete its images),
+    and fails when the addon refused: it prints why and still exits 0 for a size that misses its
+    pattern or an unknown StorageClass."""
+    return f"""set -eu
+if [ "$(microk8s status -a registry)" = enabled ]; then
+  echo "regstack: the registry addon is already enabled on this node, with its own claim and images; regstack only manages an addon it enables, because pulumi destroy disables it and that deletes the claim. Leave it as it is, or {_TAKE_OVER}." >&2
+  exit 1
+fi
+{enable_command(size, storage_class)}
+if [ "$(microk8s status -a registry)" != enabled ]; then
+  echo "regstack: microk8s enable registry did not enable the addon (its reason is above)" >&2
+  exit 1
+fi
+"""
+
+
+def update_script(size: str, storage_class: str | None) -> str:
+    """Runs when the Command's inputs change, never re-enabling: the addon cannot resize or move
+    its claim, and only `microk8s disable registry` (which deletes every image) would let it start
+    over. Passes when the claim already is what the config says (e.g. only the SSH key changed)."""
+    query = "{.spec.resources.requests.storage} {.spec.storageClassName}"
+    differs = f'[ "$size" != "{size}" ]'
+    if storage_class:  # unset: whichever default StorageClass the claim got is fine
+        differs += f' || [ "$class" != "{storage_class}" ]'
+    return f"""set -eu
+claim=$(microk8s kubectl -n {ADDON_NAMESPACE} get persistentvolumeclaim {ADDON_CLAIM} -o jsonpath='{query}')
+size=${{claim%% *}} class=${{claim#* }}
+if {differs}; then
+  echo "regstack: the MicroK8s registry addon cannot resize or move its volume: {ADDON_CLAIM} has $size on StorageClass $class, the config asks for {size} on {storage_class or "the default StorageClass"}. Re-enabling it would delete every image, so nothing was changed. Put registry.storage back to size $size (hostpath storage does not enforce it) on StorageClass $class, or {_TAKE_OVER} and size it there." >&2
+  exit 1
+fi
+echo "{ADDON_CLAIM}: $size on StorageClass $class, as configured"
+"""
 
 
 class MicroK8sRegistryAddon(pulumi.ComponentResource):
@@ -46,14 +88,14 @@ class MicroK8sRegistryAddon(pulumi.ComponentResource):
         self, name: str, args: MicroK8sRegistryAddonArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("regstack:index:MicroK8sRegistryAddon", name, None, opts)
-        create = enable_command(args.size, args.storage_class)
-        # The addon cannot resize its volume in place: a new size means disable, then enable.
-        options = pulumi.ResourceOptions(
-            parent=self, replace_on_changes=["create"], delete_before_replace=True
-        )
+        create = enable_script(args.size, args.storage_class)
+        update = update_script(args.size, args.storage_class)
+        # No replace_on_changes: a replacement's delete is `microk8s disable registry`, which
+        # deletes the claim and every image. A new size is an update, which refuses.
+        options = pulumi.ResourceOptions(parent=self, protect=args.protect)
         if args.node.host is None:
             addon: pulumi.Resource = command.local.Command(
-                f"{name}-enable", create=create, delete=DISABLE_COMMAND, opts=options
+                f"{name}-enable", create=create, update=update, delete=DISABLE_COMMAND, opts=options
             )
         else:
             addon = command.remote.Command(
@@ -63,8 +105,10 @@ class MicroK8sRegistryAddon(pulumi.ComponentResource):
                     user=args.node.user,
                     port=args.node.port,
                     private_key=args.private_key,
+                    host_key=args.node.host_key,
                 ),
                 create=create,
+                update=update,
                 delete=DISABLE_COMMAND,
                 opts=options,
             )

@@ -268,7 +268,11 @@ class NodeTrust(pulumi.ComponentResource):
         command.remote.Command(
             f"{name}-{node.host}",
             connection=command.remote.ConnectionArgs(
-                host=node.host, user=node.user, port=node.port, private_key=private_key
+                host=node.host,
+                user=node.user,
+                port=node.port,
+                private_key=private_key,
+                host_key=node.host_key,
             ),
             create=script,
             update=script,

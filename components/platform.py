@@ -173,6 +173,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     storage_class=cfg.registry.storage.storage_class,
                     node=cfg.microk8s,
                     private_key=_secret_or_none(cfg.microk8s.private_key),
+                    protect=cfg.profile == "prod",
                 ),
                 opts=child,
             )

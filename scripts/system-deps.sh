@@ -15,9 +15,14 @@ declare -A PACKAGE=(
   [docker-registry]=docker-registry [skopeo]=skopeo [promtool]=prometheus
   [redis-server]=redis-server [containerd]=containerd [ctr]=containerd
   [jq]=jq [openssl]=openssl [curl]=curl
+  # the node-trust and microk8s-addon e2e tests start their own sshd on 127.0.0.1
+  [sshd]=openssh-server
 )
-# packages whose installation registers a service
-SERVICES=(docker-registry prometheus redis-server containerd)
+# package -> the service its installation registers
+declare -A SERVICE=(
+  [docker-registry]=docker-registry [prometheus]=prometheus [redis-server]=redis-server
+  [containerd]=containerd [openssh-server]=ssh
+)
 
 missing=()
 for command in "${!PACKAGE[@]}"; do
@@ -45,9 +50,7 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 
 # Only where systemd runs, and only the services this run brought in.
 if [[ "$(ps -p 1 -o comm= 2>/dev/null)" == systemd ]]; then
-  for service in "${SERVICES[@]}"; do
-    if printf '%s\n' "${missing[@]}" | grep -qx "$service"; then
-      $SUDO systemctl disable "$service" >/dev/null 2>&1 || true
-    fi
+  for package in "${missing[@]}"; do
+    [[ -n "${SERVICE[$package]:-}" ]] && { $SUDO systemctl disable "${SERVICE[$package]}" >/dev/null 2>&1 || true; }
   done
 fi

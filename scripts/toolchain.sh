@@ -6,12 +6,17 @@
 #   scripts/toolchain.sh --bin-dir  print the bin directory only (no build)
 #   scripts/toolchain.sh NAME...    build only these components
 #
-# Components: pulumi language-python kubernetes-provider etcd kube-apiserver
-#             kube-controller-manager kubectl
+# Components: pulumi language-python command-provider kubernetes-provider etcd
+#             kube-apiserver kube-controller-manager kubectl
 #
 # Nothing here downloads a prebuilt binary: every binary is compiled locally
 # with `go build` inside a small generated wrapper module (under the cache),
 # because `go install pkg@version` refuses modules with replace directives.
+# Two sources the module proxy does not serve (Pulumi's Python language host,
+# the pulumi-command provider) are read from the vendor directory,
+# $REGSTACK_VENDOR (default: ../shared/vendor beside the project), where they
+# are unmodified upstream release extracts; their dependencies still come from
+# the module proxy.
 # The result is cached in ~/.cache/regstack/toolchain/<hash>/bin, where <hash>
 # is derived from versions.env and the Go version, so a warm run is a no-op.
 set -euo pipefail
@@ -19,12 +24,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=versions.env
 source "$ROOT/scripts/versions.env"
+VENDOR="${REGSTACK_VENDOR:-$ROOT/../shared/vendor}"
 
 export CGO_ENABLED=0
 export GOFLAGS="-trimpath -buildvcs=false -mod=mod"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 GO_VERSION="$(go env GOVERSION)"
-KEY="$( { grep -v '^#' "$ROOT/scripts/versions.env"; echo "go=$GO_VERSION"; echo "recipe=1"; } | sha256sum | cut -c1-16)"
+KEY="$( { grep -v '^#' "$ROOT/scripts/versions.env"; echo "go=$GO_VERSION"; echo "recipe=2"; } | sha256sum | cut -c1-16)"
 CACHE_BASE="${REGSTACK_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/regstack/toolchain}"
 CACHE="$CACHE_BASE/$KEY"
 BIN="$CACHE/bin"
@@ -84,15 +90,19 @@ for r in json.load(sys.stdin).get("Replace") or []:
 ' "${2:-}" | xargs -r go mod edit
 }
 
-# A stamp holds what the component was built from beyond versions.env: for our own
-# language host its source, so editing tools/ rebuilds it (the others: nothing).
-stamp_key() {
-  if [[ "$1" == language-python ]]; then
-    cat "$ROOT"/tools/pulumi-language-python/*.go | sha256sum | cut -d' ' -f1
-  fi
+# vendored NAME: path of an upstream source archive in the vendor directory.
+vendored() {
+  [[ -f "$VENDOR/$1" ]] || { log "missing $VENDOR/$1 (set REGSTACK_VENDOR to the directory holding it)"; return 1; }
+  echo "$VENDOR/$1"
 }
-stamp_ok() { [[ -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$(stamp_key "$1")" ]]; }
-stamp() { stamp_key "$1" > "$STAMPS/$1"; }
+LANGUAGE_PYTHON_SRC="pulumi-language-python-v$PULUMI_LANGUAGE_PYTHON_VERSION.tar.gz"
+COMMAND_PROVIDER_SRC="pulumi-command-provider-v$COMMAND_PROVIDER_VERSION.tar.gz"
+
+# A stamp marks a component as built. What it is built from is in the cache key:
+# versions.env names the vendored archives by version too, so a warm cache needs
+# no vendor directory.
+stamp_ok() { [[ -f "$STAMPS/$1" ]]; }
+stamp() { : > "$STAMPS/$1"; }
 
 # --- pulumi CLI -------------------------------------------------------------
 build_pulumi() {
@@ -106,26 +116,41 @@ build_pulumi() {
 }
 
 # --- Python language host ---------------------------------------------------
-# The upstream host module (github.com/pulumi/pulumi/sdk/python/cmd/
-# pulumi-language-python/v3) is not served by the module proxy available
-# here, at any version. We build tools/pulumi-language-python instead: a
-# small host of our own on top of the served pulumi sdk/v3 module. The helper
-# scripts the CLI and host expect beside the binary ship in sdk/v3's python/.
+# Pulumi's own host (sdk/python/cmd/pulumi-language-python at the release tag)
+# and its pulumi-language-python-exec shim. Upstream builds it inside the pulumi
+# repository against the sibling pkg/ and sdk/ directories (two local replace
+# directives); here those are the released modules of the CLI's version. The
+# CLI runs Python policy packs through the host (RunPlugin; the old
+# pulumi-analyzer-policy-python is only its fallback when no host is found, and
+# sdk/v3 no longer ships it); the plugin for Python components is in sdk/v3's
+# python/dist.
 build_language_python() {
   local d="$WORK/language-python" v="v$PULUMI_VERSION" sdk
-  new_wrapper "$d" language-python
-  cp "$ROOT"/tools/pulumi-language-python/*.go "$d/"
+  rm -rf "$d"
+  mkdir -p "$d"
+  tar -xzf "$(vendored "$LANGUAGE_PYTHON_SRC")" -C "$d" --strip-components=1
   cd "$d"
-  copy_replaces "github.com/pulumi/pulumi/sdk/v3@$v"
-  go get "github.com/pulumi/pulumi/sdk/v3@$v"
-  go mod tidy >/dev/null
-  go build -ldflags "$LDFLAGS_BASE -X main.version=$v" -o "$BIN/pulumi-language-python" .
+  go mod edit -dropreplace github.com/pulumi/pulumi/pkg/v3 -dropreplace github.com/pulumi/pulumi/sdk/v3 \
+    -require "github.com/pulumi/pulumi/pkg/v3@$v" -require "github.com/pulumi/pulumi/sdk/v3@$v"
+  go mod tidy
+  go build -ldflags "$LDFLAGS_BASE -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_LANGUAGE_PYTHON_VERSION" \
+    -o "$BIN/pulumi-language-python" .
+  install -m 0755 pulumi-language-python-exec "$BIN/"
   sdk="$(moddir_of "github.com/pulumi/pulumi/sdk/v3@$v")"
-  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$BIN/"
   install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$BIN/"
-  if [[ -f "$sdk/python/dist/pulumi-analyzer-policy-python" ]]; then
-    install -m 0755 "$sdk/python/dist/pulumi-analyzer-policy-python" "$BIN/"
-  fi
+}
+
+# --- pulumi-resource-command ------------------------------------------------
+# The pulumi-command provider's module (provider/ at the release tag) builds as
+# is; the engine finds the binary on PATH like the other plugins here.
+build_command_provider() {
+  local d="$WORK/command-provider"
+  rm -rf "$d"
+  mkdir -p "$d"
+  tar -xzf "$(vendored "$COMMAND_PROVIDER_SRC")" -C "$d" --strip-components=1
+  cd "$d"
+  go build -ldflags "$LDFLAGS_BASE -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_PROVIDER_VERSION" \
+    -o "$BIN/pulumi-resource-command" ./cmd/pulumi-resource-command
 }
 
 # --- pulumi-resource-kubernetes ---------------------------------------------
@@ -210,7 +235,7 @@ build_kube_apiserver() { build_k8s_cmd kube-apiserver; }
 build_kube_controller_manager() { build_k8s_cmd kube-controller-manager; }
 build_kubectl() { build_k8s_cmd kubectl; }
 
-ALL=(pulumi language-python kubernetes-provider etcd kube-apiserver kube-controller-manager kubectl)
+ALL=(pulumi language-python command-provider kubernetes-provider etcd kube-apiserver kube-controller-manager kubectl)
 want=("$@")
 [[ ${#want[@]} -gt 0 ]] || want=("${ALL[@]}")
 
@@ -236,11 +261,12 @@ done
 
 # Versions of what is there.
 echo "toolchain: $BIN"
-for b in pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube-apiserver kube-controller-manager kubectl; do
+for b in pulumi pulumi-language-python pulumi-resource-command pulumi-resource-kubernetes etcd kube-apiserver kube-controller-manager kubectl; do
   [[ -x "$BIN/$b" ]] || { printf '  %-28s %s\n' "$b" "(missing)"; continue; }
   case "$b" in
     pulumi) out="$("$BIN/$b" version 2>&1 || true)" ;;
     pulumi-language-python) out="$("$BIN/$b" -version 2>&1 || true)" ;;
+    pulumi-resource-command) out="v$COMMAND_PROVIDER_VERSION (plugin reports its version over gRPC only)" ;;
     pulumi-resource-kubernetes) out="v$KUBERNETES_PROVIDER_VERSION (module $KUBERNETES_PROVIDER_MODULE; plugin reports its version over gRPC only)" ;;
     kubectl) out="$("$BIN/$b" version --client 2>&1 || true)" ;;
     *) out="$("$BIN/$b" --version 2>&1 || true)" ;;

@@ -149,13 +149,19 @@ class Engine:
         return self.cluster.kubeconfig
 
     def pulumi(
-        self, *args: str, cwd: Path, check: bool = True, timeout: float = 600
+        self,
+        *args: str,
+        cwd: Path,
+        check: bool = True,
+        timeout: float = 600,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         exe = shutil.which("pulumi", path=self.env["PATH"]) or "pulumi"
         proc = subprocess.run(
             [exe, *args, "--non-interactive"],
             cwd=cwd,
             env=self.env,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,

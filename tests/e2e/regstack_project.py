@@ -53,13 +53,15 @@ class RegstackProject:
         return self.engine.pulumi(*args, "--stack", self.stack, cwd=self.directory, check=check)
 
     def set_secret(self, path: str, value: str) -> None:
-        self.run("config", "set", "--secret", "--path", path, value)
+        # On stdin: a value such as a PEM key starts with "-" and would read as a flag.
+        self.engine.pulumi("config", "set", "--secret", "--path", path, "--stack", self.stack,
+                           cwd=self.directory, stdin=value)  # fmt: skip
 
     def set_path(self, path: str, value: str) -> None:
         self.run("config", "set", "--path", path, value)
 
-    def up(self) -> subprocess.CompletedProcess[str]:
-        return self.run("up", "--yes", "--skip-preview")
+    def up(self, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("up", "--yes", "--skip-preview", check=check)
 
     def preview_steps(self) -> list[tuple[str, str]]:
         """(operation, resource type::name) for every step that is not `same`."""

@@ -266,8 +266,17 @@ def test_the_addon_is_enabled_locally_with_the_chapter_command() -> None:
         "rs-addon-enable"
     )
     assert command.type == "command:local:Command"
-    assert command.inputs["create"] == "microk8s enable registry --size 40Gi --storageclass fast"
+    assert (
+        "\nmicrok8s enable registry --size 40Gi --storageclass fast\n" in command.inputs["create"]
+    )
     assert command.inputs["delete"] == "microk8s disable registry"
+
+
+def test_a_changed_addon_command_is_checked_against_the_claim_never_re_enabled() -> None:
+    command = addon({"registry": {"storage": {"size": "40Gi"}}}).named("rs-addon-enable")
+    assert "get persistentvolumeclaim registry-claim" in command.inputs["update"]
+    assert "microk8s enable" not in command.inputs["update"]
+    assert "disable" not in command.inputs["update"]
 
 
 def test_the_addon_runs_over_ssh_with_a_secret_key_when_a_host_is_set() -> None:

@@ -97,6 +97,12 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("section not a mapping", {"registry": "big"}, "registry", "mapping"),
     ("boolean that is not", {"allow_insecure": "perhaps"}, "allow_insecure", "boolean"),
     ("microk8s ssh host", {"microk8s": {"host": "-bad-"}}, "microk8s.host", "RFC 1123"),
+    # The addon's own pattern refuses these, with exit code 0.
+    ("addon size in Ti", {"backend": "microk8s-addon", "registry": {"storage": {"size": "1Ti"}}}, "registry.storage.size", "whole Gi"),
+    ("addon size in Mi", {"backend": "microk8s-addon", "registry": {"storage": {"size": "40960Mi"}}}, "registry.storage.size", "whole Gi"),
+    ("host key not a key", {"microk8s": {"host_key": "AAAAC3Nza"}}, "microk8s.host_key", "ssh-ed25519"),
+    ("prod addon node without host key", {"profile": "prod", "allow_insecure": True, "backend": "microk8s-addon", "microk8s": {"host": "n1"}}, "microk8s.host_key", "ssh-keyscan"),
+    ("prod trusted node without host key", {"profile": "prod", "allow_insecure": True, "node_trust": {"nodes": [{"host": "n1"}]}}, "node_trust.nodes[0].host_key", "ssh-keyscan"),
 ]  # fmt: skip
 
 

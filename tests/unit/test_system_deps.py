@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "system-deps.sh"
-TOOLS = ["docker-registry", "skopeo", "promtool", "redis-server", "containerd", "ctr", "jq",
+TOOLS = ["docker-registry", "skopeo", "promtool", "redis-server", "containerd", "ctr", "jq", "sshd",
          "openssl", "curl"]  # fmt: skip
 HOST_UTILITIES = ["bash", "sort", "grep", "tee", "chmod", "rm", "cat", "printf"]
 

@@ -46,7 +46,8 @@ def test_cross_field_problems_follow_once_the_fields_are_valid(tmp_path: Path) -
     result = validate(stack)
     assert (
         result.stderr
-        == "regstack:registry.storage.size: the microk8s-addon refuses less than 20Gi, got 5Gi\n"
+        == "regstack:registry.storage.size: the microk8s-addon takes whole Gi of at least 20Gi "
+        "(e.g. 40Gi), got 5Gi\n"
     )
 
 
