@@ -1628,10 +1628,10 @@ def _node_trust_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
-# Releases whose S3 driver lists wrongly: tags/list drops a tag that is a prefix of another
-# (`0.1.2` hidden by `0.1.20`: doWalk skipped by strings.HasPrefix, fixed in 3.1.2 by isSubpath,
+# Releases whose S3 driver lists wrongly: tags/list drops one of two tags whose names prefix each
+# other (`0.1.2`/`0.1.20`: doWalk skipped by strings.HasPrefix, fixed in 3.1.2 by isSubpath,
 # distribution/distribution#4898) and catalog pages skip repositories (handleRepository's
-# lessPath, fixed in 3.1.2, #4904). Retention would then delete what it cannot see. A floating
+# lessPath, fixed in 3.1.2, #4904). tests/scaleout/test_s3_listing_real.py catches both on 3.1.1. Retention would then delete what it cannot see. A floating
 # `3` or `3.1` may still be one of them on a node that pulled it earlier.
 _S3_LISTS_WRONGLY = ((3,), (3, 0), (3, 1), (3, 1, 0), (3, 1, 1))
 
@@ -1656,7 +1656,7 @@ def _version_problems(cfg: RegstackConfig) -> list[Problem]:
          "(distribution/distribution#3178, fixed in 3.0.0); set gc.delete_untagged: false, "
          "or registry.version: 3.1.2"),
         (cfg.retention.enabled and s3 and numbers in _S3_LISTS_WRONGLY, "registry.version",
-         f"Distribution {tag} on S3 hides tags from tags/list (0.1.2 when 0.1.20 exists) and "
+         f"Distribution {tag} on S3 drops tags from tags/list (0.1.2 next to 0.1.20) and "
          "skips repositories in catalog pages, so retention would delete tags it cannot see; "
          "pin 3.1.2, or turn retention off"),
     )  # fmt: skip
