@@ -28,7 +28,6 @@ class RegistryCertificateArgs:
     ip_addresses: list[str]
     read_ca: bool = False
     """Read the lab CA certificate back from its Secret (for nodes that must trust it)."""
-    skip_await: bool = False
 
 
 class RegistryCertificate(pulumi.ComponentResource):
@@ -130,8 +129,9 @@ class RegistryCertificate(pulumi.ComponentResource):
                               "group": "cert-manager.io"},
             },
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[bootstrap])),
-            # Reading the CA back needs it issued, not just requested.
-            {WAIT_FOR: "condition=Ready"} if args.read_ca and not args.skip_await else None,
+            # Reading the CA back needs it issued, not just requested; skip_await does not
+            # apply: it spares workloads that need a node, and cert-manager issues without one.
+            {WAIT_FOR: "condition=Ready"} if args.read_ca else None,
         )  # fmt: skip
         ca_issuer = self._resource(
             "Issuer",

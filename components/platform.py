@@ -254,7 +254,6 @@ class RegistryPlatform(pulumi.ComponentResource):
                 dns_names=certificate_dns_names(cfg, service),
                 ip_addresses=["127.0.0.1"],
                 read_ca=bool(cfg.node_trust.nodes),
-                skip_await=cfg.skip_await,
             ),
             opts=child,
         )

@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # A throwaway Kubernetes control plane on 127.0.0.1 for end-to-end tests:
 # etcd + kube-apiserver (+ kube-controller-manager for namespace deletion and
-# garbage collection), all built by scripts/toolchain.sh. No kubelet, so pods
-# never run; API objects (Namespaces, ConfigMaps, Deployments, CRs...) do.
+# garbage collection), all built by scripts/toolchain.sh, with the real CRDs of
+# cert-manager and the Prometheus Operator and a real cert-manager controller
+# (scripts/cert-manager.sh) issuing certificates. No kubelet, so pods never run;
+# API objects (Namespaces, ConfigMaps, Deployments, CRs...) do.
 #
-#   scripts/cluster.sh up       start (no-op if already running), install test CRDs
+#   scripts/cluster.sh up       start (no-op if already running), install the CRDs
 #   scripts/cluster.sh down     stop every process it started, delete its state
 #   scripts/cluster.sh status   exit 0 if it is up and ready
 #   scripts/cluster.sh env      print shell exports (KUBECONFIG, ...)
+#
+# The CRDs are upstream's own manifests, from the Go module proxy at the versions in
+# scripts/cluster-versions.env (`go mod download`), cached in ~/.cache/regstack/crds/<name>-<version>/.
+# cert-manager's controller runs out-of-cluster with the kubeconfig of a user "cert-manager",
+# leader election off; its webhook and cainjector do not run: the webhook only validates and
+# defaults what the CRDs' schemas already check, and cainjector only fills CA bundles of webhook
+# configurations and APIServices, which this cluster has none of.
 #
 # Environment:
 #   REGSTACK_STATE       where the kubeconfig and the cluster's record go
 #                        (default: <repo>/.regstack). The record points at the
 #                        cluster's data directory, made with mktemp in $TMPDIR.
-#   REGSTACK_CRDS        directory of CRD manifests to install (default tests/e2e/crds)
 #   REGSTACK_NO_CONTROLLER_MANAGER=1   do not start kube-controller-manager
+#   REGSTACK_NO_CERT_MANAGER=1         do not start (or build) cert-manager's controller
+#   REGSTACK_VENDOR, REGSTACK_CACHE    see scripts/cert-manager.sh
 #
 # Auth: RBAC on; the kubeconfig uses a client certificate of user "admin" in
 # group system:masters; a static bearer token for the same identity is in
@@ -25,7 +35,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${REGSTACK_STATE:-$ROOT/.regstack}"
 RECORD="$STATE/cluster.env"
 KUBECONFIG_OUT="$STATE/kubeconfig"
-CRDS="${REGSTACK_CRDS:-$ROOT/tests/e2e/crds}"
+CRD_CACHE="${REGSTACK_CACHE:-$HOME/.cache/regstack}/crds"
+# shellcheck source=cluster-versions.env
+source "$ROOT/scripts/cluster-versions.env"
 BIN="$(bash "$ROOT/scripts/toolchain.sh" --bin-dir)"
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
@@ -86,7 +98,7 @@ EOF
     openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
       -extfile server.ext -out apiserver.crt 2>/dev/null
     local who
-    for who in admin controller-manager; do
+    for who in admin controller-manager cert-manager; do
       openssl req -newkey rsa:2048 -nodes -keyout "$who.key" -out "$who.csr" \
         -subj "/O=system:masters/CN=$who" 2>/dev/null
       openssl x509 -req -in "$who.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
@@ -156,7 +168,7 @@ cmd_up() {
   mkdir -p "$STATE"
   DATA="$(mktemp -d "${TMPDIR:-/tmp}/regstack-cluster.XXXXXX")"
   read -r ETCD_PORT ETCD_PEER_PORT API_PORT CM_PORT < <(free_ports 4)
-  ETCD_PID="" APISERVER_PID="" CM_PID=""
+  ETCD_PID="" APISERVER_PID="" CM_PID="" CERT_MANAGER_PID=""
   save_record
   gen_pki
 
@@ -204,6 +216,7 @@ cmd_up() {
   fi
 
   install_crds
+  start_cert_manager
   log "up: kubeconfig $KUBECONFIG_OUT, API https://127.0.0.1:$API_PORT, data $DATA"
 }
 
@@ -218,17 +231,68 @@ CM_PORT=$CM_PORT
 ETCD_PID=$ETCD_PID
 APISERVER_PID=$APISERVER_PID
 CM_PID=${CM_PID:-}
+CERT_MANAGER_PID=${CERT_MANAGER_PID:-}
 KUBECONFIG_PATH=$KUBECONFIG_OUT
 EOF
 }
 
+# crd_dir NAME MODULE SUBDIR VERSION [FILE...]: the module's CRD manifests (all, or these
+# files), fetched once into the cache.
+crd_dir() {
+  local name="$1" module="$2" subdir="$3" version="$4"
+  shift 4
+  local dir="$CRD_CACHE/$name-$version" src tmp files=()
+  if [[ ! -f "$dir/.complete" ]]; then
+    src="$(go mod download -json "$module@$version" | python3 -c \
+      'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or sys.exit(d.get("Error")))')"
+    if (($#)); then files=("${@/#/$src/$subdir/}"); else files=("$src/$subdir"/*.yaml); fi
+    mkdir -p "$CRD_CACHE"
+    # Into place in one rename, so a concurrent `up` never reads half a directory.
+    tmp="$(mktemp -d "$CRD_CACHE/.$name.XXXXXX")"
+    cp "${files[@]}" "$tmp/" || { rm -rf "$tmp"; die "cannot copy the CRDs of $module@$version"; }
+    chmod 755 "$tmp"
+    chmod 644 "$tmp"/*.yaml
+    touch "$tmp/.complete"
+    mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+  fi
+  echo "$dir"
+}
+
 install_crds() {
-  [[ -d "$CRDS" ]] || return 0
-  compgen -G "$CRDS/*.yaml" >/dev/null || return 0
-  [[ -x "$BIN/kubectl" ]] || die "kubectl missing from $BIN: needed to install $CRDS"
-  local k=("$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT")
-  "${k[@]}" apply -f "$CRDS" >&2
-  "${k[@]}" wait --for condition=Established --timeout 60s -f "$CRDS" >&2
+  [[ -x "$BIN/kubectl" ]] || die "kubectl missing from $BIN: needed to install the CRDs"
+  local k=("$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT") dirs dir
+  dirs=(
+    "$(crd_dir cert-manager github.com/cert-manager/cert-manager deploy/crds "$CERT_MANAGER_VERSION")"
+    # Only the kinds regstack and Harbor's chart create: the Prometheus, Alertmanager and
+    # ThanosRuler CRDs are 0.5-0.8 MB each and cost the API server seconds of CPU to publish.
+    "$(crd_dir prometheus-operator github.com/prometheus-operator/prometheus-operator \
+      example/prometheus-operator-crd "$PROMETHEUS_OPERATOR_VERSION" \
+      monitoring.coreos.com_{servicemonitors,podmonitors,prometheusrules}.yaml)"
+  )
+  for dir in "${dirs[@]}"; do
+    # Server-side: the largest CRDs exceed the size limit of client-side apply's annotation.
+    "${k[@]}" apply --server-side -f "$dir" >/dev/null
+  done
+  for dir in "${dirs[@]}"; do
+    "${k[@]}" wait --for condition=Established --timeout 60s -f "$dir" >/dev/null
+  done
+}
+
+start_cert_manager() {
+  [[ -z "${REGSTACK_NO_CERT_MANAGER:-}" ]] || { log "cert-manager not started: no certificate is issued"; return 0; }
+  local binary metrics healthz
+  binary="$(bash "$ROOT/scripts/cert-manager.sh" build)"
+  write_kubeconfig "$DATA/cert-manager.kubeconfig" cert-manager
+  read -r metrics healthz < <(free_ports 2)
+  # Its defaults listen on every interface (0.0.0.0:9402, :9403): loopback only here.
+  CERT_MANAGER_PID="$(start_bg cert-manager "$binary" \
+    --kubeconfig "$DATA/cert-manager.kubeconfig" --leader-elect=false \
+    --cluster-resource-namespace kube-system \
+    --metrics-listen-address "127.0.0.1:$metrics" \
+    --internal-healthz-listen-address "127.0.0.1:$healthz" --v 2)"
+  save_record
+  wait_for cert-manager 60 "$CERT_MANAGER_PID" curl -fsS "http://127.0.0.1:$healthz/livez" \
+    || { tail -n 30 "$DATA/cert-manager.log" >&2; cmd_down; die "cert-manager did not start"; }
 }
 
 stop_pid() { # PID NAME
@@ -248,6 +312,7 @@ cmd_down() {
     log "not running (no $RECORD)"
     return 0
   fi
+  stop_pid "${CERT_MANAGER_PID:-}" cert-manager
   stop_pid "${CM_PID:-}" kube-controller-manager
   stop_pid "${APISERVER_PID:-}" kube-apiserver
   stop_pid "${ETCD_PID:-}" etcd
@@ -262,7 +327,7 @@ cmd_down() {
 cmd_status() {
   if is_ready; then
     echo "up: https://127.0.0.1:$API_PORT kubeconfig=$KUBECONFIG_OUT data=$DATA"
-    echo "  etcd pid $ETCD_PID, kube-apiserver pid $APISERVER_PID, kube-controller-manager pid ${CM_PID:-none}"
+    echo "  etcd pid $ETCD_PID, kube-apiserver pid $APISERVER_PID, kube-controller-manager pid ${CM_PID:-none}, cert-manager pid ${CERT_MANAGER_PID:-none}"
     return 0
   fi
   echo "down"

@@ -15,9 +15,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from components.harbor import deep_merge
 from components.stack_config import replace_secure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +31,8 @@ def stack_file(stack: str) -> Path:
     return top if top.exists() else ROOT / "examples" / top.name
 
 
-def render(stack: str, out_dir: Path) -> Path:
+def render(stack: str, out_dir: Path, overrides: dict[str, Any] | None = None) -> Path:
+    """The stack's manifests in `out_dir`; `overrides` are merged over its config key by key."""
     work = ROOT / "build" / ".render" / stack
     shutil.rmtree(work, ignore_errors=True)
     (work / "state").mkdir(parents=True)
@@ -41,6 +44,7 @@ def render(stack: str, out_dir: Path) -> Path:
     shutil.copy(ROOT / "__main__.py", work / "__main__.py")
     document = yaml.safe_load(stack_file(stack).read_text())
     config = replace_secure(document["config"], PLACEHOLDER)
+    config = deep_merge(config, overrides or {})
     config["kubernetes:renderYamlToDirectory"] = str(out_dir)
     (work / "Pulumi.render.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
     script = (

@@ -3,10 +3,13 @@
     python scripts/scan_manifests.py STACK [--out DIR]
 
 Renders the objects the stack registers (STACK: dev, prod, or the examples prod-distribution
-and prod-s3; under the mock harness, secrets redacted; Helm chart objects are not included) to
-`<DIR>/<STACK>/` (default DIR: build/scan, apart from `make render`'s build/manifests so that
-neither counts the other's files) and runs checkov's Kubernetes checks over them. Exit 1 if a
-check failed.
+and prod-s3; under the mock harness, secrets redacted) to `<DIR>/<STACK>/` (default DIR:
+build/scan, apart from `make render`'s build/manifests so that neither counts the other's files)
+and runs checkov's Kubernetes checks over them. Exit 1 if a check failed.
+
+The mock harness never sees a Helm chart's objects (the provider renders them), so for a harbor
+stack the chart's objects come from the provider's render mode (`scripts/render.py`, needs the
+toolchain) over the pinned chart from the vendor directory, Secrets redacted.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers.checkov import scan  # noqa: E402
-from tests.helpers.manifests import write_manifests  # noqa: E402
+from tests.helpers.manifests import chart_objects, write_manifests, write_objects  # noqa: E402
 from tests.policy.support import STACKS, stack_program  # noqa: E402
 
 
@@ -32,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     for old in directory.glob("*.yaml"):
         old.unlink()
     write_manifests(stack_program(args.stack), directory)
+    write_objects(chart_objects(args.stack), directory)
     report = scan(directory)
     print(f"{args.stack}: {report.passed} passed, {len(report.failed)} failed, "
           f"{len(report.skipped)} skipped ({directory})")  # fmt: skip

@@ -1,121 +1,157 @@
-"""End to end: the harbor backend with the offline fixture chart against a real API server.
+"""End to end: the harbor backend from the real goharbor chart (the pinned release, read from the
+vendor directory: helm.goharbor.io is out of reach here) against a real API server.
 
-Uses the `engine` fixture (tests/e2e/conftest.py, provided with the Pulumi toolchain): an object
-with `.kubeconfig` (path to a kubeconfig for a local kube-apiserver) and `.env` (environment for
-the `pulumi` CLI: PATH, backend URL, passphrase). The program runs from a scratch project that
-links this repository's code, so no stack file lands in the work tree.
+The prod stack installs, a second preview has nothing to do (every value the chart's templates
+would draw at random is pinned), no secret reaches the state in plaintext, the chart's volumes
+are protected from `pulumi destroy`, and after unprotecting them nothing of the stack is left.
+A dev-profile variant on a node port moves its port as one in-place update.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from engine import REPO, Engine
+from regstack_project import RegstackProject
+
+from components.harbor_secrets import harbor_secrets
+from tests.helpers.vendor import harbor_chart
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURE_CHART = ROOT / "tests" / "fixtures" / "charts" / "harbor"
-STACK = "harbor-e2e"
 ADMIN_PASSWORD = "E2e-Admin-Passw0rd"
 SEED = "e2e-seed-0123456789-abcdefghijklmnopqrstuv"
+NAMESPACE = "harbor-prod"
+API = f"/api/v1/namespaces/{NAMESPACE}"
+APPS = f"/apis/apps/v1/namespaces/{NAMESPACE}"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 
 
-class Project:
-    """A scratch Pulumi project running regstack's program on one stack."""
-
-    def __init__(self, workdir: Path, engine: Any):
-        self.workdir = workdir
-        self.env = {**os.environ, **engine.env, "KUBECONFIG": str(engine.kubeconfig)}
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            ["pulumi", *args, "--non-interactive"],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if check and result.returncode != 0:
-            pytest.fail(f"pulumi {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-    def resources(self) -> list[dict[str, Any]]:
-        state = json.loads(self.run("stack", "export", "--stack", STACK).stdout)
-        return state["deployment"].get("resources") or []
-
-    def state_text(self) -> str:
-        return self.run("stack", "export", "--stack", STACK).stdout
-
-    def live_object(self, kind: str, name: str) -> dict[str, Any]:
-        (found,) = [r["outputs"] for r in self.resources()
-                    if r["type"] == f"kubernetes:core/v1:{kind}"
-                    and r.get("outputs", {}).get("metadata", {}).get("name") == name]  # fmt: skip
-        return found
+def stack_file(directory: Path, source: Path, **overrides: Any) -> Path:
+    """`source` without its placeholder secrets, reading the chart from the vendor archive."""
+    document = yaml.safe_load(source.read_text())
+    harbor = document["config"]["regstack:harbor"]
+    for secret in ("admin_password", "secret_seed"):
+        harbor.pop(secret, None)
+    harbor["chart"] = {"path": str(harbor_chart())}
+    document["config"].update(overrides)
+    path = directory / source.name
+    path.write_text(yaml.safe_dump(document))
+    return path
 
 
-@pytest.fixture
-def project(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Project]:
+def harbor_project(
+    engine: Engine, tmp_path: Path, stack: str, source: Path, **overrides: Any
+) -> RegstackProject:
+    project = RegstackProject.copy(
+        engine, tmp_path, stack, source=stack_file(tmp_path, source, **overrides)
+    )
+    project.set_secret("regstack:harbor.admin_password", ADMIN_PASSWORD)
+    project.set_secret("regstack:harbor.secret_seed", SEED)
+    return project
+
+
+def resources(project: RegstackProject) -> list[dict[str, Any]]:
+    return json.loads(project.export())["deployment"].get("resources") or []
+
+
+@pytest.fixture(scope="module")
+def prod(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegstackProject]:
+    # The ClusterIssuer the prod stack names; self-signed here, ACME in production.
+    engine.cluster.create("/apis/cert-manager.io/v1/clusterissuers", {
+        "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+        "metadata": {"name": "letsencrypt-prod"}, "spec": {"selfSigned": {}},
+    })  # fmt: skip
+    project = harbor_project(
+        engine, tmp_path_factory.mktemp("harbor-prod"), "harbor-prod", REPO / "Pulumi.prod.yaml",
+        **{"regstack:registry": {"namespace": NAMESPACE, "hostnames": ["registry.example.com"]}},
+    )  # fmt: skip
+    project.up()
+    yield project
+    for resource in resources(project):
+        if resource.get("protect"):
+            project.run("state", "unprotect", resource["urn"], "--yes", check=False)
+    project.destroy(check=False)
+    project.remove()
+
+
+def test_the_prod_stack_installs_harbor_from_the_real_chart(prod: RegstackProject) -> None:
+    cluster = prod.engine.cluster
+    for workload in ("core", "jobservice", "portal", "registry", "exporter"):
+        status, deployment = cluster.get(f"{APPS}/deployments/harbor-{workload}")
+        assert status == 200, workload
+    images = {c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]}
+    assert images == {"goharbor/harbor-exporter:v2.15.1"}
+    for workload in ("database", "redis", "trivy"):
+        assert cluster.get(f"{APPS}/statefulsets/harbor-{workload}")[0] == 200, workload
+    ingress = cluster.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses/harbor-ingress")[1]  # fmt: skip
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [
+        {"hosts": ["registry.example.com"], "secretName": "regstack-certificate-tls"}
+    ]
+    core = cluster.get(f"{API}/configmaps/harbor-core")[1]
+    assert core["data"]["EXT_ENDPOINT"] == "https://registry.example.com"
+
+
+def test_a_second_preview_of_the_real_chart_has_nothing_to_do(prod: RegstackProject) -> None:
+    assert prod.preview_steps() == []
+
+
+def test_no_harbor_secret_reaches_the_state_in_plaintext(prod: RegstackProject) -> None:
+    state = prod.export()
+    derived = harbor_secrets(SEED)
+    for value in (ADMIN_PASSWORD, SEED, derived.secret_key, derived.core_secret,
+                  derived.database_password, derived.registry_password):  # fmt: skip
+        assert value not in state
+
+
+def test_the_charts_volumes_are_protected_then_destroy_leaves_nothing(
+    prod: RegstackProject,
+) -> None:
+    claims = {r["urn"]: r for r in resources(prod) if r["type"] == PVC}
+    assert {urn.rsplit("/", 1)[1] for urn in claims} == {"harbor-registry", "harbor-jobservice"}
+    assert all(r.get("protect") for r in claims.values())
+    refused = prod.destroy(check=False)
+    assert refused.returncode != 0 and "protected" in refused.stdout + refused.stderr
+    assert prod.engine.cluster.get(f"{API}/persistentvolumeclaims/harbor-registry")[0] == 200
+
+    for urn in claims:
+        prod.run("state", "unprotect", urn, "--yes")
+    prod.destroy()
+    assert [r["type"] for r in resources(prod) if r["type"].startswith("kubernetes:")] == []
+    deadline = time.monotonic() + 120
+    while prod.engine.cluster.get(API)[0] != 404:
+        assert time.monotonic() < deadline, f"namespace {NAMESPACE} was not deleted"
+        time.sleep(1)
+
+
+def test_a_node_port_move_is_one_update_of_the_service_and_the_core_config(
+    engine: Engine, tmp_path: Path
+) -> None:
+    project = harbor_project(
+        engine, tmp_path, "harbor-dev", REPO / "Pulumi.prod.yaml",
+        **{"regstack:profile": "dev", "regstack:tls": {"mode": "none"},
+           "regstack:registry": {"namespace": "harbor-dev"},
+           "regstack:harbor": {"chart": {"path": str(harbor_chart())}, "trivy": False,
+                               "expose": {"type": "nodePort"}}},
+    )  # fmt: skip
     try:
-        engine = request.getfixturevalue("engine")
-    except pytest.FixtureLookupError:
-        pytest.skip("needs the `engine` fixture of tests/e2e/conftest.py (Pulumi toolchain)")
-    workdir = tmp_path / "project"
-    workdir.mkdir()
-    shutil.copy(ROOT / "Pulumi.yaml", workdir)
-    for name in ("__main__.py", "components", ".venv"):
-        (workdir / name).symlink_to(ROOT / name)
-    config = {
-        "regstack:profile": "dev",
-        "regstack:backend": "harbor",
-        # A bare API server has no nodes: pods never become ready.
-        "regstack:skip_await": True,
-        "regstack:registry": {"namespace": "harbor-e2e"},
-        "regstack:harbor": {
-            "chart": {"path": str(FIXTURE_CHART)},
-            "expose": {"type": "nodePort"},
-        },
-    }
-    (workdir / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
-    project = Project(workdir, engine)
-    project.run("stack", "init", STACK)
-    for key, value in (("harbor.admin_password", ADMIN_PASSWORD), ("harbor.secret_seed", SEED)):
-        project.run("config", "set", "--stack", STACK, "--secret", "--path", key, value)
-    try:
-        yield project
+        project.up()
+        project.set_path("regstack:harbor.expose.node_ports.http", "30080")
+        assert project.preview_steps() == [
+            ("update", "kubernetes:core/v1:ConfigMap::harbor-dev:harbor-dev/harbor-core"),
+            ("update", "kubernetes:core/v1:Service::harbor-dev:harbor-dev/harbor"),
+            ("update", "kubernetes:apps/v1:Deployment::harbor-dev:harbor-dev/harbor-core"),
+        ]
+        project.up()
+        service = engine.cluster.get("/api/v1/namespaces/harbor-dev/services/harbor")[1]
+        assert {p["name"]: p["nodePort"] for p in service["spec"]["ports"]}["http"] == 30080
     finally:
-        project.run("destroy", "--yes", "--stack", STACK, check=False)
-        project.run("stack", "rm", "--yes", "--force", STACK, check=False)
-
-
-def test_harbor_installs_stays_unchanged_upgrades_and_is_destroyed(project: Project) -> None:
-    project.run("up", "--yes", "--skip-preview", "--stack", STACK)
-    core = project.live_object("ConfigMap", "harbor-core")
-    assert core["data"]["EXT_ENDPOINT"] == "http://localhost:30002"
-
-    # Every value the chart would draw at random is pinned: a second run has nothing to do.
-    project.run("preview", "--expect-no-changes", "--stack", STACK)
-    state = project.state_text()
-    assert ADMIN_PASSWORD not in state and SEED not in state
-
-    project.run(
-        "config", "set", "--stack", STACK, "--path", "harbor.expose.node_ports.http", "30080"
-    )
-    project.run("up", "--yes", "--skip-preview", "--stack", STACK)
-    assert project.live_object("ConfigMap", "harbor-core")["data"]["EXT_ENDPOINT"] == (
-        "http://localhost:30080"
-    )
-    service = project.live_object("Service", "harbor")
-    assert {p["name"]: p["nodePort"] for p in service["spec"]["ports"]}["http"] == 30080
-    project.run("preview", "--expect-no-changes", "--stack", STACK)
-
-    project.run("destroy", "--yes", "--stack", STACK)
-    assert [r for r in project.resources() if r["type"].startswith("kubernetes:")] == []
+        project.destroy(check=False)
+        project.remove()

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.helpers.vendor import harbor_chart
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,8 +114,8 @@ def test_the_prod_stack_previews_cleanly_under_the_policy_pack(
     # Placeholders in the committed file; plain stand-ins will do for a preview.
     harbor["admin_password"] = "policy-e2e-admin-password"
     harbor["secret_seed"] = "policy-e2e-secret-seed-of-32-bytes!"
-    # helm.goharbor.io is out of reach here: the offline stand-in chart renders instead.
-    harbor["chart"] = {"path": str(ROOT / "tests" / "fixtures" / "charts" / "harbor")}
+    # helm.goharbor.io is out of reach here: the same chart, from the vendor directory.
+    harbor["chart"] = {"path": str(harbor_chart())}
     config["regstack:skip_await"] = True
     workdir = scratch_project(tmp_path / "prod", ROOT / "__main__.py", config)
     result = preview(workdir, env, "prod.json")

@@ -8,12 +8,14 @@ Kubernetes object is written as it would be sent, with every secret value replac
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tests.helpers.pulumi_mocks import Recorder, is_secret
+from tests.helpers.vendor import harbor_chart
 
 REDACTED = "[secret]"
 
@@ -55,9 +57,44 @@ def manifests(recorder: Recorder) -> list[dict[str, Any]]:
 
 def write_manifests(recorder: Recorder, directory: Path) -> list[Path]:
     """One `<kind>-<namespace>-<name>.yaml` per object in `directory`."""
+    return write_objects(manifests(recorder), directory)
+
+
+def chart_objects(stack: str) -> list[dict[str, Any]]:
+    """The Harbor chart's objects of a harbor stack (none for the other backends), rendered by
+    the provider (needs the toolchain) from the pinned chart in the vendor directory."""
+    from scripts.render import render, stack_file  # it imports pulumi_kubernetes: only if needed
+
+    config = yaml.safe_load(stack_file(stack).read_text())["config"]
+    if config.get("regstack:backend") != "harbor":
+        return []
+    with tempfile.TemporaryDirectory() as out:
+        render(stack, Path(out), {"regstack:harbor": {"chart": {"path": str(harbor_chart())}}})
+        return chart_manifests(Path(out))
+
+
+def chart_manifests(rendered: Path) -> list[dict[str, Any]]:
+    """The Helm chart's objects among the provider's render-mode output (`scripts/render.py`):
+    those a chart labels `heritage: Helm`, with every Secret's values redacted."""
+    objects = [
+        document
+        for path in sorted(rendered.rglob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document and document.get("metadata", {}).get("labels", {}).get("heritage") == "Helm"
+    ]
+    for document in objects:
+        if document["kind"] == "Secret":
+            for key in ("data", "stringData"):
+                if key in document:
+                    document[key] = _redacted(document[key])
+    return objects
+
+
+def write_objects(objects: list[dict[str, Any]], directory: Path) -> list[Path]:
+    """One `<kind>-<namespace>-<name>.yaml` per object in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for manifest in manifests(recorder):
+    for manifest in objects:
         meta = manifest.get("metadata", {})
         stem = "-".join(
             str(p) for p in (manifest["kind"], meta.get("namespace"), meta["name"]) if p

@@ -93,6 +93,13 @@ def test_reading_the_ca_waits_until_cert_manager_issued_it() -> None:
     assert annotations == {"pulumi.com/waitFor": "condition=Ready"}
 
 
+def test_reading_the_ca_waits_for_it_on_a_cluster_without_nodes_too() -> None:
+    # skip_await is about workloads a node must run; cert-manager issues without one.
+    rec = platform({"tls": {"mode": "self-signed"}, "node_trust": NODES, "skip_await": True})
+    annotations = rec.named("rs-certificate-ca").inputs["metadata"]["annotations"]
+    assert annotations == {"pulumi.com/waitFor": "condition=Ready"}
+
+
 def test_without_node_trust_the_ca_is_neither_read_nor_awaited() -> None:
     rec = platform({"tls": {"mode": "self-signed"}})
     assert [r for r in rec.resources if r.read_id] == []
