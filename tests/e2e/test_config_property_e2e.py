@@ -38,8 +38,20 @@ def revealed(value: Any) -> Any:
 
 
 def kubernetes_objects(rec: Recorder) -> list[dict[str, Any]]:
-    return [revealed(r.inputs) for r in rec.resources
-            if r.type.startswith("kubernetes:") and not r.type.startswith("kubernetes:helm.sh/")]  # fmt: skip
+    objects = []
+    for r in rec.resources:
+        if r.type.startswith("kubernetes:") and not r.type.startswith("kubernetes:helm.sh/"):
+            manifest = revealed(r.inputs)
+            # Unnamed objects get the provider's auto-name: the Pulumi name and a suffix.
+            manifest.setdefault("metadata", {}).setdefault("name", f"{r.name}-0a1b2c3d")
+            objects.append(manifest)
+    # Under mocks a reference to an auto-named object is empty; point it at that object.
+    for manifest in objects:
+        ref = manifest.get("roleRef") or {}
+        if ref and not ref.get("name"):
+            [role] = [o for o in objects if o["kind"] == ref["kind"]]
+            ref["name"] = role["metadata"]["name"]
+    return objects
 
 
 pytestmark = pytest.mark.e2e
