@@ -4,7 +4,7 @@ policy-test: $(VENV)/.installed ## policy pack rules, the pack over gRPC, and ch
 	bash scripts/checkov.sh --install
 	$(PY) -m pytest -q tests/policy
 
-scan: $(VENV)/.installed toolchain ## checkov over build/scan/<stack> for dev, prod (with the Harbor chart's objects) and the examples
+scan: $(VENV)/.installed cluster-up ## checkov over build/scan/<stack> for dev, prod (with the Harbor chart's objects) and the examples
 	$(PY) scripts/scan_manifests.py dev
 	$(PY) scripts/scan_manifests.py prod
 	$(PY) scripts/scan_manifests.py prod-distribution
