@@ -8,7 +8,7 @@ policy-e2e: $(VENV)/.installed ## the pack under the real engine, and against ku
 	bash scripts/toolchain.sh
 	$(PY) -m pytest -q tests/e2e/test_policy_e2e.py tests/e2e/test_pod_security_e2e.py
 
-scan: $(VENV)/.installed toolchain ## checkov over build/scan/<stack> for dev, prod (with the Harbor chart's objects) and the examples
+scan: $(VENV)/.installed cluster-up ## checkov over build/scan/<stack> for dev, prod (with the Harbor chart's objects) and the examples
 	$(PY) scripts/scan_manifests.py dev
 	$(PY) scripts/scan_manifests.py prod
 	$(PY) scripts/scan_manifests.py prod-distribution

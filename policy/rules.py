@@ -88,7 +88,9 @@ class Settings:
         "docker.io/library/registry",
         "docker.io/library/python",
         "docker.io/library/redis",
-        "goharbor/",
+        # Docker Hub images as the canonical reference, so both `goharbor/x` and
+        # `docker.io/goharbor/x` (how the goharbor chart writes them) match.
+        "docker.io/goharbor/",
     )
     profile: str = "dev"
     namespaces: tuple[str, ...] = tuple(NAMESPACE_LAYOUT)

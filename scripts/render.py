@@ -11,6 +11,7 @@ is replaced by a placeholder first: the rendered Secrets hold no real credential
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -31,8 +32,15 @@ def stack_file(stack: str) -> Path:
     return top if top.exists() else ROOT / "examples" / top.name
 
 
-def render(stack: str, out_dir: Path, overrides: dict[str, Any] | None = None) -> Path:
-    """The stack's manifests in `out_dir`; `overrides` are merged over its config key by key."""
+def render(
+    stack: str,
+    out_dir: Path,
+    overrides: dict[str, Any] | None = None,
+    kubeconfig: Path | None = None,
+) -> Path:
+    """The stack's manifests in `out_dir`; `overrides` are merged over its config key by key.
+    A chart that calls Helm's `lookup` (Harbor's does) needs an API server even in render mode:
+    `kubeconfig` names one (nothing is applied to it)."""
     work = ROOT / "build" / ".render" / stack
     shutil.rmtree(work, ignore_errors=True)
     (work / "state").mkdir(parents=True)
@@ -53,7 +61,8 @@ def render(stack: str, out_dir: Path, overrides: dict[str, Any] | None = None) -
         "pulumi stack init render --non-interactive >/dev/null && "
         "pulumi up --yes --skip-preview --non-interactive --suppress-outputs --stack render"
     )
-    subprocess.run(["bash", "-c", script], cwd=work, check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, **({"KUBECONFIG": str(kubeconfig)} if kubeconfig else {}))
+    subprocess.run(["bash", "-c", script], cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)
     return out_dir
 
 

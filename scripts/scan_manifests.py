@@ -9,7 +9,8 @@ and runs checkov's Kubernetes checks over them. Exit 1 if a check failed.
 
 The mock harness never sees a Helm chart's objects (the provider renders them), so for a harbor
 stack the chart's objects come from the provider's render mode (`scripts/render.py`, needs the
-toolchain) over the pinned chart from the vendor directory, Secrets redacted.
+toolchain) over the pinned chart from the vendor directory, Secrets redacted. The chart calls
+Helm's `lookup`, which needs an API server even when rendering: `make cluster-up`'s by default.
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("stack", choices=STACKS, help="a stack file of tests/policy/support.py")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "scan")
+    parser.add_argument(
+        "--kubeconfig", type=Path, default=ROOT / ".regstack" / "kubeconfig",
+        help="an API server for the Harbor chart's lookup calls (default: make cluster-up's)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     directory = args.out / args.stack
     for old in directory.glob("*.yaml"):
         old.unlink()
     write_manifests(stack_program(args.stack), directory)
-    write_objects(chart_objects(args.stack), directory)
+    write_objects(chart_objects(args.stack, args.kubeconfig), directory)
     report = scan(directory)
     print(f"{args.stack}: {report.passed} passed, {len(report.failed)} failed, "
           f"{len(report.skipped)} skipped ({directory})")  # fmt: skip

@@ -60,16 +60,18 @@ def write_manifests(recorder: Recorder, directory: Path) -> list[Path]:
     return write_objects(manifests(recorder), directory)
 
 
-def chart_objects(stack: str) -> list[dict[str, Any]]:
+def chart_objects(stack: str, kubeconfig: Path) -> list[dict[str, Any]]:
     """The Harbor chart's objects of a harbor stack (none for the other backends), rendered by
-    the provider (needs the toolchain) from the pinned chart in the vendor directory."""
+    the provider (needs the toolchain) from the pinned chart in the vendor directory; the
+    chart's `lookup` calls need the API server of `kubeconfig` (they find nothing there)."""
     from scripts.render import render, stack_file  # it imports pulumi_kubernetes: only if needed
 
     config = yaml.safe_load(stack_file(stack).read_text())["config"]
     if config.get("regstack:backend") != "harbor":
         return []
     with tempfile.TemporaryDirectory() as out:
-        render(stack, Path(out), {"regstack:harbor": {"chart": {"path": str(harbor_chart())}}})
+        chart = {"regstack:harbor": {"chart": {"path": str(harbor_chart())}}}
+        render(stack, Path(out), chart, kubeconfig)
         return chart_manifests(Path(out))
 
 

@@ -104,7 +104,9 @@ def test_a_cronjobs_pod_template_is_found() -> None:
 
 @pytest.mark.parametrize(
     "image", ["registry:2.8.3", "docker.io/library/python:3.13.1-alpine3.21",
-              "goharbor/harbor-core:v2.15.2"],
+              "goharbor/harbor-core:v2.15.2",
+              # How the goharbor chart writes them.
+              "docker.io/goharbor/harbor-core:v2.15.1"],
 )  # fmt: skip
 def test_default_system_images_are_allowed_from_elsewhere(image: str) -> None:
     assert registry_images(DEPLOYMENT, deployment(container(image)), HOSTS) == []
@@ -245,7 +247,7 @@ def test_only_the_plain_keys_of_a_secret_are_named() -> None:
 
 def test_the_config_schema_carries_the_defaults() -> None:
     schema = config_schema(("allowed_image_prefixes", "profile"))
-    assert "goharbor/" in schema["allowed_image_prefixes"]["default"]
+    assert "docker.io/goharbor/" in schema["allowed_image_prefixes"]["default"]
     assert schema["profile"] == {"type": "string", "default": "dev",
                                  "description": "`prod` turns on the release-tag rule."}  # fmt: skip
 
