@@ -84,6 +84,8 @@ def quickstart(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iter
     env = {
         "PATH": f"{stand_ins}:{engine.bin_dir}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
+        # The reader's own Pulumi home; the CLI would otherwise take /etc/passwd's home, not $HOME.
+        "PULUMI_HOME": str(home / ".pulumi"),
         "LAB_PASSWORD": LAB_PASSWORD,
         # This machine's network rules, not the reader's: loopback only.
         "PULUMI_SKIP_UPDATE_CHECK": "true",
@@ -112,7 +114,9 @@ def test_it_ends_with_the_login_command_for_the_registry_s_real_address(quicksta
 
 
 def test_the_registry_accepts_the_password_the_reader_set(quickstart: dict, engine: Engine) -> None:
-    data = engine.cluster.get(HTPASSWD)[1]["data"]["htpasswd"]
+    status, secret = engine.cluster.get(HTPASSWD)
+    assert status == 200, (secret, quickstart["run"].stdout[-3000:])
+    data = secret["data"]["htpasswd"]
     user, hashed = base64.b64decode(data).decode().strip().split(":", 1)
     assert user == "dev" and bcrypt.checkpw(LAB_PASSWORD.encode(), hashed.encode())
 

@@ -78,7 +78,7 @@ def test_the_config_names_the_bucket_and_the_cache_but_holds_no_key(
     text = config_map["data"]["config.yml"]
     config = yaml.safe_load(text)
     assert config["storage"]["s3"]["bucket"] == "registry-blobs"
-    assert config["redis"]["addr"] == "registry-cache.s3-registry.svc.cluster.local:6379"
+    assert config["redis"]["addrs"] == ["registry-cache.s3-registry.svc.cluster.local:6379"]
     assert not any(value in text for value in SECRETS.values())
 
 

@@ -76,6 +76,7 @@ SCHEDULE = st.one_of(
 )  # fmt: skip
 
 TAG = regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}").filter(lambda t: t != "latest")
+RELEASE = regex(r"3\.(1\.[2-9]|[2-9]\.[0-9])")
 USER = regex(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,15}")
 PASSWORD = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF, exclude_characters="\x7f"),
                    min_size=1, max_size=24)  # fmt: skip
@@ -98,7 +99,8 @@ def distribution_config(draw: st.DrawFn) -> dict[str, Any]:
         "skip_await": True,
         "registry": {
             "namespace": draw(DNS_LABEL),
-            "version": draw(TAG),
+            # A release regstack renders config.yml for (validation refuses other tags).
+            "version": draw(RELEASE),
             "hostnames": hostnames,
             "ingress": {"enabled": ingress, "class_name": draw(st.none() | DNS_SUBDOMAIN),
                         "annotations": draw(st.dictionaries(LABEL_KEY, st.text(max_size=12), max_size=2))},

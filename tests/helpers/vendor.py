@@ -30,4 +30,6 @@ def harbor_chart() -> Path:
         return VENDOR / name
     if cached.is_file():
         return cached
-    raise FileNotFoundError(f"{VENDOR / name} is missing: set REGSTACK_VENDOR to the vendor directory")
+    raise FileNotFoundError(
+        f"{VENDOR / name} is missing: set REGSTACK_VENDOR to the vendor directory"
+    )

@@ -86,7 +86,7 @@ def test_the_pack_publishes_its_config_schema_with_defaults(
     (images,) = [p for p in pack.GetAnalyzerInfo(empty_pb2.Empty()).policies
                  if p.name == "registry-images"]  # fmt: skip
     prefixes = images.configSchema.properties["allowed_image_prefixes"]
-    assert "goharbor/" in list(prefixes["default"])
+    assert "docker.io/goharbor/" in list(prefixes["default"])
 
 
 def test_the_pack_refuses_the_bad_deployment_with_how_to_fix_messages(
