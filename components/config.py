@@ -1704,8 +1704,45 @@ def _resource_problems(cfg: RegstackConfig) -> list[Problem]:
     ])  # fmt: skip
 
 
+# The registry.* keys the other backends carry out, or refuse with a reason of their own.
+_REGISTRY_KEYS_USED = {
+    "microk8s-addon": ("storage.size", "storage.storage_class", "storage.type", "storage.s3", "service",
+                       "replicas", "placement", "proxy", "storage.existing_claim", "autoscaling",
+                       "advertise"),
+    "harbor": ("namespace", "hostnames", "storage.type", "storage.s3", "storage.size", "service",
+               "placement", "proxy", "storage.existing_claim", "autoscaling", "advertise", "cache",
+               "http_secret", "ingress"),
+}  # fmt: skip
+_REGISTRY_KEYS_HINT = {
+    "microk8s-addon": "the microk8s-addon backend enables the addon's own registry (in "
+    "container-registry) and ignores this; remove it, or use backend: distribution",
+    "harbor": "the harbor backend deploys Harbor's own registry and ignores this; remove it, or "
+    "set Harbor's value in harbor.extra_values",
+}
+
+
+def _given_paths(model: BaseModel, prefix: str = "") -> Iterator[str]:
+    """The dotted keys a config gives explicitly, down to the leaves."""
+    for name in sorted(model.model_fields_set):
+        value = getattr(model, name)
+        if isinstance(value, BaseModel) and value.model_fields_set:
+            yield from _given_paths(value, f"{prefix}{name}.")
+        else:
+            yield prefix + name
+
+
 def _ignored_problems(cfg: RegstackConfig) -> list[Problem]:
     """Settings the chosen backend would drop without a word."""
+    used = _REGISTRY_KEYS_USED.get(cfg.backend)
+    unused = [
+        Problem(f"registry.{path}", _REGISTRY_KEYS_HINT[cfg.backend])
+        for path in _given_paths(cfg.registry)
+        if used is not None and not any(path == key or path.startswith(key + ".") for key in used)
+    ]
+    return unused + _backend_section_problems(cfg)
+
+
+def _backend_section_problems(cfg: RegstackConfig) -> list[Problem]:
     service, addon, harbor = (
         cfg.registry.service,
         cfg.backend == "microk8s-addon",

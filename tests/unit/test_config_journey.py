@@ -191,3 +191,21 @@ def test_settings_the_backend_would_ignore_are_refused(
 
 def test_the_addon_with_gc_turned_off_is_valid() -> None:
     assert not load_config({"backend": "microk8s-addon", "gc": {"enabled": False}}).gc.enabled
+
+
+@pytest.mark.parametrize(
+    ("backend", "registry", "path"),
+    [
+        ("microk8s-addon", {"namespace": "lab-registry"}, "registry.namespace"),
+        ("microk8s-addon", {"version": "3.1.2"}, "registry.version"),
+        ("microk8s-addon", {"resources": {"memory_limit": "1Gi"}}, "registry.resources.memory_limit"),
+        ("microk8s-addon", {"hostnames": ["registry.lab.local"]}, "registry.hostnames"),
+        ("harbor", {"replicas": 2}, "registry.replicas"),
+        ("harbor", {"storage": {"storage_class": "fast"}}, "registry.storage.storage_class"),
+        ("harbor", {"image": "docker.io/library/registry"}, "registry.image"),
+    ],
+)  # fmt: skip
+def test_registry_keys_another_backend_would_ignore_are_refused(
+    backend: str, registry: dict[str, Any], path: str
+) -> None:
+    assert "ignores this" in problems_of({"backend": backend, "registry": registry})[path]
