@@ -1538,6 +1538,13 @@ HARBOR_OWNED_VALUES = (
 )
 
 
+def _has_key(values: Any, key: str) -> bool:
+    """Whether `key` names a mapping entry anywhere in `values`."""
+    if isinstance(values, dict):
+        return key in values or any(_has_key(v, key) for v in values.values())
+    return isinstance(values, list) and any(_has_key(v, key) for v in values)
+
+
 def _has_path(values: dict[str, Any], dotted: str) -> bool:
     current: Any = values
     for key in dotted.split("."):
@@ -1617,6 +1624,8 @@ def _harbor_problems(cfg: RegstackConfig) -> list[Problem]:
          "a ServiceMonitor scrapes metrics that are off: set harbor.metrics.enabled: true"),
         *internal_tls,
         *owned,
+        (_has_key(harbor.extra_values, "chartmuseum"), "harbor.extra_values",
+         f"chartmuseum values do nothing: {_REMOVED_KEYS['chartmuseum']}"),
         (bool(harbor.extra_values.get("enableMigrateHelmHook")), "harbor.extra_values.enableMigrateHelmHook",
          "the chart is rendered by Pulumi, which does not run Helm hooks, so the migration "
          "would silently never run; leave it off (Harbor core migrates on start)"),

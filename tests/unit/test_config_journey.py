@@ -209,3 +209,9 @@ def test_registry_keys_another_backend_would_ignore_are_refused(
     backend: str, registry: dict[str, Any], path: str
 ) -> None:
     assert "ignores this" in problems_of({"backend": backend, "registry": registry})[path]
+
+
+def test_chartmuseum_chart_values_are_refused_as_removed_from_harbor() -> None:
+    values = {"persistence": {"persistentVolumeClaim": {"chartmuseum": {"size": "5Gi"}}}}
+    problems = problems_of({"backend": "harbor", "harbor": {"extra_values": values}})
+    assert "removed ChartMuseum" in problems["harbor.extra_values"]
