@@ -155,22 +155,19 @@ def _traffic(settings: AlertSettings) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-# The in-cluster CronJob has nowhere to publish to: a Job's pod is gone before a scrape, and a
-# Pushgateway or textfile collector would be one more service to run.
-RETENTION_METRICS_NOTE = (
-    "Empty with regstack's retention CronJob, which publishes no metrics (its pod ends before "
-    "any scrape; the panel above has its last success from kube-state-metrics). Filled where "
-    "the engine runs with --metrics-file into a node_exporter textfile collector "
-    "(components/retention/README.md)."
-)
-
-
 def _maintenance(settings: AlertSettings) -> list[dict[str, Any]]:
     ns = 'namespace="$namespace"'
     jobs = f'{ns}, job_name=~"({GC_CRONJOB}|{RETENTION_CRONJOB})-.+"'
     stale = min(
         prometheus_duration_seconds(settings.thresholds.gc_stale_after),
         prometheus_duration_seconds(settings.thresholds.retention_stale_after),
+    )
+    # A retention Job's pod serves its metrics for a few scrapes only: the panels read the
+    # last values seen within the staleness window of the retention alert.
+    window = f"[{settings.thresholds.retention_stale_after}]"
+    published = (
+        "Served by each retention Job's pod for three scrape intervals after its run "
+        f"(PodMonitor registry-retention); the last values within {window[1:-1]}."
     )
     return [
         _row("Garbage collection and retention"),
@@ -189,12 +186,14 @@ def _maintenance(settings: AlertSettings) -> list[dict[str, Any]]:
             f'kube_cronjob_next_schedule_time{{{ns}, cronjob=~"{GC_CRONJOB}|{RETENTION_CRONJOB}"}}'
             " * 1000", "{{cronjob}}")], "dateTimeFromNow", (8, 8), instant=True),
         _panel("stat", "Since retention last reported success", [(
-            "time() - max(regstack_retention_last_success_timestamp_seconds)", "retention")],
-            "s", (8, 8), instant=True, description=RETENTION_METRICS_NOTE),
+            f"time() - max(last_over_time(regstack_retention_last_success_timestamp_seconds{{{ns}}}{window}))",
+            "retention")],
+            "s", (8, 8), instant=True, description=published),
         _panel("bargauge", "Images per repository", [(
-            "sort_desc(max by (repository) (regstack_retention_images))", "{{repository}}")],
+            f"sort_desc(max by (repository) (last_over_time(regstack_retention_images{{{ns}}}{window})))",
+            "{{repository}}")],
             "short", (8, 8), instant=True,
-            description=f"Counted by the last retention run. {RETENTION_METRICS_NOTE}"),
+            description=f"Counted by the last retention run. {published}"),
     ]  # fmt: skip
 
 

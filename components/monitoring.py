@@ -18,6 +18,7 @@ from components.config import MonitoringConfig
 from components.dashboard import registry_dashboard
 from components.distribution import APP
 from components.outputs import known_after
+from components.retention_job import LABELS as RETENTION_LABELS
 
 MONITORING_API = "monitoring.coreos.com/v1"
 # The metrics Service's own labels (DistributionRegistry): the client-facing Service shares
@@ -71,6 +72,18 @@ class RegistryMonitoring(pulumi.ComponentResource):
             child,
         )  # fmt: skip
         rule = self._custom("rules", "PrometheusRule", alert_rules(args.alerts), child)
+        if args.alerts.retention:
+            # Each retention Job's pod serves its run's metrics for a few scrapes (RetentionJob).
+            selector = {"app.kubernetes.io/name": RETENTION_LABELS["app.kubernetes.io/name"]}
+            self._custom(
+                "retention-podmonitor",
+                "PodMonitor",
+                {"selector": {"matchLabels": selector},
+                 "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics",
+                                          "interval": monitoring.interval}]},
+                child,
+                object_name=selector["app.kubernetes.io/name"],
+            )  # fmt: skip
         dashboard = k8s.core.v1.ConfigMap(
             f"{name}-dashboard",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -94,14 +107,19 @@ class RegistryMonitoring(pulumi.ComponentResource):
         )
 
     def _custom(
-        self, role: str, kind: str, spec: dict[str, Any], opts: pulumi.ResourceOptions
+        self,
+        role: str,
+        kind: str,
+        spec: dict[str, Any],
+        opts: pulumi.ResourceOptions,
+        object_name: str = APP,
     ) -> k8s.apiextensions.CustomResource:
         return k8s.apiextensions.CustomResource(
             f"{self._name}-{role}",
             api_version=MONITORING_API,
             kind=kind,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=APP, namespace=self._namespace, labels=self._labels
+                name=object_name, namespace=self._namespace, labels=self._labels
             ),
             spec=spec,
             opts=opts,

@@ -16,7 +16,7 @@ from components import distribution_config as render
 from components.alert_rules import AlertSettings
 from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
 from components.certificate import RegistryCertificate, RegistryCertificateArgs
-from components.config import RegstackConfig, S3StorageConfig
+from components.config import RegstackConfig, S3StorageConfig, prometheus_duration_seconds
 from components.distribution import APP, SELECTOR, DistributionRegistry, DistributionRegistryArgs
 from components.garbage_collection import LABELS as GC_LABELS
 from components.garbage_collection import GarbageCollection, GarbageCollectionArgs, window_mode
@@ -412,6 +412,12 @@ class RegistryPlatform(pulumi.ComponentResource):
                     else None
                 ),
                 placement=cfg.registry.placement,
+                # Three scrape intervals: at least two scrapes land before the pod ends.
+                metrics_linger=(
+                    3 * prometheus_duration_seconds(cfg.monitoring.interval)
+                    if cfg.monitoring.enabled
+                    else None
+                ),
             ),
             opts=child,
         )  # fmt: skip

@@ -26,6 +26,8 @@ ENGINE_DIR = Path(__file__).parent / "retention"
 DEADLINE_SECONDS = 55 * 60
 CODE = "/opt/regstack"
 ETC = "/etc/retention"
+RUN = "/var/run/retention"
+METRICS_PORT = 9102
 UID = 1000
 LABELS = {
     "app.kubernetes.io/name": "registry-retention",
@@ -44,6 +46,9 @@ class RetentionJobArgs:
     ca_secret_name: pulumi.Input[str] | None = None
     """Secret holding the `ca.crt` that signed the registry certificate (lab CA)."""
     placement: PlacementConfig = field(default_factory=PlacementConfig)
+    metrics_linger: float | None = None
+    """Seconds the pod serves its run's metrics on METRICS_PORT (a PodMonitor scrapes them);
+    None publishes none."""
 
 
 def engine_files() -> dict[str, str]:
@@ -68,6 +73,9 @@ def command(args: RetentionJobArgs) -> list[str]:
         line.append("--in-use-from-cluster")
     if retention.apply:
         line.append("--apply")
+    if args.metrics_linger is not None:
+        line += [f"--metrics-file={RUN}/retention.prom", f"--metrics-port={METRICS_PORT}",
+                 f"--metrics-linger={args.metrics_linger:g}"]  # fmt: skip
     return line
 
 
@@ -125,12 +133,20 @@ class RetentionJob(pulumi.ComponentResource):
             )
         if args.retention.protect_in_use:
             depends += self._pod_reader(name, account, args, child)
+        ports = None
+        if args.metrics_linger is not None:
+            # The root filesystem is read-only: the metrics file goes to a small emptyDir.
+            volumes.append(k8s.core.v1.VolumeArgs(name="run", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                size_limit="1Mi")))  # fmt: skip
+            mounts.append(k8s.core.v1.VolumeMountArgs(name="run", mount_path=RUN))
+            ports = [k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)]
 
         container = k8s.core.v1.ContainerArgs(
             name="retention", image=args.retention.image, command=command(args),
             env=[k8s.core.v1.EnvVarArgs(name="PYTHONPATH", value=CODE),
                  k8s.core.v1.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1")],
             volume_mounts=mounts,
+            ports=ports,
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}),
             security_context=k8s.core.v1.SecurityContextArgs(
