@@ -155,6 +155,16 @@ def _traffic(settings: AlertSettings) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+# The in-cluster CronJob has nowhere to publish to: a Job's pod is gone before a scrape, and a
+# Pushgateway or textfile collector would be one more service to run.
+RETENTION_METRICS_NOTE = (
+    "Empty with regstack's retention CronJob, which publishes no metrics (its pod ends before "
+    "any scrape; the panel above has its last success from kube-state-metrics). Filled where "
+    "the engine runs with --metrics-file into a node_exporter textfile collector "
+    "(components/retention/README.md)."
+)
+
+
 def _maintenance(settings: AlertSettings) -> list[dict[str, Any]]:
     ns = 'namespace="$namespace"'
     jobs = f'{ns}, job_name=~"({GC_CRONJOB}|{RETENTION_CRONJOB})-.+"'
@@ -180,11 +190,11 @@ def _maintenance(settings: AlertSettings) -> list[dict[str, Any]]:
             " * 1000", "{{cronjob}}")], "dateTimeFromNow", (8, 8), instant=True),
         _panel("stat", "Since retention last reported success", [(
             "time() - max(regstack_retention_last_success_timestamp_seconds)", "retention")],
-            "s", (8, 8), instant=True, description="Published by the retention job itself."),
+            "s", (8, 8), instant=True, description=RETENTION_METRICS_NOTE),
         _panel("bargauge", "Images per repository", [(
             "sort_desc(max by (repository) (regstack_retention_images))", "{{repository}}")],
             "short", (8, 8), instant=True,
-            description="Counted by the last retention run."),
+            description=f"Counted by the last retention run. {RETENTION_METRICS_NOTE}"),
     ]  # fmt: skip
 
 

@@ -266,7 +266,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 namespace=namespace,
                 tls=cfg.tls,
                 dns_names=certificate_dns_names(cfg, service),
-                ip_addresses=["127.0.0.1"],
+                ip_addresses=["127.0.0.1", *cfg.tls.ip_addresses],
                 read_ca=bool(cfg.node_trust.nodes),
             ),
             opts=child,
