@@ -686,8 +686,8 @@ class RegistryConfig(_Model):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     http_secret: SecretStr | None = Field(
         None,
-        description="Shared `http.secret` of several replicas (secret config); derived from the "
-        "S3 secret key when unset.",
+        description="The registry pods' shared `http.secret` (secret config); derived from the "
+        "S3 secret key when unset, else from the stack's random key.",
     )
     cache: CacheConfig = Field(default_factory=CacheConfig)
     placement: PlacementConfig = Field(default_factory=PlacementConfig)
@@ -1386,11 +1386,6 @@ def _cache_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
-def _shared_secret_source(cfg: RegstackConfig) -> bool:
-    s3 = cfg.registry.storage.s3
-    return cfg.registry.http_secret is not None or (s3 is not None and s3.secret_key is not None)
-
-
 def _registry_problems(cfg: RegstackConfig) -> list[Problem]:
     registry, autoscaling = cfg.registry, cfg.registry.autoscaling
     shared_volume = registry.storage.type == "s3" or registry.storage.access_mode == "ReadWriteMany"
@@ -1403,9 +1398,6 @@ def _registry_problems(cfg: RegstackConfig) -> list[Problem]:
         (several and not shared_volume, path,
          f"{pods} replicas cannot share a ReadWriteOnce volume (only one node can mount it); "
          "use storage.type: s3 (or storage.access_mode: ReadWriteMany), or 1 replica"),
-        (several and shared_volume and not _shared_secret_source(cfg), "registry.http_secret",
-         f"{pods} replicas must share http.secret, or an upload started on one fails on another: "
-         "set it (secret config) or give storage.s3 a secret_key to derive it from"),
         (autoscaling.enabled and "replicas" in registry.model_fields_set, "registry.replicas",
          "the autoscaler sets the number of pods; remove registry.replicas and set "
          "registry.autoscaling.min_replicas instead"),
