@@ -1468,6 +1468,12 @@ def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
     private = [name for name in (*cfg.registry.hostnames, *tls.dns_names)
                if name.endswith(_PRIVATE_SUFFIXES) or "." not in name]  # fmt: skip
     return _failing(
+        # A public CA certifies public names only: the in-cluster Service names and localhost
+        # that RegistryPlatform adds for the lab CA are left out of its certificate.
+        (bool(_PUBLIC_ACME.search(issuer)) and not (cfg.registry.hostnames or tls.dns_names),
+         "registry.hostnames",
+         f"{issuer!r} looks like a public ACME CA, which certifies public DNS names only: list "
+         "the names clients use here (or in tls.dns_names)"),
         (bool(_PUBLIC_ACME.search(issuer)) and bool(private), "tls.issuer.name",
          f"{issuer!r} looks like a public ACME CA, which only issues for public DNS names and "
          f"never for {', '.join(private)}: use tls.mode self-signed or an issuer of your own CA"),

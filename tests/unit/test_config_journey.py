@@ -215,3 +215,13 @@ def test_chartmuseum_chart_values_are_refused_as_removed_from_harbor() -> None:
     values = {"persistence": {"persistentVolumeClaim": {"chartmuseum": {"size": "5Gi"}}}}
     problems = problems_of({"backend": "harbor", "harbor": {"extra_values": values}})
     assert "removed ChartMuseum" in problems["harbor.extra_values"]
+
+
+def test_a_public_acme_issuer_without_a_public_name_to_certify_is_refused() -> None:
+    problems = problems_of({**LAB, "tls": {"mode": "issuer", "issuer": {"name": "letsencrypt"}}})
+    assert "certifies public DNS names only" in problems["registry.hostnames"]
+
+
+def test_a_private_issuer_may_certify_the_in_cluster_names_alone() -> None:
+    cfg = load_config({**LAB, "tls": {"mode": "issuer", "issuer": {"name": "corp-ca"}}})
+    assert cfg.tls.issuer is not None
