@@ -1462,6 +1462,15 @@ _PRIVATE_SUFFIXES = (".local", ".lan", ".internal", ".home.arpa", ".test", ".loc
 _PUBLIC_ACME = re.compile(r"letsencrypt|lets-encrypt|zerossl|buypass", re.IGNORECASE)
 
 
+def public_ca(tls: TlsConfig) -> bool:
+    """Whether the issuer looks like a public ACME CA, which certifies public DNS names only."""
+    return (
+        tls.mode == "issuer"
+        and tls.issuer is not None
+        and bool(_PUBLIC_ACME.search(tls.issuer.name))
+    )
+
+
 def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
     tls = cfg.tls
     issuer = tls.issuer.name if tls.mode == "issuer" and tls.issuer else ""
