@@ -16,7 +16,12 @@ from components import distribution_config as render
 from components.alert_rules import AlertSettings
 from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
 from components.certificate import RegistryCertificate, RegistryCertificateArgs
-from components.config import RegstackConfig, S3StorageConfig, prometheus_duration_seconds
+from components.config import (
+    RegstackConfig,
+    S3StorageConfig,
+    prometheus_duration_seconds,
+    public_ca,
+)
 from components.distribution import APP, SELECTOR, DistributionRegistry, DistributionRegistryArgs
 from components.garbage_collection import LABELS as GC_LABELS
 from components.garbage_collection import GarbageCollection, GarbageCollectionArgs, window_mode
@@ -63,10 +68,16 @@ def service_dns_names(cfg: RegstackConfig, service: str = APP) -> list[str]:
 
 
 def certificate_dns_names(cfg: RegstackConfig, service: str = APP) -> list[str]:
-    """Every name a client may dial, deduplicated in a stable order."""
-    names = [*cfg.registry.hostnames, *cfg.tls.dns_names, *service_dns_names(cfg, service),
-             "localhost"]  # fmt: skip
+    """Every name a client may dial, deduplicated in a stable order. A public ACME CA refuses
+    the whole order for a cluster name or localhost: its certificate has the public ones only."""
+    names = [*cfg.registry.hostnames, *cfg.tls.dns_names]
+    if not public_ca(cfg.tls):
+        names += [*service_dns_names(cfg, service), "localhost"]
     return list(dict.fromkeys(names))
+
+
+def certificate_ip_addresses(cfg: RegstackConfig) -> list[str]:
+    return [*([] if public_ca(cfg.tls) else ["127.0.0.1"]), *cfg.tls.ip_addresses]
 
 
 def harbor_external_url(cfg: RegstackConfig) -> str:
@@ -266,7 +277,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 namespace=namespace,
                 tls=cfg.tls,
                 dns_names=certificate_dns_names(cfg, service),
-                ip_addresses=["127.0.0.1", *cfg.tls.ip_addresses],
+                ip_addresses=certificate_ip_addresses(cfg),
                 read_ca=bool(cfg.node_trust.nodes),
             ),
             opts=child,
@@ -407,6 +418,9 @@ class RegistryPlatform(pulumi.ComponentResource):
     ) -> None:
         scheme = "https" if cfg.tls.mode != "none" else "http"
         service = service_dns_names(cfg, APP)[-1]
+        registry_url = f"{scheme}://{service}:{cfg.registry.service.port}"
+        if public_ca(cfg.tls):  # its certificate has no in-cluster name: dial a public one
+            registry_url = f"https://{node_endpoint(cfg)}"
         user = None
         if cfg.auth.enabled:
             wanted = cfg.retention.user or cfg.auth.users[0].name
@@ -416,7 +430,7 @@ class RegistryPlatform(pulumi.ComponentResource):
             RetentionJobArgs(
                 namespace=namespace,
                 retention=cfg.retention,
-                registry_url=f"{scheme}://{service}:{cfg.registry.service.port}",
+                registry_url=registry_url,
                 username=user.name if user else None,
                 password=user.password if user else None,
                 # Only the lab CA needs mounting; issuers like Let's Encrypt are in the image's CAs.
