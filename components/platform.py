@@ -446,6 +446,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     if cfg.monitoring.enabled
                     else None
                 ),
+                scraper=(cfg.monitoring.scraper_namespace, cfg.monitoring.prometheus_pod_labels),
             ),
             opts=child,
         )  # fmt: skip

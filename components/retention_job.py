@@ -8,6 +8,7 @@ only when no kept tag points to it, and runs before GC (which then frees the blo
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,8 @@ class RetentionJobArgs:
     metrics_linger: float | None = None
     """Seconds the pod serves its run's metrics on METRICS_PORT (a PodMonitor scrapes them);
     None publishes none."""
+    scraper: tuple[str, Mapping[str, str]] = ("monitoring", {})
+    """(namespace, pod labels) of the Prometheus that alone may reach METRICS_PORT."""
 
 
 def engine_files() -> dict[str, str]:
@@ -183,8 +186,33 @@ class RetentionJob(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
         )  # fmt: skip
+        if args.metrics_linger is not None:
+            self._metrics_policy(name, args, child)
         self.cron_job_name = cron.metadata.name
         self.register_outputs({"cron_job_name": self.cron_job_name})
+
+    def _metrics_policy(
+        self, name: str, args: RetentionJobArgs, child: pulumi.ResourceOptions
+    ) -> None:
+        """Only the Prometheus pods reach the metrics port (repository names and counts)."""
+        namespace, labels = args.scraper
+        scraper = k8s.networking.v1.NetworkPolicyPeerArgs(
+            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                match_labels={"kubernetes.io/metadata.name": namespace}),
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)))  # fmt: skip
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="registry-retention", namespace=args.namespace,
+                                                labels=LABELS),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
+                policy_types=["Ingress"],
+                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[scraper],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=METRICS_PORT)])],
+            ),
+            opts=child,
+        )  # fmt: skip
 
     def _pod_reader(
         self,

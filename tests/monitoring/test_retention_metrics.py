@@ -68,3 +68,21 @@ def test_the_panels_show_a_run_long_after_its_pod_is_gone(tmp_path: Path) -> Non
     })  # fmt: skip
     result = promtool("test", "rules", tests)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_only_the_prometheus_pods_reach_the_jobs_metrics_port() -> None:
+    monitoring = {"enabled": True, "prometheus_namespace": "observability"}
+    policy = platform({**STACK, "monitoring": monitoring}).named("rs-retention-network-policy")
+    spec = policy.inputs["spec"]
+    assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "registry-retention"
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9102}]
+    assert rule["from"] == [{
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    }]  # fmt: skip
+
+
+def test_without_monitoring_the_job_has_no_network_policy() -> None:
+    names = [r.name for r in platform(STACK).resources]
+    assert "rs-retention-network-policy" not in names
