@@ -8,6 +8,8 @@
 #   scripts/node.sh status   exit 0 if it runs and the node is Ready
 #   scripts/node.sh env      print shell exports (REGSTACK_NODE_PID, ...)
 #   scripts/node.sh exec CMD...   run CMD in the node's namespaces (network + mounts)
+#   scripts/node.sh trust HOST:PORT CA_FILE   containerd trusts CA_FILE for that registry
+#   scripts/node.sh images   build the local images (cached), print `reference<TAB>archive`
 #
 # Layout (see README, "Test cluster"):
 # - One holder process owns a new network namespace and a new mount namespace. The network
@@ -132,12 +134,15 @@ busybox_binary() {
 }
 
 build_images() { # prints "reference<TAB>archive" lines
-  local busybox registry key
+  local busybox registry key python
   busybox="$(busybox_binary)"
   registry="$(bash "$ROOT/scripts/registry-server.sh" --bin)"
   [[ -x "$registry" ]] || bash "$ROOT/scripts/registry-server.sh" >/dev/null
-  key="$( { sha256sum "$ROOT/scripts/node_images.py" "$busybox" "$registry" | cut -d' ' -f1; python3 --version; } | sha256sum | cut -c1-16)"
-  python3 "$ROOT/scripts/node_images.py" "$CACHE/node-images/$key" busybox="$busybox" registry="$registry"
+  # The Python image copies the interpreter that runs node_images.py: the system's, whichever
+  # Python the caller's PATH prefers.
+  python="$(command -v /usr/bin/python3 || command -v python3)"
+  key="$( { sha256sum "$ROOT/scripts/node_images.py" "$busybox" "$registry" | cut -d' ' -f1; "$python" --version; } | sha256sum | cut -c1-16)"
+  "$python" "$ROOT/scripts/node_images.py" "$CACHE/node-images/$key" busybox="$busybox" registry="$registry"
 }
 
 write_configs() {
@@ -467,11 +472,25 @@ cmd_env() {
   echo "export REGSTACK_NODE_ADDRESS=$NODE_ADDRESS"
 }
 
+# The node trusts CA_FILE for registry HOST:PORT (containerd's certs.d), as regstack's node_trust
+# component makes a MicroK8s node trust the lab CA.
+cmd_trust() {
+  [[ $# -eq 2 ]] || die "usage: $0 trust HOST:PORT CA_FILE"
+  load_record || die "the node is not up"
+  local dir="$NODE_DATA/certs.d/$1"
+  mkdir -p "$dir"
+  cp "$2" "$dir/ca.crt"
+  # HTTPS spelled out: containerd would speak plain HTTP to a registry on localhost.
+  printf 'server = "https://%s"\n[host."https://%s"]\n  ca = "%s"\n' "$1" "$1" "$dir/ca.crt" > "$dir/hosts.toml"
+}
+
 case "${1:-}" in
   up) cmd_up ;;
+  trust) shift; cmd_trust "$@" ;;
+  images) build_images ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
   exec) shift; load_record || die "the node is not up"; in_node "$@" ;;
-  *) echo "usage: $0 up|down|status|env|exec CMD..." >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|env|exec CMD...|trust HOST:PORT CA_FILE|images" >&2; exit 2 ;;
 esac
