@@ -1,0 +1,199 @@
+"""The dev stack on a real node: the chapter's flow, and the registry's life around it.
+
+One `pulumi up` of Pulumi.dev.yaml (skip_await off: Pulumi waits for the registry pod to be Ready)
+for the module; the tests then use the registry as the chapter's reader would, through the node
+port with the dev user's password and the lab CA.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+
+from engine import REPO, Cluster, Engine, ensure_toolchain, pulumi_env
+from node import NodeCluster, pod
+from regstack_project import RegstackProject
+
+REGISTRY = "localhost:32000"
+PASSWORD = "node-tier-dev-password"  # a throwaway stack's, set as a Pulumi secret
+NAMESPACE = "container-registry"
+
+
+class Lab:
+    def __init__(self, node: NodeCluster, project: RegstackProject, ca_dir: Path, work: Path):
+        self.node, self.project, self.ca_dir, self.work = node, project, ca_dir, work
+
+    def skopeo(self, *args: str) -> str:
+        done = subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=180)
+        if done.returncode != 0:
+            raise AssertionError(f"skopeo {args[0]}: {done.stderr}")
+        return done.stdout
+
+    def push(self, image: str, archive: Path) -> str:
+        """Push an OCI archive; return the digest the registry serves it under."""
+        self.skopeo("copy", "-q", "--dest-cert-dir", str(self.ca_dir),
+                    "--dest-creds", f"dev:{PASSWORD}", f"oci-archive:{archive}", f"docker://{REGISTRY}/{image}")  # fmt: skip
+        return self.digest(image)
+
+    def digest(self, image: str) -> str:
+        return self.skopeo("inspect", "--cert-dir", str(self.ca_dir), "--creds", f"dev:{PASSWORD}",
+                           "--format", "{{.Digest}}", f"docker://{REGISTRY}/{image}").strip()  # fmt: skip
+
+    def pull(self, image: str, name: str) -> str:
+        """Pull every blob of an image; return the digest pulled."""
+        digestfile = self.work / f"{name}.digest"
+        self.skopeo("copy", "-q", "--src-cert-dir", str(self.ca_dir), "--src-creds", f"dev:{PASSWORD}",
+                    "--digestfile", str(digestfile), f"docker://{REGISTRY}/{image}",
+                    f"oci:{self.work / name}:latest")  # fmt: skip
+        return digestfile.read_text().strip()
+
+    def get(self, path: str, auth: bool = True) -> int:
+        context = ssl.create_default_context(cafile=str(self.ca_dir / "ca.crt"))
+        headers = (
+            {"Authorization": "Basic " + base64.b64encode(f"dev:{PASSWORD}".encode()).decode()}
+            if auth
+            else {}
+        )
+        try:
+            with urllib.request.urlopen(urllib.request.Request(f"https://{REGISTRY}{path}", headers=headers),
+                                        context=context, timeout=10) as response:  # fmt: skip
+                return response.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    def registry_ready(self) -> bool:
+        deployment = self.node.get("deployment", "-n", NAMESPACE, "registry")
+        status = deployment.get("status", {})
+        return status.get("readyReplicas") == 1 and status.get("updatedReplicas") == 1
+
+
+@pytest.fixture(scope="module")
+def lab(node_cluster: NodeCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    cluster = Cluster(state=node_cluster.state, kubeconfig=node_cluster.kubeconfig,
+                      **_cluster_access(node_cluster))  # fmt: skip
+    tmp = tmp_path_factory.mktemp("dev-on-node")
+    env = pulumi_env(tmp / "home", tmp / "state")
+    env["KUBECONFIG"] = str(node_cluster.kubeconfig)
+    engine = Engine(bin_dir=ensure_toolchain(), cluster=cluster, env=env, venv=REPO / ".venv")
+    cluster.create_namespace("observability")  # where the dev stack's dashboard goes
+    project = RegstackProject.copy(engine, tmp, "dev")
+    project.run("config", "set", "regstack:skip_await", "false")
+    project.set_secret("regstack:auth.users[0].password", PASSWORD)
+    project.up()
+    ca_dir = tmp / "lab-ca"
+    ca_dir.mkdir()
+    secret = node_cluster.get("secret", "-n", NAMESPACE, "regstack-certificate-ca")
+    (ca_dir / "ca.crt").write_bytes(base64.b64decode(secret["data"]["ca.crt"]))
+    trust = node_cluster.script("node.sh", "trust", REGISTRY, str(ca_dir / "ca.crt"))
+    assert trust.returncode == 0, trust.stderr
+    work = tmp / "images"
+    work.mkdir()
+    try:
+        yield Lab(node_cluster, project, ca_dir, work)
+    finally:
+        project.run("destroy", "--yes", "--skip-preview", check=False)
+
+
+def _cluster_access(node_cluster: NodeCluster) -> dict[str, object]:
+    out = node_cluster.script("cluster.sh", "env").stdout
+    values = dict(
+        line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line
+    )
+    return {"api": values["REGSTACK_KUBE_API"], "token": values["REGSTACK_KUBE_TOKEN"],
+            "ca": Path(values["REGSTACK_KUBE_CA"])}  # fmt: skip
+
+
+def _images(node_cluster: NodeCluster) -> dict[str, Path]:
+    lines = node_cluster.script("node.sh", "images").stdout.splitlines()
+    return {
+        Path(archive).stem: Path(archive) for _, archive in (line.split("\t") for line in lines)
+    }
+
+
+def test_the_registry_answers_through_the_node_port_behind_tls_and_htpasswd(lab: Lab) -> None:
+    assert lab.registry_ready()
+    assert (lab.get("/v2/", auth=False), lab.get("/v2/")) == (401, 200)
+
+
+def test_an_image_pushed_with_the_dev_password_is_pulled_back_whole(lab: Lab) -> None:
+    pushed = lab.push("chapter/busybox:1.35.0", _images(lab.node)["busybox"])
+    assert lab.pull("chapter/busybox:1.35.0", "pulled") == pushed
+
+
+def test_a_pod_in_another_namespace_runs_the_pushed_image_through_the_pull_secret(lab: Lab) -> None:
+    pushed = lab.push("chapter/app:1", _images(lab.node)["busybox"])
+    lab.node.apply(pod("from-registry", "dev", "echo ran from the registry",
+                       image=f"{REGISTRY}/chapter/app:1", imagePullSecrets=[{"name": "regstack-pull"}]))  # fmt: skip
+    phase = lab.node.wait_for("the pod to finish", lambda: lab.node.pod_phase("dev", "from-registry")
+                              in ("Succeeded", "Failed") and lab.node.pod_phase("dev", "from-registry"))  # fmt: skip
+    status = lab.node.get("pod", "-n", "dev", "from-registry")["status"]["containerStatuses"][0]
+    assert (phase, status["imageID"]) == ("Succeeded", f"{REGISTRY}/chapter/app@{pushed}")
+
+
+def test_without_the_pull_secret_the_same_image_is_refused(lab: Lab) -> None:
+    lab.push("chapter/private:1", _images(lab.node)["busybox"])
+    lab.node.apply(pod("no-secret", "staging", "true", image=f"{REGISTRY}/chapter/private:1"))
+    reason = lab.node.wait_for(
+        "the pull to fail",
+        lambda: (
+            lab.node.get("pod", "-n", "staging", "no-secret")["status"]
+            .get("containerStatuses", [{}])[0]
+            .get("state", {})
+            .get("waiting", {})
+            .get("reason", "")
+            in ("ErrImagePull", "ImagePullBackOff")
+        ),
+    )
+    assert reason
+
+
+def test_the_registry_comes_back_after_its_pod_is_killed_with_its_images(lab: Lab) -> None:
+    pushed = lab.push("chapter/durable:1", _images(lab.node)["busybox"])
+    (old,) = [p["metadata"]["name"] for p in lab.node.get("pods", "-n", NAMESPACE, "-l",
+              "app.kubernetes.io/name=registry")["items"]]  # fmt: skip
+    lab.node.kubectl("delete", "pod", "-n", NAMESPACE, old, "--grace-period=0", "--force")
+
+    def replaced_and_ready() -> bool:
+        pods = lab.node.get("pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=registry")[
+            "items"
+        ]
+        return lab.registry_ready() and old not in [p["metadata"]["name"] for p in pods]
+
+    lab.node.wait_for("a new registry pod to be Ready", replaced_and_ready)
+    assert lab.pull("chapter/durable:1", "durable") == pushed
+
+
+def test_the_gc_job_collects_an_overwritten_image_while_earlier_images_still_pull(lab: Lab) -> None:
+    images = _images(lab.node)
+    kept = lab.push("chapter/kept:1", images["busybox"])
+    replaced = lab.push("chapter/moving:1", images["registry"])
+    replaced_layer = json.loads(lab.skopeo("inspect", "--raw", "--cert-dir", str(lab.ca_dir), "--creds",
+                                           f"dev:{PASSWORD}", f"docker://{REGISTRY}/chapter/moving:1"))["layers"][-1]["digest"]  # fmt: skip
+    lab.push(
+        "chapter/moving:1", images["pause"]
+    )  # the tag moves: the registry image's layers are garbage
+    assert lab.get(f"/v2/chapter/moving/blobs/{replaced_layer}") == 200
+
+    lab.node.kubectl("create", "job", "-n", NAMESPACE, "gc-now", "--from=cronjob/registry-gc")
+    lab.node.wait_for("the GC job to finish", lambda: any(
+        c["type"] in ("Complete", "Failed") and c["status"] == "True"
+        for c in lab.node.get("job", "-n", NAMESPACE, "gc-now").get("status", {}).get("conditions", [])), timeout=300)  # fmt: skip
+    job = lab.node.get("job", "-n", NAMESPACE, "gc-now")
+    assert job["status"].get("succeeded") == 1, lab.node.kubectl(
+        "logs", "-n", NAMESPACE, "job/gc-now", "--all-containers", check=False
+    )
+    lab.node.wait_for("the registry to be Ready after the window", lab.registry_ready)
+    assert lab.get(f"/v2/chapter/moving/manifests/{replaced}") == 404
+    assert lab.get(f"/v2/chapter/moving/blobs/{replaced_layer}") == 404
+    assert lab.pull("chapter/kept:1", "kept-after-gc") == kept
