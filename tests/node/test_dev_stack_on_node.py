@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import ssl
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,6 +95,8 @@ def lab(node_cluster: NodeCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     project = RegstackProject.copy(engine, tmp, "dev")
     project.run("config", "set", "regstack:skip_await", "false")
     project.set_secret("regstack:auth.users[0].password", PASSWORD)
+    # RegistryDown's `for:` from 5m to seconds, so that the monitoring test sees it fire.
+    project.set_path("regstack:monitoring.alerts.down_for", "10s")
     project.up()
     ca_dir = tmp / "lab-ca"
     ca_dir.mkdir()
@@ -201,3 +206,74 @@ def test_the_gc_job_collects_an_overwritten_image_while_earlier_images_still_pul
     assert lab.get(f"/v2/chapter/moving/manifests/{replaced}") == 404
     assert lab.get(f"/v2/chapter/moving/blobs/{replaced_layer}") == 404
     assert lab.pull("chapter/kept:1", "kept-after-gc") == kept
+
+
+class Prometheus:
+    """Debian's Prometheus inside the node's network namespace, where Service addresses route."""
+
+    def __init__(self, lab: Lab, directory: Path) -> None:
+        self.lab, self.port = lab, 19090
+        service = lab.node.get("service", "-n", NAMESPACE, "registry-metrics")["spec"]
+        rule = lab.node.get(
+            "prometheusrule", "-n", NAMESPACE, "-l", "app.kubernetes.io/managed-by=regstack"
+        )
+        (directory / "rules.yaml").write_text(
+            json.dumps({"groups": rule["items"][0]["spec"]["groups"]})
+        )
+        (directory / "prometheus.yml").write_text(json.dumps({
+            "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
+            "rule_files": [str(directory / "rules.yaml")],
+            "scrape_configs": [{
+                "job_name": "registry-metrics",
+                "static_configs": [{"targets": [f"{service['clusterIP']}:{service['ports'][0]['port']}"],
+                                    "labels": {"namespace": NAMESPACE}}],
+            }],
+        }))  # fmt: skip
+        with open(directory / "prometheus.log", "w") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                ["bash", str(REPO / "scripts" / "node.sh"), "exec", "prometheus",
+                 f"--config.file={directory / 'prometheus.yml'}", f"--storage.tsdb.path={directory / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}"],
+                env=NodeCluster._env_for(lab.node.state), stdout=subprocess.DEVNULL,
+                stderr=log, start_new_session=True,
+            )  # fmt: skip
+
+    def query(self, promql: str) -> list[dict[str, object]]:
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?query={urllib.parse.quote(promql)}"
+        done = self.lab.node.script("node.sh", "exec", "curl", "-fsS", url)
+        return json.loads(done.stdout)["data"]["result"] if done.returncode == 0 else []
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def prometheus(lab: Lab, tmp_path: Path) -> Iterator[Prometheus]:
+    server = Prometheus(lab, tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_prometheus_scrapes_the_metrics_service_and_registry_down_fires_at_zero_and_clears(
+    lab: Lab, prometheus: Prometheus
+) -> None:
+    up = 'up{job="registry-metrics"}'
+    firing = 'ALERTS{alertname="RegistryDown", alertstate="firing"}'
+    lab.node.wait_for(
+        "a successful scrape", lambda: [r["value"][1] for r in prometheus.query(up)] == ["1"]
+    )  # type: ignore[index]
+
+    lab.node.kubectl("scale", "deployment", "-n", NAMESPACE, "registry", "--replicas=0")
+    try:
+        lab.node.wait_for("RegistryDown to fire", lambda: prometheus.query(firing), timeout=120)
+    finally:
+        lab.node.kubectl("scale", "deployment", "-n", NAMESPACE, "registry", "--replicas=1")
+    lab.node.wait_for(
+        "RegistryDown to clear",
+        lambda: prometheus.query(up) and not prometheus.query(firing),
+        timeout=180,
+    )
+    lab.node.wait_for("the registry to answer again", lambda: lab.get("/v2/") == 200)
