@@ -28,6 +28,7 @@
 #   selector sends to the forwarder's unix socket, so the host never routes a node address.
 # - kube-scheduler runs on the host (it only talks to the API server). Pods' cgroups live under
 #   /<cgroup root> = /regstack-node.XXXXXX in every cgroup v1 hierarchy, removed on down.
+# - Cluster DNS: scripts/node_dns.py on $NODE_ADDRESS:53 answers Service names only.
 # - Storage: static hostPath PersistentVolumes under the node's data directory, of a default
 #   StorageClass `regstack-hostpath` (MicroK8s' hostpath-storage provisions them on demand).
 # - Images cannot be pulled here: scripts/node_images.py builds local stand-ins under the exact
@@ -70,6 +71,7 @@ NODE_DATA=$NODE_DATA
 CGROUP_ROOT=$CGROUP_ROOT
 HOLDER_PID=${HOLDER_PID:-}
 FORWARD_PID=${FORWARD_PID:-}
+DNS_PID=${DNS_PID:-}
 CONTAINERD_PID=${CONTAINERD_PID:-}
 KUBELET_PID=${KUBELET_PID:-}
 KUBE_PROXY_PID=${KUBE_PROXY_PID:-}
@@ -190,7 +192,7 @@ EOF
   ]
 }
 EOF
-  # No name server: a pod's lookup of anything but a literal address fails at once.
+  # Pods' upstream name server: none, so a name outside the cluster domain fails at once.
   : > "$d/resolv.conf"
   cp "$CLUSTER_DATA/pki/ca.crt" "$d/kubelet/ca.crt"
   # The node reaches the API server through its own loopback, at the forward's port.
@@ -214,6 +216,9 @@ authentication:
   x509: {clientCAFile: $d/kubelet/ca.crt}
 authorization: {mode: AlwaysAllow}
 resolvConf: $d/resolv.conf
+# scripts/node_dns.py: Service names only, nothing forwarded.
+clusterDNS: [$NODE_ADDRESS]
+clusterDomain: cluster.local
 serializeImagePulls: false
 # A test machine's disk is often fuller than a node's defaults allow.
 evictionHard: {memory.available: 50Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
@@ -301,6 +306,13 @@ cmd_up() {
   save_record
   wait_for "the forwards" 20 "$FORWARD_PID" grep -q forwarding "$NODE_DATA/forward.log" \
     || { cat "$NODE_DATA/forward.log" >&2; cmd_down; die "could not forward (a port in use?)"; }
+
+  DNS_PID="$(start_bg dns nsenter --target "$HOLDER_PID" --net -- python3 "$ROOT/scripts/node_dns.py" \
+    "$NODE_ADDRESS" "https://127.0.0.1:$API_PORT" "$CLUSTER_DATA/pki/ca.crt" \
+    "$CLUSTER_DATA/pki/admin.crt" "$CLUSTER_DATA/pki/admin.key")"
+  save_record
+  wait_for "the cluster DNS" 20 "$DNS_PID" grep -q serving "$NODE_DATA/dns.log" \
+    || { cat "$NODE_DATA/dns.log" >&2; cmd_down; die "the cluster DNS did not start"; }
 
   CONTAINERD_PID="$(start_bg containerd nsenter --target "$HOLDER_PID" --net --mount -- \
     containerd --config "$NODE_DATA/containerd/config.toml")"
@@ -423,6 +435,7 @@ cmd_down() {
   done
   stop_pid "${CONTAINERD_PID:-}" containerd
   stop_pid "${FORWARD_PID:-}" forward
+  stop_pid "${DNS_PID:-}" dns
   # Its namespaces, and every mount in them, end with the last process in them.
   stop_pid "${HOLDER_PID:-}" holder
   for pid in $(our_processes); do [[ "$pid" == "$$" ]] || kill -KILL "$pid" 2>/dev/null || true; done

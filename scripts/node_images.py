@@ -187,7 +187,9 @@ def build(image: Image, inputs: dict[str, Path], out: Path) -> None:
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "created": "1970-01-01T00:00:00Z",
+        # Fixed, for reproducible digests, and not the epoch: tag retention keeps images whose
+        # creation time is unknown or before 1981.
+        "created": "2026-01-01T00:00:00Z",
         "config": {
             "Env": env,
             "Entrypoint": list(image.entrypoint) or None,

@@ -31,6 +31,12 @@ from regstack_project import RegstackProject
 REGISTRY = "localhost:32000"
 PASSWORD = "node-tier-dev-password"  # a throwaway stack's, set as a Pulumi secret
 NAMESPACE = "container-registry"
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 
 
 class Lab:
@@ -63,11 +69,12 @@ class Lab:
 
     def get(self, path: str, auth: bool = True) -> int:
         context = ssl.create_default_context(cafile=str(self.ca_dir / "ca.crt"))
-        headers = (
-            {"Authorization": "Basic " + base64.b64encode(f"dev:{PASSWORD}".encode()).decode()}
-            if auth
-            else {}
-        )
+        # Distribution answers 404 for an OCI manifest a client does not say it accepts.
+        headers = {"Accept": ", ".join(MANIFEST_TYPES)}
+        if auth:
+            headers["Authorization"] = (
+                "Basic " + base64.b64encode(f"dev:{PASSWORD}".encode()).decode()
+            )
         try:
             with urllib.request.urlopen(urllib.request.Request(f"https://{REGISTRY}{path}", headers=headers),
                                         context=context, timeout=10) as response:  # fmt: skip
@@ -97,6 +104,10 @@ def lab(node_cluster: NodeCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     project.set_secret("regstack:auth.users[0].password", PASSWORD)
     # RegistryDown's `for:` from 5m to seconds, so that the monitoring test sees it fire.
     project.set_path("regstack:monitoring.alerts.down_for", "10s")
+    # Retention that would delete every tag of `retained/*` but the images pods use.
+    for key, value in (("enabled", "true"), ("apply", "true"), ("rules[0].repositories[0]", "retained/*"),
+                       ("rules[0].keep_last", "0")):  # fmt: skip
+        project.set_path(f"regstack:retention.{key}", value)
     project.up()
     ca_dir = tmp / "lab-ca"
     ca_dir.mkdir()
@@ -191,7 +202,10 @@ def test_the_gc_job_collects_an_overwritten_image_while_earlier_images_still_pul
     lab.push(
         "chapter/moving:1", images["pause"]
     )  # the tag moves: the registry image's layers are garbage
-    assert lab.get(f"/v2/chapter/moving/blobs/{replaced_layer}") == 200
+    assert (
+        lab.get(f"/v2/chapter/moving/manifests/{replaced}"),
+        lab.get(f"/v2/chapter/moving/blobs/{replaced_layer}"),
+    ) == (200, 200)
 
     lab.node.kubectl("create", "job", "-n", NAMESPACE, "gc-now", "--from=cronjob/registry-gc")
     lab.node.wait_for("the GC job to finish", lambda: any(
@@ -277,3 +291,30 @@ def test_prometheus_scrapes_the_metrics_service_and_registry_down_fires_at_zero_
         timeout=180,
     )
     lab.node.wait_for("the registry to answer again", lambda: lab.get("/v2/") == 200)
+
+
+def test_the_retention_job_keeps_the_image_a_running_pod_uses_and_deletes_the_rest(
+    lab: Lab,
+) -> None:
+    images = _images(lab.node)
+    in_use = lab.push("retained/app:build-1", images["busybox"])
+    unused = lab.push("retained/app:build-2", images["pause"])
+    lab.node.apply(pod("uses-build-1", "dev", "sleep 3600", image=f"{REGISTRY}/retained/app:build-1",
+                       imagePullSecrets=[{"name": "regstack-pull"}]))  # fmt: skip
+    lab.node.wait_for(
+        "the pod to run", lambda: lab.node.pod_phase("dev", "uses-build-1") == "Running"
+    )
+
+    lab.node.kubectl(
+        "create", "job", "-n", NAMESPACE, "retention-now", "--from=cronjob/registry-retention"
+    )
+    lab.node.wait_for("the retention job to finish", lambda: any(
+        c["type"] in ("Complete", "Failed") and c["status"] == "True"
+        for c in lab.node.get("job", "-n", NAMESPACE, "retention-now").get("status", {}).get("conditions", [])),
+        timeout=300)  # fmt: skip
+    logs = lab.node.kubectl("logs", "-n", NAMESPACE, "job/retention-now", check=False)
+    assert lab.node.get("job", "-n", NAMESPACE, "retention-now")["status"].get("succeeded") == 1, (
+        logs
+    )
+    assert (lab.get(f"/v2/retained/app/manifests/{in_use}"), lab.get("/v2/retained/app/manifests/build-1"),
+            lab.get(f"/v2/retained/app/manifests/{unused}")) == (200, 200, 404), logs  # fmt: skip
