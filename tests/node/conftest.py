@@ -20,7 +20,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.node)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the node (kubelet, containerd, a dozen pods) stops when the node tier ends,
+# not at the end of the whole suite.
+@pytest.fixture(scope="package")
 def node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
     cluster = NodeCluster.up(tmp_path_factory.mktemp("node-cluster"))
     try:
