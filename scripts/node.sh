@@ -47,10 +47,11 @@ NODE_PORTS="${REGSTACK_NODE_PORTS:-32000}"
 TOOLCHAIN_BIN="$(bash "$ROOT/scripts/toolchain.sh" --bin-dir)"
 NODE_BIN="$(bash "$ROOT/scripts/node-build.sh" --bin-dir)"
 PV_COUNT=6
+# shellcheck source=processes.sh
+source "$ROOT/scripts/processes.sh"
 
 log() { printf '[node] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 kubectl() { "$TOOLCHAIN_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 in_node() { nsenter --target "$HOLDER_PID" --net --mount -- "$@"; }
 
@@ -78,23 +79,6 @@ KUBE_PROXY_PID=${KUBE_PROXY_PID:-}
 SCHEDULER_PID=${SCHEDULER_PID:-}
 NODE_PORTS="$NODE_PORTS"
 EOF
-}
-
-free_ports() { # N: free loopback ports below the ephemeral range (see cluster.sh)
-  python3 - "$1" <<'PY'
-import random, socket, sys
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-ports = set()
-while len(ports) < int(sys.argv[1]):
-    port = random.randrange(10000, max(low, 20000))
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-    ports.add(port)
-print(*ports)
-PY
 }
 
 start_bg() { # NAME CMD...: detached, logging to $NODE_DATA/NAME.log; echoes the pid
@@ -386,18 +370,6 @@ provisioner: kubernetes.io/no-provisioner
 volumeBindingMode: Immediate
 "
   printf '%s' "$manifest" | kubectl apply -f - >/dev/null
-}
-
-stop_pid() { # PID NAME
-  local pid="$1" name="$2" i
-  alive "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 50); do
-    alive "$pid" || return 0
-    sleep 0.2
-  done
-  log "$name ($pid) ignored SIGTERM; killing"
-  kill -KILL "$pid" 2>/dev/null || true
 }
 
 # Processes whose command line names the node's data directory: containerd's shims, which
