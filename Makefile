@@ -24,13 +24,14 @@ lint: $(VENV)/.installed ## ruff and mypy
 	$(VENV)/bin/mypy components
 
 unit: $(VENV)/.installed ## unit tests only (no servers)
-	$(PY) -m pytest -q -m "not e2e and not registry" tests
+	$(PY) -m pytest -q -m "not e2e and not registry and not node" tests
 
 test: setup system-deps lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests
 	bash scripts/checkov.sh --install
 	bash scripts/toolchain.sh
 	bash scripts/s3-server.sh
 	bash scripts/registry-server.sh
+	bash scripts/node-build.sh
 	$(PY) -m pytest -q tests
 
 bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing

@@ -3,8 +3,10 @@
 # etcd + kube-apiserver (+ kube-controller-manager for namespace deletion and
 # garbage collection), all built by scripts/toolchain.sh, with the real CRDs of
 # cert-manager and the Prometheus Operator and a real cert-manager controller
-# (scripts/cert-manager.sh) issuing certificates. No kubelet, so pods never run;
-# API objects (Namespaces, ConfigMaps, Deployments, CRs...) do.
+# (scripts/cert-manager.sh) issuing certificates. By default no kubelet, so pods never run;
+# API objects (Namespaces, ConfigMaps, Deployments, CRs...) do. With REGSTACK_NODE=1 it also
+# starts a real node (scripts/node.sh: kubelet, kube-proxy, kube-scheduler, containerd) and
+# every controller of kube-controller-manager, so Deployments, Jobs and CronJobs run pods.
 #
 #   scripts/cluster.sh up       start (no-op if already running), install the CRDs
 #   scripts/cluster.sh down     stop every process it started, delete its state
@@ -24,6 +26,7 @@
 #                        cluster's data directory, made with mktemp in $TMPDIR.
 #   REGSTACK_NO_CONTROLLER_MANAGER=1   do not start kube-controller-manager
 #   REGSTACK_NO_CERT_MANAGER=1         do not start (or build) cert-manager's controller
+#   REGSTACK_NODE=1                    also start a node (scripts/node.sh) where pods run
 #   REGSTACK_VENDOR, REGSTACK_CACHE    see scripts/cert-manager.sh
 #
 # Auth: RBAC on; the kubeconfig uses a client certificate of user "admin" in
@@ -38,32 +41,13 @@ KUBECONFIG_OUT="$STATE/kubeconfig"
 CRD_CACHE="${REGSTACK_CACHE:-$HOME/.cache/regstack}/crds"
 # shellcheck source=cluster-versions.env
 source "$ROOT/scripts/cluster-versions.env"
+# shellcheck source=processes.sh
+source "$ROOT/scripts/processes.sh"
 BIN="$(bash "$ROOT/scripts/toolchain.sh" --bin-dir)"
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-# N distinct loopback ports, free now and below the kernel's ephemeral range: the API server
-# dials etcd before it binds its own port, and the kernel takes the local ports of such dials
-# from that range, so a port picked there can be gone by the time its server binds it.
-free_ports() {
-  python3 - "$1" <<'PY'
-import random, socket, sys
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-ports = set()
-while len(ports) < int(sys.argv[1]):
-    port = random.randrange(10000, max(low, 20000))
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-    ports.add(port)
-print(*ports)
-PY
-}
-
-alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 
 load_record() {
   [[ -f "$RECORD" ]] || return 1
@@ -157,8 +141,18 @@ wait_for() { # DESCRIPTION TIMEOUT_S PID CMD...
 
 cmd_up() {
   if is_ready; then
-    log "already up: $KUBECONFIG_OUT (data $DATA)"
-    return 0
+    if [[ "${REGSTACK_NODE:-}" != 1 ]]; then
+      log "already up: $KUBECONFIG_OUT (data $DATA)"
+      return 0
+    fi
+    # A node needs the API server's advertised address and every controller: a cluster
+    # started without one is restarted.
+    if [[ "${NODE:-}" == 1 ]]; then
+      bash "$ROOT/scripts/node.sh" up
+      log "already up: $KUBECONFIG_OUT (data $DATA)"
+      return 0
+    fi
+    log "up without a node: restarting it with one"
   fi
   [[ -f "$RECORD" ]] && cmd_down >/dev/null 2>&1 || true
   local b
@@ -168,7 +162,28 @@ cmd_up() {
   mkdir -p "$STATE"
   DATA="$(mktemp -d "${TMPDIR:-/tmp}/regstack-cluster.XXXXXX")"
   read -r ETCD_PORT ETCD_PEER_PORT API_PORT CM_PORT < <(free_ports 4)
-  ETCD_PID="" APISERVER_PID="" CM_PID="" CERT_MANAGER_PID=""
+  ETCD_PID="" APISERVER_PID="" CM_PID="" CERT_MANAGER_PID="" NODE="${REGSTACK_NODE:-}"
+  # Pods reach the API server through the `kubernetes` Service, whose endpoint is this address:
+  # with a node, the node's own address, where scripts/node.sh forwards to 127.0.0.1.
+  local advertise=127.0.0.1 controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token,pvc-protection
+  local egress=()
+  if [[ "$NODE" == 1 ]]; then
+    advertise=10.213.0.2 controllers='*'
+    # The API server's own connections into the cluster (kubelet logs/exec, proxies) go as
+    # HTTP CONNECT to scripts/node.sh's forwarder, which dials them inside the node's network
+    # namespace: the host never routes the node's addresses (they would leave the machine).
+    cat > "$DATA/egress.yaml" <<EOF
+apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+- name: cluster
+  connection:
+    proxyProtocol: HTTPConnect
+    transport: {uds: {udsName: $DATA/node-egress.sock}}
+EOF
+    egress=(--egress-selector-config-file "$DATA/egress.yaml" --kubelet-preferred-address-types InternalIP
+      --kubelet-client-certificate "$DATA/pki/admin.crt" --kubelet-client-key "$DATA/pki/admin.key")
+  fi
   save_record
   gen_pki
 
@@ -185,7 +200,7 @@ cmd_up() {
   local p="$DATA/pki"
   APISERVER_PID="$(start_bg kube-apiserver "$BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --bind-address 127.0.0.1 --advertise-address "$advertise" --secure-port "$API_PORT" \
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
     --client-ca-file "$p/ca.crt" --token-auth-file "$p/tokens.csv" \
     --authorization-mode RBAC --anonymous-auth=false \
@@ -193,7 +208,7 @@ cmd_up() {
     --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true \
     --enable-priority-and-fairness=false --profiling=false \
-    --cert-dir "$DATA/apiserver-certs")"
+    --cert-dir "$DATA/apiserver-certs" "${egress[@]}")"
   save_record
   wait_for kube-apiserver 120 "$APISERVER_PID" api_get /readyz \
     || { tail -n 40 "$DATA/kube-apiserver.log" >&2; cmd_down; die "kube-apiserver did not become ready"; }
@@ -207,7 +222,7 @@ cmd_up() {
       --authorization-kubeconfig "$DATA/controller-manager.kubeconfig" \
       --bind-address 127.0.0.1 --secure-port "$CM_PORT" --cert-dir "$DATA/cm-certs" \
       --leader-elect=false --use-service-account-credentials=false \
-      --controllers namespace,garbagecollector,serviceaccount,serviceaccount-token,pvc-protection \
+      --controllers "$controllers" \
       --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
       --concurrent-namespace-syncs 5 --namespace-sync-period 10s)"
     save_record
@@ -217,6 +232,9 @@ cmd_up() {
 
   install_crds
   start_cert_manager
+  if [[ "$NODE" == 1 ]]; then
+    bash "$ROOT/scripts/node.sh" up || { cmd_down; die "the node did not start"; }
+  fi
   log "up: kubeconfig $KUBECONFIG_OUT, API https://127.0.0.1:$API_PORT, data $DATA"
 }
 
@@ -233,6 +251,7 @@ APISERVER_PID=$APISERVER_PID
 CM_PID=${CM_PID:-}
 CERT_MANAGER_PID=${CERT_MANAGER_PID:-}
 KUBECONFIG_PATH=$KUBECONFIG_OUT
+NODE=${NODE:-}
 EOF
 }
 
@@ -295,23 +314,13 @@ start_cert_manager() {
     || { tail -n 30 "$DATA/cert-manager.log" >&2; cmd_down; die "cert-manager did not start"; }
 }
 
-stop_pid() { # PID NAME
-  local pid="$1" name="$2" i
-  alive "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 50); do
-    alive "$pid" || return 0
-    sleep 0.2
-  done
-  log "$name ($pid) ignored SIGTERM; killing"
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
 cmd_down() {
   if ! load_record; then
     log "not running (no $RECORD)"
     return 0
   fi
+  # Before the API server: the node drops its objects through it.
+  bash "$ROOT/scripts/node.sh" down
   stop_pid "${CERT_MANAGER_PID:-}" cert-manager
   stop_pid "${CM_PID:-}" kube-controller-manager
   stop_pid "${APISERVER_PID:-}" kube-apiserver

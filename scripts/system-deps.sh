@@ -17,6 +17,10 @@ declare -A PACKAGE=(
   [jq]=jq [openssl]=openssl [curl]=curl
   # the node-trust and microk8s-addon e2e tests start their own sshd on 127.0.0.1
   [sshd]=openssh-server
+  # the test node (scripts/node.sh): runtime, namespaces, kube-proxy's rules
+  # (and containernetworking-plugins, which puts no command on PATH: node.sh names it if missing)
+  [runc]=runc [nsenter]=util-linux
+  [ip]=iproute2 [iptables]=iptables
 )
 # package -> the service its installation registers
 declare -A SERVICE=(
