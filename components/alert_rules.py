@@ -11,14 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components import kube
 from components.config import AlertsConfig, RegstackConfig, prometheus_duration_seconds
 
-# The Prometheus Operator names a ServiceMonitor's job after the Service it scrapes: the
-# registry's metrics Service (see DistributionRegistry).
-METRICS_JOB = "registry-metrics"
-DATA_CLAIM = "registry-data"
-GC_CRONJOB = "registry-gc"
-RETENTION_CRONJOB = "registry-retention"
 RATE_WINDOW = "5m"
 # Blob downloads and upload chunks move whole layers: their duration measures layer size and
 # client bandwidth, not registry health, so the latency alert leaves them out.
@@ -33,11 +28,12 @@ class AlertSettings:
     namespace: str
     thresholds: AlertsConfig
     runbook_url: str
+    claim: str | None
+    """The claim holding the blobs, whose volume statistics the storage alerts watch; None when
+    they are in a bucket, which kubelet does not measure."""
     gc: bool = True
     retention: bool = True
     certificate: bool = True
-    volume: bool = True
-    """The registry keeps blobs on its volume (not in a bucket, which kubelet does not measure)."""
 
     @classmethod
     def from_config(cls, cfg: RegstackConfig) -> AlertSettings:
@@ -45,10 +41,10 @@ class AlertSettings:
             namespace=cfg.registry.namespace,
             thresholds=cfg.monitoring.alerts,
             runbook_url=cfg.monitoring.runbook_url,
+            claim=kube.data_claim(cfg.registry.storage),
             gc=cfg.gc.enabled,
             retention=cfg.retention.enabled,
             certificate=cfg.tls.mode != "none",
-            volume=cfg.registry.storage.type == "filesystem",
         )
 
 
@@ -63,11 +59,11 @@ def job_selector(settings: AlertSettings, cronjob: str) -> str:
 
 
 def registry_selector(settings: AlertSettings) -> str:
-    return f'job="{METRICS_JOB}", namespace="{settings.namespace}"'
+    return f'job="{kube.METRICS_SERVICE}", namespace="{settings.namespace}"'
 
 
-def claim_selector(settings: AlertSettings) -> str:
-    return f'namespace="{settings.namespace}", persistentvolumeclaim="{DATA_CLAIM}"'
+def claim_selector(namespace: str, claim: str) -> str:
+    return f'namespace="{namespace}", persistentvolumeclaim="{claim}"'
 
 
 def _alert(
@@ -102,16 +98,16 @@ def _availability(settings: AlertSettings) -> list[dict[str, Any]]:
                "it are likely failing too."),
         _alert(settings, "RegistryMetricsTargetMissing", f"absent({up})", t.down_for, "warning",
                "Prometheus has no registry target",
-               f"No scrape target for job {METRICS_JOB} {where}: the registry has no running "
+               f"No scrape target for job {kube.METRICS_SERVICE} {where}: the registry has no running "
                "pod, or Prometheus does not select its ServiceMonitor."),
     ]  # fmt: skip
 
 
-def _storage(settings: AlertSettings) -> list[dict[str, Any]]:
-    t, claim = settings.thresholds, claim_selector(settings)
+def _storage(settings: AlertSettings, claim_name: str) -> list[dict[str, Any]]:
+    t, claim = settings.thresholds, claim_selector(settings.namespace, claim_name)
     available = f"kubelet_volume_stats_available_bytes{{{claim}}}"
     horizon = prometheus_duration_seconds(t.storage_filling_horizon)
-    volume = f"The registry volume {DATA_CLAIM} in namespace {settings.namespace}"
+    volume = f"The registry volume {claim_name} in namespace {settings.namespace}"
     return [
         _alert(settings, "RegistryStorageAlmostFull",
                f"{available} / kubelet_volume_stats_capacity_bytes{{{claim}}}"
@@ -200,14 +196,14 @@ def alert_rules(settings: AlertSettings) -> dict[str, Any]:
     t = settings.thresholds
     maintenance = []
     if settings.gc:
-        maintenance += _job(settings, GC_CRONJOB, "RegistryGarbageCollection",
+        maintenance += _job(settings, kube.GC, "RegistryGarbageCollection",
                             "garbage collection", t.gc_stale_after)  # fmt: skip
     if settings.retention:
-        maintenance += _job(settings, RETENTION_CRONJOB, "RegistryRetention",
+        maintenance += _job(settings, kube.RETENTION, "RegistryRetention",
                             "tag retention", t.retention_stale_after)  # fmt: skip
     groups = [
         ("regstack-registry-availability", _availability(settings)),
-        ("regstack-registry-storage", _storage(settings) if settings.volume else []),
+        ("regstack-registry-storage", _storage(settings, settings.claim) if settings.claim else []),
         ("regstack-registry-http", _http(settings)),
         ("regstack-registry-maintenance", maintenance),
         ("regstack-registry-certificate", _certificate(settings) if settings.certificate else []),

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.alert_rules import (
-    DATA_CLAIM,
-    GC_CRONJOB,
-    METRICS_JOB,
-    RETENTION_CRONJOB,
-    TRANSFER_HANDLERS,
-    AlertSettings,
-)
+from components import kube
+from components.alert_rules import TRANSFER_HANDLERS, AlertSettings, claim_selector
 from components.config import prometheus_duration_seconds
 
 SCHEMA_VERSION = 39
@@ -108,7 +102,8 @@ def _layout(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _storage(settings: AlertSettings) -> list[dict[str, Any]]:
-    claim = f'namespace="$namespace", persistentvolumeclaim="{DATA_CLAIM}"'
+    claim_name = settings.claim or kube.DATA_CLAIM
+    claim = claim_selector("$namespace", claim_name)
     free_ratio = settings.thresholds.storage_free_ratio
     return [
         _row("Storage"),
@@ -123,13 +118,13 @@ def _storage(settings: AlertSettings) -> list[dict[str, Any]]:
             (f"kubelet_volume_stats_available_bytes{{{claim}}}", "free"),
             (f"kubelet_volume_stats_capacity_bytes{{{claim}}}", "capacity")],
             "bytes", (18, 8),
-            description=f"Volume statistics of PVC {DATA_CLAIM} from the kubelet; empty when "
+            description=f"Volume statistics of PVC {claim_name} from the kubelet; empty when "
             "the storage provisioner reports none (e.g. hostPath)."),
     ]  # fmt: skip
 
 
 def _traffic(settings: AlertSettings) -> list[dict[str, Any]]:
-    registry = f'job="{METRICS_JOB}", namespace="$namespace"'
+    registry = f'job="{kube.METRICS_SERVICE}", namespace="$namespace"'
     requests = f"registry_http_requests_total{{{registry}"
     buckets = (f"sum by (le) (rate(registry_http_request_duration_seconds_bucket{{{registry}, "
                f'handler!~"{TRANSFER_HANDLERS}"}}{RATE}))')  # fmt: skip
@@ -157,7 +152,7 @@ def _traffic(settings: AlertSettings) -> list[dict[str, Any]]:
 
 def _maintenance(settings: AlertSettings) -> list[dict[str, Any]]:
     ns = 'namespace="$namespace"'
-    jobs = f'{ns}, job_name=~"({GC_CRONJOB}|{RETENTION_CRONJOB})-.+"'
+    jobs = f'{ns}, job_name=~"({kube.GC}|{kube.RETENTION})-.+"'
     stale = min(
         prometheus_duration_seconds(settings.thresholds.gc_stale_after),
         prometheus_duration_seconds(settings.thresholds.retention_stale_after),
@@ -166,7 +161,7 @@ def _maintenance(settings: AlertSettings) -> list[dict[str, Any]]:
         _row("Garbage collection and retention"),
         _panel("stat", "Since the last successful run", [
             (f'time() - max(kube_job_status_completion_time{{{ns}, job_name=~"{cronjob}-.+"}})',
-             title) for cronjob, title in ((GC_CRONJOB, "GC"), (RETENTION_CRONJOB, "retention"))],
+             title) for cronjob, title in ((kube.GC, "GC"), (kube.RETENTION, "retention"))],
             "s", (8, 8), instant=True,
             thresholds=_steps(("green", None), ("red", stale))),
         _panel("table", "Jobs (kube-state-metrics)", [
@@ -176,7 +171,7 @@ def _maintenance(settings: AlertSettings) -> list[dict[str, Any]]:
             description="Pods succeeded, failed and active per Job; a Job is kept until the "
             "CronJob's history limits remove it."),
         _panel("stat", "Next scheduled run", [(
-            f'kube_cronjob_next_schedule_time{{{ns}, cronjob=~"{GC_CRONJOB}|{RETENTION_CRONJOB}"}}'
+            f'kube_cronjob_next_schedule_time{{{ns}, cronjob=~"{kube.GC}|{kube.RETENTION}"}}'
             " * 1000", "{{cronjob}}")], "dateTimeFromNow", (8, 8), instant=True),
         _panel("stat", "Since retention last reported success", [(
             "time() - max(regstack_retention_last_success_timestamp_seconds)", "retention")],
@@ -190,7 +185,7 @@ def _maintenance(settings: AlertSettings) -> list[dict[str, Any]]:
 
 def registry_dashboard(settings: AlertSettings) -> dict[str, Any]:
     """The dashboard JSON model, ready for Grafana's dashboard sidecar or an import."""
-    namespace_query = f'label_values(up{{job="{METRICS_JOB}"}}, namespace)'
+    namespace_query = f'label_values(up{{job="{kube.METRICS_SERVICE}"}}, namespace)'
     templating = [
         {"name": "datasource", "label": "Data source", "type": "datasource",
          "query": "prometheus", "current": {}, "hide": 0},

@@ -42,7 +42,7 @@ def test_disabled_parts_get_no_alerts() -> None:
 
 
 def test_a_registry_on_object_storage_gets_no_volume_alerts() -> None:
-    names = {rule["alert"] for rule in alerts(dataclasses.replace(EVERYTHING, volume=False))}
+    names = {rule["alert"] for rule in alerts(dataclasses.replace(EVERYTHING, claim=None))}
     assert not {n for n in names if n.startswith("RegistryStorage")}
     assert "RegistryDown" in names
 

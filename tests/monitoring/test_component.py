@@ -32,7 +32,8 @@ class Recorder(pulumi.runtime.Mocks):
 MOCKS = Recorder()
 pulumi.runtime.set_mocks(MOCKS, project="regstack", stack="test", preview=False)
 
-from components.alert_rules import DATA_CLAIM, METRICS_JOB, AlertSettings, alert_rules  # noqa: E402
+from components import kube  # noqa: E402
+from components.alert_rules import AlertSettings, alert_rules  # noqa: E402
 from components.config import MonitoringConfig, RegistryConfig, load_config  # noqa: E402
 from components.distribution import DistributionRegistry, DistributionRegistryArgs  # noqa: E402
 from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs  # noqa: E402
@@ -144,8 +145,8 @@ def test_the_service_monitor_selects_only_the_registrys_metrics_service_and_port
 def test_the_alerts_name_the_metrics_service_and_volume_the_registry_creates() -> None:
     registered = register(lambda: DistributionRegistry(
         "reg", DistributionRegistryArgs("container-registry", RegistryConfig(), KEY)))  # fmt: skip
-    assert registered["reg-metrics"].inputs["metadata"]["name"] == METRICS_JOB
-    assert registered["reg-data"].inputs["metadata"]["name"] == DATA_CLAIM
+    assert registered["reg-metrics"].inputs["metadata"]["name"] == kube.METRICS_SERVICE
+    assert registered["reg-data"].inputs["metadata"]["name"] == kube.DATA_CLAIM
 
 
 @pytest.mark.parametrize("enabled", [True, False])

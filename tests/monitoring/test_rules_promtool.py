@@ -26,6 +26,7 @@ UNUSUAL = AlertSettings(
         http_for="3m", jobs_for="30m", certificate_for="10m",
     ),
     "https://example.com/runbook.md",
+    "registry-claim",
 )  # fmt: skip
 # What Grafana substitutes before a query reaches Prometheus.
 DASHBOARD_VARIABLES = {"$__rate_interval": "5m", "$namespace": "container-registry"}
