@@ -14,17 +14,11 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import distribution_config as render
+from components import kube
 from components.config import RegistryConfig
 from components.placement import pod_placement
 from components.scan_skips import REGISTRY_DATA, SECRET_ENV, checkov_skips
 from components.stack_key import rollout_checksum
-
-S3_CA_KEY = "s3-ca.crt"
-"""The ConfigMap key of the S3 endpoint's CA bundle."""
-
-APP = "registry"
-SELECTOR = {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": APP}
-UID = 1000  # the non-root user the twuni chart also runs Distribution as
 
 
 def _tcp(port: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
@@ -84,21 +78,6 @@ def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
     )  # fmt: skip
 
 
-def s3_ca_volume(
-    config_map_name: pulumi.Input[str],
-) -> tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]:
-    """The S3 endpoint's CA from the registry's ConfigMap, alone in the directory that
-    `distribution_config.plain_env` names (Go reads every file there)."""
-    source = k8s.core.v1.ConfigMapVolumeSourceArgs(
-        name=config_map_name,
-        items=[k8s.core.v1.KeyToPathArgs(key=S3_CA_KEY, path=render.S3_CA_FILE)],
-    )
-    return (
-        k8s.core.v1.VolumeArgs(name="s3-ca", config_map=source),
-        k8s.core.v1.VolumeMountArgs(name="s3-ca", mount_path=render.S3_CA_DIR, read_only=True),
-    )
-
-
 class DistributionRegistry(pulumi.ComponentResource):
     """PVC, config, Deployment, Services and optional Ingress for one registry."""
 
@@ -130,30 +109,32 @@ class DistributionRegistry(pulumi.ComponentResource):
         self.s3_ca_bundle = s3.ca_bundle if settings.s3 is not None and s3 is not None else None
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
-            metadata=self._metadata(f"{APP}-config"),
+            metadata=self._metadata(f"{kube.REGISTRY}-config"),
             data={
                 "config.yml": config_text,
-                **({S3_CA_KEY: self.s3_ca_bundle} if self.s3_ca_bundle else {}),
+                **({kube.S3_CA_KEY: self.s3_ca_bundle} if self.s3_ca_bundle else {}),
             },
             opts=self._child,
         )
         # Object storage keeps the blobs: no volume then. An existing claim is mounted as it is,
         # never managed, so that no stack operation can delete the images it holds.
-        existing = registry.storage.existing_claim
-        claim = self._claim(name) if settings.s3 is None and existing is None else None
+        claim_name: pulumi.Input[str] | None = kube.data_claim(registry.storage)
+        claim = None
+        if claim_name is not None and registry.storage.existing_claim is None:
+            claim = self._claim(name)
+            claim_name = claim.metadata.name
         self.data_claim = claim
-        claim_name = claim.metadata.name if claim is not None else existing
         deployment = self._deployment(name, config_text, claim_name, config_map)
         service = self._service(name, deployment)
         metrics = k8s.core.v1.Service(
             f"{name}-metrics",
             # A separate ClusterIP Service keeps /metrics off the node port clients use.
             metadata=self._metadata(
-                f"{APP}-metrics", labels={"app.kubernetes.io/component": "metrics"}, needs_nodes=True
+                kube.METRICS_SERVICE, labels={"app.kubernetes.io/component": "metrics"}, needs_nodes=True
             ),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
-                selector=self._selector(),
+                selector=kube.REGISTRY_SELECTOR,
                 ports=[k8s.core.v1.ServicePortArgs(name="metrics", port=render.METRICS_PORT,
                                                    target_port="metrics")],
             ),
@@ -167,10 +148,10 @@ class DistributionRegistry(pulumi.ComponentResource):
         if registry.most_pods > 1:
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb",
-                metadata=self._metadata(APP),
+                metadata=self._metadata(kube.REGISTRY),
                 spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                     min_available=1,
-                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kube.REGISTRY_SELECTOR),
                 ),
                 opts=self._child,
             )
@@ -198,9 +179,6 @@ class DistributionRegistry(pulumi.ComponentResource):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _selector(self) -> dict[str, str]:
-        return SELECTOR
-
     def _metadata(
         self,
         object_name: str,
@@ -210,15 +188,11 @@ class DistributionRegistry(pulumi.ComponentResource):
     ) -> k8s.meta.v1.ObjectMetaArgs:
         annotations = dict(annotations or {})
         if self._args.skip_await and needs_nodes:
-            annotations["pulumi.com/skipAwait"] = "true"
+            annotations.update(kube.SKIP_AWAIT)
         return k8s.meta.v1.ObjectMetaArgs(
             name=object_name,
             namespace=self._args.namespace,
-            labels={
-                **self._selector(),
-                "app.kubernetes.io/managed-by": "regstack",
-                **(labels or {}),
-            },
+            labels={**kube.REGISTRY_SELECTOR, **kube.MANAGED_BY, **(labels or {})},
             annotations=annotations or None,
         )
 
@@ -227,7 +201,7 @@ class DistributionRegistry(pulumi.ComponentResource):
             return None
         return k8s.core.v1.Secret(
             f"{name}-env",
-            metadata=self._metadata(f"{APP}-env"),
+            metadata=self._metadata(f"{kube.REGISTRY}-env"),
             type="Opaque",
             string_data={k: pulumi.Output.secret(v) for k, v in self._args.secret_env.items()},
             opts=self._child,
@@ -256,7 +230,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         autoscaling = self._args.registry.autoscaling
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-autoscaler",
-            metadata=self._metadata(APP),
+            metadata=self._metadata(kube.REGISTRY),
             spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
                 scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
                     api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
@@ -280,7 +254,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         storage = self._args.registry.storage
         return k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            metadata=self._metadata(f"{APP}-data", needs_nodes=True),
+            metadata=self._metadata(kube.DATA_CLAIM, needs_nodes=True),
             spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                 access_modes=[storage.access_mode],
                 storage_class_name=storage.storage_class,
@@ -320,7 +294,7 @@ class DistributionRegistry(pulumi.ComponentResource):
             ))  # fmt: skip
             mounts.insert(0, k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR))
         if self.s3_ca_bundle is not None:
-            ca_volume, ca_mount = s3_ca_volume(config_map.metadata.name)
+            ca_volume, ca_mount = kube.s3_ca_volume(config_map.metadata.name)
             volumes.append(ca_volume)
             mounts.append(ca_mount)
         for volume, secret, path in (
@@ -364,7 +338,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         probe = k8s.core.v1.HTTPGetActionArgs(path=probe_path, port="http", scheme=scheme)
         res = registry.resources
         container = k8s.core.v1.ContainerArgs(
-            name=APP,
+            name=kube.REGISTRY,
             image=f"{registry.image}:{registry.version}",
             image_pull_policy="IfNotPresent",
             args=["serve", f"{render.CONFIG_DIR}/config.yml"],
@@ -382,14 +356,7 @@ class DistributionRegistry(pulumi.ComponentResource):
                 requests={"cpu": res.cpu_request, "memory": res.memory_request},
                 limits={"cpu": res.cpu_limit, "memory": res.memory_limit},
             ),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                run_as_non_root=True,
-                run_as_user=UID,
-                run_as_group=UID,
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            ),
+            security_context=kube.restricted_container(kube.UID),
         )
         # A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
         strategy = (
@@ -400,7 +367,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         return k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=self._metadata(
-                APP,
+                kube.REGISTRY,
                 needs_nodes=True,
                 annotations=checkov_skips(
                     {**REGISTRY_DATA, **(SECRET_ENV if self._args.secret_env else {})}
@@ -410,22 +377,16 @@ class DistributionRegistry(pulumi.ComponentResource):
                 # Under an autoscaler the count is its business: a value here would take the
                 # field back from it, and every `pulumi up` would reset the pods it added.
                 replicas=None if registry.autoscaling.enabled else registry.replicas,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kube.REGISTRY_SELECTOR),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(type=strategy),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=self._selector(),
+                        labels=kube.REGISTRY_SELECTOR,
                         annotations={"regstack.io/config-checksum": checksum},
                     ),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            run_as_user=UID,
-                            run_as_group=UID,
-                            fs_group=UID,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=kube.restricted_pod(kube.UID, fs_group=kube.UID),
                         containers=[container],
                         volumes=volumes,
                         **pod_placement(registry.placement),
@@ -441,7 +402,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         Preferred, not required: a cluster with fewer nodes than replicas still runs them all."""
         term = k8s.core.v1.PodAffinityTermArgs(
             topology_key="kubernetes.io/hostname",
-            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kube.REGISTRY_SELECTOR),
         )
         return k8s.core.v1.AffinityArgs(
             pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
@@ -455,10 +416,10 @@ class DistributionRegistry(pulumi.ComponentResource):
         service = self._args.registry.service
         return k8s.core.v1.Service(
             f"{name}-service",
-            metadata=self._metadata(APP, needs_nodes=True),
+            metadata=self._metadata(kube.REGISTRY, needs_nodes=True),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type=service.type,
-                selector=self._selector(),
+                selector=kube.REGISTRY_SELECTOR,
                 ports=[
                     k8s.core.v1.ServicePortArgs(
                         name="http",
@@ -497,9 +458,9 @@ class DistributionRegistry(pulumi.ComponentResource):
         ]
         return k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
-            metadata=self._metadata(APP),
+            metadata=self._metadata(kube.REGISTRY),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kube.REGISTRY_SELECTOR),
                 policy_types=["Ingress"],
                 ingress=[
                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=clients, ports=_tcp(render.HTTP_PORT)),
@@ -530,7 +491,7 @@ class DistributionRegistry(pulumi.ComponentResource):
             **({"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"} if tls else {}),
             **registry.ingress.annotations,
         }
-        metadata = self._metadata(APP, needs_nodes=True)
+        metadata = self._metadata(kube.REGISTRY, needs_nodes=True)
         return k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata=k8s.meta.v1.ObjectMetaArgs(

@@ -30,6 +30,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import distribution_config as render
+from components import kube
 from components.config import HarborConfig, S3StorageConfig
 from components.harbor_secrets import REGISTRY_USER, HarborSecrets, harbor_secrets
 from components.outputs import as_secret
@@ -335,7 +336,7 @@ class HarborRegistry(pulumi.ComponentResource):
         return k8s.core.v1.Secret(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=name, namespace=namespace, labels={"app.kubernetes.io/managed-by": "regstack"}
+                name=name, namespace=namespace, labels=kube.MANAGED_BY
             ),
             type="Opaque",
             string_data=data,

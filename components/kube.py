@@ -9,8 +9,10 @@ two would collide on the registry's first object, not half-way. Names that depen
 
 from __future__ import annotations
 
+import pulumi
 import pulumi_kubernetes as k8s
 
+from components import distribution_config as render
 from components.config import StorageConfig
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "regstack"}
@@ -67,4 +69,24 @@ def restricted_pod(
         run_as_group=uid,
         fs_group=fs_group,
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+S3_CA_KEY = "s3-ca.crt"
+"""The key of the S3 endpoint's CA bundle in the registry's ConfigMap."""
+
+
+def s3_ca_volume(
+    config_map_name: pulumi.Input[str],
+) -> tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]:
+    """The S3 endpoint's CA from the registry's ConfigMap, alone in the directory that
+    `distribution_config.plain_env` names (Go reads every file there). The registry and its GC
+    Job both mount it."""
+    source = k8s.core.v1.ConfigMapVolumeSourceArgs(
+        name=config_map_name,
+        items=[k8s.core.v1.KeyToPathArgs(key=S3_CA_KEY, path=render.S3_CA_FILE)],
+    )
+    return (
+        k8s.core.v1.VolumeArgs(name="s3-ca", config_map=source),
+        k8s.core.v1.VolumeMountArgs(name="s3-ca", mount_path=render.S3_CA_DIR, read_only=True),
     )

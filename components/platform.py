@@ -13,12 +13,12 @@ import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
 from components import distribution_config as render
+from components import kube
 from components.alert_rules import AlertSettings
 from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
 from components.certificate import RegistryCertificate, RegistryCertificateArgs
 from components.config import RegstackConfig, S3StorageConfig
-from components.distribution import APP, SELECTOR, DistributionRegistry, DistributionRegistryArgs
-from components.garbage_collection import LABELS as GC_LABELS
+from components.distribution import DistributionRegistry, DistributionRegistryArgs
 from components.garbage_collection import GarbageCollection, GarbageCollectionArgs, window_mode
 from components.harbor import SERVICE as HARBOR_SERVICE
 from components.harbor import HarborRegistry, HarborRegistryArgs
@@ -53,16 +53,16 @@ def node_endpoint(cfg: RegstackConfig) -> str:
         return f"{hostnames[0] if hostnames else 'localhost'}:{service.node_port}"
     if hostnames:  # a ClusterIP or LoadBalancer Service answers on its own port
         return f"{hostnames[0]}:{service.port}"
-    return f"{APP}.{cfg.registry.namespace}.svc.cluster.local:{service.port}"
+    return f"{kube.REGISTRY}.{cfg.registry.namespace}.svc.cluster.local:{service.port}"
 
 
-def service_dns_names(cfg: RegstackConfig, service: str = APP) -> list[str]:
+def service_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[str]:
     namespace = cfg.registry.namespace
     return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
             f"{service}.{namespace}.svc.cluster.local"]  # fmt: skip
 
 
-def certificate_dns_names(cfg: RegstackConfig, service: str = APP) -> list[str]:
+def certificate_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[str]:
     """Every name a client may dial, deduplicated in a stable order."""
     names = [*cfg.registry.hostnames, *cfg.tls.dns_names, *service_dns_names(cfg, service),
              "localhost"]  # fmt: skip
@@ -230,7 +230,7 @@ class RegistryPlatform(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=cfg.registry.namespace,
-                labels={"app.kubernetes.io/managed-by": "regstack", **pod_security(enforce)},
+                labels={**kube.MANAGED_BY, **pod_security(enforce)},
             ),
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(retain_on_delete=lent_claim or None)
@@ -278,7 +278,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         if cfg.tls.mode != "none":
             registry_args = dataclasses.replace(
                 registry_args,
-                tls_secret_name=self._certificate(name, cfg, namespace, APP, child),
+                tls_secret_name=self._certificate(name, cfg, namespace, kube.REGISTRY, child),
             )
         if cfg.auth.enabled:
             auth = RegistryAuth(
@@ -319,7 +319,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     deployment_name=registry.deployment_name,
                     claim_name=registry.claim_name,
                     config_map_name=registry.config_map_name,
-                    selector=SELECTOR,
+                    selector=kube.REGISTRY_SELECTOR,
                     registry_env=registry.env(),
                     s3_ca=registry.s3_ca_bundle is not None,
                     placement=cfg.registry.placement,
@@ -375,7 +375,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 namespace=namespace,
                 cache=cache,
                 password=_secret_or_none(cache.password),
-                clients=[SELECTOR, GC_LABELS],
+                clients=[kube.REGISTRY_SELECTOR, kube.app_labels(kube.GC)],
                 skip_await=cfg.skip_await,
                 placement=cfg.registry.placement,
                 stack_key=stack_key,
@@ -392,7 +392,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         child: pulumi.ResourceOptions,
     ) -> None:
         scheme = "https" if cfg.tls.mode != "none" else "http"
-        service = service_dns_names(cfg, APP)[-1]
+        service = service_dns_names(cfg, kube.REGISTRY)[-1]
         user = None
         if cfg.auth.enabled:
             wanted = cfg.retention.user or cfg.auth.users[0].name

@@ -11,17 +11,18 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.config import CacheConfig, PlacementConfig
 from components.outputs import as_secret
 from components.placement import pod_placement
 from components.scan_skips import REDIS_CACHE, checkov_skips
 from components.stack_key import rollout_checksum
 
-SERVICE = "registry-cache"
+SERVICE = kube.CACHE
 PORT = 6379
 # Not the image's redis user (999): nothing of the image is written, and /data is an emptyDir.
 UID = 10001
-LABELS = {"app.kubernetes.io/name": SERVICE, "app.kubernetes.io/managed-by": "regstack"}
+LABELS = kube.app_labels(SERVICE)
 AUTH_DIR = "/etc/redis"
 AUTH_FILE = "auth.conf"
 
@@ -118,13 +119,9 @@ class RedisCache(pulumi.ComponentResource):
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": "25m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}
             ),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                run_as_non_root=True, run_as_user=UID, run_as_group=UID,
-                allow_privilege_escalation=False, read_only_root_filesystem=True,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            ),
+            security_context=kube.restricted_container(UID),
         )  # fmt: skip
-        skip = {"pulumi.com/skipAwait": "true"} if args.skip_await else None
+        skip = kube.SKIP_AWAIT if args.skip_await else None
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta({**(skip or {}), **checkov_skips(REDIS_CACHE)}),
@@ -137,11 +134,7 @@ class RedisCache(pulumi.ComponentResource):
                     ),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            fs_group=UID,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=kube.restricted_pod(uid=None, fs_group=UID),
                         containers=[container],
                         **pod_placement(args.placement),
                         volumes=volumes,

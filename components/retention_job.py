@@ -14,6 +14,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.config import PlacementConfig, RetentionConfig
 from components.outputs import as_secret
 from components.placement import pod_placement
@@ -26,11 +27,7 @@ ENGINE_DIR = Path(__file__).parent / "retention"
 DEADLINE_SECONDS = 55 * 60
 CODE = "/opt/regstack"
 ETC = "/etc/retention"
-UID = 1000
-LABELS = {
-    "app.kubernetes.io/name": "registry-retention",
-    "app.kubernetes.io/managed-by": "regstack",
-}
+LABELS = kube.app_labels(kube.RETENTION)
 
 
 @dataclass(frozen=True)
@@ -87,13 +84,13 @@ class RetentionJob(pulumi.ComponentResource):
                 name=object_name, namespace=args.namespace if namespaced else None, labels=LABELS
             )
 
-        code = k8s.core.v1.ConfigMap(f"{name}-code", metadata=meta("registry-retention-code"),
+        code = k8s.core.v1.ConfigMap(f"{name}-code", metadata=meta(f"{kube.RETENTION}-code"),
                                      data=engine_files(), opts=child)  # fmt: skip
         policy = k8s.core.v1.ConfigMap(
-            f"{name}-policy", metadata=meta("registry-retention-policy"),
+            f"{name}-policy", metadata=meta(f"{kube.RETENTION}-policy"),
             data={"policy.json": policy_document(args.retention)}, opts=child,
         )  # fmt: skip
-        account = k8s.core.v1.ServiceAccount(f"{name}-account", metadata=meta("registry-retention"),
+        account = k8s.core.v1.ServiceAccount(f"{name}-account", metadata=meta(kube.RETENTION),
                                              opts=child)  # fmt: skip
         volumes = [
             k8s.core.v1.VolumeArgs(name="code", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
@@ -110,7 +107,7 @@ class RetentionJob(pulumi.ComponentResource):
         depends: list[pulumi.Resource] = []
         if args.password is not None:
             credentials = k8s.core.v1.Secret(
-                f"{name}-credentials", metadata=meta("registry-retention-credentials"),
+                f"{name}-credentials", metadata=meta(f"{kube.RETENTION}-credentials"),
                 string_data={"password": as_secret(args.password)}, opts=child,
             )  # fmt: skip
             volumes.append(k8s.core.v1.VolumeArgs(name="credentials", secret=k8s.core.v1.SecretVolumeSourceArgs(
@@ -133,13 +130,11 @@ class RetentionJob(pulumi.ComponentResource):
             volume_mounts=mounts,
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                allow_privilege_escalation=False, read_only_root_filesystem=True,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"])),
+            security_context=kube.restricted_container(),
         )  # fmt: skip
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
-            metadata=meta("registry-retention"),
+            metadata=meta(kube.RETENTION),
             spec=k8s.batch.v1.CronJobSpecArgs(
                 schedule=args.retention.schedule,
                 concurrency_policy="Forbid",
@@ -156,9 +151,7 @@ class RetentionJob(pulumi.ComponentResource):
                             automount_service_account_token=args.retention.protect_in_use,
                             restart_policy="Never",
                             **pod_placement(args.placement),
-                            security_context=k8s.core.v1.PodSecurityContextArgs(
-                                run_as_non_root=True, run_as_user=UID, run_as_group=UID,
-                                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
+                            security_context=kube.restricted_pod(kube.UID),
                             containers=[container],
                             volumes=volumes,
                         ),

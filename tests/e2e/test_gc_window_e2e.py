@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from engine import Engine
 
-from components.distribution import SELECTOR
 from components.jobs import gc_window
+from components.kube import REGISTRY_SELECTOR as SELECTOR
 from tests.helpers.manifests import manifests
 from tests.helpers.pulumi_mocks import platform
 

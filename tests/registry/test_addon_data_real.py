@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from components.distribution import UID
 from components.distribution_config import DATA_DIR, RenderSettings
+from components.kube import UID
 from tests.helpers.registry import (
     RunningRegistry,
     free_port,
