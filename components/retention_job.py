@@ -20,6 +20,9 @@ from components.outputs import as_secret
 from components.placement import pod_placement
 
 ENGINE_DIR = Path(__file__).parent / "retention"
+# The one image-reference model the engine shares with the program and the policy pack; as
+# standard library only as the engine, it is mounted beside it, where the engine imports it.
+SHARED_MODULES = {"images.py": "components/images.py"}
 # With `concurrencyPolicy: Forbid` one hung run (a registry paging forever, a stalled
 # connection) would block every later run; the deadline ends it.  55 minutes: the default
 # schedule (01:00) is an hour before the default GC (02:00), and a lab registry plans in
@@ -44,8 +47,19 @@ class RetentionJobArgs:
 
 
 def engine_files() -> dict[str, str]:
-    """The engine's modules, as ConfigMap keys mounted into a package directory."""
-    return {path.name: path.read_text() for path in sorted(ENGINE_DIR.glob("*.py"))}
+    """The engine's modules and the shared ones, as ConfigMap keys (`engine_paths` says where
+    each is mounted)."""
+    files = {path.name: path.read_text() for path in sorted(ENGINE_DIR.glob("*.py"))}
+    shared = {key: (ENGINE_DIR.parent / Path(path).name).read_text()
+              for key, path in SHARED_MODULES.items()}  # fmt: skip
+    assert not files.keys() & shared.keys(), "an engine module shadows a shared one"
+    return {**files, **shared}
+
+
+def engine_paths() -> dict[str, str]:
+    """ConfigMap key -> path under the code directory: the `retention` package, and each shared
+    module at the path the engine imports it by."""
+    return {key: SHARED_MODULES.get(key, f"retention/{key}") for key in engine_files()}
 
 
 def policy_document(retention: RetentionConfig) -> str:
@@ -94,14 +108,14 @@ class RetentionJob(pulumi.ComponentResource):
                                              opts=child)  # fmt: skip
         volumes = [
             k8s.core.v1.VolumeArgs(name="code", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                name=code.metadata.name)),
+                name=code.metadata.name,
+                items=[k8s.core.v1.KeyToPathArgs(key=key, path=path)
+                       for key, path in engine_paths().items()])),
             k8s.core.v1.VolumeArgs(name="policy", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
                 name=policy.metadata.name)),
         ]  # fmt: skip
         mounts = [
-            k8s.core.v1.VolumeMountArgs(
-                name="code", mount_path=f"{CODE}/retention", read_only=True
-            ),
+            k8s.core.v1.VolumeMountArgs(name="code", mount_path=CODE, read_only=True),
             k8s.core.v1.VolumeMountArgs(name="policy", mount_path=f"{ETC}/policy", read_only=True),
         ]
         depends: list[pulumi.Resource] = []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from components.images import RELEASE_PATTERN
 from components.retention.http import HttpClient, ssl_context
 from components.retention.registry import Registry
 
@@ -97,7 +98,7 @@ def test_plan_gives_the_reason_for_every_decision(
         "mid": "among the newest 2 images",
         "stable": "protected by pattern 'stable'",
         "build-7": "digest also used by kept tag 'stable'",
-        "v1.2.3": "protected by pattern 're:v\\\\d+\\\\.\\\\d+\\\\.\\\\d+'",
+        "v1.2.3": f"protected by pattern {'re:' + RELEASE_PATTERN!r}",
         "running": "referenced by a pod in the cluster",
         "old": "older than 30 days and not among the newest 2 images",
         "old-alias": "older than 30 days and not among the newest 2 images",
