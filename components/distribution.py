@@ -84,7 +84,6 @@ class DistributionRegistry(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     metrics_service_name: pulumi.Output[str]
     in_cluster_endpoint: pulumi.Output[str]
-    config_yaml: pulumi.Output[str]
     deployment_name: pulumi.Output[str]
     claim_name: pulumi.Output[str] | None
     """None with object storage (no volume)."""
@@ -162,7 +161,6 @@ class DistributionRegistry(pulumi.ComponentResource):
             service.metadata.name, ".", service.metadata.namespace,
             f".svc.cluster.local:{registry.service.port}",
         )  # fmt: skip
-        self.config_yaml = pulumi.Output.from_input(config_text)
         self.deployment_name = deployment.metadata.name
         self.claim_name = pulumi.Output.from_input(claim_name) if claim_name is not None else None
         self.config_map_name = config_map.metadata.name

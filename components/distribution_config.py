@@ -100,8 +100,6 @@ class RenderSettings:
     s3_ca_dir: str = S3_CA_DIR
     http_addr: str = f":{HTTP_PORT}"
     metrics_addr: str = f":{METRICS_PORT}"
-    readonly: bool = False
-    """`maintenance.readonly`: refuse pushes, e.g. while garbage collection runs."""
     s3: S3Settings | None = None
     """Object storage instead of `data_dir`."""
     redis: RedisSettings | None = None
@@ -160,7 +158,9 @@ def _storage(settings: RenderSettings) -> dict[str, object]:
         "delete": {"enabled": settings.delete_enabled},
         "maintenance": {
             "uploadpurging": {"enabled": True, "age": "168h", "interval": "24h", "dryrun": False},
-            "readonly": {"enabled": settings.readonly},
+            # Off in the file: GC's read-only window switches it on by environment variable
+            # (components/jobs/gc_window.py), so the config and its checksum stay put.
+            "readonly": {"enabled": False},
         },
     }
     if settings.s3 is not None:
