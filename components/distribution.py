@@ -62,20 +62,35 @@ def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
         delete_enabled=registry.storage.delete_enabled,
         tls=args.tls_secret_name is not None,
         auth_realm=args.auth_realm if args.htpasswd_secret_name is not None else None,
-        s3=None if s3 is None else render.S3Settings(
-            bucket=s3.bucket, region=s3.region, endpoint=s3.endpoint,
-            secure=not (s3.endpoint or "https:").startswith("http:"), tls_verify=s3.tls_verify,
-            path_style=s3.path_style, root_directory=s3.root_directory, redirect=s3.redirect,
-            static_keys=s3.access_key is not None, custom_ca=s3.ca_bundle is not None,
+        s3=None
+        if s3 is None
+        else render.S3Settings(
+            bucket=s3.bucket,
+            region=s3.region,
+            endpoint=s3.endpoint,
+            secure=not (s3.endpoint or "https:").startswith("http:"),
+            tls_verify=s3.tls_verify,
+            path_style=s3.path_style,
+            root_directory=s3.root_directory,
+            redirect=s3.redirect,
+            static_keys=s3.access_key is not None,
+            custom_ca=s3.ca_bundle is not None,
         ),
-        redis=None if args.redis_address is None else render.RedisSettings(
-            address=args.redis_address, db=cache.db, password=cache.password is not None,
+        redis=None
+        if args.redis_address is None
+        else render.RedisSettings(
+            address=args.redis_address,
+            db=cache.db,
+            password=cache.password is not None,
         ),
         shared_secret=render.ENV_HTTP_SECRET in args.secret_env,
-        proxy=None if registry.proxy is None else render.ProxySettings(
-            remote_url=registry.proxy.remote_url, username=registry.proxy.username,
+        proxy=None
+        if registry.proxy is None
+        else render.ProxySettings(
+            remote_url=registry.proxy.remote_url,
+            username=registry.proxy.username,
         ),
-    )  # fmt: skip
+    )
 
 
 class DistributionRegistry(pulumi.ComponentResource):
@@ -129,16 +144,21 @@ class DistributionRegistry(pulumi.ComponentResource):
             f"{name}-metrics",
             # A separate ClusterIP Service keeps /metrics off the node port clients use.
             metadata=self._metadata(
-                kube.METRICS_SERVICE, labels={"app.kubernetes.io/component": "metrics"}, needs_nodes=True
+                kube.METRICS_SERVICE,
+                labels={"app.kubernetes.io/component": "metrics"},
+                needs_nodes=True,
             ),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=kube.REGISTRY_SELECTOR,
-                ports=[k8s.core.v1.ServicePortArgs(name="metrics", port=render.METRICS_PORT,
-                                                   target_port="metrics")],
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="metrics", port=render.METRICS_PORT, target_port="metrics"
+                    )
+                ],
             ),
             opts=self._child,
-        )  # fmt: skip
+        )
         if registry.ingress.enabled:
             self._ingress(name, service)
         self._network_policy(name)
@@ -158,9 +178,11 @@ class DistributionRegistry(pulumi.ComponentResource):
         self.service_name = service.metadata.name
         self.metrics_service_name = metrics.metadata.name
         self.in_cluster_endpoint = pulumi.Output.concat(
-            service.metadata.name, ".", service.metadata.namespace,
+            service.metadata.name,
+            ".",
+            service.metadata.namespace,
             f".svc.cluster.local:{registry.service.port}",
-        )  # fmt: skip
+        )
         self.deployment_name = deployment.metadata.name
         self.claim_name = pulumi.Output.from_input(claim_name) if claim_name is not None else None
         self.config_map_name = config_map.metadata.name
@@ -235,18 +257,21 @@ class DistributionRegistry(pulumi.ComponentResource):
                 ),
                 min_replicas=autoscaling.min_replicas,
                 max_replicas=autoscaling.max_replicas,
-                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
-                    type="Resource",
-                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                        name="cpu",
-                        target=k8s.autoscaling.v2.MetricTargetArgs(
-                            type="Utilization", average_utilization=autoscaling.target_cpu_percent
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization",
+                                average_utilization=autoscaling.target_cpu_percent,
+                            ),
                         ),
-                    ),
-                )],
+                    )
+                ],
             ),
             opts=self._child,
-        )  # fmt: skip
+        )
 
     def _claim(self, name: str) -> k8s.core.v1.PersistentVolumeClaim:
         storage = self._args.registry.storage
@@ -284,12 +309,15 @@ class DistributionRegistry(pulumi.ComponentResource):
             k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
         ]
         if claim_name is not None:
-            volumes.insert(0, k8s.core.v1.VolumeArgs(
-                name="data",
-                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=claim_name
+            volumes.insert(
+                0,
+                k8s.core.v1.VolumeArgs(
+                    name="data",
+                    persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                        claim_name=claim_name
+                    ),
                 ),
-            ))  # fmt: skip
+            )
             mounts.insert(0, k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR))
         if self.s3_ca_bundle is not None:
             ca_volume, ca_mount = kube.s3_ca_volume(config_map.metadata.name)
@@ -439,10 +467,18 @@ class DistributionRegistry(pulumi.ComponentResource):
         # Node-port and load-balancer traffic keeps external source addresses, so an exposed
         # registry port must accept any source; a ClusterIP one only in-cluster namespaces.
         clients = (
-            [k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0"))]
+            [
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0")
+                )
+            ]
             if exposed
-            else [k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs())]
-        )  # fmt: skip
+            else [
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    namespace_selector=k8s.meta.v1.LabelSelectorArgs()
+                )
+            ]
+        )
         # The debug listener serves pprof, expvar and the command line besides /metrics: one peer
         # (namespace AND pod labels) keeps it to the Prometheus pods monitoring names.
         scraper_namespace, scraper_labels = self._args.scraper
@@ -461,12 +497,16 @@ class DistributionRegistry(pulumi.ComponentResource):
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kube.REGISTRY_SELECTOR),
                 policy_types=["Ingress"],
                 ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=clients, ports=_tcp(render.HTTP_PORT)),
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=scraper, ports=_tcp(render.METRICS_PORT)),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=clients, ports=_tcp(render.HTTP_PORT)
+                    ),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=scraper, ports=_tcp(render.METRICS_PORT)
+                    ),
                 ],
             ),
             opts=self._child,
-        )  # fmt: skip
+        )
 
     def _ingress(self, name: str, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
         registry = self._args.registry

@@ -198,7 +198,7 @@ def registry_config(settings: RenderSettings) -> dict[str, object]:
         "storage": _storage(settings),
         "http": http,
         "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
-    }  # fmt: skip
+    }
     if settings.redis is not None:
         # 3.x takes a list (standalone, cluster or sentinel) and ignores `addr`.
         address = (
@@ -206,8 +206,13 @@ def registry_config(settings: RenderSettings) -> dict[str, object]:
             if settings.line >= 3
             else {"addr": settings.redis.address}
         )
-        config["redis"] = {**address, "db": settings.redis.db,
-                           "dialtimeout": "2s", "readtimeout": "2s", "writetimeout": "2s"}  # fmt: skip
+        config["redis"] = {
+            **address,
+            "db": settings.redis.db,
+            "dialtimeout": "2s",
+            "readtimeout": "2s",
+            "writetimeout": "2s",
+        }
     if settings.proxy is not None:
         proxy = {"remoteurl": settings.proxy.remote_url}
         if settings.proxy.username is not None:

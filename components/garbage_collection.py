@@ -89,8 +89,12 @@ def window_mode(gc: GcConfig, registry: RegistryConfig) -> tuple[WindowMode, boo
 
 
 def _field_env(name: str, path: str) -> k8s.core.v1.EnvVarArgs:
-    return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
-        field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=path)))  # fmt: skip
+    return k8s.core.v1.EnvVarArgs(
+        name=name,
+        value_from=k8s.core.v1.EnvVarSourceArgs(
+            field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=path)
+        ),
+    )
 
 
 def _window_container(
@@ -104,15 +108,20 @@ def _window_container(
     # ReadWriteOnce volume is mounted.
     identity = [_field_env("POD_NAME", "metadata.name"), _field_env("NODE_NAME", "spec.nodeName")]
     return k8s.core.v1.ContainerArgs(
-        name=action, image=image, command=["sh", "-c"],
+        name=action,
+        image=image,
+        command=["sh", "-c"],
         args=[flags.apply(lambda f: f"exec python {SCRIPTS}/gc_window.py {action} {f}")],
         env=[*identity, *env],
-        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED),
-                       k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=SCRIPTS, read_only=True)],
+        volume_mounts=[
+            k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED),
+            k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=SCRIPTS, read_only=True),
+        ],
         resources=k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": "10m", "memory": "32Mi"}, limits={"cpu": "200m", "memory": "64Mi"}),
+            requests={"cpu": "10m", "memory": "32Mi"}, limits={"cpu": "200m", "memory": "64Mi"}
+        ),
         security_context=kube.restricted_container(),
-    )  # fmt: skip
+    )
 
 
 class GarbageCollection(pulumi.ComponentResource):
@@ -140,25 +149,40 @@ class GarbageCollection(pulumi.ComponentResource):
             # Just enough to switch the registry, watch its pods and hold the window's Lease:
             # nothing cluster-wide. Creating cannot be limited to a name; the rest is.
             rules=[
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=["apps"], resources=["deployments"],
-                                           resource_names=[args.deployment_name], verbs=["get", "patch"]),
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["get", "list"]),
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=["coordination.k8s.io"], resources=["leases"],
-                                           verbs=["create"]),
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=["coordination.k8s.io"], resources=["leases"],
-                                           resource_names=[LEASE], verbs=["get", "update"]),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["apps"],
+                    resources=["deployments"],
+                    resource_names=[args.deployment_name],
+                    verbs=["get", "patch"],
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=[""], resources=["pods"], verbs=["get", "list"]
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["coordination.k8s.io"], resources=["leases"], verbs=["create"]
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["coordination.k8s.io"],
+                    resources=["leases"],
+                    resource_names=[LEASE],
+                    verbs=["get", "update"],
+                ),
             ],
             opts=child,
-        )  # fmt: skip
+        )
         binding = k8s.rbac.v1.RoleBinding(
             f"{name}-binding",
             metadata=meta(kube.GC),
-            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role",
-                                             name=role.metadata.name),
-            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
-                                              namespace=args.namespace)],
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=role.metadata.name
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="ServiceAccount", name=account.metadata.name, namespace=args.namespace
+                )
+            ],
             opts=child,
-        )  # fmt: skip
+        )
         scripts = k8s.core.v1.ConfigMap(
             f"{name}-scripts",
             metadata=meta(f"{kube.GC}-scripts"),
@@ -168,11 +192,14 @@ class GarbageCollection(pulumi.ComponentResource):
 
         selector = ",".join(f"{k}={v}" for k, v in sorted(args.selector.items()))
         window = pulumi.Output.concat(
-            "--namespace=", args.namespace, " --deployment=", args.deployment_name,
+            "--namespace=",
+            args.namespace,
+            " --deployment=",
+            args.deployment_name,
             f" --selector={selector} --shared={SHARED} --mode={args.window} --container={kube.REGISTRY}",
             " --pin-node" if args.pin_node else "",
             f" --lease={LEASE} --lease-seconds={LEASE_SECONDS}",
-        )  # fmt: skip
+        )
         restore_flags = window
         restore_env: list[k8s.core.v1.EnvVarArgs] = []
         if args.cache_address is not None:
@@ -206,43 +233,76 @@ class GarbageCollection(pulumi.ComponentResource):
             ca_volume, ca_mount = kube.s3_ca_volume(args.config_map_name)
             storage_mounts, storage_volumes = [ca_mount], [ca_volume]
         gc_container = k8s.core.v1.ContainerArgs(
-            name="gc", image=args.registry_image, command=["sh", "-c", collect],
+            name="gc",
+            image=args.registry_image,
+            command=["sh", "-c", collect],
             env=list(args.registry_env) or None,
-            volume_mounts=[*storage_mounts,
-                           k8s.core.v1.VolumeMountArgs(name="config", mount_path=render.CONFIG_DIR, read_only=True),
-                           k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED)],
+            volume_mounts=[
+                *storage_mounts,
+                k8s.core.v1.VolumeMountArgs(
+                    name="config", mount_path=render.CONFIG_DIR, read_only=True
+                ),
+                k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED),
+            ],
             resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "1", "memory": "512Mi"}),
+                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "1", "memory": "512Mi"}
+            ),
             security_context=kube.restricted_container(),
-        )  # fmt: skip
+        )
         pod = k8s.core.v1.PodSpecArgs(
             service_account_name=account.metadata.name,
             restart_policy="Never",
             **pod_placement(args.placement),
             security_context=kube.restricted_pod(kube.UID, fs_group=kube.UID),
             # A ReadWriteOnce volume can only be mounted on the node the registry runs on.
-            affinity=k8s.core.v1.AffinityArgs(pod_affinity=k8s.core.v1.PodAffinityArgs(
-                preferred_during_scheduling_ignored_during_execution=[
-                    k8s.core.v1.WeightedPodAffinityTermArgs(weight=100, pod_affinity_term=k8s.core.v1.PodAffinityTermArgs(
-                        topology_key="kubernetes.io/hostname",
-                        label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=args.selector),
-                    ))
-                ])) if filesystem else None,
-            init_containers=[_window_container(
-                "stop", args.helper_image, pulumi.Output.concat(window, f" --timeout={STOP_SECONDS}"))],
-            containers=[gc_container,
-                        _window_container("restore", args.helper_image, restore_flags, restore_env)],
+            affinity=k8s.core.v1.AffinityArgs(
+                pod_affinity=k8s.core.v1.PodAffinityArgs(
+                    preferred_during_scheduling_ignored_during_execution=[
+                        k8s.core.v1.WeightedPodAffinityTermArgs(
+                            weight=100,
+                            pod_affinity_term=k8s.core.v1.PodAffinityTermArgs(
+                                topology_key="kubernetes.io/hostname",
+                                label_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels=args.selector
+                                ),
+                            ),
+                        )
+                    ]
+                )
+            )
+            if filesystem
+            else None,
+            init_containers=[
+                _window_container(
+                    "stop",
+                    args.helper_image,
+                    pulumi.Output.concat(window, f" --timeout={STOP_SECONDS}"),
+                )
+            ],
+            containers=[
+                gc_container,
+                _window_container("restore", args.helper_image, restore_flags, restore_env),
+            ],
             volumes=[
                 *storage_volumes,
-                k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map_name)),
-                k8s.core.v1.VolumeArgs(name="scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=scripts.metadata.name)),
-                k8s.core.v1.VolumeArgs(name="shared", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+                k8s.core.v1.VolumeArgs(
+                    name="config",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map_name),
+                ),
+                k8s.core.v1.VolumeArgs(
+                    name="scripts",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=scripts.metadata.name),
+                ),
+                k8s.core.v1.VolumeArgs(
+                    name="shared", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()
+                ),
             ],
-        )  # fmt: skip
+        )
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
-            metadata=meta(kube.GC, checkov_skips(
-                {**GARBAGE_COLLECTION, **(SECRET_ENV if secret_env else {})})),
+            metadata=meta(
+                kube.GC, checkov_skips({**GARBAGE_COLLECTION, **(SECRET_ENV if secret_env else {})})
+            ),
             spec=k8s.batch.v1.CronJobSpecArgs(
                 schedule=args.gc.schedule,
                 concurrency_policy="Forbid",
@@ -261,6 +321,6 @@ class GarbageCollection(pulumi.ComponentResource):
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[binding])),
-        )  # fmt: skip
+        )
         self.cron_job_name = cron.metadata.name
         self.register_outputs({"cron_job_name": self.cron_job_name})

@@ -158,10 +158,12 @@ def _image_storage(s3: S3StorageConfig, credentials: str, ca_secret: str | None)
     """`persistence.imageChartStorage` for a bucket; keys come from the credentials Secret, the
     endpoint's CA (if any) from a Secret the chart adds to the registry's trust store."""
     driver: dict[str, Any] = {
-        "region": s3.region, "bucket": s3.bucket, "v4auth": True,
+        "region": s3.region,
+        "bucket": s3.bucket,
+        "v4auth": True,
         "secure": not (s3.endpoint or "https:").startswith("http:"),
         "skipverify": not s3.tls_verify,
-    }  # fmt: skip
+    }
     if s3.endpoint is not None:
         driver["regionendpoint"] = s3.endpoint
     if s3.root_directory is not None:

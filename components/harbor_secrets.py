@@ -147,8 +147,10 @@ def token_key_pair(seed: str) -> tuple[str, str]:
         q = _prime(stream, half)
     n = p * q
     d = pow(_E, -1, (p - 1) * (q - 1))
-    key = _sequence(*(_integer(v) for v in (0, n, _E, d, p, q, d % (p - 1), d % (q - 1))),
-                    _integer(pow(q, -1, p)))  # fmt: skip
+    key = _sequence(
+        *(_integer(v) for v in (0, n, _E, d, p, q, d % (p - 1), d % (q - 1))),
+        _integer(pow(q, -1, p)),
+    )
 
     name = _sequence(
         _der(0x31, _sequence(_oid("2.5.4.3"), _der(0x0C, TOKEN_CERT_SUBJECT.encode())))

@@ -63,12 +63,16 @@ class RegistryMonitoring(pulumi.ComponentResource):
                 "selector": {"matchLabels": METRICS_SERVICE_LABELS},
                 # Distribution's debug listener speaks plain HTTP even when the API uses TLS.
                 "endpoints": [
-                    {"port": "metrics", "path": "/metrics", "scheme": "http",
-                     "interval": monitoring.interval}
+                    {
+                        "port": "metrics",
+                        "path": "/metrics",
+                        "scheme": "http",
+                        "interval": monitoring.interval,
+                    }
                 ],
             },
             child,
-        )  # fmt: skip
+        )
         rule = self._custom("rules", "PrometheusRule", alert_rules(args.alerts), child)
         dashboard = k8s.core.v1.ConfigMap(
             f"{name}-dashboard",

@@ -58,14 +58,22 @@ def node_endpoint(cfg: RegstackConfig) -> str:
 
 def service_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[str]:
     namespace = cfg.registry.namespace
-    return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
-            f"{service}.{namespace}.svc.cluster.local"]  # fmt: skip
+    return [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
 
 
 def certificate_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[str]:
     """Every name a client may dial, deduplicated in a stable order."""
-    names = [*cfg.registry.hostnames, *cfg.tls.dns_names, *service_dns_names(cfg, service),
-             "localhost"]  # fmt: skip
+    names = [
+        *cfg.registry.hostnames,
+        *cfg.tls.dns_names,
+        *service_dns_names(cfg, service),
+        "localhost",
+    ]
     return list(dict.fromkeys(names))
 
 
@@ -428,7 +436,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 placement=cfg.registry.placement,
             ),
             opts=child,
-        )  # fmt: skip
+        )
 
     def _harbor(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> Backend:
         harbor = cfg.harbor

@@ -23,10 +23,13 @@ KEY = "localRegistryHosting.v1"
 def hosting_document(host: str, from_runtime: str, from_cluster: str) -> str:
     """The `localRegistryHosting.v1` value, its fields in the KEP's order."""
     return yaml.safe_dump(
-        {"host": host, "hostFromContainerRuntime": from_runtime,
-         "hostFromClusterNetwork": from_cluster},
+        {
+            "host": host,
+            "hostFromContainerRuntime": from_runtime,
+            "hostFromClusterNetwork": from_cluster,
+        },
         sort_keys=False,
-    )  # fmt: skip
+    )
 
 
 @dataclass

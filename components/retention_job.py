@@ -50,8 +50,10 @@ def engine_files() -> dict[str, str]:
     """The engine's modules and the shared ones, as ConfigMap keys (`engine_paths` says where
     each is mounted)."""
     files = {path.name: path.read_text() for path in sorted(ENGINE_DIR.glob("*.py"))}
-    shared = {key: (ENGINE_DIR.parent / Path(path).name).read_text()
-              for key, path in SHARED_MODULES.items()}  # fmt: skip
+    shared = {
+        key: (ENGINE_DIR.parent / Path(path).name).read_text()
+        for key, path in SHARED_MODULES.items()
+    }
     assert not files.keys() & shared.keys(), "an engine module shadows a shared one"
     return {**files, **shared}
 
@@ -63,14 +65,23 @@ def engine_paths() -> dict[str, str]:
 
 
 def policy_document(retention: RetentionConfig) -> str:
-    return json.dumps({"rules": [rule.model_dump(exclude_none=True) for rule in retention.rules]},
-                      indent=2, sort_keys=True)  # fmt: skip
+    return json.dumps(
+        {"rules": [rule.model_dump(exclude_none=True) for rule in retention.rules]},
+        indent=2,
+        sort_keys=True,
+    )
 
 
 def command(args: RetentionJobArgs) -> list[str]:
     retention = args.retention
-    line = ["python", "-m", "retention", f"--registry={args.registry_url}",
-            f"--policy={ETC}/policy/policy.json", f"--concurrency={retention.concurrency}"]  # fmt: skip
+    line = [
+        "python",
+        "-m",
+        "retention",
+        f"--registry={args.registry_url}",
+        f"--policy={ETC}/policy/policy.json",
+        f"--concurrency={retention.concurrency}",
+    ]
     if args.username is not None:
         line += [f"--username={args.username}", f"--password-file={ETC}/credentials/password"]
     if args.ca_secret_name is not None:
@@ -98,22 +109,34 @@ class RetentionJob(pulumi.ComponentResource):
                 name=object_name, namespace=args.namespace if namespaced else None, labels=LABELS
             )
 
-        code = k8s.core.v1.ConfigMap(f"{name}-code", metadata=meta(f"{kube.RETENTION}-code"),
-                                     data=engine_files(), opts=child)  # fmt: skip
+        code = k8s.core.v1.ConfigMap(
+            f"{name}-code", metadata=meta(f"{kube.RETENTION}-code"), data=engine_files(), opts=child
+        )
         policy = k8s.core.v1.ConfigMap(
-            f"{name}-policy", metadata=meta(f"{kube.RETENTION}-policy"),
-            data={"policy.json": policy_document(args.retention)}, opts=child,
-        )  # fmt: skip
-        account = k8s.core.v1.ServiceAccount(f"{name}-account", metadata=meta(kube.RETENTION),
-                                             opts=child)  # fmt: skip
+            f"{name}-policy",
+            metadata=meta(f"{kube.RETENTION}-policy"),
+            data={"policy.json": policy_document(args.retention)},
+            opts=child,
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-account", metadata=meta(kube.RETENTION), opts=child
+        )
         volumes = [
-            k8s.core.v1.VolumeArgs(name="code", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                name=code.metadata.name,
-                items=[k8s.core.v1.KeyToPathArgs(key=key, path=path)
-                       for key, path in engine_paths().items()])),
-            k8s.core.v1.VolumeArgs(name="policy", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                name=policy.metadata.name)),
-        ]  # fmt: skip
+            k8s.core.v1.VolumeArgs(
+                name="code",
+                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                    name=code.metadata.name,
+                    items=[
+                        k8s.core.v1.KeyToPathArgs(key=key, path=path)
+                        for key, path in engine_paths().items()
+                    ],
+                ),
+            ),
+            k8s.core.v1.VolumeArgs(
+                name="policy",
+                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=policy.metadata.name),
+            ),
+        ]
         mounts = [
             k8s.core.v1.VolumeMountArgs(name="code", mount_path=CODE, read_only=True),
             k8s.core.v1.VolumeMountArgs(name="policy", mount_path=f"{ETC}/policy", read_only=True),
@@ -121,16 +144,34 @@ class RetentionJob(pulumi.ComponentResource):
         depends: list[pulumi.Resource] = []
         if args.password is not None:
             credentials = k8s.core.v1.Secret(
-                f"{name}-credentials", metadata=meta(f"{kube.RETENTION}-credentials"),
-                string_data={"password": as_secret(args.password)}, opts=child,
-            )  # fmt: skip
-            volumes.append(k8s.core.v1.VolumeArgs(name="credentials", secret=k8s.core.v1.SecretVolumeSourceArgs(
-                secret_name=credentials.metadata.name)))  # fmt: skip
-            mounts.append(k8s.core.v1.VolumeMountArgs(name="credentials", mount_path=f"{ETC}/credentials",
-                                                      read_only=True))  # fmt: skip
+                f"{name}-credentials",
+                metadata=meta(f"{kube.RETENTION}-credentials"),
+                string_data={"password": as_secret(args.password)},
+                opts=child,
+            )
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="credentials",
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(
+                        secret_name=credentials.metadata.name
+                    ),
+                )
+            )
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(
+                    name="credentials", mount_path=f"{ETC}/credentials", read_only=True
+                )
+            )
         if args.ca_secret_name is not None:
-            volumes.append(k8s.core.v1.VolumeArgs(name="ca", secret=k8s.core.v1.SecretVolumeSourceArgs(
-                secret_name=args.ca_secret_name, items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")])))  # fmt: skip
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="ca",
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(
+                        secret_name=args.ca_secret_name,
+                        items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")],
+                    ),
+                )
+            )
             mounts.append(
                 k8s.core.v1.VolumeMountArgs(name="ca", mount_path=f"{ETC}/ca", read_only=True)
             )
@@ -138,14 +179,19 @@ class RetentionJob(pulumi.ComponentResource):
             depends += self._pod_reader(name, account, args, child)
 
         container = k8s.core.v1.ContainerArgs(
-            name="retention", image=args.retention.image, command=command(args),
-            env=[k8s.core.v1.EnvVarArgs(name="PYTHONPATH", value=CODE),
-                 k8s.core.v1.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1")],
+            name="retention",
+            image=args.retention.image,
+            command=command(args),
+            env=[
+                k8s.core.v1.EnvVarArgs(name="PYTHONPATH", value=CODE),
+                k8s.core.v1.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1"),
+            ],
             volume_mounts=mounts,
             resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}),
+                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}
+            ),
             security_context=kube.restricted_container(),
-        )  # fmt: skip
+        )
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata=meta(kube.RETENTION),
@@ -154,26 +200,28 @@ class RetentionJob(pulumi.ComponentResource):
                 concurrency_policy="Forbid",
                 successful_jobs_history_limit=3,
                 failed_jobs_history_limit=3,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(spec=k8s.batch.v1.JobSpecArgs(
-                    # A rerun converges (deleting an already deleted digest counts as done).
-                    backoff_limit=2,
-                    active_deadline_seconds=DEADLINE_SECONDS,
-                    template=k8s.core.v1.PodTemplateSpecArgs(
-                        metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
-                        spec=k8s.core.v1.PodSpecArgs(
-                            service_account_name=account.metadata.name,
-                            automount_service_account_token=args.retention.protect_in_use,
-                            restart_policy="Never",
-                            **pod_placement(args.placement),
-                            security_context=kube.restricted_pod(kube.UID),
-                            containers=[container],
-                            volumes=volumes,
+                job_template=k8s.batch.v1.JobTemplateSpecArgs(
+                    spec=k8s.batch.v1.JobSpecArgs(
+                        # A rerun converges (deleting an already deleted digest counts as done).
+                        backoff_limit=2,
+                        active_deadline_seconds=DEADLINE_SECONDS,
+                        template=k8s.core.v1.PodTemplateSpecArgs(
+                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
+                            spec=k8s.core.v1.PodSpecArgs(
+                                service_account_name=account.metadata.name,
+                                automount_service_account_token=args.retention.protect_in_use,
+                                restart_policy="Never",
+                                **pod_placement(args.placement),
+                                security_context=kube.restricted_pod(kube.UID),
+                                containers=[container],
+                                volumes=volumes,
+                            ),
                         ),
-                    ),
-                )),
+                    )
+                ),
             ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
-        )  # fmt: skip
+        )
         self.cron_job_name = cron.metadata.name
         self.register_outputs({"cron_job_name": self.cron_job_name})
 
@@ -194,10 +242,14 @@ class RetentionJob(pulumi.ComponentResource):
         binding = k8s.rbac.v1.ClusterRoleBinding(
             f"{name}-pod-reader",
             metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
-            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io",
-                                             kind="ClusterRole", name=role.metadata.name),
-            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
-                                              namespace=args.namespace)],
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role.metadata.name
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="ServiceAccount", name=account.metadata.name, namespace=args.namespace
+                )
+            ],
             opts=child,
-        )  # fmt: skip
+        )
         return [binding]
