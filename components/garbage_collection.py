@@ -303,23 +303,8 @@ class GarbageCollection(pulumi.ComponentResource):
             metadata=meta(
                 kube.GC, checkov_skips({**GARBAGE_COLLECTION, **(SECRET_ENV if secret_env else {})})
             ),
-            spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=args.gc.schedule,
-                concurrency_policy="Forbid",
-                successful_jobs_history_limit=3,
-                failed_jobs_history_limit=3,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(
-                    spec=k8s.batch.v1.JobSpecArgs(
-                        # A retry would take the registry down a second time; the next run retries.
-                        backoff_limit=0,
-                        active_deadline_seconds=JOB_SECONDS,
-                        template=k8s.core.v1.PodTemplateSpecArgs(
-                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
-                            spec=pod,
-                        ),
-                    )
-                ),
-            ),
+            # No retry: it would take the registry down a second time; the next run retries.
+            spec=kube.maintenance_schedule(args.gc.schedule, 0, JOB_SECONDS, LABELS, pod),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[binding])),
         )
         self.cron_job_name = cron.metadata.name

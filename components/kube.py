@@ -47,6 +47,32 @@ def data_claim(storage: StorageConfig) -> str | None:
     return storage.existing_claim or DATA_CLAIM
 
 
+def maintenance_schedule(
+    schedule: str,
+    retries: int,
+    deadline_seconds: int,
+    labels: dict[str, str],
+    pod: k8s.core.v1.PodSpecArgs,
+) -> k8s.batch.v1.CronJobSpecArgs:
+    """A maintenance CronJob (GC, retention): never two runs at once, the last three finished
+    Jobs of each outcome kept for `kubectl logs` and the alerts, a deadline on every run."""
+    return k8s.batch.v1.CronJobSpecArgs(
+        schedule=schedule,
+        concurrency_policy="Forbid",
+        successful_jobs_history_limit=3,
+        failed_jobs_history_limit=3,
+        job_template=k8s.batch.v1.JobTemplateSpecArgs(
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=retries,
+                active_deadline_seconds=deadline_seconds,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=pod
+                ),
+            )
+        ),
+    )
+
+
 def restricted_container(uid: int | None = None) -> k8s.core.v1.SecurityContextArgs:
     """A container the `restricted` Pod Security Standard admits, with a read-only root."""
     return k8s.core.v1.SecurityContextArgs(

@@ -195,29 +195,20 @@ class RetentionJob(pulumi.ComponentResource):
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata=meta(kube.RETENTION),
-            spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=args.retention.schedule,
-                concurrency_policy="Forbid",
-                successful_jobs_history_limit=3,
-                failed_jobs_history_limit=3,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(
-                    spec=k8s.batch.v1.JobSpecArgs(
-                        # A rerun converges (deleting an already deleted digest counts as done).
-                        backoff_limit=2,
-                        active_deadline_seconds=DEADLINE_SECONDS,
-                        template=k8s.core.v1.PodTemplateSpecArgs(
-                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
-                            spec=k8s.core.v1.PodSpecArgs(
-                                service_account_name=account.metadata.name,
-                                automount_service_account_token=args.retention.protect_in_use,
-                                restart_policy="Never",
-                                **pod_placement(args.placement),
-                                security_context=kube.restricted_pod(kube.UID),
-                                containers=[container],
-                                volumes=volumes,
-                            ),
-                        ),
-                    )
+            # Two retries: a rerun converges (deleting a deleted digest counts as done).
+            spec=kube.maintenance_schedule(
+                args.retention.schedule,
+                2,
+                DEADLINE_SECONDS,
+                LABELS,
+                k8s.core.v1.PodSpecArgs(
+                    service_account_name=account.metadata.name,
+                    automount_service_account_token=args.retention.protect_in_use,
+                    restart_policy="Never",
+                    **pod_placement(args.placement),
+                    security_context=kube.restricted_pod(kube.UID),
+                    containers=[container],
+                    volumes=volumes,
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
