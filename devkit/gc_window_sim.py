@@ -32,7 +32,7 @@ from typing import Literal
 import yaml
 
 from components.jobs.gc_window import READ_ONLY_ENV, READ_ONLY_VALUE
-from tests.helpers.registry import RunningRegistry, free_port, serve
+from devkit.registry import RunningRegistry, free_port, serve
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 PUSH_EVERY = 0.2

@@ -16,8 +16,9 @@ from typing import Any
 import dill
 import pulumi
 from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -65,8 +66,10 @@ class Recorder(pulumi.runtime.Mocks):
             return args.resource_id, self.existing.get(args.typ, {})
         return f"{args.name}-id", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.type == typ]
@@ -100,7 +103,9 @@ def evaluate(
         build()
 
     run()
-    recorder.urns = list(pulumi.runtime.settings.get_monitor().resources)
+    monitor = pulumi.runtime.settings.get_monitor()
+    assert isinstance(monitor, MockMonitor)
+    recorder.urns = list(monitor.resources)
     return recorder
 
 

@@ -1,6 +1,5 @@
-"""Write a stack's Kubernetes manifests to build/manifests/<stack>/ for reviewers and scanners.
-
-    python scripts/render.py STACK
+"""A stack's Kubernetes manifests as the provider itself writes them (`make render`,
+`scripts/render.py`; the Harbor chart's objects for `make scan`).
 
 Runs `pulumi up` with the Kubernetes provider's render-to-directory mode
 (`kubernetes:renderYamlToDirectory`) in a throwaway copy of the project with its own local state,
@@ -10,11 +9,9 @@ is replaced by a placeholder first: the rendered Secrets hold no real credential
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +19,10 @@ import yaml
 
 from components.harbor import deep_merge
 from components.stack_config import replace_secure
+from devkit.stacks import stack_file
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "rendered-placeholder-not-a-secret-0123456789abcdef"  # long enough for every field
-
-
-def stack_file(stack: str) -> Path:
-    top = ROOT / f"Pulumi.{stack}.yaml"
-    return top if top.exists() else ROOT / "examples" / top.name
 
 
 def render(
@@ -64,17 +57,3 @@ def render(
     env = dict(os.environ, **({"KUBECONFIG": str(kubeconfig)} if kubeconfig else {}))
     subprocess.run(["bash", "-c", script], cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)
     return out_dir
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("stack", help="reads Pulumi.<stack>.yaml (or examples/Pulumi.<stack>.yaml)")
-    args = parser.parse_args(argv)
-    out = render(args.stack, ROOT / "build" / "manifests" / args.stack)
-    files = sorted(out.rglob("*.yaml"))
-    print(f"{len(files)} manifests in {out.relative_to(ROOT)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,8 +27,8 @@ from engine import Engine
 
 from components.jobs import gc_window
 from components.kube import REGISTRY_SELECTOR as SELECTOR
-from tests.helpers.manifests import manifests
-from tests.helpers.pulumi_mocks import platform
+from devkit.manifests import manifests
+from devkit.pulumi_mocks import platform
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ import pytest
 
 from components.distribution_config import DATA_DIR, RenderSettings
 from components.kube import UID
-from tests.helpers.registry import (
+from devkit.registry import (
     RunningRegistry,
     free_port,
     oci_image,

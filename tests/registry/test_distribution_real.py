@@ -19,7 +19,7 @@ import pytest
 from components import htpasswd
 from components.auth import docker_config
 from components.distribution_config import RenderSettings
-from tests.helpers.registry import (
+from devkit.registry import (
     RunningRegistry,
     oci_image,
     require,

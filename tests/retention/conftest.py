@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .support import RegistryServer, missing_tools
+from devkit.oci_registry import RegistryServer, missing_tools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,9 +24,9 @@ import pytest
 
 from components.retention.http import HttpClient, ssl_context
 from components.retention.registry import Registry
+from devkit.oci_registry import Answer, RegistryServer, StubServer, make_cert, push_image
 
 from .conftest import RunEngine, require_tools
-from .support import Answer, RegistryServer, StubServer, make_cert, push_image
 
 pytestmark = pytest.mark.registry
 

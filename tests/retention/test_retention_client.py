@@ -17,9 +17,9 @@ import pytest
 from components.retention.http import HttpClient, ssl_context
 from components.retention.inuse import fetch_in_use_from_cluster
 from components.retention.registry import AuthError, Registry
+from devkit.oci_registry import Answer, RegistryServer, StubServer, make_cert, push_image, tags_of
 
 from .conftest import RunEngine
-from .support import Answer, RegistryServer, StubServer, make_cert, push_image, tags_of
 
 NAMES = [f"r{n}" for n in range(5)]
 

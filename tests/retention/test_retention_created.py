@@ -14,8 +14,9 @@ from email.utils import format_datetime
 
 import pytest
 
+from devkit.oci_registry import FaultProxy, RegistryServer, push_image, tags_of
+
 from .conftest import RunEngine
-from .support import FaultProxy, RegistryServer, push_image, tags_of
 
 pytestmark = pytest.mark.registry
 

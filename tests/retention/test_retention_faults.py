@@ -8,8 +8,9 @@ from pathlib import Path
 import bcrypt
 import pytest
 
+from devkit.oci_registry import FaultProxy, RegistryServer, add_tag, make_cert, push_image, tags_of
+
 from .conftest import RunEngine, require_tools
-from .support import FaultProxy, RegistryServer, add_tag, make_cert, push_image, tags_of
 
 pytestmark = pytest.mark.registry
 

@@ -18,9 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from components.retention.http import HttpClient, ResponseTooLarge, ssl_context
-
-from .conftest import RunEngine
-from .support import (
+from devkit.oci_registry import (
     OCI_MANIFEST,
     Answer,
     FaultProxy,
@@ -30,6 +28,8 @@ from .support import (
     push_with_config,
     tags_of,
 )
+
+from .conftest import RunEngine
 
 pytestmark = pytest.mark.registry
 

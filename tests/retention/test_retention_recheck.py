@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from .conftest import RunEngine
-from .support import (
+from devkit.oci_registry import (
     FaultProxy,
     RegistryServer,
     add_tag,
@@ -25,6 +24,8 @@ from .support import (
     tag_schema,
     tags_of,
 )
+
+from .conftest import RunEngine
 
 pytestmark = pytest.mark.registry
 

@@ -11,9 +11,7 @@ import pytest
 from components.images import RELEASE_PATTERN
 from components.retention.http import HttpClient, ssl_context
 from components.retention.registry import Registry
-
-from .conftest import RunEngine
-from .support import (
+from devkit.oci_registry import (
     RegistryServer,
     add_tag,
     blobs_of,
@@ -22,6 +20,8 @@ from .support import (
     push_image,
     tags_of,
 )
+
+from .conftest import RunEngine
 
 pytestmark = pytest.mark.registry
 

@@ -16,7 +16,7 @@ import yaml
 from components.config import RegstackConfig, load_config
 from components.distribution import DistributionRegistry, DistributionRegistryArgs
 from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
-from tests.helpers.pulumi_mocks import (
+from devkit.pulumi_mocks import (
     Recorder,
     StackState,
     evaluate,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, load_config
-from tests.helpers.pulumi_mocks import Recorder, platform
+from devkit.pulumi_mocks import Recorder, platform
 
 ADDON_CLAIM = {"registry": {"storage": {"existing_claim": "registry-claim"}}}
 
