@@ -26,7 +26,7 @@ lint: $(VENV)/.installed ## ruff and mypy (the tests are linted, not type-checke
 	$(VENV)/bin/mypy devkit scripts benchmarks
 
 unit: $(VENV)/.installed ## unit tests only (no servers)
-	$(PY) -m pytest -q -m "not e2e and not registry" tests
+	$(PY) -m pytest -q -m "not e2e and not servers" tests
 
 test: setup system-deps lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests
 	bash scripts/checkov.sh --install

@@ -28,6 +28,7 @@ class Registered:
     inputs: dict[str, Any]
     read_id: str | None = None
     """The id of an existing object this program reads (`Resource.get`); None when it creates."""
+    transforms: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -59,7 +60,9 @@ class Recorder(pulumi.runtime.Mocks):
     stack: StackState = field(default_factory=StackState)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(Registered(args.typ, args.name, args.inputs, args.resource_id))
+        self.resources.append(
+            Registered(args.typ, args.name, args.inputs, args.resource_id, list(args.transforms))
+        )
         if args.typ.startswith("pulumi-python:dynamic"):
             return self.stack.outputs(args.name, args.inputs)
         if args.resource_id is not None:
@@ -75,10 +78,11 @@ class Recorder(pulumi.runtime.Mocks):
         return [r for r in self.resources if r.type == typ]
 
     def parent_type(self, name: str) -> str:
-        """The type token of the resource's parent, read from its URN's type chain."""
+        """The type token of the resource's parent, read from its URN's type chain ('' for
+        a top-level resource)."""
         urn = next(u for u in self.urns if u.endswith(f"::{name}"))
         chain = urn.split("::")[2].split("$")
-        return chain[-2]
+        return chain[-2] if len(chain) > 1 else ""
 
     def named(self, name: str) -> Registered:
         matches = [r for r in self.resources if r.name == name]

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from components.alert_rules import AlertSettings, alert_rules
+from devkit.promtool import ROOT
 from tests.monitoring.rule_cases import EVERYTHING
-from tests.monitoring.tools import ROOT
 
 
 def alerts(settings: AlertSettings = EVERYTHING) -> list[dict[str, Any]]:

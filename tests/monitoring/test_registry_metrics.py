@@ -21,7 +21,7 @@ from components.distribution_config import RenderSettings
 from devkit.registry import RunningRegistry, oci_image, pull, push, require, start_registry
 from tests.monitoring.rule_cases import EVERYTHING
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 # Labels Prometheus adds from the scrape target, not the registry itself.
 TARGET_LABELS = {"job", "namespace"}

@@ -13,8 +13,8 @@ import pytest
 from components.alert_rules import AlertSettings, alert_rules
 from components.config import AlertsConfig
 from components.dashboard import registry_dashboard
+from devkit.promtool import ROOT, promtool, write_yaml
 from tests.monitoring.rule_cases import EVERYTHING, Case, cases, promtool_tests
-from tests.monitoring.tools import ROOT, promtool, write_yaml
 
 # Every threshold and `for:` moved away from its default, to show the cases follow them.
 UNUSUAL = AlertSettings(

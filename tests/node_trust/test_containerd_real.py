@@ -22,7 +22,7 @@ from devkit.registry import (
     start_registry,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 OWNER = "regstack/containerd-test"
 
 

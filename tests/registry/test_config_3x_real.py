@@ -26,7 +26,7 @@ from devkit.registry import (
     start_registry,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 PASSWORD = "redis-password-for-3x-tests"
 

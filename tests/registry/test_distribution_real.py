@@ -28,7 +28,7 @@ from devkit.registry import (
     start_registry,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 USER, PASSWORD = "dev", "lab-password-1"
 KEY = "a-random-stack-key-of-64-hex-characters-0123456789abcdef01234567"
 

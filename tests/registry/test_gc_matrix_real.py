@@ -25,7 +25,7 @@ from devkit.gc_matrix import (
 )
 from devkit.registry import RunningRegistry
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 V2 = {"registry": {"version": "2.8.3"}}
 

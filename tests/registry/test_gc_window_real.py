@@ -25,7 +25,7 @@ from devkit import gc_window_sim as sim
 from devkit.registry import RunningRegistry, start_registry
 from devkit.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture

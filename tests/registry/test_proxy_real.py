@@ -27,7 +27,7 @@ from devkit.registry import (
     start_registry,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture

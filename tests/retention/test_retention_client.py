@@ -152,7 +152,7 @@ def test_pods_in_all_namespaces_are_listed_page_by_page_with_the_service_account
     assert http.requests == {"kubernetes": 2}
 
 
-@pytest.mark.registry
+@pytest.mark.servers
 def test_images_running_in_the_cluster_are_kept_by_an_applying_run(
     registry: RegistryServer, kubernetes_api: StubServer, run_engine: RunEngine, tmp_path: Path
 ) -> None:

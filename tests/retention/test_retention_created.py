@@ -18,7 +18,7 @@ from devkit.oci_registry import FaultProxy, RegistryServer, push_image, tags_of
 
 from .conftest import RunEngine
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 EPOCH = "1970-01-01T00:00:00Z"
 BUILDS = [f"build-{n}" for n in range(1, 6)]

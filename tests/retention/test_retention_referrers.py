@@ -27,7 +27,7 @@ from devkit.oci_registry import (
 
 from .conftest import RunEngine
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 OLD = "2020-01-01T00:00:00Z"
 NEW = "2099-01-01T00:00:00Z"

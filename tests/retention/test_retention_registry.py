@@ -23,7 +23,7 @@ from devkit.oci_registry import (
 
 from .conftest import RunEngine
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 OLD = "2020-01-01T00:00:00.123456789Z"  # Go writes nanoseconds; the engine must parse them
 RECENT = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")

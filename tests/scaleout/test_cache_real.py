@@ -13,7 +13,7 @@ from components.jobs import gc_window
 from devkit.config_grammar import REDIS_PASSWORD
 from devkit.redis import RedisServer, start_redis
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 PASSWORD = "cache-password-for-tests"
 

@@ -32,7 +32,7 @@ from devkit.registry import (
 )
 from devkit.s3 import REGISTRY_KEYS, S3Server, start_s3
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from components.distribution_config import (
 from devkit.registry import free_port, start_registry
 from devkit.s3 import REGISTRY_KEYS, S3Server, start_s3
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture(scope="module")

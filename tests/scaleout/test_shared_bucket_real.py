@@ -49,7 +49,7 @@ from devkit.registry import (
 )
 from devkit.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What the platform gives the replicas when registry.http_secret is unset.

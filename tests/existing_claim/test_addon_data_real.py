@@ -33,7 +33,7 @@ from devkit.registry import (
     start_registry,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 
 def addon_config(data: Path) -> dict[str, object]:
