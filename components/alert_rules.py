@@ -27,7 +27,8 @@ class AlertSettings:
 
     namespace: str
     thresholds: AlertsConfig
-    runbook_url: str
+    runbook_url: str | None
+    """Where the runbook is served; None: the alerts carry no runbook link."""
     claim: str | None
     """The claim holding the blobs, whose volume statistics the storage alerts watch; None when
     they are in a bucket, which kubelet does not measure."""
@@ -83,7 +84,11 @@ def _alert(
         "annotations": {
             "summary": summary,
             "description": description,
-            "runbook_url": f"{settings.runbook_url}#{name.lower()}",
+            **(
+                {"runbook_url": f"{settings.runbook_url}#{name.lower()}"}
+                if settings.runbook_url
+                else {}
+            ),
         },
     }
 

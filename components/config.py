@@ -754,7 +754,7 @@ class PullSecretsConfig(_Model):
 
 
 class GcConfig(_Model):
-    """Registry garbage collection (filled in by the maintenance work)."""
+    """Registry garbage collection: `registry garbage-collect` on a schedule, writes held out."""
 
     enabled: bool = Field(True, description="Run `registry garbage-collect` on a schedule.")
     schedule: CronSchedule = Field("0 2 * * 0", description="CronJob schedule (Sunday 02:00).")
@@ -883,9 +883,6 @@ class AlertsConfig(_Model):
     certificate_for: PromDuration = Field("1h", description="`for:` of the certificate alert.")
 
 
-RUNBOOK_URL = "https://github.com/regstack/regstack/blob/main/docs/runbook.md"
-
-
 class MonitoringConfig(_Model):
     """Prometheus Operator objects (ServiceMonitor, PrometheusRule) and a Grafana dashboard."""
 
@@ -909,9 +906,10 @@ class MonitoringConfig(_Model):
         description="Labels of those Prometheus pods (kube-prometheus-stack's by default); `{}` "
         "admits every pod of that namespace.",
     )
-    runbook_url: HttpUrl = Field(
-        RUNBOOK_URL,
-        description="Runbook document; each alert links to `<runbook_url>#<alertname lowercase>`.",
+    runbook_url: HttpUrl | None = Field(
+        None,
+        description="Where your copy of docs/runbook.md is served; each alert then links to "
+        "`<runbook_url>#<alertname lowercase>`. Unset: no link, rather than one to nowhere.",
     )
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from components.alert_rules import AlertSettings, alert_rules
+from components.config import load_config
 from devkit.promtool import ROOT
 from tests.monitoring.rule_cases import EVERYTHING
 
@@ -59,3 +60,9 @@ def test_a_threshold_appears_in_its_expression_exactly() -> None:
     )
     (rule,) = [r for r in alerts(settings) if r["alert"] == "RegistryStorageAlmostFull"]
     assert rule["expr"].endswith("< 0.123456789")
+
+
+def test_without_a_runbook_url_the_alerts_link_no_runbook() -> None:
+    settings = AlertSettings.from_config(load_config({"monitoring": {"enabled": True}}))
+    assert settings.runbook_url is None
+    assert not [r["alert"] for r in alerts(settings) if "runbook_url" in r["annotations"]]
