@@ -4,10 +4,10 @@ import pulumi
 
 from components.config import ConfigError, load_config
 from components.platform import RegistryPlatform
-from components.stack_config import read_program_config
+from components.stack_config import program_secret_sections, read_program_config
 
 try:
-    config = load_config(read_program_config())
+    config = load_config(read_program_config(), secret_sections=program_secret_sections())
 except ConfigError as error:
     # RunError ends the program with these lines only: no traceback, no resource registered.
     raise pulumi.RunError(f"invalid stack configuration:\n{error}") from None

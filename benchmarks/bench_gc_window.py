@@ -44,7 +44,7 @@ def one_run(
     workdir: Path, storage: str, mode: sim.Mode, args: argparse.Namespace, s3: S3Server | None
 ) -> sim.WindowFigures:
     if s3 is None:
-        registry = start_registry(workdir / "rw", RenderSettings())
+        registry = sim.start_on_a_volume(workdir / "rw")
     else:
         settings = RenderSettings(
             s3=S3Settings(bucket=s3.bucket, endpoint=s3.endpoint, secure=False,

@@ -7,13 +7,15 @@ Structured config lives under the `regstack` namespace of a stack file (`regstac
 
 from __future__ import annotations
 
+import copy
+import difflib
 import ipaddress
 import re
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -167,7 +169,7 @@ def _check_hostname(text: str) -> str:
     if name.rsplit(".", 1)[-1].isdigit():
         raise ValueError(
             f"{text!r} is an IP address (or ends in a numeric label); an Ingress host and a "
-            "certificate name must be DNS names"
+            "certificate name must be DNS names: list addresses in tls.ip_addresses"
         )
     return text.lower()
 
@@ -178,6 +180,12 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return text.isascii() and "%" not in text
+
+
+def _check_ip(text: str) -> str:
+    if not _is_ip(text):
+        raise ValueError(f"{text!r} is not an IPv4 or IPv6 address")
+    return str(ipaddress.ip_address(text))
 
 
 def _check_host_or_address(text: str) -> str:
@@ -385,6 +393,7 @@ DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 DnsSubdomain = Annotated[str, AfterValidator(_check_dns_subdomain)]
 Hostname = Annotated[str, AfterValidator(_check_hostname)]
 HostOrAddress = Annotated[str, AfterValidator(_check_host_or_address)]
+IpAddress = Annotated[str, AfterValidator(_check_ip)]
 Endpoint = Annotated[str, AfterValidator(_check_endpoint)]
 HostPort = Annotated[str, AfterValidator(_check_host_port)]
 ImageRepository = Annotated[str, AfterValidator(_check_image_repository)]
@@ -677,8 +686,8 @@ class RegistryConfig(_Model):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     http_secret: SecretStr | None = Field(
         None,
-        description="Shared `http.secret` of several replicas (secret config); derived from the "
-        "S3 secret key when unset.",
+        description="The registry pods' shared `http.secret` (secret config); derived from the "
+        "S3 secret key when unset, else from the stack's random key.",
     )
     cache: CacheConfig = Field(default_factory=CacheConfig)
     placement: PlacementConfig = Field(default_factory=PlacementConfig)
@@ -715,6 +724,10 @@ class TlsConfig(_Model):
     issuer: IssuerRef | None = Field(None, description="Required when mode is `issuer`.")
     dns_names: list[Hostname] = Field(
         default_factory=list, description="Extra SANs besides the hostnames and service names."
+    )
+    ip_addresses: list[IpAddress] = Field(
+        default_factory=list,
+        description="IP address SANs besides 127.0.0.1, for clients that pull by a node's address.",
     )
     duration: Duration = Field("2160h", description="Certificate lifetime (90 days).")
     renew_before: Duration = Field("360h", description="Renew this long before expiry (15 days).")
@@ -1173,11 +1186,13 @@ class HarborRedisConfig(_Model):
 # A `secure:` value read from a stack file without its secrets provider (components/stack_config):
 # only its presence can be checked.
 SECRET_PLACEHOLDER = "[secret]"
+# A `secure:` value that is no ciphertext at all (`v1:PLACEHOLDER`): nothing was ever encrypted.
+SECRET_UNSET = "[not-encrypted]"
 
 
 def _check_seed(secret: SecretStr) -> SecretStr:
     value = secret.get_secret_value()
-    if value != SECRET_PLACEHOLDER and len(value) < 32:
+    if value not in (SECRET_PLACEHOLDER, SECRET_UNSET) and len(value) < 32:
         raise ValueError(
             "must be at least 32 characters; generate one with: openssl rand -base64 32"
         )
@@ -1369,11 +1384,6 @@ def _cache_problems(cfg: RegstackConfig) -> list[Problem]:
     )  # fmt: skip
 
 
-def _shared_secret_source(cfg: RegstackConfig) -> bool:
-    s3 = cfg.registry.storage.s3
-    return cfg.registry.http_secret is not None or (s3 is not None and s3.secret_key is not None)
-
-
 def _registry_problems(cfg: RegstackConfig) -> list[Problem]:
     registry, autoscaling = cfg.registry, cfg.registry.autoscaling
     shared_volume = registry.storage.type == "s3" or registry.storage.access_mode == "ReadWriteMany"
@@ -1386,9 +1396,6 @@ def _registry_problems(cfg: RegstackConfig) -> list[Problem]:
         (several and not shared_volume, path,
          f"{pods} replicas cannot share a ReadWriteOnce volume (only one node can mount it); "
          "use storage.type: s3 (or storage.access_mode: ReadWriteMany), or 1 replica"),
-        (several and shared_volume and not _shared_secret_source(cfg), "registry.http_secret",
-         f"{pods} replicas must share http.secret, or an upload started on one fails on another: "
-         "set it (secret config) or give storage.s3 a secret_key to derive it from"),
         (autoscaling.enabled and "replicas" in registry.model_fields_set, "registry.replicas",
          "the autoscaler sets the number of pods; remove registry.replicas and set "
          "registry.autoscaling.min_replicas instead"),
@@ -1448,9 +1455,20 @@ def _distribution_only(
     )  # fmt: skip
 
 
+# Names only a private resolver answers, which a public ACME CA can never validate.
+_PRIVATE_SUFFIXES = (".local", ".lan", ".internal", ".home.arpa", ".test", ".localhost", ".invalid")
+_PUBLIC_ACME = re.compile(r"letsencrypt|lets-encrypt|zerossl|buypass", re.IGNORECASE)
+
+
 def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
     tls = cfg.tls
+    issuer = tls.issuer.name if tls.mode == "issuer" and tls.issuer else ""
+    private = [name for name in (*cfg.registry.hostnames, *tls.dns_names)
+               if name.endswith(_PRIVATE_SUFFIXES) or "." not in name]  # fmt: skip
     return _failing(
+        (bool(_PUBLIC_ACME.search(issuer)) and bool(private), "tls.issuer.name",
+         f"{issuer!r} looks like a public ACME CA, which only issues for public DNS names and "
+         f"never for {', '.join(private)}: use tls.mode self-signed or an issuer of your own CA"),
         (tls.mode == "issuer" and tls.issuer is None, "tls.issuer",
          "tls.mode issuer needs an issuer: {name: ..., kind: ClusterIssuer or Issuer}"),
         (tls.mode != "issuer" and tls.issuer is not None, "tls.issuer",
@@ -1473,6 +1491,10 @@ def _auth_problems(cfg: RegstackConfig) -> list[Problem]:
         for index, name in enumerate(names)
     ]
     return _failing(
+        # Harbor has its own logins; _harbor_problems refuses auth there.
+        (bool(auth.users) and not auth.enabled and cfg.backend != "harbor", "auth.enabled",
+         "users are listed but auth is off, so the registry lets everyone in: set "
+         "auth.enabled: true (or remove auth.users)"),
         (auth.enabled and not auth.users, "auth.users",
          "auth is enabled but no user is listed; add {name: ..., password: <secret>}"),
         *duplicates,
@@ -1504,6 +1526,13 @@ HARBOR_OWNED_VALUES = (
     "database.external.password",
     "redis.external.password",
 )
+
+
+def _has_key(values: Any, key: str) -> bool:
+    """Whether `key` names a mapping entry anywhere in `values`."""
+    if isinstance(values, dict):
+        return key in values or any(_has_key(v, key) for v in values.values())
+    return isinstance(values, list) and any(_has_key(v, key) for v in values)
 
 
 def _has_path(values: dict[str, Any], dotted: str) -> bool:
@@ -1585,6 +1614,8 @@ def _harbor_problems(cfg: RegstackConfig) -> list[Problem]:
          "a ServiceMonitor scrapes metrics that are off: set harbor.metrics.enabled: true"),
         *internal_tls,
         *owned,
+        (_has_key(harbor.extra_values, "chartmuseum"), "harbor.extra_values",
+         f"chartmuseum values do nothing: {_REMOVED_KEYS['chartmuseum']}"),
         (bool(harbor.extra_values.get("enableMigrateHelmHook")), "harbor.extra_values.enableMigrateHelmHook",
          "the chart is rendered by Pulumi, which does not run Helm hooks, so the migration "
          "would silently never run; leave it off (Harbor core migrates on start)"),
@@ -1672,9 +1703,78 @@ def _resource_problems(cfg: RegstackConfig) -> list[Problem]:
     ])  # fmt: skip
 
 
+# The registry.* keys the other backends carry out, or refuse with a reason of their own.
+_REGISTRY_KEYS_USED = {
+    "microk8s-addon": ("storage.size", "storage.storage_class", "storage.type", "storage.s3", "service",
+                       "replicas", "placement", "proxy", "storage.existing_claim", "autoscaling",
+                       "advertise"),
+    "harbor": ("namespace", "hostnames", "storage.type", "storage.s3", "storage.size", "service",
+               "placement", "proxy", "storage.existing_claim", "autoscaling", "advertise", "cache",
+               "http_secret", "ingress"),
+}  # fmt: skip
+_REGISTRY_KEYS_HINT = {
+    "microk8s-addon": "the microk8s-addon backend enables the addon's own registry (in "
+    "container-registry) and ignores this; remove it, or use backend: distribution",
+    "harbor": "the harbor backend deploys Harbor's own registry and ignores this; remove it, or "
+    "set Harbor's value in harbor.extra_values",
+}
+
+
+def _given_paths(model: BaseModel, prefix: str = "") -> Iterator[str]:
+    """The dotted keys a config gives explicitly, down to the leaves."""
+    for name in sorted(model.model_fields_set):
+        value = getattr(model, name)
+        if isinstance(value, BaseModel) and value.model_fields_set:
+            yield from _given_paths(value, f"{prefix}{name}.")
+        else:
+            yield prefix + name
+
+
+def _ignored_problems(cfg: RegstackConfig) -> list[Problem]:
+    """Settings the chosen backend would drop without a word."""
+    used = _REGISTRY_KEYS_USED.get(cfg.backend)
+    unused = [
+        Problem(f"registry.{path}", _REGISTRY_KEYS_HINT[cfg.backend])
+        for path in _given_paths(cfg.registry)
+        if used is not None and not any(path == key or path.startswith(key + ".") for key in used)
+    ]
+    return unused + _backend_section_problems(cfg)
+
+
+def _backend_section_problems(cfg: RegstackConfig) -> list[Problem]:
+    service, addon, harbor = (
+        cfg.registry.service,
+        cfg.backend == "microk8s-addon",
+        cfg.backend == "harbor",
+    )
+    gc_asked = cfg.gc.enabled and "gc" in cfg.model_fields_set
+    return _failing(
+        ("node_port" in service.model_fields_set and service.type != "NodePort" and not addon,
+         "registry.service.node_port",
+         f"a node port is only used with service type NodePort (type is {service.type}); remove it"),
+        (addon and gc_asked, "gc",
+         "regstack runs no garbage collection for the microk8s-addon's registry (the addon's "
+         "own deployment); set gc.enabled: false, or use backend: distribution, whose GC "
+         "CronJob runs the chapter's garbage-collect"),
+        (addon and cfg.monitoring.enabled, "monitoring.enabled",
+         "the microk8s-addon's registry exposes no metrics; set monitoring.enabled: false, or use "
+         "backend: distribution"),
+        (harbor and gc_asked, "gc",
+         "Harbor schedules its own garbage collection (Administration > Clean Up); set "
+         "gc.enabled: false"),
+        (harbor and cfg.monitoring.enabled, "monitoring.enabled",
+         "regstack's rules and dashboard read Distribution's metrics; for Harbor use "
+         "harbor.metrics.enabled and harbor.metrics.service_monitor"),
+        (harbor and "size" in cfg.registry.storage.model_fields_set, "registry.storage.size",
+         "Harbor's registry volume is harbor.persistence.registry.size; move the size there"),
+        (harbor and bool(service.model_fields_set), "registry.service",
+         "Harbor is reached through harbor.expose (type, node_ports); remove registry.service"),
+    )  # fmt: skip
+
+
 def _cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
     problems = _profile_problems(cfg) + _tls_problems(cfg) + _auth_problems(cfg)
-    problems += _resource_problems(cfg)
+    problems += _resource_problems(cfg) + _ignored_problems(cfg)
     problems += _retention_problems(cfg) + _node_trust_problems(cfg)
     if cfg.backend == "microk8s-addon":
         problems += _addon_problems(cfg) + _distribution_only(
@@ -1709,47 +1809,176 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     return path
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    """The keys the model accepts at the parent of `loc`, for 'unknown key' messages."""
-    current: type[BaseModel] | None = model
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
+def _field_model(annotation: Any) -> type[BaseModel] | None:
+    candidates = [annotation, *getattr(annotation, "__args__", ())]
+    return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model that holds the key at the end of `loc`."""
+    current: type[BaseModel] | None = RegstackConfig
+    for part in (p for p in loc[:-1] if not isinstance(p, int)):
         field = current.model_fields.get(part) if current else None
-        if field is None:
-            return []
-        annotation = field.annotation
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        current = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
-    return sorted(current.model_fields) if current else []
+        current = _field_model(field.annotation) if field else None
+    return current
+
+
+def _key_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every key below `model`, dotted: where a misplaced key may belong."""
+    paths = []
+    for name, field in model.model_fields.items():
+        paths.append(prefix + name)
+        nested = _field_model(field.annotation)
+        if nested is not None:
+            paths += _key_paths(nested, f"{prefix}{name}.")
+    return paths
+
+
+# Keys users bring from other registries' settings that regstack has no place for.
+_REMOVED_KEYS = {
+    "chartmuseum": "Harbor 2.8 removed ChartMuseum (Helm charts are pushed as OCI artifacts to "
+    "any project); remove it",
+}
+
+
+def _unknown_key_message(loc: tuple[int | str, ...]) -> str:
+    key, model = str(loc[-1]), _model_at(loc)
+    if key in _REMOVED_KEYS:
+        return f"unknown key: {_REMOVED_KEYS[key]}"
+    allowed = sorted(model.model_fields) if model else []
+    parent = _dotted(tuple(p for p in loc[:-1] if not isinstance(p, int)))
+
+    def plain(text: str) -> str:
+        return text.lower().replace("_", "").replace("-", "")
+
+    paths = _key_paths(model) if model else []
+    matches = [p for p in paths if plain(p.rsplit(".", 1)[-1]) == plain(key)]
+    matches = matches or difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
+    hint = f"did you mean {parent + '.' if parent else ''}{matches[0]}? " if matches else ""
+    return f"unknown key; {hint}allowed keys here: {', '.join(allowed)}"
 
 
 def _message(error: Any) -> str:
-    kind, message = error["type"], error["msg"]
+    kind, message, given = error["type"], error["msg"], error.get("input")
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(RegstackConfig, error["loc"])
-        return f"unknown key; allowed keys here: {', '.join(allowed)}"
+        return _unknown_key_message(error["loc"])
     if kind == "missing":
         return "required key is missing"
     if kind == "value_error":
         return message.removeprefix("Value error, ")
     if kind in ("model_type", "dict_type"):
         return "must be a mapping of keys to values"
-    return f"{message[0].lower()}{message[1:]} (got {error['input']!r})"
+    if kind == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):
+        return f'YAML reads an unquoted {given!r} as a number; quote it: "{given}"'
+    return f"{message[0].lower()}{message[1:]} (got {given!r})"
 
 
-def load_config(raw: Any) -> RegstackConfig:
-    """Validate the `regstack:` config mapping; raise ConfigError naming every problem."""
+def _secrets(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, value) of every secret the config gives, at any depth."""
+    if isinstance(value, SecretStr):
+        yield path, value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in sorted(value.model_fields_set):
+            yield from _secrets(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secrets(item, f"{path}[{index}]")
+
+
+def _secret_problems(cfg: RegstackConfig, secret_sections: Collection[str]) -> list[Problem]:
+    problems = []
+    for path, value in _secrets(cfg):
+        how = f"pulumi config set --secret --path '{path}'"
+        if value == SECRET_UNSET:
+            problems.append(Problem(path, f"is a placeholder, not an encrypted value: `{how}`"))
+        elif value != SECRET_PLACEHOLDER and re.split(r"[.\[]", path)[0] not in secret_sections:
+            problems.append(
+                Problem(
+                    path,
+                    f"is in plaintext in the stack config, so it would be committed in "
+                    f"clear: encrypt it with `{how}`",
+                )
+            )
+    return problems
+
+
+def _without(raw: dict[str, Any], locations: list[tuple[int | str, ...]]) -> dict[str, Any]:
+    """`raw` without the values at `locations` (a list item goes whole), to check the rest."""
+    rest = copy.deepcopy(raw)
+    dropped = object()
+    for loc in locations:
+        parts = [p for p in loc if p != "[key]"]
+        items = [i for i, p in enumerate(parts) if isinstance(p, int)]
+        parts = parts[: items[-1] + 1] if items else parts
+        container: Any = rest
+        for part in parts[:-1]:
+            ok = isinstance(container, dict) and part in container
+            ok = ok or (
+                isinstance(container, list) and isinstance(part, int) and part < len(container)
+            )
+            if not ok:
+                break
+            container = container[part]
+        else:
+            if isinstance(container, dict):
+                container.pop(parts[-1], None)
+            elif isinstance(container, list) and isinstance(parts[-1], int):
+                container[parts[-1]] = dropped
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value if v is not dropped]
+        return value
+
+    return cast(dict[str, Any], clean(rest))
+
+
+def _related(path: str, paths: set[str]) -> bool:
+    return any(
+        path == other
+        or other.startswith((path + ".", path + "["))
+        or path.startswith((other + ".", other + "["))
+        for other in paths
+    )  # fmt: skip
+
+
+def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> RegstackConfig:
+    """Validate the `regstack:` config mapping; raise ConfigError naming every problem.
+
+    `secret_sections`: the top-level keys whose values Pulumi holds encrypted (a stack file's
+    `secure:` values arrive as SECRET_PLACEHOLDER: pass `()`); a secret anywhere else is in
+    plaintext and refused. None skips that check, for config built in code.
+    """
     if not isinstance(raw, dict):
         raise ConfigError([Problem("", "the config must be a mapping of keys to values")])
+    # components/stack_config passes a near miss of the `regstack:` namespace through as is.
+    stray = [key for key in raw if ":" in str(key)]
+    problems = [
+        Problem(
+            "",
+            f"`{key}` is not read (its namespace is not regstack): did you mean "
+            f"regstack:{str(key).partition(':')[2]}?",
+        )
+        for key in stray
+    ]
+    raw = {key: value for key, value in raw.items() if key not in stray}
     try:
-        cfg = RegstackConfig.model_validate(raw)
+        cfg: RegstackConfig | None = RegstackConfig.model_validate(raw)
     except ValidationError as err:
-        problems = [Problem(_dotted(e["loc"]), _message(e)) for e in err.errors()]
-        raise ConfigError(problems) from None
-    problems = _cross_field_problems(cfg)
-    if problems:
+        problems += [Problem(_dotted(e["loc"]), _message(e)) for e in err.errors()]
+        # The rest may still break cross-field rules: report those in the same round.
+        try:
+            cfg = RegstackConfig.model_validate(_without(raw, [e["loc"] for e in err.errors()]))
+        except ValidationError:
+            cfg = None
+    if cfg is not None:
+        reported = {p.path for p in problems}
+        later = _cross_field_problems(cfg)
+        if secret_sections is not None:
+            later += _secret_problems(cfg, secret_sections)
+        problems += [p for p in later if not _related(p.path, reported)]
+    if problems or cfg is None:
         raise ConfigError(problems)
     return cfg

@@ -21,8 +21,9 @@ readers differ, the difference is a named option here, not a second parser:
 - `PROTECTED_ALIASES`: the aliases retention keeps by default (not `dev`, which moves with
   every push and so pins nothing worth keeping).
 
-``python -m components.images tags --sha SHA --ref REF [--build N] [--time ISO] [--image NAME]``
-prints the tags (or full references) that the application pipeline pushes for one commit.
+``python -m components.images tags --sha SHA --ref REF [--build N] [--time ISO] [--image NAME]
+[--environment dev|staging|prod]`` prints the tags (or full references) that the application
+pipeline pushes for one commit.
 """
 
 from __future__ import annotations
@@ -463,16 +464,41 @@ def _require_count(value: int, what: str) -> None:
         raise ValueError(f"{what} must be a non-negative integer, got {value!r}")
 
 
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def _environment_aliases(environment: str, version: str | None) -> list[str]:
+    """The alias tags of a build going to `environment`: the chapter's `staging` for a
+    pre-release, `prod` with `stable` and `latest` (the newest stable version) for a release."""
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
+    kind = classify_tag(version) if version else None
+    if environment == "prod" and kind is not TagKind.RELEASE:
+        raise ValueError(
+            "only a release version (git tag v1.2.3) goes to prod; "
+            "a pre-release goes to staging, a branch to dev"
+        )
+    if environment == "staging" and kind is None:
+        raise ValueError("staging takes a version (git tag v1.2.3-rc1); a branch goes to dev")
+    return [environment, "stable", "latest"] if environment == "prod" else [environment]
+
+
 def pipeline_tags(
-    sha: str, ref: str, build: int | None = None, moment: datetime | None = None
+    sha: str,
+    ref: str,
+    build: int | None = None,
+    moment: datetime | None = None,
+    environment: str | None = None,
 ) -> list[str]:
     """The tags the application pipeline pushes for commit `sha` built from git `ref`.
 
     Every image gets its ``sha-`` tag; a version tag push (``refs/tags/v1.2.3``) adds the
     version, a branch push (``refs/heads/...``) adds the sanitised branch name, and the CI build
-    number and build time add ``build-`` and timestamp tags when given.
+    number and build time add ``build-`` and timestamp tags when given. With `environment`
+    (dev, staging, prod) the environment's alias tags come last (see _environment_aliases).
     """
     tags = [sha_tag(sha)]
+    version = None
     if ref.startswith("refs/tags/"):
         version = ref.removeprefix("refs/tags/")
         # A release pipeline must not push an arbitrary git tag as if it were a version.
@@ -489,6 +515,8 @@ def pipeline_tags(
         tags.append(build_tag(build))
     if moment is not None:
         tags.append(timestamp_tag(moment))
+    if environment is not None:
+        tags += _environment_aliases(environment, version)
     return tags
 
 
@@ -503,9 +531,14 @@ def main(argv: list[str] | None = None) -> int:
         "--time", type=datetime.fromisoformat, help="build time, ISO 8601 with a UTC offset"
     )
     tags.add_argument("--image", help="print full references for this registry/repository")
+    tags.add_argument(
+        "--environment",
+        help="add the alias tags of this environment: dev; staging (a pre-release); "
+        "prod (a release: also stable and latest)",
+    )
     args = parser.parse_args(argv)
     try:
-        lines = pipeline_tags(args.sha, args.ref, args.build, args.time)
+        lines = pipeline_tags(args.sha, args.ref, args.build, args.time, args.environment)
         if args.image is not None:
             lines = [str(ImageReference.parse(f"{args.image}:{tag}")) for tag in lines]
     except ValueError as error:

@@ -120,23 +120,37 @@ def node_pull_endpoints(cfg: RegstackConfig) -> list[str]:
     return list(dict.fromkeys([*names, *cfg.node_trust.endpoints]))
 
 
-def derived_http_secret(s3_secret_key: str) -> str:
-    """A stable http.secret from the S3 secret key: the same on every run, so no diff, and
-    secret as long as that key is."""
-    return hmac.new(s3_secret_key.encode(), b"regstack:http.secret", hashlib.sha256).hexdigest()
+def derived_http_secret(key: str) -> str:
+    """A stable http.secret from a secret key: the same on every run, so no diff, and secret
+    as long as that key is."""
+    return hmac.new(key.encode(), b"regstack:http.secret", hashlib.sha256).hexdigest()
 
 
-def registry_secret_env(cfg: RegstackConfig) -> dict[str, pulumi.Output[str]]:
-    """The registry pods' secret environment (names from distribution_config), as secrets."""
+def registry_secret_env(
+    cfg: RegstackConfig, stack_key: pulumi.Input[str]
+) -> dict[str, pulumi.Output[str]]:
+    """The registry pods' secret environment (names from distribution_config), as secrets.
+
+    http.secret signs the state of blob uploads in progress; without one each pod draws its
+    own, and an upload started on one pod fails on the next with "invalid secret": on another
+    replica, across a rollout, and on the read-only pod of the GC window. So every stack has one:
+    the configured one, else derived from the S3 secret key (as before), else from the stack key.
+    """
     registry, s3 = cfg.registry, cfg.registry.storage.s3
-    values: dict[str, str] = {}
+    values: dict[str, pulumi.Input[str]] = {}
+    s3_secret_key: str | None = None
     if registry.storage.type == "s3" and s3 is not None and s3.access_key and s3.secret_key:
+        s3_secret_key = s3.secret_key.get_secret_value()
         values[render.ENV_S3_ACCESS_KEY] = s3.access_key.get_secret_value()
-        values[render.ENV_S3_SECRET_KEY] = s3.secret_key.get_secret_value()
+        values[render.ENV_S3_SECRET_KEY] = s3_secret_key
     if registry.http_secret is not None:
         values[render.ENV_HTTP_SECRET] = registry.http_secret.get_secret_value()
-    elif render.ENV_S3_SECRET_KEY in values:
-        values[render.ENV_HTTP_SECRET] = derived_http_secret(values[render.ENV_S3_SECRET_KEY])
+    elif s3_secret_key is not None:
+        values[render.ENV_HTTP_SECRET] = derived_http_secret(s3_secret_key)
+    else:
+        values[render.ENV_HTTP_SECRET] = pulumi.Output.from_input(stack_key).apply(
+            derived_http_secret
+        )
     if registry.cache.redis != "none" and registry.cache.password is not None:
         values[render.ENV_REDIS_PASSWORD] = registry.cache.password.get_secret_value()
     if registry.proxy is not None and registry.proxy.password is not None:
@@ -270,7 +284,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 namespace=namespace,
                 tls=cfg.tls,
                 dns_names=certificate_dns_names(cfg, service),
-                ip_addresses=["127.0.0.1"],
+                ip_addresses=["127.0.0.1", *cfg.tls.ip_addresses],
                 read_ca=bool(cfg.node_trust.nodes),
             ),
             opts=child,
@@ -288,7 +302,7 @@ class RegistryPlatform(pulumi.ComponentResource):
             protect_data=cfg.protect_data,
             skip_await=cfg.skip_await,
             redis_address=self._cache(name, cfg, namespace, stack_key, child),
-            secret_env=registry_secret_env(cfg),
+            secret_env=registry_secret_env(cfg, stack_key),
             scraper=(cfg.monitoring.scraper_namespace, cfg.monitoring.prometheus_pod_labels),
         )
         certificate = None

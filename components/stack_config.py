@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import difflib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from components.config import SECRET_PLACEHOLDER, ConfigError, Problem
+from components.config import SECRET_PLACEHOLDER, SECRET_UNSET, ConfigError, Problem
 
 NAMESPACE = "regstack"
 # A `secure:` value is opaque without the stack's secrets provider; validation only needs to
@@ -16,26 +20,48 @@ NAMESPACE = "regstack"
 
 
 def _strip_namespace(key: str) -> str | None:
-    """`regstack:tls` -> `tls`; keys without a namespace belong to the project (regstack)."""
+    """`regstack:tls` -> `tls`; keys without a namespace belong to the project (regstack).
+    A near miss (`regstak:tls`) stays whole, for load_config to ask "did you mean"."""
     namespace, sep, name = key.partition(":")
     if not sep:
         return key
-    return name if namespace == NAMESPACE else None
+    if namespace == NAMESPACE:
+        return name
+    return key if difflib.get_close_matches(namespace, [NAMESPACE], cutoff=0.75) else None
 
 
-def replace_secure(value: Any, replacement: str) -> Any:
-    """`value` with every `secure:` mapping (an encrypted config value) replaced."""
+# The passphrase provider writes `v1:<nonce>:<ciphertext>`, the others (cloud KMS, Vault, the
+# Pulumi service) base64 ciphertext; AES-GCM alone adds a 16-byte tag to every value.
+_CIPHERTEXT = re.compile(r"(?:v1:[A-Za-z0-9+/]+={0,2}:)?(?P<data>[A-Za-z0-9+/]+={0,2})")
+
+
+def is_ciphertext(text: Any) -> bool:
+    """Whether a `secure:` value can be something a secrets provider encrypted."""
+    match = _CIPHERTEXT.fullmatch(text) if isinstance(text, str) else None
+    try:
+        return match is not None and len(base64.b64decode(match["data"], validate=True)) >= 16
+    except (binascii.Error, ValueError):
+        return False
+
+
+def replace_secure(value: Any, replacement: str, unset: str | None = None) -> Any:
+    """`value` with every `secure:` mapping (an encrypted config value) replaced; with `unset`,
+    one that holds no ciphertext (`v1:PLACEHOLDER`) is replaced by that instead."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return replacement
-        return {k: replace_secure(v, replacement) for k, v in value.items()}
+            fake = unset is not None and not is_ciphertext(value["secure"])
+            return unset if fake else replacement
+        return {k: replace_secure(v, replacement, unset) for k, v in value.items()}
     if isinstance(value, list):
-        return [replace_secure(v, replacement) for v in value]
+        return [replace_secure(v, replacement, unset) for v in value]
     return value
 
 
 def read_stack_file(path: str | Path, secret: str = SECRET_PLACEHOLDER) -> dict[str, Any]:
-    """The `regstack:` part of a `Pulumi.<stack>.yaml`, each secure value replaced by `secret`."""
+    """The `regstack:` part of a `Pulumi.<stack>.yaml`, each secure value replaced by `secret`.
+    For validation (`secret` left as SECRET_PLACEHOLDER), one that is no ciphertext becomes
+    SECRET_UNSET; a caller's own stand-in replaces every secure value."""
+    unset = SECRET_UNSET if secret == SECRET_PLACEHOLDER else None
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
@@ -58,7 +84,7 @@ def read_stack_file(path: str | Path, secret: str = SECRET_PLACEHOLDER) -> dict[
     for key, value in config.items():
         name = _strip_namespace(str(key))
         if name is not None:
-            raw[name] = replace_secure(value, secret)
+            raw[name] = replace_secure(value, secret, unset)
     return raw
 
 
@@ -83,3 +109,13 @@ def read_program_config() -> dict[str, Any]:
         if name is not None:
             raw[name] = _decode(value)
     return raw
+
+
+def program_secret_sections() -> set[str]:
+    """The top-level `regstack:` keys the engine holds encrypted (`--secret` anywhere in them)."""
+    from pulumi.runtime import config as runtime_config
+
+    keys = {*runtime_config.get_config_env(), *runtime_config.CONFIG.get()}
+    secret = set(runtime_config.get_config_secret_keys_env())
+    secret |= {key for key in keys if runtime_config.is_config_secret(key)}
+    return {name for key in secret if (name := _strip_namespace(key)) is not None}

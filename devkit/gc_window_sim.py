@@ -31,8 +31,9 @@ from typing import Literal
 
 import yaml
 
+from components.distribution_config import ENV_HTTP_SECRET, RenderSettings
 from components.jobs.gc_window import READ_ONLY_ENV, READ_ONLY_VALUE
-from devkit.registry import RunningRegistry, free_port, serve
+from devkit.registry import RunningRegistry, free_port, serve, start_registry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 PUSH_EVERY = 0.2
@@ -59,7 +60,13 @@ class Forwarder:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
-        backend = self.backend
+        # Picking the backend and counting the connection on it are one step: otherwise a
+        # connection picked just before a switch is not yet counted when `drain` looks, and
+        # reaches a backend already stopped.
+        with self._lock:
+            backend = self.backend
+            if backend is not None:
+                self.active[backend] += 1
         if backend is None:  # no endpoints: what a Deployment scaled to zero leaves
             client.close()
             return
@@ -68,9 +75,8 @@ class Forwarder:
             upstream = socket.create_connection((host, int(port)), timeout=60)
         except OSError:
             client.close()
+            self._release(backend)
             return
-        with self._lock:
-            self.active[backend] += 1
         done = threading.Event()
 
         def pipe(source: socket.socket, sink: socket.socket) -> None:
@@ -87,11 +93,15 @@ class Forwarder:
         done.wait(60)
         for end in (client, upstream):
             end.close()
+        self._release(backend)
+
+    def _release(self, backend: str) -> None:
         with self._lock:
             self.active[backend] -= 1
 
     def switch(self, backend: str | None) -> None:
-        self.backend = backend
+        with self._lock:
+            self.backend = backend
 
     def drain(self, backend: str, timeout: float = 30) -> None:
         """Wait until no connection to `backend` is open: a pod's graceful termination."""
@@ -103,7 +113,7 @@ class Forwarder:
         self._listener.close()
 
 
-def _request(
+def request(
     host: str, method: str, path: str, body: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
@@ -119,12 +129,12 @@ def _request(
 def push_blob(host: str, repository: str, data: bytes) -> tuple[int, str]:
     """(status of the step that ended the push, digest): 201 when the blob is stored."""
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    status, headers, _ = _request(host, "POST", f"/v2/{repository}/blobs/uploads/")
+    status, headers, _ = request(host, "POST", f"/v2/{repository}/blobs/uploads/")
     if status != 202:
         return status, digest
     location = headers["Location"]
     path = location[location.index("/v2/") :]
-    status, _, _ = _request(host, "PUT", f"{path}&digest={digest}", data,
+    status, _, _ = request(host, "PUT", f"{path}&digest={digest}", data,
                             {"Content-Type": "application/octet-stream"})  # fmt: skip
     return status, digest
 
@@ -146,14 +156,14 @@ def push_image(host: str, repository: str, tag: str, layers: int, size: int) -> 
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d,
                     "size": size} for d in digests],
     }).encode()  # fmt: skip
-    status, _, body = _request(host, "PUT", f"/v2/{repository}/manifests/{tag}", manifest,
+    status, _, body = request(host, "PUT", f"/v2/{repository}/manifests/{tag}", manifest,
                                {"Content-Type": OCI_MANIFEST})  # fmt: skip
     assert status == 201, (status, body)
 
 
 def pull_image(host: str, repository: str, tag: str) -> None:
     """Manifest and every blob, each checked against its digest; raises on any failure."""
-    status, _, body = _request(host, "GET", f"/v2/{repository}/manifests/{tag}",
+    status, _, body = request(host, "GET", f"/v2/{repository}/manifests/{tag}",
                                headers={"Accept": OCI_MANIFEST})  # fmt: skip
     if status != 200:
         raise OSError(f"manifest: HTTP {status}")
@@ -161,14 +171,16 @@ def pull_image(host: str, repository: str, tag: str) -> None:
     for digest in [manifest["config"]["digest"]] + [
         layer["digest"] for layer in manifest["layers"]
     ]:
-        status, _, blob = _request(host, "GET", f"/v2/{repository}/blobs/{digest}")
+        status, _, blob = request(host, "GET", f"/v2/{repository}/blobs/{digest}")
         if status != 200 or "sha256:" + hashlib.sha256(blob).hexdigest() != digest:
             raise OSError(f"blob {digest[:19]}: HTTP {status}")
 
 
 @dataclass
 class Event:
+    started: float
     at: float
+    """When it ended."""
     outcome: str
     """"ok", an HTTP status, or the name of the connection error."""
 
@@ -194,22 +206,24 @@ class Traffic:
 
     def _pull(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 pull_image(self.host, random.choice(self.repositories), "latest")
                 outcome = "ok"
             except (OSError, http.client.HTTPException, ValueError) as err:
                 outcome = type(err).__name__ + (f": {err}" if type(err) is OSError else "")
                 time.sleep(0.05)  # as a client's retry would; a tight loop would starve the CPUs
-            self.pulls.append(Event(time.monotonic(), outcome))
+            self.pulls.append(Event(started, time.monotonic(), outcome))
 
     def _push(self) -> None:
         while not self._stop.wait(PUSH_EVERY):
+            started = time.monotonic()
             try:
                 status, _ = push_blob(self.host, "probe/pushes", os.urandom(1024))
                 outcome = "ok" if status == 201 else str(status)
             except (OSError, http.client.HTTPException) as err:
                 outcome = type(err).__name__
-            self.pushes.append(Event(time.monotonic(), outcome))
+            self.pushes.append(Event(started, time.monotonic(), outcome))
 
     def stop(self) -> None:
         self._stop.set()
@@ -245,6 +259,13 @@ def _refused_seconds(pushes: list[Event]) -> float:
             total += event.at - refused_since
             refused_since = None
     return total
+
+
+def start_on_a_volume(workdir: Path) -> RunningRegistry:
+    """The registry as regstack renders it on a filesystem volume: with the shared http.secret
+    every stack has (components/platform.py), which the read-only pod shares."""
+    settings = RenderSettings(shared_secret=True)
+    return start_registry(workdir, settings, secrets={ENV_HTTP_SECRET: "gc-window-simulation"})
 
 
 def read_only_twin(registry: RunningRegistry, workdir: Path) -> RunningRegistry:
@@ -304,7 +325,8 @@ def run_window(
         if twin is not None and twin.process.poll() is None:
             twin.stop()
     failed = [e for e in traffic.pulls if e.outcome != "ok"]
-    during = [e for e in traffic.pulls if gc_start <= e.at <= gc_end]
+    # A pull is "during GC" when any part of it is: a GC shorter than one pull still counts.
+    during = [e for e in traffic.pulls if e.started <= gc_end and e.at >= gc_start]
     return WindowFigures(
         mode=mode, pulls=len(traffic.pulls), failed_pulls=len(failed),
         pulls_during_gc=len(during),

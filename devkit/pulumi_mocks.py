@@ -95,12 +95,17 @@ def evaluate(
     config: dict[str, Any] | None = None,
     existing: dict[str, dict[str, Any]] | None = None,
     stack: StackState | None = None,
+    secret_keys: list[str] | None = None,
 ) -> Recorder:
     """Run `build` under fresh mocks (stack `test`) and wait for every registration; `stack`
     carries state over from an earlier run of the same stack (a new stack when None)."""
     recorder = Recorder(existing=existing or {}, stack=stack or StackState())
     pulumi.runtime.set_mocks(recorder, project="regstack", stack="test", preview=False)
-    pulumi.runtime.set_all_config({f"regstack:{k}": _encode(v) for k, v in (config or {}).items()})
+    # Every section is a secret, as `pulumi config set --secret` leaves one holding a password.
+    keys = secret_keys if secret_keys is not None else [f"regstack:{k}" for k in config or {}]
+    pulumi.runtime.set_all_config(
+        {f"regstack:{k}": _encode(v) for k, v in (config or {}).items()}, keys
+    )
 
     @pulumi.runtime.test
     def run() -> None:
@@ -113,9 +118,12 @@ def evaluate(
     return recorder
 
 
-def run_program(config: dict[str, Any], stack: StackState | None = None) -> Recorder:
+def run_program(
+    config: dict[str, Any], stack: StackState | None = None, secret_keys: list[str] | None = None
+) -> Recorder:
     """Evaluate the project's `__main__.py` with the given `regstack:` config."""
-    return evaluate(lambda: runpy.run_path(str(ROOT / "__main__.py")), config, stack=stack)
+    program = lambda: runpy.run_path(str(ROOT / "__main__.py"))  # noqa: E731
+    return evaluate(program, config, stack=stack, secret_keys=secret_keys)
 
 
 def _encode(value: Any) -> str:

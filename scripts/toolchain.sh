@@ -259,7 +259,9 @@ echo "toolchain: $BIN"
 for b in pulumi pulumi-language-python pulumi-resource-command pulumi-resource-kubernetes etcd kube-apiserver kube-controller-manager kubectl; do
   [[ -x "$BIN/$b" ]] || { printf '  %-28s %s\n' "$b" "(missing)"; continue; }
   case "$b" in
-    pulumi) out="$("$BIN/$b" version 2>&1 || true)" ;;
+    # The CLI writes a log of every command under $PULUMI_HOME (default: the passwd home's
+    # ~/.pulumi), so asking it its version gets a throwaway home.
+    pulumi) home="$(mktemp -d)"; out="$(PULUMI_HOME="$home" "$BIN/$b" version 2>&1 || true)"; rm -rf "$home" ;;
     pulumi-language-python) out="$("$BIN/$b" -version 2>&1 || true)" ;;
     pulumi-resource-command) out="v$COMMAND_PROVIDER_VERSION (plugin reports its version over gRPC only)" ;;
     pulumi-resource-kubernetes) out="v$KUBERNETES_PROVIDER_VERSION (module $KUBERNETES_PROVIDER_MODULE; plugin reports its version over gRPC only)" ;;

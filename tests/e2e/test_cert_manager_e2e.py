@@ -101,6 +101,19 @@ def test_the_registry_tls_secret_holds_a_leaf_for_the_configured_names_signed_by
     )
 
 
+def test_the_readmes_lab_ca_command_reads_the_ca_from_the_ca_secret_name_output(
+    dev: RegstackProject, tmp_path: Path
+) -> None:
+    # README "After `pulumi up`": kubectl get secret "$(pulumi stack output ca_secret_name)"
+    # -o jsonpath='{.data.ca\\.crt}' | base64 -d > lab-ca.crt
+    engine = dev.engine
+    wait_ready(engine, f"{CERTIFICATES}/regstack-certificate-ca")
+    name = dev.outputs()["ca_secret_name"]
+    lab_ca = secret_file(engine, name, "ca.crt", tmp_path)
+    leaf = secret_file(engine, "regstack-certificate-tls", "tls.crt", tmp_path)
+    assert openssl("verify", "-CAfile", str(lab_ca), str(leaf)).strip() == f"{leaf}: OK"
+
+
 READ_CA_PROGRAM = """\
 import pulumi
 from components.certificate import RegistryCertificate, RegistryCertificateArgs

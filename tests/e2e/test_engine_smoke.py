@@ -4,11 +4,14 @@ the throwaway API server."""
 
 from __future__ import annotations
 
+import os
+import pwd
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from engine import Engine, write_program
+from engine import SCRIPTS, Engine, write_program
 
 pytestmark = pytest.mark.e2e
 
@@ -60,3 +63,13 @@ def test_up_preview_destroy(engine: Engine, tmp_path: Path) -> None:
         time.sleep(1)
 
     engine.pulumi("stack", "rm", "--yes", cwd=project)
+
+
+def test_listing_the_toolchain_writes_nothing_into_the_users_pulumi_home(engine: Engine) -> None:
+    # The CLI logs every command under the passwd home's ~/.pulumi unless PULUMI_HOME says
+    # otherwise, whatever $HOME is; the toolchain listing runs `pulumi version`.
+    logs = Path(pwd.getpwuid(os.getuid()).pw_dir) / ".pulumi" / "logs"
+    before = set(logs.iterdir()) if logs.is_dir() else set()
+    subprocess.run(["bash", str(SCRIPTS / "toolchain.sh")], check=True, capture_output=True)
+    after = set(logs.iterdir()) if logs.is_dir() else set()
+    assert after == before

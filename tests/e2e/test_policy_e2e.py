@@ -55,13 +55,18 @@ def env(request: pytest.FixtureRequest) -> dict[str, str]:
     return {**os.environ, **engine.env, "KUBECONFIG": str(engine.kubeconfig)}
 
 
-def preview(workdir: Path, env: dict[str, str], config: str) -> subprocess.CompletedProcess[str]:
-    def pulumi(*args: str) -> subprocess.CompletedProcess[str]:
+def preview(
+    workdir: Path, env: dict[str, str], config: str, secrets: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    def pulumi(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["pulumi", *args, "--non-interactive"], cwd=workdir, env=env,
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+                              input=stdin, capture_output=True, text=True, timeout=600)  # fmt: skip
 
     pulumi("stack", "init", STACK)
     try:
+        # Encrypted as a user sets them: the program refuses a password in plaintext.
+        for path, value in (secrets or {}).items():
+            pulumi("config", "set", "--secret", "--path", path, "--stack", STACK, stdin=value)
         return pulumi("preview", "--stack", STACK, "--policy-pack", str(ROOT / "policy"),
                       "--policy-pack-config", str(ROOT / "policy" / "config" / config))  # fmt: skip
     finally:
@@ -85,11 +90,12 @@ def test_the_dev_stack_previews_cleanly_under_the_policy_pack(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
-    # The committed password is encrypted for the dev stack only; a plain one will do here.
-    config["regstack:auth"]["users"][0]["password"] = "policy-e2e-password"
+    # The committed password is encrypted for the dev stack only: this stack sets its own.
+    del config["regstack:auth"]["users"][0]["password"]
     config["regstack:skip_await"] = True
     workdir = scratch_project(tmp_path / "dev", ROOT / "__main__.py", config)
-    result = preview(workdir, env, "dev.json")
+    secrets = {"regstack:auth.users[0].password": "policy-e2e-password"}
+    result = preview(workdir, env, "dev.json", secrets)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mandatory" not in result.stdout
 
@@ -111,13 +117,14 @@ def test_the_prod_stack_previews_cleanly_under_the_policy_pack(
 ) -> None:
     config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
     harbor = config["regstack:harbor"]
-    # Placeholders in the committed file; plain stand-ins will do for a preview.
-    harbor["admin_password"] = "policy-e2e-admin-password"
-    harbor["secret_seed"] = "policy-e2e-secret-seed-of-32-bytes!"
+    # Placeholders in the committed file: this stack sets its own.
+    del harbor["admin_password"], harbor["secret_seed"]
     # helm.goharbor.io is out of reach here: the same chart, from the vendor directory.
     harbor["chart"] = {"path": str(harbor_chart())}
     config["regstack:skip_await"] = True
     workdir = scratch_project(tmp_path / "prod", ROOT / "__main__.py", config)
-    result = preview(workdir, env, "prod.json")
+    secrets = {"regstack:harbor.admin_password": "policy-e2e-admin-password",
+               "regstack:harbor.secret_seed": "policy-e2e-secret-seed-of-32-bytes!"}  # fmt: skip
+    result = preview(workdir, env, "prod.json", secrets)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mandatory" not in result.stdout

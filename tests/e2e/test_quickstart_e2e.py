@@ -55,6 +55,12 @@ def quickstart_commands() -> str:
     return match.group(1)
 
 
+def readme_passphrase() -> str:
+    match = re.search(r"^export PULUMI_CONFIG_PASSPHRASE=(\S+)", quickstart_commands(), re.M)
+    assert match, "the Quickstart no longer exports the lab passphrase"
+    return match.group(1)
+
+
 def checkout_copy(target: Path) -> Path:
     """The repository's tracked files, as a fresh clone would have them."""
     files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
@@ -98,9 +104,15 @@ def quickstart(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         yield {"run": run, "microk8s": log.read_text() if log.exists() else ""}
     finally:
-        subprocess.run(["bash", "-c", "pulumi destroy --yes --skip-preview -s dev && "
-                        "pulumi stack rm --yes --force -s dev"],
-                       cwd=checkout, env=env, capture_output=True, timeout=900)  # fmt: skip
+        # The reader's shell kept these exported; the teardown's shell must say them again, or
+        # the destroy fails and the stack's pull secrets stay to conflict with later tests.
+        teardown_env = env | {"PULUMI_CONFIG_PASSPHRASE": readme_passphrase(),
+                              "KUBECONFIG": str(engine.cluster.kubeconfig)}  # fmt: skip
+        destroyed = subprocess.run(["bash", "-c", "pulumi destroy --yes --skip-preview -s dev && "
+                                    "pulumi stack rm --yes --force -s dev"],
+                                   cwd=checkout, env=teardown_env, capture_output=True, text=True,
+                                   timeout=900)  # fmt: skip
+        assert destroyed.returncode == 0, destroyed.stdout[-3000:] + destroyed.stderr[-3000:]
 
 
 def test_the_quickstart_runs_to_its_end(quickstart: dict) -> None:

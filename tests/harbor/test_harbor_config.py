@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.__main__ import validate
 from components.config import ConfigError, load_config
+from components.stack_config import read_stack_file
 
 from .support import BASE, harbor_config, merged
 
@@ -92,11 +92,15 @@ def test_a_node_port_stack_needs_no_hostname() -> None:
 @pytest.mark.parametrize(
     "stack_file", ["Pulumi.prod.yaml", "examples/Pulumi.prod-distribution.yaml"]
 )
-def test_both_production_stack_files_validate(stack_file: str) -> None:
-    assert validate(str(ROOT / stack_file)) == 0
+def test_both_production_stack_files_are_valid_once_their_secrets_are_set(stack_file: str) -> None:
+    cfg = load_config(read_stack_file(ROOT / stack_file))
+    assert cfg.profile == "prod"
+    with pytest.raises(ConfigError) as caught:
+        load_config(read_stack_file(ROOT / stack_file), secret_sections=())
+    assert {p.message.split(":")[0] for p in caught.value.problems} == {
+        "is a placeholder, not an encrypted value"
+    }
 
 
 def test_the_production_stack_file_uses_harbor() -> None:
-    from components.stack_config import read_stack_file
-
     assert read_stack_file(ROOT / "Pulumi.prod.yaml")["backend"] == "harbor"

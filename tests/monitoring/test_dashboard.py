@@ -54,3 +54,19 @@ def test_the_dashboard_covers_storage_traffic_latency_errors_jobs_and_images() -
         "regstack_retention_last_success_timestamp_seconds",
     ):
         assert metric in queries, metric  # fmt: skip
+
+
+def test_panels_of_metrics_the_deployed_retention_job_never_publishes_say_why_they_are_empty() -> (
+    None
+):
+    from components.config import RetentionConfig
+    from components.retention_job import RetentionJobArgs, command
+
+    deployed = command(RetentionJobArgs("ns", RetentionConfig(), "http://registry:5000"))
+    assert not any(part.startswith("--metrics-file") for part in deployed)
+    readers = [
+        p for p in DASHBOARD["panels"] if "regstack_retention_" in json.dumps(p.get("targets"))
+    ]
+    assert readers
+    for panel in readers:
+        assert "Empty with regstack's retention CronJob" in panel["description"], panel["title"]

@@ -50,9 +50,11 @@ def test_the_lab_registers_the_registry_objects_once_each() -> None:
         for r in rec.resources
         if r.type.startswith(("kubernetes:core", "kubernetes:apps"))
     )
-    # The second ConfigMap is the lab's local-registry-hosting.
+    # The second ConfigMap is the lab's local-registry-hosting; the Secrets: the registry env
+    # (http.secret), htpasswd and two pull secrets.
     assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "Namespace", "Namespace", "Namespace",
-                     "PersistentVolumeClaim", "Secret", "Secret", "Secret", "Service", "Service"]  # fmt: skip
+                     "PersistentVolumeClaim", "Secret", "Secret", "Secret", "Secret", "Service",
+                     "Service"]  # fmt: skip
 
 
 def test_every_child_is_parented_to_its_component_and_named_after_it() -> None:

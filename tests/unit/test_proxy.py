@@ -29,9 +29,10 @@ def test_the_upstream_password_reaches_the_pods_from_the_env_secret() -> None:
     assert unwrap(unwrap(data)["REGISTRY_PROXY_PASSWORD"]) == HUB_PASSWORD
 
 
-def test_an_anonymous_mirror_needs_no_secret() -> None:
+def test_an_anonymous_mirror_gets_no_upstream_password() -> None:
     rec = platform({"registry": {"proxy": {"remote_url": "https://registry-1.docker.io"}}})
-    assert "rs-registry-env" not in [r.name for r in rec.resources]
+    env = unwrap(rec.named("rs-registry-env").inputs["stringData"])
+    assert list(env) == ["REGISTRY_HTTP_SECRET"]
 
 
 @pytest.mark.parametrize(

@@ -199,6 +199,7 @@ def test_gitlab_deploys_only_from_main_and_prod_only_after_dev() -> None:
 def test_gitlab_jobs_set_up_pulumi_and_the_app_image_uses_the_images_command() -> None:
     config = gitlab()
     assert ".venv/bin/pip install -q -e ." in config[".pulumi"]["before_script"]
-    for name in ("preview", ".deploy", "app-image"):
+    for name in ("preview", ".deploy"):
         assert config[name]["extends"] == ".pulumi"
+    assert config["app-image"]["extends"] == [".pulumi", ".app"]
     assert any("python -m components.images tags" in line for line in config["app-image"]["script"])
