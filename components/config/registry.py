@@ -26,6 +26,7 @@ from components.config.types import (
     fullmatch,
     grammar,
     is_dns_subdomain,
+    matching,
 )
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -164,13 +165,11 @@ def _check_label_key(text: str) -> str:
     return text
 
 
-def _check_label_value(text: str) -> str:
-    if not fullmatch(_LABEL_NAME, text):
-        raise ValueError(
-            f"{text!r} is not a Kubernetes label value: at most 63 letters, digits, '-', '_' or "
-            "'.', starting and ending with a letter or digit"
-        )
-    return text
+_check_label_value = matching(
+    _LABEL_NAME,
+    "a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', starting and ending "
+    "with a letter or digit",
+)
 
 
 LabelKey = Annotated[str, AfterValidator(_check_label_key)]

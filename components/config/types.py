@@ -20,6 +20,17 @@ def fullmatch(pattern: str | re.Pattern[str], text: str) -> bool:
     return text.isascii() and compiled.fullmatch(text) is not None
 
 
+def matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+    """A validator admitting `pattern` in full (ASCII); a refusal says `'<text>' is not <what>`."""
+
+    def check(text: str) -> str:
+        if not fullmatch(pattern, text):
+            raise ValueError(f"{text!r} is not {what}")
+        return text
+
+    return check
+
+
 def grammar(pattern: str, max_length: int, what: str) -> Callable[[str], str]:
     """A validator admitting `pattern` (ASCII, in full, at most `max_length` characters)."""
     compiled = re.compile(pattern, re.ASCII)
@@ -127,13 +138,11 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
-def _check_dns_label(text: str) -> str:
-    if not fullmatch(_DNS_LABEL, text):
-        raise ValueError(
-            f"{text!r} is not an RFC 1123 label: 1-63 lowercase letters, digits or '-', "
-            "starting and ending with a letter or digit"
-        )
-    return text
+_check_dns_label = matching(
+    _DNS_LABEL,
+    "an RFC 1123 label: 1-63 lowercase letters, digits or '-', starting and ending with a "
+    "letter or digit",
+)
 
 
 def is_dns_subdomain(text: str) -> bool:
@@ -324,13 +333,11 @@ def _check_cron(text: str) -> str:
 _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
-def _check_user_name(text: str) -> str:
-    if not fullmatch(_USER_NAME, text):
-        raise ValueError(
-            f"{text!r} is not a valid user name: 1-64 of letters, digits, '.', '_', '@', '-', "
-            "starting with a letter or digit (':' would break the htpasswd format)"
-        )
-    return text
+_check_user_name = matching(
+    _USER_NAME,
+    "a valid user name: 1-64 of letters, digits, '.', '_', '@', '-', starting with a letter or "
+    "digit (':' would break the htpasswd format)",
+)
 
 
 def _check_image_version(text: str) -> str:
