@@ -200,22 +200,19 @@ def _traffic(settings: AlertSettings) -> list[dict[str, Any]]:
     ]
 
 
-# The in-cluster CronJob has nowhere to publish to: a Job's pod is gone before a scrape, and a
-# Pushgateway or textfile collector would be one more service to run.
-RETENTION_METRICS_NOTE = (
-    "Empty with regstack's retention CronJob, which publishes no metrics (its pod ends before "
-    "any scrape; the panel above has its last success from kube-state-metrics). Filled where "
-    "the engine runs with --metrics-file into a node_exporter textfile collector "
-    "(components/retention/README.md)."
-)
-
-
 def _maintenance(settings: AlertSettings) -> list[dict[str, Any]]:
     ns = 'namespace="$namespace"'
     jobs = f'{ns}, job_name=~"({kube.GC}|{kube.RETENTION})-.+"'
     stale = min(
         prometheus_duration_seconds(settings.thresholds.gc_stale_after),
         prometheus_duration_seconds(settings.thresholds.retention_stale_after),
+    )
+    # A retention Job's pod serves its metrics for a few scrapes only: the panels read the
+    # last values seen within the staleness window of the retention alert.
+    window = f"[{settings.thresholds.retention_stale_after}]"
+    published = (
+        "Served by each retention Job's pod for three scrape intervals after its run "
+        f"(PodMonitor registry-retention); the last values within {window[1:-1]}."
     )
     return [
         _row("Garbage collection and retention"),
@@ -264,20 +261,30 @@ def _maintenance(settings: AlertSettings) -> list[dict[str, Any]]:
         _panel(
             "stat",
             "Since retention last reported success",
-            [("time() - max(regstack_retention_last_success_timestamp_seconds)", "retention")],
+            [
+                (
+                    f"time() - max(last_over_time(regstack_retention_last_success_timestamp_seconds{{{ns}}}{window}))",
+                    "retention",
+                )
+            ],
             "s",
             (8, 8),
             instant=True,
-            description=RETENTION_METRICS_NOTE,
+            description=published,
         ),
         _panel(
             "bargauge",
             "Images per repository",
-            [("sort_desc(max by (repository) (regstack_retention_images))", "{{repository}}")],
+            [
+                (
+                    f"sort_desc(max by (repository) (last_over_time(regstack_retention_images{{{ns}}}{window})))",
+                    "{{repository}}",
+                )
+            ],
             "short",
             (8, 8),
             instant=True,
-            description=f"Counted by the last retention run. {RETENTION_METRICS_NOTE}",
+            description=f"Counted by the last retention run. {published}",
         ),
     ]
 

@@ -74,6 +74,21 @@ class RegistryMonitoring(pulumi.ComponentResource):
             child,
         )
         rule = self._custom("rules", "PrometheusRule", alert_rules(args.alerts), child)
+        if args.alerts.retention:
+            # Each retention Job's pod serves its run's metrics for a few scrapes (RetentionJob).
+            selector = {"app.kubernetes.io/name": kube.RETENTION}
+            self._custom(
+                "retention-podmonitor",
+                "PodMonitor",
+                {
+                    "selector": {"matchLabels": selector},
+                    "podMetricsEndpoints": [
+                        {"port": "metrics", "path": "/metrics", "interval": monitoring.interval}
+                    ],
+                },
+                child,
+                object_name=kube.RETENTION,
+            )
         dashboard = k8s.core.v1.ConfigMap(
             f"{name}-dashboard",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -97,14 +112,19 @@ class RegistryMonitoring(pulumi.ComponentResource):
         )
 
     def _custom(
-        self, role: str, kind: str, spec: dict[str, Any], opts: pulumi.ResourceOptions
+        self,
+        role: str,
+        kind: str,
+        spec: dict[str, Any],
+        opts: pulumi.ResourceOptions,
+        object_name: str = kube.REGISTRY,
     ) -> k8s.apiextensions.CustomResource:
         return k8s.apiextensions.CustomResource(
             f"{self._name}-{role}",
             api_version=MONITORING_API,
             kind=kind,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=kube.REGISTRY, namespace=self._namespace, labels=self._labels
+                name=object_name, namespace=self._namespace, labels=self._labels
             ),
             spec=spec,
             opts=opts,

@@ -17,7 +17,12 @@ from components import kube
 from components.alert_rules import AlertSettings
 from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
 from components.certificate import RegistryCertificate, RegistryCertificateArgs
-from components.config import RegstackConfig, S3StorageConfig
+from components.config import (
+    RegstackConfig,
+    S3StorageConfig,
+    prometheus_duration_seconds,
+    public_ca,
+)
 from components.distribution import DistributionRegistry, DistributionRegistryArgs
 from components.garbage_collection import GarbageCollection, GarbageCollectionArgs, window_mode
 from components.harbor import SERVICE as HARBOR_SERVICE
@@ -67,14 +72,16 @@ def service_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list
 
 
 def certificate_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[str]:
-    """Every name a client may dial, deduplicated in a stable order."""
-    names = [
-        *cfg.registry.hostnames,
-        *cfg.tls.dns_names,
-        *service_dns_names(cfg, service),
-        "localhost",
-    ]
+    """Every name a client may dial, deduplicated in a stable order. A public ACME CA refuses
+    the whole order for a cluster name or localhost: its certificate has the public ones only."""
+    names = [*cfg.registry.hostnames, *cfg.tls.dns_names]
+    if not public_ca(cfg.tls):
+        names += [*service_dns_names(cfg, service), "localhost"]
     return list(dict.fromkeys(names))
+
+
+def certificate_ip_addresses(cfg: RegstackConfig) -> list[str]:
+    return [*([] if public_ca(cfg.tls) else ["127.0.0.1"]), *cfg.tls.ip_addresses]
 
 
 def harbor_external_url(cfg: RegstackConfig) -> str:
@@ -284,7 +291,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 namespace=namespace,
                 tls=cfg.tls,
                 dns_names=certificate_dns_names(cfg, service),
-                ip_addresses=["127.0.0.1", *cfg.tls.ip_addresses],
+                ip_addresses=certificate_ip_addresses(cfg),
                 read_ca=bool(cfg.node_trust.nodes),
             ),
             opts=child,
@@ -434,6 +441,9 @@ class RegistryPlatform(pulumi.ComponentResource):
     ) -> None:
         scheme = "https" if cfg.tls.mode != "none" else "http"
         service = service_dns_names(cfg, kube.REGISTRY)[-1]
+        registry_url = f"{scheme}://{service}:{cfg.registry.service.port}"
+        if public_ca(cfg.tls):  # its certificate has no in-cluster name: dial a public one
+            registry_url = f"https://{node_endpoint(cfg)}"
         user = None
         if cfg.auth.enabled:
             wanted = cfg.retention.user or cfg.auth.users[0].name
@@ -443,11 +453,18 @@ class RegistryPlatform(pulumi.ComponentResource):
             RetentionJobArgs(
                 namespace=namespace,
                 retention=cfg.retention,
-                registry_url=f"{scheme}://{service}:{cfg.registry.service.port}",
+                registry_url=registry_url,
                 username=user.name if user else None,
                 password=user.password if user else None,
                 ca_secret_name=cast(pulumi.Output[str] | None, ca_secret_name),
                 placement=cfg.registry.placement,
+                # Three scrape intervals: at least two scrapes land before the pod ends.
+                metrics_linger=(
+                    3 * prometheus_duration_seconds(cfg.monitoring.interval)
+                    if cfg.monitoring.enabled
+                    else None
+                ),
+                scraper=(cfg.monitoring.scraper_namespace, cfg.monitoring.prometheus_pod_labels),
             ),
             opts=child,
         )

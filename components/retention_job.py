@@ -8,6 +8,7 @@ only when no kept tag points to it, and runs before GC (which then frees the blo
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,8 @@ SHARED_MODULES = {"images.py": "components/images.py"}
 DEADLINE_SECONDS = 55 * 60
 CODE = "/opt/regstack"
 ETC = "/etc/retention"
+RUN = "/var/run/retention"
+METRICS_PORT = 9102
 LABELS = kube.app_labels(kube.RETENTION)
 
 
@@ -44,6 +47,11 @@ class RetentionJobArgs:
     ca_secret_name: pulumi.Input[str] | None = None
     """Secret holding the `ca.crt` that signed the registry certificate (lab CA)."""
     placement: PlacementConfig = field(default_factory=PlacementConfig)
+    metrics_linger: float | None = None
+    """Seconds the pod serves its run's metrics on METRICS_PORT (a PodMonitor scrapes them);
+    None publishes none."""
+    scraper: tuple[str, Mapping[str, str]] = ("monitoring", {})
+    """(namespace, pod labels) of the Prometheus that alone may reach METRICS_PORT."""
 
 
 def engine_files() -> dict[str, str]:
@@ -90,6 +98,12 @@ def command(args: RetentionJobArgs) -> list[str]:
         line.append("--in-use-from-cluster")
     if retention.apply:
         line.append("--apply")
+    if args.metrics_linger is not None:
+        line += [
+            f"--metrics-file={RUN}/retention.prom",
+            f"--metrics-port={METRICS_PORT}",
+            f"--metrics-linger={args.metrics_linger:g}",
+        ]
     return line
 
 
@@ -177,6 +191,16 @@ class RetentionJob(pulumi.ComponentResource):
             )
         if args.retention.protect_in_use:
             depends += self._pod_reader(name, account, args, child)
+        ports = None
+        if args.metrics_linger is not None:
+            # The root filesystem is read-only: the metrics file goes to a small emptyDir.
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="run", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Mi")
+                )
+            )
+            mounts.append(k8s.core.v1.VolumeMountArgs(name="run", mount_path=RUN))
+            ports = [k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)]
 
         container = k8s.core.v1.ContainerArgs(
             name="retention",
@@ -187,6 +211,7 @@ class RetentionJob(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1"),
             ],
             volume_mounts=mounts,
+            ports=ports,
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}
             ),
@@ -213,8 +238,43 @@ class RetentionJob(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
         )
+        if args.metrics_linger is not None:
+            self._metrics_policy(name, args, child)
         self.cron_job_name = cron.metadata.name
         self.register_outputs({"cron_job_name": self.cron_job_name})
+
+    def _metrics_policy(
+        self, name: str, args: RetentionJobArgs, child: pulumi.ResourceOptions
+    ) -> None:
+        """Only the Prometheus pods reach the metrics port (repository names and counts)."""
+        namespace, labels = args.scraper
+        scraper = k8s.networking.v1.NetworkPolicyPeerArgs(
+            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                match_labels={"kubernetes.io/metadata.name": namespace}
+            ),
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)),
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=kube.RETENTION, namespace=args.namespace, labels=LABELS
+            ),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[scraper],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(
+                                protocol="TCP", port=METRICS_PORT
+                            )
+                        ],
+                    )
+                ],
+            ),
+            opts=child,
+        )
 
     def _pod_reader(
         self,

@@ -10,8 +10,10 @@ is replaced by a placeholder first: the rendered Secrets hold no real credential
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,18 @@ from devkit.stacks import stack_file
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "rendered-placeholder-not-a-secret-0123456789abcdef"  # long enough for every field
+
+
+def secure_paths(value: Any, path: str = "") -> Iterator[str]:
+    """The `pulumi config --path` paths of every `secure:` value in a stack's config."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from secure_paths(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from secure_paths(item, f"{path}[{index}]")
 
 
 def render(
@@ -48,11 +62,17 @@ def render(
     config = deep_merge(config, overrides or {})
     config["kubernetes:renderYamlToDirectory"] = str(out_dir)
     (work / "Pulumi.render.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+    # The program refuses a secret given in plaintext, so the placeholders go in as secrets.
+    secrets = " ".join(
+        f"--secret {shlex.quote(path + '=' + PLACEHOLDER)}"
+        for path in secure_paths(document["config"])
+    )
     script = (
         f'source "{ROOT / "scripts" / "pulumi-env.sh"}" && '
         f'export PULUMI_BACKEND_URL="file://{work / "state"}" && '
         "pulumi stack init render --non-interactive >/dev/null && "
-        "pulumi up --yes --skip-preview --non-interactive --suppress-outputs --stack render"
+        + (f"pulumi config set-all --path {secrets} --stack render && " if secrets else "")
+        + "pulumi up --yes --skip-preview --non-interactive --suppress-outputs --stack render"
     )
     env = dict(os.environ, **({"KUBECONFIG": str(kubeconfig)} if kubeconfig else {}))
     subprocess.run(["bash", "-c", script], cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -57,7 +57,13 @@ from components.config.registry import (
     TolerationConfig,
     is_clean_path,
 )
-from components.config.rules import ADDON_SIZE, HARBOR_OWNED_VALUES, Check, cross_field_problems
+from components.config.rules import (
+    ADDON_SIZE,
+    HARBOR_OWNED_VALUES,
+    Check,
+    cross_field_problems,
+    public_ca,
+)
 from components.config.stack import Backend, Profile, RegstackConfig
 from components.config.types import (
     BCRYPT_MAX_BYTES,
@@ -186,6 +192,7 @@ __all__ = [
     "is_dns_subdomain",
     "load_config",
     "prometheus_duration_seconds",
+    "public_ca",
     "pydantic_message",
     "quantity_bytes",
     "resource_quantity",

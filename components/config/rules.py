@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from components.config.access import TlsConfig
 from components.config.errors import REMOVED_KEYS, Problem
 from components.config.stack import RegstackConfig
 from components.config.types import duration_seconds, resource_quantity
@@ -310,6 +311,15 @@ _PRIVATE_SUFFIXES = (".local", ".lan", ".internal", ".home.arpa", ".test", ".loc
 _PUBLIC_ACME = re.compile(r"letsencrypt|lets-encrypt|zerossl|buypass", re.IGNORECASE)
 
 
+def public_ca(tls: TlsConfig) -> bool:
+    """Whether the issuer looks like a public ACME CA, which certifies public DNS names only."""
+    return (
+        tls.mode == "issuer"
+        and tls.issuer is not None
+        and bool(_PUBLIC_ACME.search(tls.issuer.name))
+    )
+
+
 def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
     tls = cfg.tls
     issuer = tls.issuer.name if tls.mode == "issuer" and tls.issuer else ""
@@ -319,6 +329,14 @@ def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
         if name.endswith(_PRIVATE_SUFFIXES) or "." not in name
     ]
     return _failing(
+        # A public CA certifies public names only: the in-cluster Service names and localhost
+        # that RegistryPlatform adds for the lab CA are left out of its certificate.
+        (
+            bool(_PUBLIC_ACME.search(issuer)) and not (cfg.registry.hostnames or tls.dns_names),
+            "registry.hostnames",
+            f"{issuer!r} looks like a public ACME CA, which certifies public DNS names only: list "
+            "the names clients use here (or in tls.dns_names)",
+        ),
         (
             bool(_PUBLIC_ACME.search(issuer)) and bool(private),
             "tls.issuer.name",

@@ -25,7 +25,7 @@ from .inuse import (
     fetch_in_use_from_cluster,
     load_in_use_file,
 )
-from .metrics import write_metrics
+from .metrics import serve_metrics, write_metrics
 from .plan import InUse
 from .policy import PolicyError, load_policy
 from .registry import Registry
@@ -44,6 +44,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--apply", action="store_true", help="really delete")
     parser.add_argument("--plan-file", help="write the JSON plan here instead of stdout")
     parser.add_argument("--metrics-file", help="write Prometheus text-format metrics here")
+    parser.add_argument(
+        "--metrics-port", type=_positive_int, help="then serve that file at /metrics on this port"
+    )
+    parser.add_argument(
+        "--metrics-linger", type=float, default=90.0, help="for this many seconds (a Job's pod)"
+    )
     parser.add_argument("--username")
     parser.add_argument("--password-file", help=f"else ${PASSWORD_ENV}")
     parser.add_argument("--ca-file", help="CA bundle that signed the registry certificate")
@@ -63,7 +69,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-pages", type=_positive_int, default=10_000, help="per catalog or tag list"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.metrics_port and not args.metrics_file:
+        parser.error("--metrics-port serves the --metrics-file: give both")
+    return args
 
 
 def _positive_int(text: str) -> int:
@@ -133,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             succeeded=succeeded,
             now=time.time(),
         )
+        if args.metrics_port:
+            serve_metrics(args.metrics_file, args.metrics_port, args.metrics_linger)
     return 0 if succeeded else 1
 
 

@@ -3,13 +3,18 @@
 The deletion counter and the last-success timestamp must survive runs, so they are read
 back from the previous file: a failed run keeps the old timestamp (that staleness is what
 alerts), and the counter only ever grows.
+
+In the cluster there is no previous file and no collector: the Job's pod serves the file itself
+for a while after the run (`serve_metrics`), long enough for a PodMonitor's scrapes.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 _DELETED = "regstack_retention_deleted_total"
@@ -52,6 +57,30 @@ def write_metrics(
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text("\n".join(lines) + "\n")
     os.replace(temporary, path)
+
+
+def serve_metrics(path: str | Path, port: int, seconds: float, host: str = "0.0.0.0") -> None:
+    """Answer `GET /metrics` with the file at `path` for `seconds`, then return."""
+    body = Path(path).read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path.split("?")[0] == "/metrics"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # a scrape every interval is not worth a log line
+
+    deadline = time.monotonic() + seconds
+    with ThreadingHTTPServer((host, port), Handler) as server:
+        server.timeout = 0.2
+        while time.monotonic() < deadline:
+            server.handle_request()
 
 
 def _previous_values(path: Path) -> dict[str, float]:

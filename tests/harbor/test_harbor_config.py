@@ -85,7 +85,11 @@ def test_prod_with_harbor_does_not_ask_for_htpasswd_auth() -> None:
 
 
 def test_a_node_port_stack_needs_no_hostname() -> None:
-    cfg = harbor_config(registry={"hostnames": []}, harbor={"expose": {"type": "nodePort"}})
+    cfg = harbor_config(
+        registry={"hostnames": []},
+        harbor={"expose": {"type": "nodePort"}},
+        tls={"issuer": {"name": "corp-ca"}},
+    )  # a private CA: see test_config_journey
     assert cfg.harbor.expose.node_ports.https == 30003
 
 

@@ -14,7 +14,9 @@ from components.platform import harbor_external_url
 
 from .support import ADMIN_PASSWORD, SEED, harbor_config
 
-NODE_PORT = {"registry": {"hostnames": []}, "harbor": {"expose": {"type": "nodePort"}}}
+# Without a host name the certificate names localhost: a private CA's, never a public one's.
+NODE_PORT = {"registry": {"hostnames": []}, "harbor": {"expose": {"type": "nodePort"}},
+             "tls": {"mode": "issuer", "issuer": {"name": "corp-ca"}}}  # fmt: skip
 NO_TLS = {"profile": "dev", "tls": {"mode": "none", "issuer": None}}
 
 
@@ -78,7 +80,8 @@ def test_service_exposure_pins_the_service_name(expose_type: str) -> None:
         (NO_TLS, "http://registry.example.com"),
         (NODE_PORT, "https://localhost:30003"),
         ({**NODE_PORT, **NO_TLS}, "http://localhost:30002"),
-        ({"registry": {"hostnames": []}, "harbor": {"expose": {"type": "clusterIP"}}},
+        ({"registry": {"hostnames": []}, "harbor": {"expose": {"type": "clusterIP"}},
+          "tls": {"mode": "issuer", "issuer": {"name": "corp-ca"}}},
          "https://harbor.container-registry.svc.cluster.local"),
     ],
 )  # fmt: skip

@@ -46,6 +46,8 @@ def test_it_registers_a_service_monitor_a_prometheus_rule_and_a_dashboard_config
         "mon-servicemonitor": "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
         "mon-rules": "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
         "mon-dashboard": "kubernetes:core/v1:ConfigMap",
+        # The retention Job's pods serve their run's metrics (EVERYTHING has retention).
+        "mon-retention-podmonitor": "kubernetes:monitoring.coreos.com/v1:PodMonitor",
     }
 
 

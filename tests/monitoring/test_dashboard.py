@@ -56,17 +56,12 @@ def test_the_dashboard_covers_storage_traffic_latency_errors_jobs_and_images() -
         assert metric in queries, metric  # fmt: skip
 
 
-def test_panels_of_metrics_the_deployed_retention_job_never_publishes_say_why_they_are_empty() -> (
-    None
-):
-    from components.config import RetentionConfig
-    from components.retention_job import RetentionJobArgs, command
-
-    deployed = command(RetentionJobArgs("ns", RetentionConfig(), "http://registry:5000"))
-    assert not any(part.startswith("--metrics-file") for part in deployed)
+def test_the_retention_panels_read_the_last_values_the_jobs_pods_served() -> None:
     readers = [
         p for p in DASHBOARD["panels"] if "regstack_retention_" in json.dumps(p.get("targets"))
     ]
-    assert readers
+    assert len(readers) == 2
     for panel in readers:
-        assert "Empty with regstack's retention CronJob" in panel["description"], panel["title"]
+        (target,) = panel["targets"]
+        assert "last_over_time(regstack_retention_" in target["expr"], panel["title"]
+        assert 'namespace="$namespace"}[8d])' in target["expr"], panel["title"]

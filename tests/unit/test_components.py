@@ -192,7 +192,9 @@ def test_a_lab_gets_a_self_signed_ca_chain_that_issues_the_serving_certificate()
 
 
 def test_an_existing_cluster_issuer_signs_a_single_certificate() -> None:
-    raw = {**LAB, "tls": {"mode": "issuer", "issuer": {"name": "letsencrypt-prod"}}}
+    # A public CA needs a public name to certify.
+    raw = {**LAB, "tls": {"mode": "issuer", "issuer": {"name": "letsencrypt-prod"}},
+           "registry": {"hostnames": ["registry.example.com"]}}  # fmt: skip
     rec = platform(raw)
     certificates = rec.of_type("kubernetes:cert-manager.io/v1:Certificate")
     assert [c.inputs["spec"]["issuerRef"] for c in certificates] == [

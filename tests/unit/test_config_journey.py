@@ -215,3 +215,42 @@ def test_chartmuseum_chart_values_are_refused_as_removed_from_harbor() -> None:
     values = {"persistence": {"persistentVolumeClaim": {"chartmuseum": {"size": "5Gi"}}}}
     problems = problems_of({"backend": "harbor", "harbor": {"extra_values": values}})
     assert "removed ChartMuseum" in problems["harbor.extra_values"]
+
+
+def test_a_public_acme_issuer_without_a_public_name_to_certify_is_refused() -> None:
+    problems = problems_of({**LAB, "tls": {"mode": "issuer", "issuer": {"name": "letsencrypt"}}})
+    assert "certifies public DNS names only" in problems["registry.hostnames"]
+
+
+def test_a_private_issuer_may_certify_the_in_cluster_names_alone() -> None:
+    cfg = load_config({**LAB, "tls": {"mode": "issuer", "issuer": {"name": "corp-ca"}}})
+    assert cfg.tls.issuer is not None
+
+
+PUBLIC = {**LAB, "registry": {"hostnames": ["registry.example.com"]},
+          "tls": {"mode": "issuer", "issuer": {"name": "letsencrypt-prod"}}}  # fmt: skip
+
+
+def test_a_public_cas_certificate_names_only_the_public_names() -> None:
+    from devkit.pulumi_mocks import platform
+
+    certificate = platform(PUBLIC).of_type("kubernetes:cert-manager.io/v1:Certificate")[-1]
+    spec = certificate.inputs["spec"]
+    assert (spec["dnsNames"], spec.get("ipAddresses", [])) == (["registry.example.com"], [])
+
+
+def test_with_a_public_ca_retention_dials_the_public_name() -> None:
+    from devkit.pulumi_mocks import platform
+
+    retention = {"enabled": True, "rules": [{"repositories": ["*"], "keep_last": 5}]}
+    cron = platform({**PUBLIC, "retention": retention}).named("rs-retention-cronjob").inputs
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert "--registry=https://registry.example.com:32000" in container["command"]
+
+
+def test_the_lab_cas_certificate_still_names_the_cluster_names_and_localhost() -> None:
+    from devkit.pulumi_mocks import platform
+
+    spec = platform(LAB).of_type("kubernetes:cert-manager.io/v1:Certificate")[-1].inputs["spec"]
+    assert "localhost" in spec["dnsNames"] and spec["ipAddresses"] == ["127.0.0.1"]
+    assert "registry.container-registry.svc.cluster.local" in spec["dnsNames"]
