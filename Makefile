@@ -18,13 +18,15 @@ $(VENV)/.installed: pyproject.toml
 system-deps: ## Debian packages the tests drive, if their commands are missing (services left as they are)
 	@bash scripts/system-deps.sh
 
-lint: $(VENV)/.installed ## ruff and mypy
-	$(VENV)/bin/ruff check components tests policy __main__.py
-	$(VENV)/bin/ruff format --check components tests policy __main__.py
+LINTED := components policy devkit scripts benchmarks tests __main__.py
+lint: $(VENV)/.installed ## ruff and mypy (the tests are linted, not type-checked)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy components
+	$(VENV)/bin/mypy devkit scripts benchmarks
 
 unit: $(VENV)/.installed ## unit tests only (no servers)
-	$(PY) -m pytest -q -m "not e2e and not registry and not node" tests
+	$(PY) -m pytest -q -m "not e2e and not servers and not node" tests
 
 test: setup system-deps lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests
 	bash scripts/checkov.sh --install

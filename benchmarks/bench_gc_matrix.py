@@ -1,6 +1,6 @@
 """Bytes the GC CronJob's own command reclaims from the GC test matrix, per Distribution line.
 
-The matrix (tests/helpers/gc_matrix.py): a multi-arch index, a buildx index with an attestation,
+The matrix (devkit/gc_matrix.py): a multi-arch index, a buildx index with an attestation,
 a cosign signature, OCI referrers, an image in two repositories, and a `latest` moved off a
 2 MiB image. Each line runs the script regstack renders for it: 3.1.2 with --delete-untagged,
 Debian's 2.8.2 without. Prints blob bytes on disk before and after, the bytes reclaimed and the
@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers.gc_matrix import collect, gc_script  # noqa: E402 -- needs the root on sys.path
+from devkit.gc_matrix import collect, gc_script  # noqa: E402 -- needs the root on sys.path
 
 LINES = {
     "3.1.2 (--delete-untagged)": (3, {}),

@@ -1,6 +1,6 @@
 """The GC window: pulls that fail, seconds pushes are refused, GC time; read-only vs stop.
 
-SIMULATED Service switch between REAL registry processes (tests/helpers/gc_window_sim.py):
+SIMULATED Service switch between REAL registry processes (devkit/gc_window_sim.py):
 Debian's `docker-registry` (or whatever `start_registry` runs) on the config regstack renders,
 on a filesystem and on SeaweedFS S3 (scripts/s3-server.sh); a loopback forwarder moves the
 "Service" the way a rolling update (read-only window) or a scale to zero (stop window) does.
@@ -33,9 +33,9 @@ from components.distribution_config import (  # noqa: E402 -- needs the reposito
     RenderSettings,
     S3Settings,
 )
-from tests.helpers import gc_window_sim as sim  # noqa: E402
-from tests.helpers.registry import start_registry  # noqa: E402
-from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3  # noqa: E402
+from devkit import gc_window_sim as sim  # noqa: E402
+from devkit.registry import start_registry  # noqa: E402
+from devkit.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3  # noqa: E402
 
 KiB = 1024
 

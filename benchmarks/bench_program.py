@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.stack_config import read_stack_file  # noqa: E402
-from tests.helpers.pulumi_mocks import run_program  # noqa: E402
+from devkit.pulumi_mocks import run_program  # noqa: E402
 
 RUNS = 5
 
@@ -55,14 +56,14 @@ def main() -> None:
     run_program(stack_config("dev"))  # warm imports, so the rows below are evaluation only
     for stack in ("dev", "prod"):
         config = stack_config(stack)
-        seconds = median_seconds(lambda config=config: run_program(config))
+        seconds = median_seconds(partial(run_program, config))
         print(f"evaluate {stack:4} program under mocks:              {seconds * 1000:8.1f} ms"
               f"  ({seconds / floor:.2f}x the import)")  # fmt: skip
     print("pull-secret namespaces -> evaluation time, and marginal cost per added namespace:")
     previous: tuple[int, float] | None = None
     for count in (10, 100, 500):
         config = with_namespaces(count)
-        seconds = median_seconds(lambda config=config: run_program(config), runs=3)
+        seconds = median_seconds(partial(run_program, config), runs=3)
         slope = ""
         if previous:
             slope = f"  (+{(seconds - previous[1]) * 1000 / (count - previous[0]):.1f} ms each)"

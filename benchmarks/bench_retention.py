@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.retention.support import (  # noqa: E402 -- needs the repository root on sys.path
+from devkit.oci_registry import (  # noqa: E402 -- needs the repository root on sys.path
     RegistryServer,
     add_tag,
     missing_tools,

@@ -46,9 +46,9 @@ from components.distribution_config import (  # noqa: E402 -- needs the reposito
     RenderSettings,
     S3Settings,
 )
-from tests.helpers.redis import RedisServer, start_redis  # noqa: E402
-from tests.helpers.registry import RunningRegistry, start_registry  # noqa: E402
-from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3  # noqa: E402
+from devkit.redis import RedisServer, start_redis  # noqa: E402
+from devkit.registry import RunningRegistry, start_registry  # noqa: E402
+from devkit.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3  # noqa: E402
 
 MiB = 1 << 20
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

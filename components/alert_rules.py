@@ -11,14 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components import kube
 from components.config import AlertsConfig, RegstackConfig, prometheus_duration_seconds
 
-# The Prometheus Operator names a ServiceMonitor's job after the Service it scrapes: the
-# registry's metrics Service (see DistributionRegistry).
-METRICS_JOB = "registry-metrics"
-DATA_CLAIM = "registry-data"
-GC_CRONJOB = "registry-gc"
-RETENTION_CRONJOB = "registry-retention"
 RATE_WINDOW = "5m"
 # Blob downloads and upload chunks move whole layers: their duration measures layer size and
 # client bandwidth, not registry health, so the latency alert leaves them out.
@@ -32,12 +27,14 @@ class AlertSettings:
 
     namespace: str
     thresholds: AlertsConfig
-    runbook_url: str
+    runbook_url: str | None
+    """Where the runbook is served; None: the alerts carry no runbook link."""
+    claim: str | None
+    """The claim holding the blobs, whose volume statistics the storage alerts watch; None when
+    they are in a bucket, which kubelet does not measure."""
     gc: bool = True
     retention: bool = True
     certificate: bool = True
-    volume: bool = True
-    """The registry keeps blobs on its volume (not in a bucket, which kubelet does not measure)."""
 
     @classmethod
     def from_config(cls, cfg: RegstackConfig) -> AlertSettings:
@@ -45,10 +42,10 @@ class AlertSettings:
             namespace=cfg.registry.namespace,
             thresholds=cfg.monitoring.alerts,
             runbook_url=cfg.monitoring.runbook_url,
+            claim=kube.data_claim(cfg.registry.storage),
             gc=cfg.gc.enabled,
             retention=cfg.retention.enabled,
             certificate=cfg.tls.mode != "none",
-            volume=cfg.registry.storage.type == "filesystem",
         )
 
 
@@ -63,11 +60,11 @@ def job_selector(settings: AlertSettings, cronjob: str) -> str:
 
 
 def registry_selector(settings: AlertSettings) -> str:
-    return f'job="{METRICS_JOB}", namespace="{settings.namespace}"'
+    return f'job="{kube.METRICS_SERVICE}", namespace="{settings.namespace}"'
 
 
-def claim_selector(settings: AlertSettings) -> str:
-    return f'namespace="{settings.namespace}", persistentvolumeclaim="{DATA_CLAIM}"'
+def claim_selector(namespace: str, claim: str) -> str:
+    return f'namespace="{namespace}", persistentvolumeclaim="{claim}"'
 
 
 def _alert(
@@ -87,7 +84,11 @@ def _alert(
         "annotations": {
             "summary": summary,
             "description": description,
-            "runbook_url": f"{settings.runbook_url}#{name.lower()}",
+            **(
+                {"runbook_url": f"{settings.runbook_url}#{name.lower()}"}
+                if settings.runbook_url
+                else {}
+            ),
         },
     }
 
@@ -96,35 +97,57 @@ def _availability(settings: AlertSettings) -> list[dict[str, Any]]:
     t, up = settings.thresholds, f"up{{{registry_selector(settings)}}}"
     where = f"in namespace {settings.namespace}"
     return [
-        _alert(settings, "RegistryDown", f"{up} == 0", t.down_for, "critical",
-               "The registry does not answer metrics scrapes",
-               f"Prometheus cannot scrape a registry pod {where}; pushes and pulls through "
-               "it are likely failing too."),
-        _alert(settings, "RegistryMetricsTargetMissing", f"absent({up})", t.down_for, "warning",
-               "Prometheus has no registry target",
-               f"No scrape target for job {METRICS_JOB} {where}: the registry has no running "
-               "pod, or Prometheus does not select its ServiceMonitor."),
-    ]  # fmt: skip
+        _alert(
+            settings,
+            "RegistryDown",
+            f"{up} == 0",
+            t.down_for,
+            "critical",
+            "The registry does not answer metrics scrapes",
+            f"Prometheus cannot scrape a registry pod {where}; pushes and pulls through "
+            "it are likely failing too.",
+        ),
+        _alert(
+            settings,
+            "RegistryMetricsTargetMissing",
+            f"absent({up})",
+            t.down_for,
+            "warning",
+            "Prometheus has no registry target",
+            f"No scrape target for job {kube.METRICS_SERVICE} {where}: the registry has no running "
+            "pod, or Prometheus does not select its ServiceMonitor.",
+        ),
+    ]
 
 
-def _storage(settings: AlertSettings) -> list[dict[str, Any]]:
-    t, claim = settings.thresholds, claim_selector(settings)
+def _storage(settings: AlertSettings, claim_name: str) -> list[dict[str, Any]]:
+    t, claim = settings.thresholds, claim_selector(settings.namespace, claim_name)
     available = f"kubelet_volume_stats_available_bytes{{{claim}}}"
     horizon = prometheus_duration_seconds(t.storage_filling_horizon)
-    volume = f"The registry volume {DATA_CLAIM} in namespace {settings.namespace}"
+    volume = f"The registry volume {claim_name} in namespace {settings.namespace}"
     return [
-        _alert(settings, "RegistryStorageAlmostFull",
-               f"{available} / kubelet_volume_stats_capacity_bytes{{{claim}}}"
-               f" < {number(t.storage_free_ratio)}",
-               t.storage_for, "critical", "Registry storage is almost full",
-               f"{volume} has less than {t.storage_free_ratio * 100:g}% free space; pushes fail "
-               "once it is full."),
-        _alert(settings, "RegistryStorageFillingFast",
-               f"predict_linear({available}[{t.storage_filling_window}], {number(horizon)}) < 0",
-               t.storage_for, "warning", "Registry storage is filling fast",
-               f"At the rate of the last {t.storage_filling_window}, {volume} will be full within "
-               f"{t.storage_filling_horizon}."),
-    ]  # fmt: skip
+        _alert(
+            settings,
+            "RegistryStorageAlmostFull",
+            f"{available} / kubelet_volume_stats_capacity_bytes{{{claim}}}"
+            f" < {number(t.storage_free_ratio)}",
+            t.storage_for,
+            "critical",
+            "Registry storage is almost full",
+            f"{volume} has less than {t.storage_free_ratio * 100:g}% free space; pushes fail "
+            "once it is full.",
+        ),
+        _alert(
+            settings,
+            "RegistryStorageFillingFast",
+            f"predict_linear({available}[{t.storage_filling_window}], {number(horizon)}) < 0",
+            t.storage_for,
+            "warning",
+            "Registry storage is filling fast",
+            f"At the rate of the last {t.storage_filling_window}, {volume} will be full within "
+            f"{t.storage_filling_horizon}.",
+        ),
+    ]
 
 
 def _http(settings: AlertSettings) -> list[dict[str, Any]]:
@@ -133,21 +156,31 @@ def _http(settings: AlertSettings) -> list[dict[str, Any]]:
     buckets = "registry_http_request_duration_seconds_bucket"
     where = f"in namespace {settings.namespace}"
     return [
-        _alert(settings, "RegistryHigh5xxRatio",
-               f'sum by (namespace) (rate({requests}{{{registry}, code=~"5.."}}[{RATE_WINDOW}]))'
-               f" / sum by (namespace) (rate({requests}{{{registry}}}[{RATE_WINDOW}]))"
-               f" > {number(t.error_ratio_5xx)}",
-               t.http_for, "critical", "The registry answers many requests with 5xx",
-               f"More than {t.error_ratio_5xx * 100:g}% of registry requests {where} failed "
-               "with a server error."),
-        _alert(settings, "RegistryHighLatencyP99",
-               f"histogram_quantile(0.99, sum by (namespace, le) (rate({buckets}"
-               f'{{{registry}, handler!~"{TRANSFER_HANDLERS}"}}[{RATE_WINDOW}])))'
-               f" > {number(t.latency_p99_seconds)}",
-               t.http_for, "warning", "Registry requests are slow",
-               f"The 99th percentile of registry request time {where} is above "
-               f"{t.latency_p99_seconds:g}s (blob downloads and upload chunks excluded)."),
-    ]  # fmt: skip
+        _alert(
+            settings,
+            "RegistryHigh5xxRatio",
+            f'sum by (namespace) (rate({requests}{{{registry}, code=~"5.."}}[{RATE_WINDOW}]))'
+            f" / sum by (namespace) (rate({requests}{{{registry}}}[{RATE_WINDOW}]))"
+            f" > {number(t.error_ratio_5xx)}",
+            t.http_for,
+            "critical",
+            "The registry answers many requests with 5xx",
+            f"More than {t.error_ratio_5xx * 100:g}% of registry requests {where} failed "
+            "with a server error.",
+        ),
+        _alert(
+            settings,
+            "RegistryHighLatencyP99",
+            f"histogram_quantile(0.99, sum by (namespace, le) (rate({buckets}"
+            f'{{{registry}, handler!~"{TRANSFER_HANDLERS}"}}[{RATE_WINDOW}])))'
+            f" > {number(t.latency_p99_seconds)}",
+            t.http_for,
+            "warning",
+            "Registry requests are slow",
+            f"The 99th percentile of registry request time {where} is above "
+            f"{t.latency_p99_seconds:g}s (blob downloads and upload chunks excluded).",
+        ),
+    ]
 
 
 def _job(
@@ -157,8 +190,10 @@ def _job(
     t, jobs = settings.thresholds, job_selector(settings, cronjob)
 
     def newest_start(condition: str) -> str:
-        return (f"max by (namespace) (kube_job_status_start_time{{{jobs}}} and on (namespace, "
-                f'job_name) (kube_job_{condition}{{{jobs}, condition="true"}} == 1))')  # fmt: skip
+        return (
+            f"max by (namespace) (kube_job_status_start_time{{{jobs}}} and on (namespace, "
+            f'job_name) (kube_job_{condition}{{{jobs}, condition="true"}} == 1))'
+        )
 
     failed, complete = newest_start("failed"), newest_start("complete")
     # A failed Job stays listed (failedJobsHistoryLimit), so "any failed job" would fire until
@@ -173,26 +208,43 @@ def _job(
     )
     where = f"CronJob {cronjob} in namespace {settings.namespace}"
     return [
-        _alert(settings, f"{alert}Failed", failed_expr, t.jobs_for, "warning",
-               f"The last registry {task} failed",
-               f"The newest finished run of {where} failed, with no later success."),
-        _alert(settings, f"{alert}NotSucceededRecently", stale_expr, t.jobs_for, "warning",
-               f"Registry {task} has not succeeded for {stale_after}",
-               f"No run of {where} has succeeded for longer than {stale_after}."),
-    ]  # fmt: skip
+        _alert(
+            settings,
+            f"{alert}Failed",
+            failed_expr,
+            t.jobs_for,
+            "warning",
+            f"The last registry {task} failed",
+            f"The newest finished run of {where} failed, with no later success.",
+        ),
+        _alert(
+            settings,
+            f"{alert}NotSucceededRecently",
+            stale_expr,
+            t.jobs_for,
+            "warning",
+            f"Registry {task} has not succeeded for {stale_after}",
+            f"No run of {where} has succeeded for longer than {stale_after}.",
+        ),
+    ]
 
 
 def _certificate(settings: AlertSettings) -> list[dict[str, Any]]:
     t = settings.thresholds
     days = t.certificate_expiry_days
     return [
-        _alert(settings, "RegistryCertificateExpiringSoon",
-               f'certmanager_certificate_expiration_timestamp_seconds{{namespace="{settings.namespace}"}}'
-               f" - time() < {number(days * SECONDS_PER_DAY)}",
-               t.certificate_for, "warning", "A registry certificate expires soon",
-               f"A cert-manager certificate in namespace {settings.namespace} expires within "
-               f"{days:g} days; cert-manager should have renewed it by now."),
-    ]  # fmt: skip
+        _alert(
+            settings,
+            "RegistryCertificateExpiringSoon",
+            f'certmanager_certificate_expiration_timestamp_seconds{{namespace="{settings.namespace}"}}'
+            f" - time() < {number(days * SECONDS_PER_DAY)}",
+            t.certificate_for,
+            "warning",
+            "A registry certificate expires soon",
+            f"A cert-manager certificate in namespace {settings.namespace} expires within "
+            f"{days:g} days; cert-manager should have renewed it by now.",
+        ),
+    ]
 
 
 def alert_rules(settings: AlertSettings) -> dict[str, Any]:
@@ -200,14 +252,16 @@ def alert_rules(settings: AlertSettings) -> dict[str, Any]:
     t = settings.thresholds
     maintenance = []
     if settings.gc:
-        maintenance += _job(settings, GC_CRONJOB, "RegistryGarbageCollection",
-                            "garbage collection", t.gc_stale_after)  # fmt: skip
+        maintenance += _job(
+            settings, kube.GC, "RegistryGarbageCollection", "garbage collection", t.gc_stale_after
+        )
     if settings.retention:
-        maintenance += _job(settings, RETENTION_CRONJOB, "RegistryRetention",
-                            "tag retention", t.retention_stale_after)  # fmt: skip
+        maintenance += _job(
+            settings, kube.RETENTION, "RegistryRetention", "tag retention", t.retention_stale_after
+        )
     groups = [
         ("regstack-registry-availability", _availability(settings)),
-        ("regstack-registry-storage", _storage(settings) if settings.volume else []),
+        ("regstack-registry-storage", _storage(settings, settings.claim) if settings.claim else []),
         ("regstack-registry-http", _http(settings)),
         ("regstack-registry-maintenance", maintenance),
         ("regstack-registry-certificate", _certificate(settings) if settings.certificate else []),

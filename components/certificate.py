@@ -125,14 +125,17 @@ class RegistryCertificate(pulumi.ComponentResource):
                 "secretName": ca_secret,
                 "duration": LAB_CA_DURATION,
                 "privateKey": {"algorithm": "ECDSA", "size": 256},
-                "issuerRef": {"name": f"{self._name}-selfsigned", "kind": "Issuer",
-                              "group": "cert-manager.io"},
+                "issuerRef": {
+                    "name": f"{self._name}-selfsigned",
+                    "kind": "Issuer",
+                    "group": "cert-manager.io",
+                },
             },
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[bootstrap])),
             # Reading the CA back needs it issued, not just requested; skip_await does not
             # apply: it spares workloads that need a node, and cert-manager issues without one.
             {WAIT_FOR: "condition=Ready"} if args.read_ca else None,
-        )  # fmt: skip
+        )
         ca_issuer = self._resource(
             "Issuer",
             "ca-issuer",

@@ -14,17 +14,11 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import distribution_config as render
+from components import kube
 from components.config import RegistryConfig
 from components.placement import pod_placement
 from components.scan_skips import REGISTRY_DATA, SECRET_ENV, checkov_skips
 from components.stack_key import rollout_checksum
-
-S3_CA_KEY = "s3-ca.crt"
-"""The ConfigMap key of the S3 endpoint's CA bundle."""
-
-APP = "registry"
-SELECTOR = {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": APP}
-UID = 1000  # the non-root user the twuni chart also runs Distribution as
 
 
 def _tcp(port: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
@@ -68,34 +62,34 @@ def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
         delete_enabled=registry.storage.delete_enabled,
         tls=args.tls_secret_name is not None,
         auth_realm=args.auth_realm if args.htpasswd_secret_name is not None else None,
-        s3=None if s3 is None else render.S3Settings(
-            bucket=s3.bucket, region=s3.region, endpoint=s3.endpoint,
-            secure=not (s3.endpoint or "https:").startswith("http:"), tls_verify=s3.tls_verify,
-            path_style=s3.path_style, root_directory=s3.root_directory, redirect=s3.redirect,
-            static_keys=s3.access_key is not None, custom_ca=s3.ca_bundle is not None,
+        s3=None
+        if s3 is None
+        else render.S3Settings(
+            bucket=s3.bucket,
+            region=s3.region,
+            endpoint=s3.endpoint,
+            secure=not (s3.endpoint or "https:").startswith("http:"),
+            tls_verify=s3.tls_verify,
+            path_style=s3.path_style,
+            root_directory=s3.root_directory,
+            redirect=s3.redirect,
+            static_keys=s3.access_key is not None,
+            custom_ca=s3.ca_bundle is not None,
         ),
-        redis=None if args.redis_address is None else render.RedisSettings(
-            address=args.redis_address, db=cache.db, password=cache.password is not None,
+        redis=None
+        if args.redis_address is None
+        else render.RedisSettings(
+            address=args.redis_address,
+            db=cache.db,
+            password=cache.password is not None,
         ),
         shared_secret=render.ENV_HTTP_SECRET in args.secret_env,
-        proxy=None if registry.proxy is None else render.ProxySettings(
-            remote_url=registry.proxy.remote_url, username=registry.proxy.username,
+        proxy=None
+        if registry.proxy is None
+        else render.ProxySettings(
+            remote_url=registry.proxy.remote_url,
+            username=registry.proxy.username,
         ),
-    )  # fmt: skip
-
-
-def s3_ca_volume(
-    config_map_name: pulumi.Input[str],
-) -> tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]:
-    """The S3 endpoint's CA from the registry's ConfigMap, alone in the directory that
-    `distribution_config.plain_env` names (Go reads every file there)."""
-    source = k8s.core.v1.ConfigMapVolumeSourceArgs(
-        name=config_map_name,
-        items=[k8s.core.v1.KeyToPathArgs(key=S3_CA_KEY, path=render.S3_CA_FILE)],
-    )
-    return (
-        k8s.core.v1.VolumeArgs(name="s3-ca", config_map=source),
-        k8s.core.v1.VolumeMountArgs(name="s3-ca", mount_path=render.S3_CA_DIR, read_only=True),
     )
 
 
@@ -105,7 +99,6 @@ class DistributionRegistry(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     metrics_service_name: pulumi.Output[str]
     in_cluster_endpoint: pulumi.Output[str]
-    config_yaml: pulumi.Output[str]
     deployment_name: pulumi.Output[str]
     claim_name: pulumi.Output[str] | None
     """None with object storage (no volume)."""
@@ -130,35 +123,42 @@ class DistributionRegistry(pulumi.ComponentResource):
         self.s3_ca_bundle = s3.ca_bundle if settings.s3 is not None and s3 is not None else None
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
-            metadata=self._metadata(f"{APP}-config"),
+            metadata=self._metadata(f"{kube.REGISTRY}-config"),
             data={
                 "config.yml": config_text,
-                **({S3_CA_KEY: self.s3_ca_bundle} if self.s3_ca_bundle else {}),
+                **({kube.S3_CA_KEY: self.s3_ca_bundle} if self.s3_ca_bundle else {}),
             },
             opts=self._child,
         )
         # Object storage keeps the blobs: no volume then. An existing claim is mounted as it is,
         # never managed, so that no stack operation can delete the images it holds.
-        existing = registry.storage.existing_claim
-        claim = self._claim(name) if settings.s3 is None and existing is None else None
+        claim_name: pulumi.Input[str] | None = kube.data_claim(registry.storage)
+        claim = None
+        if claim_name is not None and registry.storage.existing_claim is None:
+            claim = self._claim(name)
+            claim_name = claim.metadata.name
         self.data_claim = claim
-        claim_name = claim.metadata.name if claim is not None else existing
         deployment = self._deployment(name, config_text, claim_name, config_map)
         service = self._service(name, deployment)
         metrics = k8s.core.v1.Service(
             f"{name}-metrics",
             # A separate ClusterIP Service keeps /metrics off the node port clients use.
             metadata=self._metadata(
-                f"{APP}-metrics", labels={"app.kubernetes.io/component": "metrics"}, needs_nodes=True
+                kube.METRICS_SERVICE,
+                labels={"app.kubernetes.io/component": "metrics"},
+                needs_nodes=True,
             ),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
-                selector=self._selector(),
-                ports=[k8s.core.v1.ServicePortArgs(name="metrics", port=render.METRICS_PORT,
-                                                   target_port="metrics")],
+                selector=kube.REGISTRY_SELECTOR,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="metrics", port=render.METRICS_PORT, target_port="metrics"
+                    )
+                ],
             ),
             opts=self._child,
-        )  # fmt: skip
+        )
         if registry.ingress.enabled:
             self._ingress(name, service)
         self._network_policy(name)
@@ -167,10 +167,10 @@ class DistributionRegistry(pulumi.ComponentResource):
         if registry.most_pods > 1:
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb",
-                metadata=self._metadata(APP),
+                metadata=self._metadata(kube.REGISTRY),
                 spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                     min_available=1,
-                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kube.REGISTRY_SELECTOR),
                 ),
                 opts=self._child,
             )
@@ -178,10 +178,11 @@ class DistributionRegistry(pulumi.ComponentResource):
         self.service_name = service.metadata.name
         self.metrics_service_name = metrics.metadata.name
         self.in_cluster_endpoint = pulumi.Output.concat(
-            service.metadata.name, ".", service.metadata.namespace,
+            service.metadata.name,
+            ".",
+            service.metadata.namespace,
             f".svc.cluster.local:{registry.service.port}",
-        )  # fmt: skip
-        self.config_yaml = pulumi.Output.from_input(config_text)
+        )
         self.deployment_name = deployment.metadata.name
         self.claim_name = pulumi.Output.from_input(claim_name) if claim_name is not None else None
         self.config_map_name = config_map.metadata.name
@@ -198,9 +199,6 @@ class DistributionRegistry(pulumi.ComponentResource):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _selector(self) -> dict[str, str]:
-        return SELECTOR
-
     def _metadata(
         self,
         object_name: str,
@@ -210,15 +208,11 @@ class DistributionRegistry(pulumi.ComponentResource):
     ) -> k8s.meta.v1.ObjectMetaArgs:
         annotations = dict(annotations or {})
         if self._args.skip_await and needs_nodes:
-            annotations["pulumi.com/skipAwait"] = "true"
+            annotations.update(kube.SKIP_AWAIT)
         return k8s.meta.v1.ObjectMetaArgs(
             name=object_name,
             namespace=self._args.namespace,
-            labels={
-                **self._selector(),
-                "app.kubernetes.io/managed-by": "regstack",
-                **(labels or {}),
-            },
+            labels={**kube.REGISTRY_SELECTOR, **kube.MANAGED_BY, **(labels or {})},
             annotations=annotations or None,
         )
 
@@ -227,7 +221,7 @@ class DistributionRegistry(pulumi.ComponentResource):
             return None
         return k8s.core.v1.Secret(
             f"{name}-env",
-            metadata=self._metadata(f"{APP}-env"),
+            metadata=self._metadata(f"{kube.REGISTRY}-env"),
             type="Opaque",
             string_data={k: pulumi.Output.secret(v) for k, v in self._args.secret_env.items()},
             opts=self._child,
@@ -256,31 +250,34 @@ class DistributionRegistry(pulumi.ComponentResource):
         autoscaling = self._args.registry.autoscaling
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-autoscaler",
-            metadata=self._metadata(APP),
+            metadata=self._metadata(kube.REGISTRY),
             spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
                 scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
                     api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
                 ),
                 min_replicas=autoscaling.min_replicas,
                 max_replicas=autoscaling.max_replicas,
-                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
-                    type="Resource",
-                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                        name="cpu",
-                        target=k8s.autoscaling.v2.MetricTargetArgs(
-                            type="Utilization", average_utilization=autoscaling.target_cpu_percent
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization",
+                                average_utilization=autoscaling.target_cpu_percent,
+                            ),
                         ),
-                    ),
-                )],
+                    )
+                ],
             ),
             opts=self._child,
-        )  # fmt: skip
+        )
 
     def _claim(self, name: str) -> k8s.core.v1.PersistentVolumeClaim:
         storage = self._args.registry.storage
         return k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            metadata=self._metadata(f"{APP}-data", needs_nodes=True),
+            metadata=self._metadata(kube.DATA_CLAIM, needs_nodes=True),
             spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                 access_modes=[storage.access_mode],
                 storage_class_name=storage.storage_class,
@@ -312,15 +309,18 @@ class DistributionRegistry(pulumi.ComponentResource):
             k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
         ]
         if claim_name is not None:
-            volumes.insert(0, k8s.core.v1.VolumeArgs(
-                name="data",
-                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=claim_name
+            volumes.insert(
+                0,
+                k8s.core.v1.VolumeArgs(
+                    name="data",
+                    persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                        claim_name=claim_name
+                    ),
                 ),
-            ))  # fmt: skip
+            )
             mounts.insert(0, k8s.core.v1.VolumeMountArgs(name="data", mount_path=render.DATA_DIR))
         if self.s3_ca_bundle is not None:
-            ca_volume, ca_mount = s3_ca_volume(config_map.metadata.name)
+            ca_volume, ca_mount = kube.s3_ca_volume(config_map.metadata.name)
             volumes.append(ca_volume)
             mounts.append(ca_mount)
         for volume, secret, path in (
@@ -364,7 +364,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         probe = k8s.core.v1.HTTPGetActionArgs(path=probe_path, port="http", scheme=scheme)
         res = registry.resources
         container = k8s.core.v1.ContainerArgs(
-            name=APP,
+            name=kube.REGISTRY,
             image=f"{registry.image}:{registry.version}",
             image_pull_policy="IfNotPresent",
             args=["serve", f"{render.CONFIG_DIR}/config.yml"],
@@ -382,14 +382,7 @@ class DistributionRegistry(pulumi.ComponentResource):
                 requests={"cpu": res.cpu_request, "memory": res.memory_request},
                 limits={"cpu": res.cpu_limit, "memory": res.memory_limit},
             ),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                run_as_non_root=True,
-                run_as_user=UID,
-                run_as_group=UID,
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            ),
+            security_context=kube.restricted_container(kube.UID),
         )
         # A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
         strategy = (
@@ -400,7 +393,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         return k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=self._metadata(
-                APP,
+                kube.REGISTRY,
                 needs_nodes=True,
                 annotations=checkov_skips(
                     {**REGISTRY_DATA, **(SECRET_ENV if self._args.secret_env else {})}
@@ -410,22 +403,16 @@ class DistributionRegistry(pulumi.ComponentResource):
                 # Under an autoscaler the count is its business: a value here would take the
                 # field back from it, and every `pulumi up` would reset the pods it added.
                 replicas=None if registry.autoscaling.enabled else registry.replicas,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kube.REGISTRY_SELECTOR),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(type=strategy),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=self._selector(),
+                        labels=kube.REGISTRY_SELECTOR,
                         annotations={"regstack.io/config-checksum": checksum},
                     ),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            run_as_user=UID,
-                            run_as_group=UID,
-                            fs_group=UID,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=kube.restricted_pod(kube.UID, fs_group=kube.UID),
                         containers=[container],
                         volumes=volumes,
                         **pod_placement(registry.placement),
@@ -441,7 +428,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         Preferred, not required: a cluster with fewer nodes than replicas still runs them all."""
         term = k8s.core.v1.PodAffinityTermArgs(
             topology_key="kubernetes.io/hostname",
-            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kube.REGISTRY_SELECTOR),
         )
         return k8s.core.v1.AffinityArgs(
             pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
@@ -455,10 +442,10 @@ class DistributionRegistry(pulumi.ComponentResource):
         service = self._args.registry.service
         return k8s.core.v1.Service(
             f"{name}-service",
-            metadata=self._metadata(APP, needs_nodes=True),
+            metadata=self._metadata(kube.REGISTRY, needs_nodes=True),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type=service.type,
-                selector=self._selector(),
+                selector=kube.REGISTRY_SELECTOR,
                 ports=[
                     k8s.core.v1.ServicePortArgs(
                         name="http",
@@ -480,10 +467,18 @@ class DistributionRegistry(pulumi.ComponentResource):
         # Node-port and load-balancer traffic keeps external source addresses, so an exposed
         # registry port must accept any source; a ClusterIP one only in-cluster namespaces.
         clients = (
-            [k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0"))]
+            [
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0")
+                )
+            ]
             if exposed
-            else [k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs())]
-        )  # fmt: skip
+            else [
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    namespace_selector=k8s.meta.v1.LabelSelectorArgs()
+                )
+            ]
+        )
         # The debug listener serves pprof, expvar and the command line besides /metrics: one peer
         # (namespace AND pod labels) keeps it to the Prometheus pods monitoring names.
         scraper_namespace, scraper_labels = self._args.scraper
@@ -497,17 +492,21 @@ class DistributionRegistry(pulumi.ComponentResource):
         ]
         return k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
-            metadata=self._metadata(APP),
+            metadata=self._metadata(kube.REGISTRY),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector()),
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kube.REGISTRY_SELECTOR),
                 policy_types=["Ingress"],
                 ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=clients, ports=_tcp(render.HTTP_PORT)),
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=scraper, ports=_tcp(render.METRICS_PORT)),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=clients, ports=_tcp(render.HTTP_PORT)
+                    ),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=scraper, ports=_tcp(render.METRICS_PORT)
+                    ),
                 ],
             ),
             opts=self._child,
-        )  # fmt: skip
+        )
 
     def _ingress(self, name: str, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
         registry = self._args.registry
@@ -530,7 +529,7 @@ class DistributionRegistry(pulumi.ComponentResource):
             **({"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"} if tls else {}),
             **registry.ingress.annotations,
         }
-        metadata = self._metadata(APP, needs_nodes=True)
+        metadata = self._metadata(kube.REGISTRY, needs_nodes=True)
         return k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata=k8s.meta.v1.ObjectMetaArgs(

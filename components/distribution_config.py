@@ -100,8 +100,6 @@ class RenderSettings:
     s3_ca_dir: str = S3_CA_DIR
     http_addr: str = f":{HTTP_PORT}"
     metrics_addr: str = f":{METRICS_PORT}"
-    readonly: bool = False
-    """`maintenance.readonly`: refuse pushes, e.g. while garbage collection runs."""
     s3: S3Settings | None = None
     """Object storage instead of `data_dir`."""
     redis: RedisSettings | None = None
@@ -160,7 +158,9 @@ def _storage(settings: RenderSettings) -> dict[str, object]:
         "delete": {"enabled": settings.delete_enabled},
         "maintenance": {
             "uploadpurging": {"enabled": True, "age": "168h", "interval": "24h", "dryrun": False},
-            "readonly": {"enabled": settings.readonly},
+            # Off in the file: GC's read-only window switches it on by environment variable
+            # (components/jobs/gc_window.py), so the config and its checksum stay put.
+            "readonly": {"enabled": False},
         },
     }
     if settings.s3 is not None:
@@ -198,7 +198,7 @@ def registry_config(settings: RenderSettings) -> dict[str, object]:
         "storage": _storage(settings),
         "http": http,
         "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
-    }  # fmt: skip
+    }
     if settings.redis is not None:
         # 3.x takes a list (standalone, cluster or sentinel) and ignores `addr`.
         address = (
@@ -206,8 +206,13 @@ def registry_config(settings: RenderSettings) -> dict[str, object]:
             if settings.line >= 3
             else {"addr": settings.redis.address}
         )
-        config["redis"] = {**address, "db": settings.redis.db,
-                           "dialtimeout": "2s", "readtimeout": "2s", "writetimeout": "2s"}  # fmt: skip
+        config["redis"] = {
+            **address,
+            "db": settings.redis.db,
+            "dialtimeout": "2s",
+            "readtimeout": "2s",
+            "writetimeout": "2s",
+        }
     if settings.proxy is not None:
         proxy = {"remoteurl": settings.proxy.remote_url}
         if settings.proxy.username is not None:

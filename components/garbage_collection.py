@@ -28,13 +28,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import distribution_config as render
+from components import kube
 from components.config import GcConfig, PlacementConfig, RegistryConfig
-from components.distribution import APP, s3_ca_volume
 from components.placement import pod_placement
 from components.scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
 SCRIPT = Path(__file__).parent / "jobs" / "gc_window.py"
-UID = 1000
 SHARED = "/shared"
 SCRIPTS = "/scripts"
 # The window's bounds, in the order they run (gc_window.py explains why this order):
@@ -45,9 +44,9 @@ RESTORE_SECONDS = 600  # reopening's retries, flushing the cache
 JOB_SECONDS = START_SECONDS + STOP_SECONDS + GC_SECONDS + RESTORE_SECONDS
 # A holder cannot outlive its Job, so a Lease left by a run that died expires by then.
 LEASE_SECONDS = JOB_SECONDS + 60
-LEASE = "registry-gc"
+LEASE = kube.GC
 WindowMode = Literal["read-only", "stop"]
-LABELS = {"app.kubernetes.io/name": "registry-gc", "app.kubernetes.io/managed-by": "regstack"}
+LABELS = kube.app_labels(kube.GC)
 
 
 @dataclass(frozen=True)
@@ -89,17 +88,13 @@ def window_mode(gc: GcConfig, registry: RegistryConfig) -> tuple[WindowMode, boo
     return mode, mode == "read-only" and one_node
 
 
-def _restricted() -> k8s.core.v1.SecurityContextArgs:
-    return k8s.core.v1.SecurityContextArgs(
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-    )
-
-
 def _field_env(name: str, path: str) -> k8s.core.v1.EnvVarArgs:
-    return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
-        field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=path)))  # fmt: skip
+    return k8s.core.v1.EnvVarArgs(
+        name=name,
+        value_from=k8s.core.v1.EnvVarSourceArgs(
+            field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=path)
+        ),
+    )
 
 
 def _window_container(
@@ -113,15 +108,20 @@ def _window_container(
     # ReadWriteOnce volume is mounted.
     identity = [_field_env("POD_NAME", "metadata.name"), _field_env("NODE_NAME", "spec.nodeName")]
     return k8s.core.v1.ContainerArgs(
-        name=action, image=image, command=["sh", "-c"],
+        name=action,
+        image=image,
+        command=["sh", "-c"],
         args=[flags.apply(lambda f: f"exec python {SCRIPTS}/gc_window.py {action} {f}")],
         env=[*identity, *env],
-        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED),
-                       k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=SCRIPTS, read_only=True)],
+        volume_mounts=[
+            k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED),
+            k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=SCRIPTS, read_only=True),
+        ],
         resources=k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": "10m", "memory": "32Mi"}, limits={"cpu": "200m", "memory": "64Mi"}),
-        security_context=_restricted(),
-    )  # fmt: skip
+            requests={"cpu": "10m", "memory": "32Mi"}, limits={"cpu": "200m", "memory": "64Mi"}
+        ),
+        security_context=kube.restricted_container(),
+    )
 
 
 class GarbageCollection(pulumi.ComponentResource):
@@ -142,48 +142,64 @@ class GarbageCollection(pulumi.ComponentResource):
                 name=object_name, namespace=args.namespace, labels=LABELS, annotations=annotations
             )
 
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-account", metadata=meta("registry-gc"), opts=child
-        )
+        account = k8s.core.v1.ServiceAccount(f"{name}-account", metadata=meta(kube.GC), opts=child)
         role = k8s.rbac.v1.Role(
             f"{name}-role",
-            metadata=meta("registry-gc"),
+            metadata=meta(kube.GC),
             # Just enough to switch the registry, watch its pods and hold the window's Lease:
             # nothing cluster-wide. Creating cannot be limited to a name; the rest is.
             rules=[
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=["apps"], resources=["deployments"],
-                                           resource_names=[args.deployment_name], verbs=["get", "patch"]),
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["get", "list"]),
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=["coordination.k8s.io"], resources=["leases"],
-                                           verbs=["create"]),
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=["coordination.k8s.io"], resources=["leases"],
-                                           resource_names=[LEASE], verbs=["get", "update"]),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["apps"],
+                    resources=["deployments"],
+                    resource_names=[args.deployment_name],
+                    verbs=["get", "patch"],
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=[""], resources=["pods"], verbs=["get", "list"]
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["coordination.k8s.io"], resources=["leases"], verbs=["create"]
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["coordination.k8s.io"],
+                    resources=["leases"],
+                    resource_names=[LEASE],
+                    verbs=["get", "update"],
+                ),
             ],
             opts=child,
-        )  # fmt: skip
+        )
         binding = k8s.rbac.v1.RoleBinding(
             f"{name}-binding",
-            metadata=meta("registry-gc"),
-            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role",
-                                             name=role.metadata.name),
-            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
-                                              namespace=args.namespace)],
+            metadata=meta(kube.GC),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=role.metadata.name
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="ServiceAccount", name=account.metadata.name, namespace=args.namespace
+                )
+            ],
             opts=child,
-        )  # fmt: skip
+        )
         scripts = k8s.core.v1.ConfigMap(
             f"{name}-scripts",
-            metadata=meta("registry-gc-scripts"),
+            metadata=meta(f"{kube.GC}-scripts"),
             data={"gc_window.py": SCRIPT.read_text()},
             opts=child,
         )
 
         selector = ",".join(f"{k}={v}" for k, v in sorted(args.selector.items()))
         window = pulumi.Output.concat(
-            "--namespace=", args.namespace, " --deployment=", args.deployment_name,
-            f" --selector={selector} --shared={SHARED} --mode={args.window} --container={APP}",
+            "--namespace=",
+            args.namespace,
+            " --deployment=",
+            args.deployment_name,
+            f" --selector={selector} --shared={SHARED} --mode={args.window} --container={kube.REGISTRY}",
             " --pin-node" if args.pin_node else "",
             f" --lease={LEASE} --lease-seconds={LEASE_SECONDS}",
-        )  # fmt: skip
+        )
         restore_flags = window
         restore_env: list[k8s.core.v1.EnvVarArgs] = []
         if args.cache_address is not None:
@@ -214,67 +230,82 @@ class GarbageCollection(pulumi.ComponentResource):
             claim = k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=args.claim_name)
             storage_volumes = [k8s.core.v1.VolumeArgs(name="data", persistent_volume_claim=claim)]
         if args.s3_ca:  # object storage: no claim, but the endpoint's CA
-            ca_volume, ca_mount = s3_ca_volume(args.config_map_name)
+            ca_volume, ca_mount = kube.s3_ca_volume(args.config_map_name)
             storage_mounts, storage_volumes = [ca_mount], [ca_volume]
         gc_container = k8s.core.v1.ContainerArgs(
-            name="gc", image=args.registry_image, command=["sh", "-c", collect],
+            name="gc",
+            image=args.registry_image,
+            command=["sh", "-c", collect],
             env=list(args.registry_env) or None,
-            volume_mounts=[*storage_mounts,
-                           k8s.core.v1.VolumeMountArgs(name="config", mount_path=render.CONFIG_DIR, read_only=True),
-                           k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED)],
+            volume_mounts=[
+                *storage_mounts,
+                k8s.core.v1.VolumeMountArgs(
+                    name="config", mount_path=render.CONFIG_DIR, read_only=True
+                ),
+                k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED),
+            ],
             resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "1", "memory": "512Mi"}),
-            security_context=_restricted(),
-        )  # fmt: skip
+                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "1", "memory": "512Mi"}
+            ),
+            security_context=kube.restricted_container(),
+        )
         pod = k8s.core.v1.PodSpecArgs(
             service_account_name=account.metadata.name,
             restart_policy="Never",
             **pod_placement(args.placement),
-            security_context=k8s.core.v1.PodSecurityContextArgs(
-                run_as_non_root=True, run_as_user=UID, run_as_group=UID, fs_group=UID,
-                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=kube.restricted_pod(kube.UID, fs_group=kube.UID),
             # A ReadWriteOnce volume can only be mounted on the node the registry runs on.
-            affinity=k8s.core.v1.AffinityArgs(pod_affinity=k8s.core.v1.PodAffinityArgs(
-                preferred_during_scheduling_ignored_during_execution=[
-                    k8s.core.v1.WeightedPodAffinityTermArgs(weight=100, pod_affinity_term=k8s.core.v1.PodAffinityTermArgs(
-                        topology_key="kubernetes.io/hostname",
-                        label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=args.selector),
-                    ))
-                ])) if filesystem else None,
-            init_containers=[_window_container(
-                "stop", args.helper_image, pulumi.Output.concat(window, f" --timeout={STOP_SECONDS}"))],
-            containers=[gc_container,
-                        _window_container("restore", args.helper_image, restore_flags, restore_env)],
+            affinity=k8s.core.v1.AffinityArgs(
+                pod_affinity=k8s.core.v1.PodAffinityArgs(
+                    preferred_during_scheduling_ignored_during_execution=[
+                        k8s.core.v1.WeightedPodAffinityTermArgs(
+                            weight=100,
+                            pod_affinity_term=k8s.core.v1.PodAffinityTermArgs(
+                                topology_key="kubernetes.io/hostname",
+                                label_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels=args.selector
+                                ),
+                            ),
+                        )
+                    ]
+                )
+            )
+            if filesystem
+            else None,
+            init_containers=[
+                _window_container(
+                    "stop",
+                    args.helper_image,
+                    pulumi.Output.concat(window, f" --timeout={STOP_SECONDS}"),
+                )
+            ],
+            containers=[
+                gc_container,
+                _window_container("restore", args.helper_image, restore_flags, restore_env),
+            ],
             volumes=[
                 *storage_volumes,
-                k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map_name)),
-                k8s.core.v1.VolumeArgs(name="scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=scripts.metadata.name)),
-                k8s.core.v1.VolumeArgs(name="shared", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+                k8s.core.v1.VolumeArgs(
+                    name="config",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map_name),
+                ),
+                k8s.core.v1.VolumeArgs(
+                    name="scripts",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=scripts.metadata.name),
+                ),
+                k8s.core.v1.VolumeArgs(
+                    name="shared", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()
+                ),
             ],
-        )  # fmt: skip
+        )
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
-            metadata=meta("registry-gc", checkov_skips(
-                {**GARBAGE_COLLECTION, **(SECRET_ENV if secret_env else {})})),
-            spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=args.gc.schedule,
-                concurrency_policy="Forbid",
-                successful_jobs_history_limit=3,
-                failed_jobs_history_limit=3,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(
-                    spec=k8s.batch.v1.JobSpecArgs(
-                        # A retry would take the registry down a second time; the next run retries.
-                        backoff_limit=0,
-                        active_deadline_seconds=JOB_SECONDS,
-                        template=k8s.core.v1.PodTemplateSpecArgs(
-                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
-                            spec=pod,
-                        ),
-                    )
-                ),
+            metadata=meta(
+                kube.GC, checkov_skips({**GARBAGE_COLLECTION, **(SECRET_ENV if secret_env else {})})
             ),
+            # No retry: it would take the registry down a second time; the next run retries.
+            spec=kube.maintenance_schedule(args.gc.schedule, 0, JOB_SECONDS, LABELS, pod),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[binding])),
-        )  # fmt: skip
+        )
         self.cron_job_name = cron.metadata.name
         self.register_outputs({"cron_job_name": self.cron_job_name})

@@ -30,6 +30,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import distribution_config as render
+from components import kube
 from components.config import HarborConfig, S3StorageConfig
 from components.harbor_secrets import REGISTRY_USER, HarborSecrets, harbor_secrets
 from components.outputs import as_secret
@@ -157,10 +158,12 @@ def _image_storage(s3: S3StorageConfig, credentials: str, ca_secret: str | None)
     """`persistence.imageChartStorage` for a bucket; keys come from the credentials Secret, the
     endpoint's CA (if any) from a Secret the chart adds to the registry's trust store."""
     driver: dict[str, Any] = {
-        "region": s3.region, "bucket": s3.bucket, "v4auth": True,
+        "region": s3.region,
+        "bucket": s3.bucket,
+        "v4auth": True,
         "secure": not (s3.endpoint or "https:").startswith("http:"),
         "skipverify": not s3.tls_verify,
-    }  # fmt: skip
+    }
     if s3.endpoint is not None:
         driver["regionendpoint"] = s3.endpoint
     if s3.root_directory is not None:
@@ -335,7 +338,7 @@ class HarborRegistry(pulumi.ComponentResource):
         return k8s.core.v1.Secret(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=name, namespace=namespace, labels={"app.kubernetes.io/managed-by": "regstack"}
+                name=name, namespace=namespace, labels=kube.MANAGED_BY
             ),
             type="Opaque",
             string_data=data,

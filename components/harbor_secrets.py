@@ -55,8 +55,11 @@ def derive(seed: str, name: str, length: int) -> str:
 
 # --- token-signing key pair ---------------------------------------------------------------------
 # Harbor core signs registry tokens with an RSA key (RS256); the registry trusts the matching
-# certificate. Both must stay the same across renders, and no X.509 library is a dependency, so
-# the key comes from the seed stream and the certificate is assembled in DER by hand below.
+# certificate. Both must stay the same across renders, so the key comes from the seed stream and
+# the certificate is assembled in DER by hand below. `cryptography` could build the key from
+# these primes and write the certificate, but it is not a dependency of the installed package,
+# it cannot do the seeded prime search, and its DER need not match these bytes: a stack that
+# already runs Harbor would get a new token certificate, and Harbor would restart, on upgrade.
 
 _SMALL_PRIMES = [p for p in range(3, 2000) if all(p % d for d in range(2, int(p**0.5) + 1))]
 _E = 65537
@@ -147,8 +150,10 @@ def token_key_pair(seed: str) -> tuple[str, str]:
         q = _prime(stream, half)
     n = p * q
     d = pow(_E, -1, (p - 1) * (q - 1))
-    key = _sequence(*(_integer(v) for v in (0, n, _E, d, p, q, d % (p - 1), d % (q - 1))),
-                    _integer(pow(q, -1, p)))  # fmt: skip
+    key = _sequence(
+        *(_integer(v) for v in (0, n, _E, d, p, q, d % (p - 1), d % (q - 1))),
+        _integer(pow(q, -1, p)),
+    )
 
     name = _sequence(
         _der(0x31, _sequence(_oid("2.5.4.3"), _der(0x0C, TOKEN_CERT_SUBJECT.encode())))

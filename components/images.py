@@ -10,6 +10,17 @@ The tag builders produce the chapter's conventions (``v1.2.3``, ``v1.2.3-rc1``, 
 ``build-42``, ``20240131-0915``, sanitised branch names, environment aliases), and
 `classify_tag` tells them apart again for the policy pack and the retention engine.
 
+Standard library only, like the retention engine: the retention Job mounts this file beside the
+engine (`components/retention_job.py`), and the policy pack imports it too. Where the three
+readers differ, the difference is a named option here, not a second parser:
+- `split_reference(default_registry=None)`: the retention engine matches pods' images against
+  the registry whatever host they were pulled by, so a name without a host stays as written;
+- `split_reference(legacy_hub=True)`: the policy pack reads `index.docker.io` as Docker Hub;
+- `is_release_tag(bare=True, variants=True)`: the policy pack also accepts third-party releases
+  (`2.8.3`, `1.27.3-alpine`), where the chapter's own convention is `v1.2.3`;
+- `PROTECTED_ALIASES`: the aliases retention keeps by default (not `dev`, which moves with
+  every push and so pins nothing worth keeping).
+
 ``python -m components.images tags --sha SHA --ref REF [--build N] [--time ISO] [--image NAME]
 [--environment dev|staging|prod]`` prints the tags (or full references) that the application
 pipeline pushes for one commit.
@@ -31,8 +42,11 @@ MAX_TAG_LENGTH = 128
 DOCKER_HUB = "docker.io"
 OFFICIAL_NAMESPACE = "library"
 
+LEGACY_DOCKER_HUB = "index.docker.io"
+
 # Tags that name an environment or a moving release rather than one build.
 ALIAS_TAGS = frozenset({"dev", "staging", "prod", "latest", "stable"})
+PROTECTED_ALIASES = ALIAS_TAGS - {"dev"}
 
 _DOMAIN_COMPONENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 # Deliberately as loose as upstream: brackets around hex digits and colons, no zone index and
@@ -63,6 +77,14 @@ _NUMBER = r"(?:0|[1-9][0-9]*)"
 _RELEASE = re.compile(rf"v{_NUMBER}\.{_NUMBER}\.{_NUMBER}")
 _PRE_RELEASE_LABEL = re.compile(rf"(?:alpha|beta|rc)(?:\.?{_NUMBER})?")
 _PRERELEASE = re.compile(rf"{_RELEASE.pattern}-{_PRE_RELEASE_LABEL.pattern}")
+RELEASE_PATTERN = _RELEASE.pattern
+"""The chapter's release tag (`v1.2.3`) as a regular expression, for pattern lists."""
+# Third-party releases: X.Y.Z or vX.Y.Z, maybe with an image variant as official images tag them
+# (-alpine3.21, -bookworm, -slim): a variant names the base image of the same release.
+_ANY_RELEASE = re.compile(
+    rf"(?P<v>v?){_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-(?P<variant>[a-z][a-z0-9.]*))?"
+)
+_ANY_PRERELEASE = re.compile(r"(alpha|beta|rc|pre|preview|dev|snapshot|nightly)([0-9.]*)")
 _SHA = re.compile(r"sha-[0-9a-f]{7,40}")
 _BUILD = re.compile(rf"build-{_NUMBER}")
 _TIMESTAMP = re.compile(r"[0-9]{8}-[0-9]{4}")
@@ -136,32 +158,46 @@ class ImageReference:
                 "a 64-hex string is an image ID, not a repository; pin by digest instead, "
                 "as in name@sha256:<hex>"
             )
-        name_and_tag, at, digest = text.partition("@")
-        registry, slash, rest = name_and_tag.partition("/")
-        if not slash and registry.startswith("["):
+        first, slash, _ = text.partition("@")[0].partition("/")
+        if not slash and first.startswith("["):
             raise InvalidImageReference(
                 "an IPv6 registry host needs a repository after it, as in [::1]:5000/team/app"
             )
-        if not slash or not _names_registry(registry):
-            registry, rest = DOCKER_HUB, name_and_tag
-        # The tag is whatever follows ':' in the last path segment; a ':' before the last '/'
-        # can only be a registry port, which was split off above.
-        head, slash, last = rest.rpartition("/")
-        last_component, colon, tag = last.partition(":")
-        repository = head + slash + last_component
-        if registry == DOCKER_HUB and repository and "/" not in repository:
-            repository = f"{OFFICIAL_NAMESPACE}/{repository}"
-        return cls(
-            registry=registry,
-            repository=repository,
-            tag=tag if colon else None,
-            digest=digest if at else None,
-        )
+        registry, repository, tag, digest = split_reference(text)
+        assert registry is not None
+        return cls(registry=registry, repository=repository, tag=tag, digest=digest)
 
     def __str__(self) -> str:
         tag = f":{self.tag}" if self.tag is not None else ""
         digest = f"@{self.digest}" if self.digest is not None else ""
         return f"{self.name}{tag}{digest}"
+
+
+def split_reference(
+    text: str, *, default_registry: str | None = DOCKER_HUB, legacy_hub: bool = False
+) -> tuple[str | None, str, str | None, str | None]:
+    """(registry, repository, tag, digest) of ``[host[:port]/]path[:tag][@digest]``, as a
+    container runtime splits it, without validating the parts (`ImageReference.parse` does).
+
+    A name without a host is on `default_registry`, and on Docker Hub a single component is
+    under ``library/``; with `default_registry=None` such a name keeps no registry and stays as
+    written. `legacy_hub` reads ``index.docker.io`` as ``docker.io``.
+    """
+    name_and_tag, at, digest = text.partition("@")
+    registry: str | None
+    registry, slash, rest = name_and_tag.partition("/")
+    if not slash or not _names_registry(registry):
+        registry, rest = default_registry, name_and_tag
+    if legacy_hub and registry == LEGACY_DOCKER_HUB:
+        registry = DOCKER_HUB
+    # The tag is whatever follows ':' in the last path segment; a ':' before the last '/'
+    # can only be a registry port, which was split off above.
+    head, slash, last = rest.rpartition("/")
+    last_component, colon, tag = last.partition(":")
+    repository = head + slash + last_component
+    if registry == DOCKER_HUB and repository and "/" not in repository:
+        repository = f"{OFFICIAL_NAMESPACE}/{repository}"
+    return registry, repository, tag if colon else None, digest if at else None
 
 
 def _names_registry(component: str) -> bool:
@@ -333,10 +369,26 @@ def _is_real_time(tag: str) -> bool:
 
 def is_release_semver(tag: str) -> bool:
     """Whether `tag` is a final release such as v1.2.3 (no pre-release); False for invalid tags."""
-    try:
-        return classify_tag(tag) is TagKind.RELEASE
-    except InvalidImageReference:
+    return is_release_tag(tag)
+
+
+def is_release_tag(tag: str, *, bare: bool = False, variants: bool = False) -> bool:
+    """Whether `tag` names a final release, never a pre-release (`-rc1`, `-beta`, `-alpha.2`).
+
+    By default only the chapter's `v1.2.3`; `bare` also accepts `1.2.3`, and `variants` an image
+    variant after it (`-alpine3.21`, `-bookworm`), as third-party images tag their releases."""
+    if not (bare or variants):
+        try:
+            return classify_tag(tag) is TagKind.RELEASE
+        except InvalidImageReference:
+            return False
+    match = _ANY_RELEASE.fullmatch(tag)
+    if match is None or not (bare or match.group("v")):
         return False
+    variant = match.group("variant")
+    if variant is not None and not variants:
+        return False
+    return variant is None or _ANY_PRERELEASE.fullmatch(variant) is None
 
 
 def semver_tag(major: int, minor: int, patch: int, pre: str | None = None) -> str:
@@ -422,8 +474,10 @@ def _environment_aliases(environment: str, version: str | None) -> list[str]:
         raise ValueError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
     kind = classify_tag(version) if version else None
     if environment == "prod" and kind is not TagKind.RELEASE:
-        raise ValueError("only a release version (git tag v1.2.3) goes to prod; "
-                         "a pre-release goes to staging, a branch to dev")  # fmt: skip
+        raise ValueError(
+            "only a release version (git tag v1.2.3) goes to prod; "
+            "a pre-release goes to staging, a branch to dev"
+        )
     if environment == "staging" and kind is None:
         raise ValueError("staging takes a version (git tag v1.2.3-rc1); a branch goes to dev")
     return [environment, "stable", "latest"] if environment == "prod" else [environment]

@@ -13,17 +13,19 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.alert_rules import AlertSettings, alert_rules
 from components.config import MonitoringConfig
 from components.dashboard import registry_dashboard
-from components.distribution import APP
 from components.outputs import known_after
-from components.retention_job import LABELS as RETENTION_LABELS
 
 MONITORING_API = "monitoring.coreos.com/v1"
 # The metrics Service's own labels (DistributionRegistry): the client-facing Service shares
 # the app labels but not the component, so only the metrics Service is selected.
-METRICS_SERVICE_LABELS = {"app.kubernetes.io/name": APP, "app.kubernetes.io/component": "metrics"}
+METRICS_SERVICE_LABELS = {
+    "app.kubernetes.io/name": kube.REGISTRY,
+    "app.kubernetes.io/component": "metrics",
+}
 # kube-prometheus-stack's Grafana sidecar imports ConfigMaps carrying this label.
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 DASHBOARD_FILE = "regstack-registry.json"
@@ -52,11 +54,7 @@ class RegistryMonitoring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         monitoring = args.monitoring
         # The release label is how the Prometheus Operator picks up monitors and rules.
-        self._labels = {
-            "app.kubernetes.io/name": APP,
-            "app.kubernetes.io/managed-by": "regstack",
-            **monitoring.release_label,
-        }
+        self._labels = {**kube.app_labels(kube.REGISTRY), **monitoring.release_label}
 
         service_monitor = self._custom(
             "servicemonitor",
@@ -65,38 +63,45 @@ class RegistryMonitoring(pulumi.ComponentResource):
                 "selector": {"matchLabels": METRICS_SERVICE_LABELS},
                 # Distribution's debug listener speaks plain HTTP even when the API uses TLS.
                 "endpoints": [
-                    {"port": "metrics", "path": "/metrics", "scheme": "http",
-                     "interval": monitoring.interval}
+                    {
+                        "port": "metrics",
+                        "path": "/metrics",
+                        "scheme": "http",
+                        "interval": monitoring.interval,
+                    }
                 ],
             },
             child,
-        )  # fmt: skip
+        )
         rule = self._custom("rules", "PrometheusRule", alert_rules(args.alerts), child)
         if args.alerts.retention:
             # Each retention Job's pod serves its run's metrics for a few scrapes (RetentionJob).
-            selector = {"app.kubernetes.io/name": RETENTION_LABELS["app.kubernetes.io/name"]}
+            selector = {"app.kubernetes.io/name": kube.RETENTION}
             self._custom(
                 "retention-podmonitor",
                 "PodMonitor",
-                {"selector": {"matchLabels": selector},
-                 "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics",
-                                          "interval": monitoring.interval}]},
+                {
+                    "selector": {"matchLabels": selector},
+                    "podMetricsEndpoints": [
+                        {"port": "metrics", "path": "/metrics", "interval": monitoring.interval}
+                    ],
+                },
                 child,
-                object_name=selector["app.kubernetes.io/name"],
-            )  # fmt: skip
+                object_name=kube.RETENTION,
+            )
         dashboard = k8s.core.v1.ConfigMap(
             f"{name}-dashboard",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"regstack-{APP}-dashboard",
+                name=f"regstack-{kube.REGISTRY}-dashboard",
                 namespace=monitoring.namespace,
-                labels={"app.kubernetes.io/managed-by": "regstack", **DASHBOARD_LABEL},
+                labels={**kube.MANAGED_BY, **DASHBOARD_LABEL},
             ),
             data={DASHBOARD_FILE: json.dumps(registry_dashboard(args.alerts), indent=1)},
             opts=child,
         )
 
-        self.service_monitor_name = known_after(service_monitor, APP)
-        self.prometheus_rule_name = known_after(rule, APP)
+        self.service_monitor_name = known_after(service_monitor, kube.REGISTRY)
+        self.prometheus_rule_name = known_after(rule, kube.REGISTRY)
         self.dashboard_config_map_name = dashboard.metadata.name
         self.register_outputs(
             {
@@ -112,7 +117,7 @@ class RegistryMonitoring(pulumi.ComponentResource):
         kind: str,
         spec: dict[str, Any],
         opts: pulumi.ResourceOptions,
-        object_name: str = APP,
+        object_name: str = kube.REGISTRY,
     ) -> k8s.apiextensions.CustomResource:
         return k8s.apiextensions.CustomResource(
             f"{self._name}-{role}",

@@ -36,12 +36,14 @@ def marker(owner: str) -> str:
 
 BACKUP_SUFFIX = ".regstack-orig"
 RUNTIME_DEFAULTS = {
-    "microk8s": ("/var/snap/microk8s/current/args/certs.d",
-                 "snap restart microk8s.daemon-containerd"),
+    "microk8s": (
+        "/var/snap/microk8s/current/args/certs.d",
+        "snap restart microk8s.daemon-containerd",
+    ),
     "containerd": ("/etc/containerd/certs.d", "systemctl restart containerd"),
     # Docker Engine reads certs.d on every connection: nothing to restart.
     "docker": ("/etc/docker/certs.d", "true"),
-}  # fmt: skip
+}
 # Docker's certs.d has no hosts.toml to carry the marker, so a file of its own does (Docker
 # only reads *.crt, *.cert and *.key there).
 DOCKER_MARKER_FILE = "regstack-managed"
@@ -61,8 +63,12 @@ def hosts_toml(endpoint: str, scheme: str, ca_path: str | None, owner: str) -> s
     lines = [marker(owner)]
     if scheme == "http":
         lines.append("# Plain HTTP: for a development registry only.")
-    lines += [f'server = "{url}"', "", f'[host."{url}"]',
-              '  capabilities = ["pull", "resolve", "push"]']  # fmt: skip
+    lines += [
+        f'server = "{url}"',
+        "",
+        f'[host."{url}"]',
+        '  capabilities = ["pull", "resolve", "push"]',
+    ]
     if ca_path is not None:
         lines.append(f'  ca = "{ca_path}"')
     return "\n".join(lines) + "\n"

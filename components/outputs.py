@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import pulumi
+from pydantic import SecretStr
 
 T = TypeVar("T")
 
@@ -19,5 +20,16 @@ def known_after(resource: pulumi.Resource, value: T) -> pulumi.Output[T]:
 
 
 def as_secret(value: pulumi.Output[T]) -> pulumi.Output[T]:
-    """`value` marked secret, whatever the caller passed in (a typed `Output.secret`)."""
+    """`Output.secret` of an Output, typed: pulumi's annotations make mypy infer `Never` for
+    `Output.secret(Output[T])` unless the result is assigned to an annotated name."""
     return pulumi.Output.secret(value)
+
+
+@overload
+def secret(value: SecretStr) -> pulumi.Output[str]: ...
+@overload
+def secret(value: None) -> None: ...
+def secret(value: SecretStr | None) -> pulumi.Output[str] | None:
+    """A config secret as a Pulumi secret, unwrapped only here, so that it never exists as a
+    plain string outside Pulumi's secret marking."""
+    return None if value is None else pulumi.Output.secret(value.get_secret_value())

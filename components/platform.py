@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import SecretStr
 
 from components import distribution_config as render
+from components import kube
 from components.alert_rules import AlertSettings
 from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
 from components.certificate import RegistryCertificate, RegistryCertificateArgs
@@ -22,8 +23,7 @@ from components.config import (
     prometheus_duration_seconds,
     public_ca,
 )
-from components.distribution import APP, SELECTOR, DistributionRegistry, DistributionRegistryArgs
-from components.garbage_collection import LABELS as GC_LABELS
+from components.distribution import DistributionRegistry, DistributionRegistryArgs
 from components.garbage_collection import GarbageCollection, GarbageCollectionArgs, window_mode
 from components.harbor import SERVICE as HARBOR_SERVICE
 from components.harbor import HarborRegistry, HarborRegistryArgs
@@ -34,7 +34,7 @@ from components.microk8s_addon import (
 )
 from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from components.node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
-from components.outputs import known_after
+from components.outputs import known_after, secret
 from components.redis_cache import RedisCache, RedisCacheArgs, cache_address
 from components.registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
 from components.retention_job import RetentionJob, RetentionJobArgs
@@ -58,16 +58,20 @@ def node_endpoint(cfg: RegstackConfig) -> str:
         return f"{hostnames[0] if hostnames else 'localhost'}:{service.node_port}"
     if hostnames:  # a ClusterIP or LoadBalancer Service answers on its own port
         return f"{hostnames[0]}:{service.port}"
-    return f"{APP}.{cfg.registry.namespace}.svc.cluster.local:{service.port}"
+    return f"{kube.REGISTRY}.{cfg.registry.namespace}.svc.cluster.local:{service.port}"
 
 
-def service_dns_names(cfg: RegstackConfig, service: str = APP) -> list[str]:
+def service_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[str]:
     namespace = cfg.registry.namespace
-    return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
-            f"{service}.{namespace}.svc.cluster.local"]  # fmt: skip
+    return [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
 
 
-def certificate_dns_names(cfg: RegstackConfig, service: str = APP) -> list[str]:
+def certificate_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[str]:
     """Every name a client may dial, deduplicated in a stable order. A public ACME CA refuses
     the whole order for a cluster name or localhost: its certificate has the public ones only."""
     names = [*cfg.registry.hostnames, *cfg.tls.dns_names]
@@ -163,10 +167,17 @@ def registry_secret_env(
 
 def secret_users(cfg: RegstackConfig) -> list[RegistryUser]:
     """Users with their passwords wrapped as Pulumi secrets before anything can log them."""
-    return [
-        RegistryUser(u.name, pulumi.Output.secret(u.password.get_secret_value()))
-        for u in cfg.auth.users
-    ]
+    return [RegistryUser(u.name, secret(u.password)) for u in cfg.auth.users]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What one backend hands the platform for its outputs."""
+
+    endpoint: pulumi.Output[str]
+    in_cluster_endpoint: pulumi.Output[str]
+    certificate: RegistryCertificate | None = None
+    pull_secret_names: pulumi.Output[dict[str, str]] | None = None
 
 
 class RegistryPlatform(pulumi.ComponentResource):
@@ -185,36 +196,26 @@ class RegistryPlatform(pulumi.ComponentResource):
         super().__init__("regstack:index:RegistryPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cfg = args
-        self.tls_secret_name = pulumi.Output.from_input(None)
-        self.ca_secret_name = pulumi.Output.from_input(None)
-        self.pull_secret_names = pulumi.Output.from_input({})
-        self._ca_pem: pulumi.Output[str] | None = None
-
         if cfg.backend == "microk8s-addon":
-            addon = MicroK8sRegistryAddon(
-                f"{name}-addon",
-                MicroK8sRegistryAddonArgs(
-                    size=cfg.registry.storage.size,
-                    storage_class=cfg.registry.storage.storage_class,
-                    node=cfg.microk8s,
-                    private_key=_secret_or_none(cfg.microk8s.private_key),
-                    protect=cfg.profile == "prod",
-                ),
-                opts=child,
-            )
-            self.endpoint, self.in_cluster_endpoint = addon.endpoint, addon.in_cluster_endpoint
+            backend = self._addon(name, cfg, child)
         elif cfg.backend == "harbor":
-            self._harbor(name, cfg, child)
+            backend = self._harbor(name, cfg, child)
         else:
-            self._distribution(name, cfg, child)
+            backend = self._distribution(name, cfg, child)
+        self.endpoint, self.in_cluster_endpoint = backend.endpoint, backend.in_cluster_endpoint
+        self.pull_secret_names = backend.pull_secret_names or pulumi.Output.from_input({})
+        certificate = backend.certificate
+        none: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        self.tls_secret_name = certificate.tls_secret_name if certificate else none
+        self.ca_secret_name = certificate.ca_secret_name if certificate else none
         if cfg.node_trust.nodes:
             NodeTrust(
                 f"{name}-node-trust",
                 NodeTrustArgs(
                     trust=cfg.node_trust,
                     endpoints=node_pull_endpoints(cfg),
-                    ca_pem=self._ca_pem,
-                    private_key=_secret_or_none(cfg.node_trust.private_key),
+                    ca_pem=certificate.ca_pem if certificate else None,
+                    private_key=secret(cfg.node_trust.private_key),
                     mirror_of=cfg.registry.proxy.remote_url if cfg.registry.proxy else None,
                 ),
                 opts=child,
@@ -244,6 +245,20 @@ class RegistryPlatform(pulumi.ComponentResource):
             }
         )
 
+    def _addon(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> Backend:
+        addon = MicroK8sRegistryAddon(
+            f"{name}-addon",
+            MicroK8sRegistryAddonArgs(
+                size=cfg.registry.storage.size,
+                storage_class=cfg.registry.storage.storage_class,
+                node=cfg.microk8s,
+                private_key=secret(cfg.microk8s.private_key),
+                protect=cfg.profile == "prod",
+            ),
+            opts=child,
+        )
+        return Backend(addon.endpoint, addon.in_cluster_endpoint)
+
     def _namespace(
         self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions, enforce: str
     ) -> pulumi.Output[str]:
@@ -255,7 +270,7 @@ class RegistryPlatform(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=cfg.registry.namespace,
-                labels={"app.kubernetes.io/managed-by": "regstack", **pod_security(enforce)},
+                labels={**kube.MANAGED_BY, **pod_security(enforce)},
             ),
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(retain_on_delete=lent_claim or None)
@@ -269,9 +284,8 @@ class RegistryPlatform(pulumi.ComponentResource):
         namespace: pulumi.Output[str],
         service: str,
         child: pulumi.ResourceOptions,
-    ) -> pulumi.Output[str]:
-        """The serving certificate's Secret name; also sets the platform's TLS outputs."""
-        certificate = RegistryCertificate(
+    ) -> RegistryCertificate:
+        return RegistryCertificate(
             f"{name}-certificate",
             RegistryCertificateArgs(
                 namespace=namespace,
@@ -282,12 +296,10 @@ class RegistryPlatform(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self._ca_pem = certificate.ca_pem
-        self.tls_secret_name = certificate.tls_secret_name
-        self.ca_secret_name = certificate.ca_secret_name
-        return certificate.tls_secret_name
 
-    def _distribution(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> None:
+    def _distribution(
+        self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions
+    ) -> Backend:
         namespace = self._namespace(name, cfg, child, enforce="restricted")
         stack_key = StackKey(f"{name}-stack-key", opts=child).secret
         registry_args = DistributionRegistryArgs(
@@ -300,11 +312,13 @@ class RegistryPlatform(pulumi.ComponentResource):
             secret_env=registry_secret_env(cfg, stack_key),
             scraper=(cfg.monitoring.scraper_namespace, cfg.monitoring.prometheus_pod_labels),
         )
+        certificate = None
         if cfg.tls.mode != "none":
+            certificate = self._certificate(name, cfg, namespace, kube.REGISTRY, child)
             registry_args = dataclasses.replace(
-                registry_args,
-                tls_secret_name=self._certificate(name, cfg, namespace, APP, child),
+                registry_args, tls_secret_name=certificate.tls_secret_name
             )
+        pull_secret_names = None
         if cfg.auth.enabled:
             auth = RegistryAuth(
                 f"{name}-auth",
@@ -322,7 +336,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            self.pull_secret_names = auth.pull_secret_names
+            pull_secret_names = auth.pull_secret_names
             registry_args = dataclasses.replace(
                 registry_args,
                 htpasswd_secret_name=auth.htpasswd_secret_name,
@@ -331,7 +345,11 @@ class RegistryPlatform(pulumi.ComponentResource):
             )
         registry = DistributionRegistry(f"{name}-registry", registry_args, opts=child)
         if cfg.retention.enabled:
-            self._retention(name, cfg, namespace, child)
+            ca_secret_name = None
+            # Only the lab CA needs mounting; issuers like Let's Encrypt are in the image's CAs.
+            if certificate is not None and cfg.tls.mode == "self-signed":
+                ca_secret_name = certificate.ca_secret_name
+            self._retention(name, cfg, namespace, ca_secret_name, child)
         if cfg.gc.enabled:
             window, pin_node = window_mode(cfg.gc, cfg.registry)
             GarbageCollection(
@@ -344,7 +362,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     deployment_name=registry.deployment_name,
                     claim_name=registry.claim_name,
                     config_map_name=registry.config_map_name,
-                    selector=SELECTOR,
+                    selector=kube.REGISTRY_SELECTOR,
                     registry_env=registry.env(),
                     s3_ca=registry.s3_ca_bundle is not None,
                     placement=cfg.registry.placement,
@@ -355,8 +373,6 @@ class RegistryPlatform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        self.endpoint = pulumi.Output.from_input(node_endpoint(cfg))
-        self.in_cluster_endpoint = registry.in_cluster_endpoint
         if cfg.advertises_registry:
             LocalRegistryHosting(
                 f"{name}-hosting",
@@ -379,6 +395,12 @@ class RegistryPlatform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+        return Backend(
+            pulumi.Output.from_input(node_endpoint(cfg)),
+            registry.in_cluster_endpoint,
+            certificate,
+            pull_secret_names,
+        )
 
     def _cache(
         self,
@@ -399,8 +421,8 @@ class RegistryPlatform(pulumi.ComponentResource):
             RedisCacheArgs(
                 namespace=namespace,
                 cache=cache,
-                password=_secret_or_none(cache.password),
-                clients=[SELECTOR, GC_LABELS],
+                password=secret(cache.password),
+                clients=[kube.REGISTRY_SELECTOR, kube.app_labels(kube.GC)],
                 skip_await=cfg.skip_await,
                 placement=cfg.registry.placement,
                 stack_key=stack_key,
@@ -414,10 +436,11 @@ class RegistryPlatform(pulumi.ComponentResource):
         name: str,
         cfg: RegstackConfig,
         namespace: pulumi.Output[str],
+        ca_secret_name: pulumi.Output[str | None] | None,
         child: pulumi.ResourceOptions,
     ) -> None:
         scheme = "https" if cfg.tls.mode != "none" else "http"
-        service = service_dns_names(cfg, APP)[-1]
+        service = service_dns_names(cfg, kube.REGISTRY)[-1]
         registry_url = f"{scheme}://{service}:{cfg.registry.service.port}"
         if public_ca(cfg.tls):  # its certificate has no in-cluster name: dial a public one
             registry_url = f"https://{node_endpoint(cfg)}"
@@ -433,12 +456,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 registry_url=registry_url,
                 username=user.name if user else None,
                 password=user.password if user else None,
-                # Only the lab CA needs mounting; issuers like Let's Encrypt are in the image's CAs.
-                ca_secret_name=(
-                    cast(pulumi.Output[str], self.ca_secret_name)
-                    if cfg.tls.mode == "self-signed"
-                    else None
-                ),
+                ca_secret_name=cast(pulumi.Output[str] | None, ca_secret_name),
                 placement=cfg.registry.placement,
                 # Three scrape intervals: at least two scrapes land before the pod ends.
                 metrics_linger=(
@@ -449,18 +467,18 @@ class RegistryPlatform(pulumi.ComponentResource):
                 scraper=(cfg.monitoring.scraper_namespace, cfg.monitoring.prometheus_pod_labels),
             ),
             opts=child,
-        )  # fmt: skip
+        )
 
-    def _harbor(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> None:
+    def _harbor(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> Backend:
         harbor = cfg.harbor
         # Both are required by the config model for the harbor backend.
         assert harbor.admin_password is not None and harbor.secret_seed is not None
         # Harbor's chart pods run as non-root but do not all set a seccomp profile and drop
         # every capability, so `restricted` is only warned about here.
         namespace = self._namespace(name, cfg, child, enforce="baseline")
-        tls_secret_name = None
+        certificate = None
         if cfg.tls.mode != "none":
-            tls_secret_name = self._certificate(name, cfg, namespace, HARBOR_SERVICE, child)
+            certificate = self._certificate(name, cfg, namespace, HARBOR_SERVICE, child)
         url = harbor_external_url(cfg)
         s3 = cfg.registry.storage.s3
         registry = HarborRegistry(
@@ -469,11 +487,11 @@ class RegistryPlatform(pulumi.ComponentResource):
                 namespace=namespace,
                 harbor=harbor,
                 external_url=url,
-                admin_password=pulumi.Output.secret(harbor.admin_password.get_secret_value()),
-                secret_seed=pulumi.Output.secret(harbor.secret_seed.get_secret_value()),
-                tls_secret_name=tls_secret_name,
-                database_password=_secret_or_none(harbor.database.password),
-                redis_password=_secret_or_none(harbor.redis.password),
+                admin_password=secret(harbor.admin_password),
+                secret_seed=secret(harbor.secret_seed),
+                tls_secret_name=certificate.tls_secret_name if certificate else None,
+                database_password=secret(harbor.database.password),
+                redis_password=secret(harbor.redis.password),
                 protect_data=cfg.protect_data,
                 skip_await=cfg.skip_await,
                 s3=s3 if cfg.registry.storage.type == "s3" else None,
@@ -482,22 +500,18 @@ class RegistryPlatform(pulumi.ComponentResource):
             opts=child,
         )
         endpoint = urlsplit(url).netloc
-        self.endpoint = pulumi.Output.from_input(endpoint)
         # Inside the cluster, pods reach the chart's nginx Service; with an Ingress there is none.
         in_cluster = (
             endpoint
             if harbor.expose.type == "ingress"
             else service_dns_names(cfg, HARBOR_SERVICE)[-1]
         )
-        self.in_cluster_endpoint = known_after(registry, in_cluster)
+        return Backend(
+            pulumi.Output.from_input(endpoint), known_after(registry, in_cluster), certificate
+        )
 
 
 def _s3_keys(s3: S3StorageConfig) -> tuple[pulumi.Output[str], pulumi.Output[str]] | None:
     if s3.access_key is None or s3.secret_key is None:
         return None
-    return (pulumi.Output.secret(s3.access_key.get_secret_value()),
-            pulumi.Output.secret(s3.secret_key.get_secret_value()))  # fmt: skip
-
-
-def _secret_or_none(value: SecretStr | None) -> pulumi.Output[str] | None:
-    return None if value is None else pulumi.Output.secret(value.get_secret_value())
+    return secret(s3.access_key), secret(s3.secret_key)

@@ -11,17 +11,18 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.config import CacheConfig, PlacementConfig
 from components.outputs import as_secret
 from components.placement import pod_placement
 from components.scan_skips import REDIS_CACHE, checkov_skips
 from components.stack_key import rollout_checksum
 
-SERVICE = "registry-cache"
+SERVICE = kube.CACHE
 PORT = 6379
 # Not the image's redis user (999): nothing of the image is written, and /data is an emptyDir.
 UID = 10001
-LABELS = {"app.kubernetes.io/name": SERVICE, "app.kubernetes.io/managed-by": "regstack"}
+LABELS = kube.app_labels(SERVICE)
 AUTH_DIR = "/etc/redis"
 AUTH_FILE = "auth.conf"
 
@@ -29,8 +30,16 @@ AUTH_FILE = "auth.conf"
 def server_arguments(auth_file: str | None) -> list[str]:
     """redis-server's arguments: a cache (nothing saved, LRU within bounded memory), and the
     password from `auth_file` (a config file, read before the options) when there is one."""
-    options = ["--save", "", "--appendonly", "no", "--maxmemory", "200mb",
-               "--maxmemory-policy", "allkeys-lru"]  # fmt: skip
+    options = [
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--maxmemory",
+        "200mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ]
     return [auth_file, *options] if auth_file else options
 
 
@@ -84,12 +93,10 @@ class RedisCache(pulumi.ComponentResource):
                 metadata=meta(),
                 type="Opaque",
                 string_data={
-                    AUTH_FILE: as_secret(
-                        pulumi.Output.from_input(args.password).apply(auth_config)
-                    )
+                    AUTH_FILE: as_secret(pulumi.Output.from_input(args.password).apply(auth_config))
                 },
                 opts=child,
-            )  # fmt: skip
+            )
             server_args = server_arguments(f"{AUTH_DIR}/{AUTH_FILE}")
             # Redis reads the file once: a new password must restart the pod. Only a digest
             # keyed by the stack key shows: a plain one would confirm a guess at once.
@@ -101,8 +108,12 @@ class RedisCache(pulumi.ComponentResource):
             mounts.append(
                 k8s.core.v1.VolumeMountArgs(name="auth", mount_path=AUTH_DIR, read_only=True)
             )
-            volumes.append(k8s.core.v1.VolumeArgs(
-                name="auth", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret.metadata.name)))  # fmt: skip
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="auth",
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret.metadata.name),
+                )
+            )
         probe = k8s.core.v1.ProbeArgs(
             tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=PORT), period_seconds=10
         )
@@ -118,13 +129,9 @@ class RedisCache(pulumi.ComponentResource):
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": "25m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}
             ),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                run_as_non_root=True, run_as_user=UID, run_as_group=UID,
-                allow_privilege_escalation=False, read_only_root_filesystem=True,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            ),
-        )  # fmt: skip
-        skip = {"pulumi.com/skipAwait": "true"} if args.skip_await else None
+            security_context=kube.restricted_container(UID),
+        )
+        skip = kube.SKIP_AWAIT if args.skip_await else None
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta({**(skip or {}), **checkov_skips(REDIS_CACHE)}),
@@ -137,11 +144,7 @@ class RedisCache(pulumi.ComponentResource):
                     ),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            fs_group=UID,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=kube.restricted_pod(uid=None, fs_group=UID),
                         containers=[container],
                         **pod_placement(args.placement),
                         volumes=volumes,
@@ -149,7 +152,7 @@ class RedisCache(pulumi.ComponentResource):
                 ),
             ),
             opts=child,
-        )  # fmt: skip
+        )
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=meta(skip),
@@ -166,14 +169,19 @@ class RedisCache(pulumi.ComponentResource):
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
                 policy_types=["Ingress"],
-                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels))
-                        for labels in args.clients],
-                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=PORT)],
-                )],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels)
+                            )
+                            for labels in args.clients
+                        ],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=PORT)],
+                    )
+                ],
             ),
             opts=child,
-        )  # fmt: skip
+        )
         self.service_name = service.metadata.name
         self.register_outputs({"service_name": self.service_name})

@@ -13,6 +13,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components import kube
+
 NAMESPACE = "kube-public"
 NAME = "local-registry-hosting"
 KEY = "localRegistryHosting.v1"
@@ -21,10 +23,13 @@ KEY = "localRegistryHosting.v1"
 def hosting_document(host: str, from_runtime: str, from_cluster: str) -> str:
     """The `localRegistryHosting.v1` value, its fields in the KEP's order."""
     return yaml.safe_dump(
-        {"host": host, "hostFromContainerRuntime": from_runtime,
-         "hostFromClusterNetwork": from_cluster},
+        {
+            "host": host,
+            "hostFromContainerRuntime": from_runtime,
+            "hostFromClusterNetwork": from_cluster,
+        },
         sort_keys=False,
-    )  # fmt: skip
+    )
 
 
 @dataclass
@@ -52,7 +57,7 @@ class LocalRegistryHosting(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=NAME,
                 namespace=NAMESPACE,
-                labels={"app.kubernetes.io/managed-by": "regstack"},
+                labels=kube.MANAGED_BY,
                 # The addon's own copy, written by kubectl, stays behind when a lab moves from
                 # the addon to regstack; without force the apply would stop on its fields.
                 annotations={"pulumi.com/patchForce": "true"},

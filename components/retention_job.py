@@ -15,11 +15,15 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import kube
 from components.config import PlacementConfig, RetentionConfig
 from components.outputs import as_secret
 from components.placement import pod_placement
 
 ENGINE_DIR = Path(__file__).parent / "retention"
+# The one image-reference model the engine shares with the program and the policy pack; as
+# standard library only as the engine, it is mounted beside it, where the engine imports it.
+SHARED_MODULES = {"images.py": "components/images.py"}
 # With `concurrencyPolicy: Forbid` one hung run (a registry paging forever, a stalled
 # connection) would block every later run; the deadline ends it.  55 minutes: the default
 # schedule (01:00) is an hour before the default GC (02:00), and a lab registry plans in
@@ -29,11 +33,7 @@ CODE = "/opt/regstack"
 ETC = "/etc/retention"
 RUN = "/var/run/retention"
 METRICS_PORT = 9102
-UID = 1000
-LABELS = {
-    "app.kubernetes.io/name": "registry-retention",
-    "app.kubernetes.io/managed-by": "regstack",
-}
+LABELS = kube.app_labels(kube.RETENTION)
 
 
 @dataclass(frozen=True)
@@ -55,19 +55,41 @@ class RetentionJobArgs:
 
 
 def engine_files() -> dict[str, str]:
-    """The engine's modules, as ConfigMap keys mounted into a package directory."""
-    return {path.name: path.read_text() for path in sorted(ENGINE_DIR.glob("*.py"))}
+    """The engine's modules and the shared ones, as ConfigMap keys (`engine_paths` says where
+    each is mounted)."""
+    files = {path.name: path.read_text() for path in sorted(ENGINE_DIR.glob("*.py"))}
+    shared = {
+        key: (ENGINE_DIR.parent / Path(path).name).read_text()
+        for key, path in SHARED_MODULES.items()
+    }
+    assert not files.keys() & shared.keys(), "an engine module shadows a shared one"
+    return {**files, **shared}
+
+
+def engine_paths() -> dict[str, str]:
+    """ConfigMap key -> path under the code directory: the `retention` package, and each shared
+    module at the path the engine imports it by."""
+    return {key: SHARED_MODULES.get(key, f"retention/{key}") for key in engine_files()}
 
 
 def policy_document(retention: RetentionConfig) -> str:
-    return json.dumps({"rules": [rule.model_dump(exclude_none=True) for rule in retention.rules]},
-                      indent=2, sort_keys=True)  # fmt: skip
+    return json.dumps(
+        {"rules": [rule.model_dump(exclude_none=True) for rule in retention.rules]},
+        indent=2,
+        sort_keys=True,
+    )
 
 
 def command(args: RetentionJobArgs) -> list[str]:
     retention = args.retention
-    line = ["python", "-m", "retention", f"--registry={args.registry_url}",
-            f"--policy={ETC}/policy/policy.json", f"--concurrency={retention.concurrency}"]  # fmt: skip
+    line = [
+        "python",
+        "-m",
+        "retention",
+        f"--registry={args.registry_url}",
+        f"--policy={ETC}/policy/policy.json",
+        f"--concurrency={retention.concurrency}",
+    ]
     if args.username is not None:
         line += [f"--username={args.username}", f"--password-file={ETC}/credentials/password"]
     if args.ca_secret_name is not None:
@@ -77,8 +99,11 @@ def command(args: RetentionJobArgs) -> list[str]:
     if retention.apply:
         line.append("--apply")
     if args.metrics_linger is not None:
-        line += [f"--metrics-file={RUN}/retention.prom", f"--metrics-port={METRICS_PORT}",
-                 f"--metrics-linger={args.metrics_linger:g}"]  # fmt: skip
+        line += [
+            f"--metrics-file={RUN}/retention.prom",
+            f"--metrics-port={METRICS_PORT}",
+            f"--metrics-linger={args.metrics_linger:g}",
+        ]
     return line
 
 
@@ -98,39 +123,69 @@ class RetentionJob(pulumi.ComponentResource):
                 name=object_name, namespace=args.namespace if namespaced else None, labels=LABELS
             )
 
-        code = k8s.core.v1.ConfigMap(f"{name}-code", metadata=meta("registry-retention-code"),
-                                     data=engine_files(), opts=child)  # fmt: skip
+        code = k8s.core.v1.ConfigMap(
+            f"{name}-code", metadata=meta(f"{kube.RETENTION}-code"), data=engine_files(), opts=child
+        )
         policy = k8s.core.v1.ConfigMap(
-            f"{name}-policy", metadata=meta("registry-retention-policy"),
-            data={"policy.json": policy_document(args.retention)}, opts=child,
-        )  # fmt: skip
-        account = k8s.core.v1.ServiceAccount(f"{name}-account", metadata=meta("registry-retention"),
-                                             opts=child)  # fmt: skip
+            f"{name}-policy",
+            metadata=meta(f"{kube.RETENTION}-policy"),
+            data={"policy.json": policy_document(args.retention)},
+            opts=child,
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-account", metadata=meta(kube.RETENTION), opts=child
+        )
         volumes = [
-            k8s.core.v1.VolumeArgs(name="code", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                name=code.metadata.name)),
-            k8s.core.v1.VolumeArgs(name="policy", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                name=policy.metadata.name)),
-        ]  # fmt: skip
-        mounts = [
-            k8s.core.v1.VolumeMountArgs(
-                name="code", mount_path=f"{CODE}/retention", read_only=True
+            k8s.core.v1.VolumeArgs(
+                name="code",
+                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                    name=code.metadata.name,
+                    items=[
+                        k8s.core.v1.KeyToPathArgs(key=key, path=path)
+                        for key, path in engine_paths().items()
+                    ],
+                ),
             ),
+            k8s.core.v1.VolumeArgs(
+                name="policy",
+                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=policy.metadata.name),
+            ),
+        ]
+        mounts = [
+            k8s.core.v1.VolumeMountArgs(name="code", mount_path=CODE, read_only=True),
             k8s.core.v1.VolumeMountArgs(name="policy", mount_path=f"{ETC}/policy", read_only=True),
         ]
         depends: list[pulumi.Resource] = []
         if args.password is not None:
             credentials = k8s.core.v1.Secret(
-                f"{name}-credentials", metadata=meta("registry-retention-credentials"),
-                string_data={"password": as_secret(args.password)}, opts=child,
-            )  # fmt: skip
-            volumes.append(k8s.core.v1.VolumeArgs(name="credentials", secret=k8s.core.v1.SecretVolumeSourceArgs(
-                secret_name=credentials.metadata.name)))  # fmt: skip
-            mounts.append(k8s.core.v1.VolumeMountArgs(name="credentials", mount_path=f"{ETC}/credentials",
-                                                      read_only=True))  # fmt: skip
+                f"{name}-credentials",
+                metadata=meta(f"{kube.RETENTION}-credentials"),
+                string_data={"password": as_secret(args.password)},
+                opts=child,
+            )
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="credentials",
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(
+                        secret_name=credentials.metadata.name
+                    ),
+                )
+            )
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(
+                    name="credentials", mount_path=f"{ETC}/credentials", read_only=True
+                )
+            )
         if args.ca_secret_name is not None:
-            volumes.append(k8s.core.v1.VolumeArgs(name="ca", secret=k8s.core.v1.SecretVolumeSourceArgs(
-                secret_name=args.ca_secret_name, items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")])))  # fmt: skip
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="ca",
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(
+                        secret_name=args.ca_secret_name,
+                        items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")],
+                    ),
+                )
+            )
             mounts.append(
                 k8s.core.v1.VolumeMountArgs(name="ca", mount_path=f"{ETC}/ca", read_only=True)
             )
@@ -139,53 +194,50 @@ class RetentionJob(pulumi.ComponentResource):
         ports = None
         if args.metrics_linger is not None:
             # The root filesystem is read-only: the metrics file goes to a small emptyDir.
-            volumes.append(k8s.core.v1.VolumeArgs(name="run", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                size_limit="1Mi")))  # fmt: skip
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="run", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Mi")
+                )
+            )
             mounts.append(k8s.core.v1.VolumeMountArgs(name="run", mount_path=RUN))
             ports = [k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)]
 
         container = k8s.core.v1.ContainerArgs(
-            name="retention", image=args.retention.image, command=command(args),
-            env=[k8s.core.v1.EnvVarArgs(name="PYTHONPATH", value=CODE),
-                 k8s.core.v1.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1")],
+            name="retention",
+            image=args.retention.image,
+            command=command(args),
+            env=[
+                k8s.core.v1.EnvVarArgs(name="PYTHONPATH", value=CODE),
+                k8s.core.v1.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1"),
+            ],
             volume_mounts=mounts,
             ports=ports,
             resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                allow_privilege_escalation=False, read_only_root_filesystem=True,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"])),
-        )  # fmt: skip
+                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}
+            ),
+            security_context=kube.restricted_container(),
+        )
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
-            metadata=meta("registry-retention"),
-            spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=args.retention.schedule,
-                concurrency_policy="Forbid",
-                successful_jobs_history_limit=3,
-                failed_jobs_history_limit=3,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(spec=k8s.batch.v1.JobSpecArgs(
-                    # A rerun converges (deleting an already deleted digest counts as done).
-                    backoff_limit=2,
-                    active_deadline_seconds=DEADLINE_SECONDS,
-                    template=k8s.core.v1.PodTemplateSpecArgs(
-                        metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
-                        spec=k8s.core.v1.PodSpecArgs(
-                            service_account_name=account.metadata.name,
-                            automount_service_account_token=args.retention.protect_in_use,
-                            restart_policy="Never",
-                            **pod_placement(args.placement),
-                            security_context=k8s.core.v1.PodSecurityContextArgs(
-                                run_as_non_root=True, run_as_user=UID, run_as_group=UID,
-                                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
-                            containers=[container],
-                            volumes=volumes,
-                        ),
-                    ),
-                )),
+            metadata=meta(kube.RETENTION),
+            # Two retries: a rerun converges (deleting a deleted digest counts as done).
+            spec=kube.maintenance_schedule(
+                args.retention.schedule,
+                2,
+                DEADLINE_SECONDS,
+                LABELS,
+                k8s.core.v1.PodSpecArgs(
+                    service_account_name=account.metadata.name,
+                    automount_service_account_token=args.retention.protect_in_use,
+                    restart_policy="Never",
+                    **pod_placement(args.placement),
+                    security_context=kube.restricted_pod(kube.UID),
+                    containers=[container],
+                    volumes=volumes,
+                ),
             ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
-        )  # fmt: skip
+        )
         if args.metrics_linger is not None:
             self._metrics_policy(name, args, child)
         self.cron_job_name = cron.metadata.name
@@ -198,21 +250,31 @@ class RetentionJob(pulumi.ComponentResource):
         namespace, labels = args.scraper
         scraper = k8s.networking.v1.NetworkPolicyPeerArgs(
             namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"kubernetes.io/metadata.name": namespace}),
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)))  # fmt: skip
+                match_labels={"kubernetes.io/metadata.name": namespace}
+            ),
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)),
+        )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="registry-retention", namespace=args.namespace,
-                                                labels=LABELS),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=kube.RETENTION, namespace=args.namespace, labels=LABELS
+            ),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=LABELS),
                 policy_types=["Ingress"],
-                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[scraper],
-                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=METRICS_PORT)])],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[scraper],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(
+                                protocol="TCP", port=METRICS_PORT
+                            )
+                        ],
+                    )
+                ],
             ),
             opts=child,
-        )  # fmt: skip
+        )
 
     def _pod_reader(
         self,
@@ -231,10 +293,14 @@ class RetentionJob(pulumi.ComponentResource):
         binding = k8s.rbac.v1.ClusterRoleBinding(
             f"{name}-pod-reader",
             metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
-            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io",
-                                             kind="ClusterRole", name=role.metadata.name),
-            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account.metadata.name,
-                                              namespace=args.namespace)],
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role.metadata.name
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="ServiceAccount", name=account.metadata.name, namespace=args.namespace
+                )
+            ],
             opts=child,
-        )  # fmt: skip
+        )
         return [binding]

@@ -8,27 +8,19 @@ says how to fix the problem, because it is all a failing pull request shows.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
+from components import images
 from policy.pod_security import CONTAINER_KINDS, Level, PodTemplate, findings
 from policy.pod_security import get_in as _get
 
 # --- image references ------------------------------------------------------------------------
-# Minimal parsing, kept to the two functions below so that `components.images`
-# (ImageReference.parse, is_release_semver) can replace them once that branch is merged.
-# Note: that module's is_release_semver wants a leading `v`; this pack also accepts `2.8.3`.
+# components.images is the one reader of image references and tags; the pack reads them as a
+# container runtime does, and also accepts third-party release tags (`2.8.3`, `1.27.3-alpine`).
 
-DOCKER_HUB = "docker.io"
-LEGACY_DOCKER_HUB = "index.docker.io"
-# X.Y.Z or vX.Y.Z, optionally with an image variant as official images tag them (-alpine3.21,
-# -bookworm, -slim): a variant names the base image of the same release, not a pre-release.
-_RELEASE = re.compile(
-    r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-(?P<variant>[a-z][a-z0-9.]*))?"
-)
-_PRERELEASE = re.compile(r"(alpha|beta|rc|pre|preview|dev|snapshot|nightly)([0-9.]*)")
+DOCKER_HUB = images.DOCKER_HUB
 
 
 class ImageRef(NamedTuple):
@@ -40,22 +32,9 @@ class ImageRef(NamedTuple):
 
 def parse_image(text: str) -> ImageRef:
     """`[host[:port]/]path[:tag][@digest]` as a container runtime reads it (Docker Hub default,
-    `index.docker.io` read as `docker.io`)."""
-    name_and_tag, at, digest = text.partition("@")
-    first, slash, rest = name_and_tag.partition("/")
-    # A first component names a registry only if it has a '.', a ':port', upper case (which a
-    # path may not have) or is localhost: distribution/reference's splitDockerDomain.
-    if not slash or not ("." in first or ":" in first or first == "localhost"
-                         or first.lower() != first):  # fmt: skip
-        first, rest = DOCKER_HUB, name_and_tag
-    if first == LEGACY_DOCKER_HUB:
-        first = DOCKER_HUB
-    head, slash, last = rest.rpartition("/")
-    repository_last, colon, tag = last.partition(":")
-    repository = head + slash + repository_last
-    if first == DOCKER_HUB and "/" not in repository:
-        repository = f"library/{repository}"
-    return ImageRef(first, repository, tag if colon else None, digest if at else None)
+    `index.docker.io` read as `docker.io`); never refuses, the rules judge the parts."""
+    registry, repository, tag, digest = images.split_reference(text, legacy_hub=True)
+    return ImageRef(registry or DOCKER_HUB, repository, tag, digest)
 
 
 def same_registry(registry: str, host: str) -> bool:
@@ -66,11 +45,7 @@ def same_registry(registry: str, host: str) -> bool:
 def is_release_tag(tag: str) -> bool:
     """A final release version: `X.Y.Z` or `vX.Y.Z`, maybe with an image variant; never a
     pre-release (`-rc1`, `-beta`, `-alpha.2`)."""
-    match = _RELEASE.fullmatch(tag)
-    if match is None:
-        return False
-    variant = match.group("variant")
-    return variant is None or _PRERELEASE.fullmatch(variant) is None
+    return images.is_release_tag(tag, bare=True, variants=True)
 
 
 # --- settings ----------------------------------------------------------------------------------

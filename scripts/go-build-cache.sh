@@ -6,7 +6,11 @@
 #
 #   gobuild_init NAME ENV_FILE PROGRAM [CACHE_DIR]   sets CACHE, BIN, WORK, LOG
 #   gobuild_wrapper MODULE@VERSION                   a module in $WORK that requires it
+#   gobuild_bin_flag "$@"                            with --bin: print $BIN and exit
 #   gobuild_once LABEL FUNCTION                      runs FUNCTION (writes $BIN.tmp) if $BIN is missing
+
+# shellcheck source=build-log.sh
+source "$ROOT/scripts/build-log.sh"
 
 export CGO_ENABLED=0
 export GOFLAGS="-trimpath -buildvcs=false -mod=mod"
@@ -23,6 +27,13 @@ gobuild_init() {
 }
 
 gobuild_log() { printf '[%s] %s\n' "$GOBUILD_NAME" "$*" >&2; }
+
+gobuild_bin_flag() {
+  if [[ "${1:-}" == "--bin" ]]; then
+    echo "$BIN"
+    exit 0
+  fi
+}
 
 gobuild_wrapper() {
   local gomod
@@ -46,24 +57,16 @@ for r in json.load(sys.stdin).get("Replace") or []:
 }
 
 gobuild_once() {
-  local label="$1" fn="$2" start rc
+  local label="$1" fn="$2"
   mkdir -p "$CACHE/bin"
   # One build at a time per cache (a test session or another shell may be here).
   exec 9>"$CACHE/.lock"
   flock 9
   [[ -x "$BIN" ]] && return 0
   gobuild_log "building $label (log: $LOG)"
-  start=$SECONDS
-  set +e
-  ( set -euo pipefail; "$fn" ) >"$LOG" 2>&1
-  rc=$?
-  set -e
-  if [[ $rc -ne 0 ]]; then
-    gobuild_log "FAILED after $((SECONDS - start))s; last lines of $LOG:"
-    tail -n 20 "$LOG" >&2
-    exit 1
-  fi
+  logged_build "$LOG" "$fn" gobuild_log
+  [[ $BUILD_RC -eq 0 ]] || exit 1
   # Renamed only once linked, so a binary in place is always a complete build.
   mv "$BIN.tmp" "$BIN"
-  gobuild_log "built in $((SECONDS - start))s, $(du -h "$BIN" | cut -f1)"
+  gobuild_log "built in ${BUILD_SECONDS}s, $(du -h "$BIN" | cut -f1)"
 }

@@ -16,11 +16,7 @@ source "$ROOT/scripts/registry-server.env"
 # shellcheck source=go-build-cache.sh
 source "$ROOT/scripts/go-build-cache.sh"
 gobuild_init registry "$ROOT/scripts/registry-server.env" registry "${REGSTACK_REGISTRY_CACHE:-}"
-
-if [[ "${1:-}" == "--bin" ]]; then
-  echo "$BIN"
-  exit 0
-fi
+gobuild_bin_flag "$@"
 
 build() {
   gobuild_wrapper "$DISTRIBUTION_MODULE@$DISTRIBUTION_VERSION"

@@ -15,17 +15,13 @@ from pathlib import Path
 
 import yaml
 
-from components.alert_rules import AlertSettings, alert_rules
-from components.config import ConfigError, load_config
-from components.stack_config import read_stack_file
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # devkit lives in the checkout, not in the installed package
 
-
-def stack_file(stack: str) -> Path:
-    """`Pulumi.<stack>.yaml` at the top, else the documented variant under examples/."""
-    top = ROOT / f"Pulumi.{stack}.yaml"
-    return top if top.exists() else ROOT / "examples" / top.name
+from components.alert_rules import AlertSettings, alert_rules  # noqa: E402
+from components.config import ConfigError, load_config  # noqa: E402
+from components.stack_config import read_stack_file  # noqa: E402
+from devkit.stacks import stack_file  # noqa: E402
 
 
 def render(stack: str, out_dir: Path) -> Path:

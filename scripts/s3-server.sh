@@ -16,11 +16,7 @@ source "$ROOT/scripts/s3-server.env"
 # shellcheck source=go-build-cache.sh
 source "$ROOT/scripts/go-build-cache.sh"
 gobuild_init s3-server "$ROOT/scripts/s3-server.env" weed "${REGSTACK_S3_SERVER_CACHE:-}"
-
-if [[ "${1:-}" == "--bin" ]]; then
-  echo "$BIN"
-  exit 0
-fi
+gobuild_bin_flag "$@"
 
 build() {
   # SeaweedFS swaps tyler-smith/go-bip39 for cosmos/go-bip39: the wrapper re-declares it.

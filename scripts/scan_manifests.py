@@ -20,16 +20,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # devkit lives in the checkout, not in the installed package
 
-from tests.helpers.checkov import scan  # noqa: E402
-from tests.helpers.manifests import chart_objects, write_manifests, write_objects  # noqa: E402
-from tests.policy.support import STACKS, stack_program  # noqa: E402
+from devkit.checkov import scan  # noqa: E402
+from devkit.manifests import chart_objects, write_manifests, write_objects  # noqa: E402
+from devkit.stacks import STACKS, stack_program  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("stack", choices=STACKS, help="a stack file of tests/policy/support.py")
+    parser.add_argument("stack", choices=STACKS, help="a stack of devkit/stacks.py")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "scan")
     parser.add_argument(
         "--kubeconfig", type=Path, default=ROOT / ".regstack" / "kubeconfig",

@@ -24,6 +24,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=versions.env
 source "$ROOT/scripts/versions.env"
+# shellcheck source=build-log.sh
+source "$ROOT/scripts/build-log.sh"
 VENDOR="${REGSTACK_VENDOR:-$ROOT/../shared/vendor}"
 
 export CGO_ENABLED=0
@@ -243,18 +245,11 @@ failed=()
 for c in "${want[@]}"; do
   if stamp_ok "$c"; then continue; fi
   log "building $c (log: $LOGS/$c.log)"
-  start=$SECONDS
-  # Not inside `if`: set -e must stay in force in the build function.
-  set +e
-  ( set -euo pipefail; "build_${c//-/_}" ) >"$LOGS/$c.log" 2>&1
-  rc=$?
-  set -e
-  if [[ $rc -eq 0 ]]; then
+  logged_build "$LOGS/$c.log" "build_${c//-/_}" log
+  if [[ $BUILD_RC -eq 0 ]]; then
     stamp "$c"
-    log "built $c in $((SECONDS - start))s"
+    log "built $c in ${BUILD_SECONDS}s"
   else
-    log "FAILED $c after $((SECONDS - start))s; last lines of $LOGS/$c.log:"
-    tail -n 20 "$LOGS/$c.log" >&2
     failed+=("$c")
   fi
 done

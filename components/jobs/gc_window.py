@@ -149,16 +149,28 @@ def take_lease(api: Api, args: argparse.Namespace) -> None:
     """Hold the Lease for one Job deadline, or raise WindowTaken. Taken with the object's
     resourceVersion, so of two runs racing for it exactly one gets it."""
     now = datetime.now(UTC)
-    spec = {"holderIdentity": args.holder, "leaseDurationSeconds": int(args.lease_seconds),
-            "acquireTime": now.strftime(MICRO_TIME), "renewTime": now.strftime(MICRO_TIME)}  # fmt: skip
+    spec = {
+        "holderIdentity": args.holder,
+        "leaseDurationSeconds": int(args.lease_seconds),
+        "acquireTime": now.strftime(MICRO_TIME),
+        "renewTime": now.strftime(MICRO_TIME),
+    }
     try:
         lease = api.request("GET", _lease_path(args, args.lease))
     except urllib.error.HTTPError as err:
         if err.code != 404:
             raise
         try:
-            api.request("POST", _lease_path(args), {"apiVersion": "coordination.k8s.io/v1",
-                        "kind": "Lease", "metadata": {"name": args.lease}, "spec": spec})  # fmt: skip
+            api.request(
+                "POST",
+                _lease_path(args),
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": args.lease},
+                    "spec": spec,
+                },
+            )
             return
         except urllib.error.HTTPError as race:
             if race.code == 409:
@@ -225,22 +237,28 @@ def close(api: Api, args: argparse.Namespace) -> dict[str, Any]:
         spec["replicas"] = 0
     else:
         record["read_only"] = True
-        pod: dict[str, Any] = {"containers": [{"name": args.container, "env": [
-            {"name": READ_ONLY_ENV, "value": READ_ONLY_VALUE}]}]}  # fmt: skip
+        pod: dict[str, Any] = {
+            "containers": [
+                {"name": args.container, "env": [{"name": READ_ONLY_ENV, "value": READ_ONLY_VALUE}]}
+            ]
+        }
         if args.pin_node:
             # With a ReadWriteOnce volume the read-only pod must start on the node that holds
             # the volume, which is the node of this pod (the volume is mounted here too).
             record["node"] = args.node
-            term = {"matchFields": [{"key": "metadata.name", "operator": "In",
-                                     "values": [args.node]}]}  # fmt: skip
+            term = {
+                "matchFields": [{"key": "metadata.name", "operator": "In", "values": [args.node]}]
+            }
             pod["affinity"] = {
                 "nodeAffinity": {
                     "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}
                 }
             }
         spec["template"] = {"spec": pod}
-    metadata = {"resourceVersion": deployment["metadata"]["resourceVersion"],
-                "annotations": {RECORD: json.dumps(record, sort_keys=True)}}  # fmt: skip
+    metadata = {
+        "resourceVersion": deployment["metadata"]["resourceVersion"],
+        "annotations": {RECORD: json.dumps(record, sort_keys=True)},
+    }
     api.request("PATCH", _deployment_path(args), {"metadata": metadata, "spec": spec}, STRATEGIC)
     return record
 
@@ -258,14 +276,17 @@ def reopen(api: Api, args: argparse.Namespace) -> None:
         spec["replicas"] = record["replicas"]
     pod: dict[str, Any] = {}
     if record.get("read_only"):
-        pod["containers"] = [{"name": args.container,
-                              "env": [{"name": READ_ONLY_ENV, "$patch": "delete"}]}]  # fmt: skip
+        pod["containers"] = [
+            {"name": args.container, "env": [{"name": READ_ONLY_ENV, "$patch": "delete"}]}
+        ]
     if record.get("node"):
         pod["affinity"] = {"nodeAffinity": None}
     if pod:
         spec["template"] = {"spec": pod}
-    metadata = {"resourceVersion": deployment["metadata"]["resourceVersion"],
-                "annotations": {RECORD: None}}  # fmt: skip
+    metadata = {
+        "resourceVersion": deployment["metadata"]["resourceVersion"],
+        "annotations": {RECORD: None},
+    }
     api.request("PATCH", _deployment_path(args), {"metadata": metadata, "spec": spec}, STRATEGIC)
     print(f"registry reopened: undid {json.dumps(record, sort_keys=True)}")
 
@@ -304,8 +325,9 @@ def stop(api: Api, args: argparse.Namespace) -> int:
         deadline = time.monotonic() + args.timeout
         while writable := writable_pods(api, args):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"pods still take writes after {args.timeout}s: "
-                                   f"{', '.join(writable)}")  # fmt: skip
+                raise TimeoutError(
+                    f"pods still take writes after {args.timeout}s: {', '.join(writable)}"
+                )
             time.sleep(args.poll)
     except (OSError, KeyError, ValueError) as err:
         print(f"gc-window stop failed: {err}; reopening", file=sys.stderr)
@@ -325,8 +347,9 @@ def gc_terminated(api: Api, args: argparse.Namespace) -> bool:
     """Whether the kubelet reports the gc container of this pod as terminated."""
     pod = api.request("GET", f"/api/v1/namespaces/{args.namespace}/pods/{args.holder}")
     statuses = pod.get("status", {}).get("containerStatuses") or []
-    return any(s["name"] == args.gc_container and "terminated" in s.get("state", {})
-               for s in statuses)  # fmt: skip
+    return any(
+        s["name"] == args.gc_container and "terminated" in s.get("state", {}) for s in statuses
+    )
 
 
 def wait_for_gc(api: Api, args: argparse.Namespace) -> int:
@@ -350,8 +373,9 @@ def wait_for_gc(api: Api, args: argparse.Namespace) -> int:
 def _command(*words: str) -> bytes:
     """A Redis command in RESP, the protocol's array of bulk strings."""
     encoded = [word.encode() for word in words]
-    return b"".join([f"*{len(encoded)}\r\n".encode()]
-                    + [b"$%d\r\n%s\r\n" % (len(w), w) for w in encoded])  # fmt: skip
+    return b"".join(
+        [f"*{len(encoded)}\r\n".encode()] + [b"$%d\r\n%s\r\n" % (len(w), w) for w in encoded]
+    )
 
 
 def flush_cache(address: str, db: int, password: str | None) -> None:
@@ -405,8 +429,11 @@ def main(argv: list[str] | None = None, api: Api | None = None) -> int:
     parser.add_argument("--node", default=os.environ.get("NODE_NAME", ""))
     parser.add_argument("--lease", default="registry-gc")
     parser.add_argument("--lease-seconds", type=float, default=3600)
-    parser.add_argument("--holder", default=os.environ.get("POD_NAME") or socket.gethostname(),
-                        help="this pod's name: the Lease's holder")  # fmt: skip
+    parser.add_argument(
+        "--holder",
+        default=os.environ.get("POD_NAME") or socket.gethostname(),
+        help="this pod's name: the Lease's holder",
+    )
     parser.add_argument("--gc-container", default="gc")
     parser.add_argument(
         "--timeout",

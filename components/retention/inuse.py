@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from components.images import split_reference
+
 from .http import HttpClient, HttpError, MiB
 from .plan import InUse
 
@@ -32,16 +34,10 @@ def parse_reference(reference: str) -> tuple[str | None, str | None, str | None]
         return None, None, digest
     if name.startswith("sha256:"):
         return None, None, name
-    last = name.rsplit("/", 1)[-1]
-    tag = None
-    if ":" in last:
-        name, tag = name.rsplit(":", 1)
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        name = rest
-    if tag is None and not digest:
+    _, repository, tag, digest_or_none = split_reference(ref, default_registry=None)
+    if tag is None and digest_or_none is None:
         tag = "latest"
-    return name or None, tag, digest or None
+    return repository or None, tag, digest_or_none or None
 
 
 def in_use_from_references(references: Iterable[str]) -> InUse:

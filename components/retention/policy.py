@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PROTECTED = ("latest", "stable", "prod", "staging", r"re:v\d+\.\d+\.\d+")
+from components.images import PROTECTED_ALIASES, RELEASE_PATTERN
+
+# The chapter's moving aliases and its release tags (components/images.py says which).
+DEFAULT_PROTECTED = (*sorted(PROTECTED_ALIASES), f"re:{RELEASE_PATTERN}")
 _RULE_KEYS = frozenset(
     {"repositories", "keep_last", "max_age_days", "protected", "default_protected"}
 )

@@ -1,6 +1,6 @@
 """Whatever `validate` accepts renders objects the real API server accepts.
 
-Configs are drawn from each field's grammar (tests/helpers/config_grammar.py); each one that
+Configs are drawn from each field's grammar (devkit/config_grammar.py); each one that
 `load_config` accepts is rendered under the mock harness, and every Kubernetes object is sent to
 the test cluster's kube-apiserver as a server-side dry run (`?dryRun=All`): Kubernetes' own
 validation (names, labels, quantities, cron schedules, CRD schemas) is the judge. Derandomized
@@ -19,8 +19,8 @@ from engine import Cluster, Engine
 from hypothesis import HealthCheck, Phase, assume, given, settings
 
 from components.config import ConfigError, load_config
-from tests.helpers.config_grammar import distribution_config
-from tests.helpers.pulumi_mocks import Recorder, is_secret, platform
+from devkit.config_grammar import distribution_config
+from devkit.pulumi_mocks import Recorder, is_secret, platform
 
 
 def revealed(value: Any) -> Any:

@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 from engine import Engine
 
-from components.distribution import SELECTOR
 from components.jobs import gc_window
-from tests.helpers.manifests import manifests
-from tests.helpers.pulumi_mocks import platform
+from components.kube import REGISTRY_SELECTOR as SELECTOR
+from devkit.manifests import manifests
+from devkit.pulumi_mocks import platform
 
 pytestmark = pytest.mark.e2e
 

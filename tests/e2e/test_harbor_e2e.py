@@ -21,7 +21,7 @@ from engine import REPO, Engine
 from regstack_project import RegstackProject
 
 from components.harbor_secrets import harbor_secrets
-from tests.helpers.vendor import harbor_chart
+from devkit.vendor import harbor_chart
 
 pytestmark = pytest.mark.e2e
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from engine import Engine
 
-from tests.helpers.checkov import Report, installed, scan
-from tests.helpers.manifests import chart_objects, write_manifests, write_objects
-from tests.policy.support import stack_program
+from devkit.checkov import Report, installed, scan
+from devkit.manifests import chart_objects, write_manifests, write_objects
+from devkit.stacks import stack_program
 
 pytestmark = [
     pytest.mark.e2e,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers.vendor import harbor_chart
+from devkit.vendor import harbor_chart
 
 pytestmark = pytest.mark.e2e
 

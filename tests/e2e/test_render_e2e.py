@@ -11,10 +11,9 @@ import pytest
 import yaml
 from engine import REPO, Engine
 
-pytestmark = pytest.mark.e2e
-sys.path.insert(0, str(REPO / "scripts"))
+from devkit.render import PLACEHOLDER
 
-from render import PLACEHOLDER  # noqa: E402
+pytestmark = pytest.mark.e2e
 
 
 def test_render_writes_the_dev_manifests_with_placeholder_secrets(engine: Engine) -> None:

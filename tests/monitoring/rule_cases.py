@@ -11,15 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from components.alert_rules import (
-    DATA_CLAIM,
-    GC_CRONJOB,
-    METRICS_JOB,
-    RETENTION_CRONJOB,
-    AlertSettings,
-    alert_rules,
-    number,
-)
+from components import kube
+from components.alert_rules import AlertSettings, alert_rules, number
 from components.config import AlertsConfig, prometheus_duration_seconds
 
 STEP = 60  # seconds between samples and between rule evaluations
@@ -29,7 +22,9 @@ CAPACITY = 100 * 2**30
 REQUESTS_PER_STEP = 600
 CERTIFICATE = "regstack-certificate-tls"
 # Default thresholds with every optional part (GC, retention, TLS) switched on.
-EVERYTHING = AlertSettings("container-registry", AlertsConfig(), "https://example.com/runbook.md")
+EVERYTHING = AlertSettings(
+    "container-registry", AlertsConfig(), "https://example.com/runbook.md", kube.DATA_CLAIM
+)
 
 
 Series = tuple[str, dict[str, str], float, float]
@@ -58,7 +53,7 @@ def _eval_after(hold: str) -> float:
 
 
 def _availability(s: AlertSettings) -> list[Case]:
-    target = {"job": METRICS_JOB, "namespace": s.namespace}
+    target = {"job": kube.METRICS_SERVICE, "namespace": s.namespace}
     pod = {**target, "pod": "registry-0", "instance": "10.1.0.7:5001"}
     at = _eval_after(s.thresholds.down_for)
     other = ("up", {"job": "other", "namespace": s.namespace}, 1, 0)
@@ -76,7 +71,8 @@ def _availability(s: AlertSettings) -> list[Case]:
 
 def _storage(s: AlertSettings) -> list[Case]:
     t = s.thresholds
-    claim = {"namespace": s.namespace, "persistentvolumeclaim": DATA_CLAIM}
+    assert s.claim is not None
+    claim = {"namespace": s.namespace, "persistentvolumeclaim": s.claim}
     capacity = ("kubelet_volume_stats_capacity_bytes", claim, CAPACITY, 0)
     at = _eval_after(t.storage_for)
     horizon = prometheus_duration_seconds(t.storage_filling_horizon)
@@ -106,7 +102,7 @@ def _storage(s: AlertSettings) -> list[Case]:
 
 def _http(s: AlertSettings) -> list[Case]:
     t = s.thresholds
-    target = {"job": METRICS_JOB, "namespace": s.namespace}
+    target = {"job": kube.METRICS_SERVICE, "namespace": s.namespace}
     at = _eval_after(t.http_for)
 
     def answers(error_ratio: float) -> list[Series]:
@@ -205,14 +201,14 @@ def cases(settings: AlertSettings) -> list[Case]:
     t = settings.thresholds
     builders: list[Callable[[], list[Case]]] = [
         lambda: _availability(settings),
-        lambda: _storage(settings),
+        lambda: _storage(settings) if settings.claim else [],
         lambda: _http(settings),
     ]
     if settings.gc:
-        builders.append(lambda: _jobs(settings, GC_CRONJOB, "RegistryGarbageCollection",
+        builders.append(lambda: _jobs(settings, kube.GC, "RegistryGarbageCollection",
                                       t.gc_stale_after))  # fmt: skip
     if settings.retention:
-        builders.append(lambda: _jobs(settings, RETENTION_CRONJOB, "RegistryRetention",
+        builders.append(lambda: _jobs(settings, kube.RETENTION, "RegistryRetention",
                                       t.retention_stale_after))  # fmt: skip
     if settings.certificate:
         builders.append(lambda: _certificate(settings))

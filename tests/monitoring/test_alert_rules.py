@@ -7,8 +7,9 @@ import re
 from typing import Any
 
 from components.alert_rules import AlertSettings, alert_rules
+from components.config import load_config
+from devkit.promtool import ROOT
 from tests.monitoring.rule_cases import EVERYTHING
-from tests.monitoring.tools import ROOT
 
 
 def alerts(settings: AlertSettings = EVERYTHING) -> list[dict[str, Any]]:
@@ -42,7 +43,7 @@ def test_disabled_parts_get_no_alerts() -> None:
 
 
 def test_a_registry_on_object_storage_gets_no_volume_alerts() -> None:
-    names = {rule["alert"] for rule in alerts(dataclasses.replace(EVERYTHING, volume=False))}
+    names = {rule["alert"] for rule in alerts(dataclasses.replace(EVERYTHING, claim=None))}
     assert not {n for n in names if n.startswith("RegistryStorage")}
     assert "RegistryDown" in names
 
@@ -59,3 +60,9 @@ def test_a_threshold_appears_in_its_expression_exactly() -> None:
     )
     (rule,) = [r for r in alerts(settings) if r["alert"] == "RegistryStorageAlmostFull"]
     assert rule["expr"].endswith("< 0.123456789")
+
+
+def test_without_a_runbook_url_the_alerts_link_no_runbook() -> None:
+    settings = AlertSettings.from_config(load_config({"monitoring": {"enabled": True}}))
+    assert settings.runbook_url is None
+    assert not [r["alert"] for r in alerts(settings) if "runbook_url" in r["annotations"]]

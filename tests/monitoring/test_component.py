@@ -3,41 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import pulumi
 import pytest
-from pulumi.runtime.mocks import MockMonitor
 
-
-@dataclass
-class Recorder(pulumi.runtime.Mocks):
-    """Keeps every resource's inputs; the mock monitor keeps its URN (and so its parent)."""
-
-    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.inputs[args.name] = dict(args.inputs)
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(
-        self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-# Pulumi's documented pattern: mocks first, then import the code under test.
-MOCKS = Recorder()
-pulumi.runtime.set_mocks(MOCKS, project="regstack", stack="test", preview=False)
-
-from components.alert_rules import DATA_CLAIM, METRICS_JOB, AlertSettings, alert_rules  # noqa: E402
-from components.config import MonitoringConfig, RegistryConfig, load_config  # noqa: E402
-from components.distribution import DistributionRegistry, DistributionRegistryArgs  # noqa: E402
-from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs  # noqa: E402
-from components.platform import RegistryPlatform  # noqa: E402
-from tests.monitoring.rule_cases import EVERYTHING  # noqa: E402
+from components import kube
+from components.alert_rules import AlertSettings, alert_rules
+from components.config import MonitoringConfig, RegistryConfig, load_config
+from components.distribution import DistributionRegistry, DistributionRegistryArgs
+from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
+from components.platform import RegistryPlatform
+from devkit.pulumi_mocks import evaluate
+from tests.monitoring.rule_cases import EVERYTHING
 
 MONITORING = MonitoringConfig(enabled=True, namespace="observability",
                               release_label={"release": "kube-prom-stack"})  # fmt: skip
@@ -50,31 +29,10 @@ class Registered:
     parent_type: str
 
 
-@pytest.fixture(autouse=True)
-def fresh_mocks() -> Iterator[None]:
-    # Other test modules may install their own mocks when imported; each test here starts from
-    # this module's recorder and an empty record.
-    MOCKS.inputs.clear()
-    pulumi.runtime.set_mocks(MOCKS, project="regstack", stack="test", preview=False)
-    yield
-
-
 def register(build: Callable[[], object]) -> dict[str, Registered]:
     """Run `build` under the mocks; every resource it registered, by Pulumi name."""
-
-    @pulumi.runtime.test
-    def run() -> None:
-        build()
-
-    run()  # returns once every registration has finished
-    monitor = pulumi.runtime.settings.get_monitor()
-    assert isinstance(monitor, MockMonitor)
-    registered = {}
-    for urn in monitor.resources:
-        types, name = urn.split("::")[2].split("$"), urn.split("::")[3]
-        parent = types[-2] if len(types) > 1 else ""
-        registered[name] = Registered(types[-1], MOCKS.inputs.get(name, {}), parent)
-    return registered
+    rec = evaluate(build)
+    return {r.name: Registered(r.type, r.inputs, rec.parent_type(r.name)) for r in rec.resources}
 
 
 def monitoring(settings: AlertSettings = EVERYTHING) -> dict[str, Registered]:
@@ -146,8 +104,8 @@ def test_the_service_monitor_selects_only_the_registrys_metrics_service_and_port
 def test_the_alerts_name_the_metrics_service_and_volume_the_registry_creates() -> None:
     registered = register(lambda: DistributionRegistry(
         "reg", DistributionRegistryArgs("container-registry", RegistryConfig(), KEY)))  # fmt: skip
-    assert registered["reg-metrics"].inputs["metadata"]["name"] == METRICS_JOB
-    assert registered["reg-data"].inputs["metadata"]["name"] == DATA_CLAIM
+    assert registered["reg-metrics"].inputs["metadata"]["name"] == kube.METRICS_SERVICE
+    assert registered["reg-data"].inputs["metadata"]["name"] == kube.DATA_CLAIM
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -18,10 +18,10 @@ import pytest
 from components.alert_rules import alert_rules
 from components.dashboard import registry_dashboard
 from components.distribution_config import RenderSettings
-from tests.helpers.registry import RunningRegistry, oci_image, pull, push, require, start_registry
+from devkit.registry import RunningRegistry, oci_image, pull, push, require, start_registry
 from tests.monitoring.rule_cases import EVERYTHING
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 # Labels Prometheus adds from the scrape target, not the registry itself.
 TARGET_LABELS = {"job", "namespace"}

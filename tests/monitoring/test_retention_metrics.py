@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.dashboard import registry_dashboard
-from tests.helpers.pulumi_mocks import platform
+from devkit.promtool import promtool, write_yaml
+from devkit.pulumi_mocks import platform
 from tests.monitoring.rule_cases import EVERYTHING
-from tests.monitoring.tools import promtool, write_yaml
 
 USER = {"name": "ci", "password": "pw-for-tests"}
 STACK = {"auth": {"enabled": True, "users": [USER]},

@@ -13,8 +13,8 @@ import pytest
 from components.alert_rules import AlertSettings, alert_rules
 from components.config import AlertsConfig
 from components.dashboard import registry_dashboard
+from devkit.promtool import ROOT, promtool, write_yaml
 from tests.monitoring.rule_cases import EVERYTHING, Case, cases, promtool_tests
-from tests.monitoring.tools import ROOT, promtool, write_yaml
 
 # Every threshold and `for:` moved away from its default, to show the cases follow them.
 UNUSUAL = AlertSettings(
@@ -26,6 +26,7 @@ UNUSUAL = AlertSettings(
         http_for="3m", jobs_for="30m", certificate_for="10m",
     ),
     "https://example.com/runbook.md",
+    "registry-claim",
 )  # fmt: skip
 # What Grafana substitutes before a query reaches Prometheus.
 DASHBOARD_VARIABLES = {"$__rate_interval": "5m", "$namespace": "container-registry"}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.containerd import CONFIG, Containerd
-from tests.helpers.registry import require, stop_process
+from devkit.containerd import CONFIG, Containerd
+from devkit.registry import require, stop_process
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 
 from components.distribution_config import ProxySettings, RenderSettings
 from components.node_trust import apply_script, trust_files
-from tests.helpers.containerd import Containerd
-from tests.helpers.registry import (
+from devkit.containerd import Containerd
+from devkit.registry import (
     RunningRegistry,
     oci_image,
     push,
@@ -22,7 +22,7 @@ from tests.helpers.registry import (
     start_registry,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 OWNER = "regstack/containerd-test"
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.checkov import Report, installed, scan
-from tests.helpers.manifests import write_manifests
-from tests.policy.support import STACKS, stack_program
+from devkit.checkov import Report, installed, scan
+from devkit.manifests import write_manifests
+from devkit.stacks import STACKS, stack_program
 
 pytestmark = pytest.mark.skipif(
     not installed(), reason="checkov not installed: run scripts/checkov.sh --install (make scan)"

@@ -7,16 +7,10 @@ import pytest
 from components.config import load_config
 from components.platform import registry_hosts
 from components.stack_config import read_stack_file
+from devkit.stacks import DUMMY_SECRET, STACK_FILES, STACKS, stack_program
 from policy.rules import Violation, evaluate
 from tests.policy.bad_stack import BAD_RESOURCES
-from tests.policy.support import (
-    DUMMY_SECRET,
-    STACK_FILES,
-    STACKS,
-    kubernetes_resources,
-    pack_config,
-    stack_program,
-)
+from tests.policy.support import kubernetes_resources, pack_config
 
 
 def stack_violations(stack: str) -> list[Violation]:

@@ -15,8 +15,8 @@ from components.distribution_config import (
     RenderSettings,
     registry_config,
 )
-from tests.helpers.redis import RedisServer, start_redis
-from tests.helpers.registry import (
+from devkit.redis import RedisServer, start_redis
+from devkit.registry import (
     oci_image,
     pull,
     push,
@@ -26,7 +26,7 @@ from tests.helpers.registry import (
     start_registry,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 PASSWORD = "redis-password-for-3x-tests"
 

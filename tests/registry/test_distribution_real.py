@@ -19,7 +19,7 @@ import pytest
 from components import htpasswd
 from components.auth import docker_config
 from components.distribution_config import RenderSettings
-from tests.helpers.registry import (
+from devkit.registry import (
     RunningRegistry,
     oci_image,
     require,
@@ -28,7 +28,7 @@ from tests.helpers.registry import (
     start_registry,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 USER, PASSWORD = "dev", "lab-password-1"
 KEY = "a-random-stack-key-of-64-hex-characters-0123456789abcdef01234567"
 

@@ -1,5 +1,5 @@
 """Garbage collection never loses a tagged image, and frees what lost its tag: the GC CronJob's
-own command line (read from the rendered object, see tests/helpers/gc_matrix.py) run on real
+own command line (read from the rendered object, see devkit/gc_matrix.py) run on real
 registries of both lines, over the images people push (multi-arch indexes, buildx attestations,
 cosign signatures, OCI referrers, blobs shared across repositories, moved tags).
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.gc_matrix import (
+from devkit.gc_matrix import (
     Pushed,
     blob_on_disk,
     collect,
@@ -23,9 +23,9 @@ from tests.helpers.gc_matrix import (
     manifest_status,
     pulls_in_full,
 )
-from tests.helpers.registry import RunningRegistry
+from devkit.registry import RunningRegistry
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 V2 = {"registry": {"version": "2.8.3"}}
 

@@ -2,7 +2,7 @@
 
 The variable the GC Job puts in the pod template is checked against the real registry binary,
 on the config regstack renders. The window itself runs between real processes with a loopback
-forwarder standing in for the Service (tests/helpers/gc_window_sim.py says what is simulated);
+forwarder standing in for the Service (devkit/gc_window_sim.py says what is simulated);
 benchmarks/bench_gc_window.py measures the same runs.
 """
 
@@ -21,11 +21,11 @@ from components.distribution_config import (
     S3Settings,
 )
 from components.jobs.gc_window import READ_ONLY_ENV, READ_ONLY_VALUE
-from tests.helpers import gc_window_sim as sim
-from tests.helpers.registry import RunningRegistry, start_registry
-from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
+from devkit import gc_window_sim as sim
+from devkit.registry import RunningRegistry, start_registry
+from devkit.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from components.distribution_config import ProxySettings, RenderSettings
-from tests.helpers.registry import (
+from devkit.registry import (
     RunningRegistry,
     free_port,
     oci_image,
@@ -27,7 +27,7 @@ from tests.helpers.registry import (
     start_registry,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture

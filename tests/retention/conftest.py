@@ -12,23 +12,15 @@ from typing import Any
 
 import pytest
 
-from .support import RegistryServer, missing_tools
+from devkit.oci_registry import TOOLS, RegistryServer
+from devkit.registry import require
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def require_tools() -> None:
-    """Real-registry tests fail loudly, never skip, when the Debian tools are absent."""
-    missing = missing_tools()
-    if missing:
-        pytest.fail(
-            f"{', '.join(missing)} not installed: run `make setup` (scripts/system-deps.sh)"
-        )
-
-
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[RegistryServer]:
-    require_tools()
+    require(*TOOLS)
     server = RegistryServer(tmp_path / "registry").start()
     yield server
     server.stop()

@@ -24,11 +24,12 @@ import pytest
 
 from components.retention.http import HttpClient, ssl_context
 from components.retention.registry import Registry
+from devkit.oci_registry import TOOLS, Answer, RegistryServer, StubServer, make_cert, push_image
+from devkit.registry import require
 
-from .conftest import RunEngine, require_tools
-from .support import Answer, RegistryServer, StubServer, make_cert, push_image
+from .conftest import RunEngine
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 SERVICE, ISSUER = "regstack", "regstack-test-issuer"
 USER, PASSWORD = "ops", "s3cret"
@@ -94,7 +95,7 @@ class TokenSetup:
 
 @pytest.fixture
 def token_setup(tmp_path: Path) -> Iterator[TokenSetup]:
-    require_tools()
+    require(*TOOLS)
     tokens = TokenService(*make_cert(tmp_path / "token", "token-signer"))
     tls = make_cert(tmp_path / "tls", "token-service")
     service = StubServer(tokens.route, cert=tls)

@@ -17,9 +17,9 @@ import pytest
 from components.retention.http import HttpClient, ssl_context
 from components.retention.inuse import fetch_in_use_from_cluster
 from components.retention.registry import AuthError, Registry
+from devkit.oci_registry import Answer, RegistryServer, StubServer, make_cert, push_image, tags_of
 
 from .conftest import RunEngine
-from .support import Answer, RegistryServer, StubServer, make_cert, push_image, tags_of
 
 NAMES = [f"r{n}" for n in range(5)]
 
@@ -152,7 +152,7 @@ def test_pods_in_all_namespaces_are_listed_page_by_page_with_the_service_account
     assert http.requests == {"kubernetes": 2}
 
 
-@pytest.mark.registry
+@pytest.mark.servers
 def test_images_running_in_the_cluster_are_kept_by_an_applying_run(
     registry: RegistryServer, kubernetes_api: StubServer, run_engine: RunEngine, tmp_path: Path
 ) -> None:

@@ -14,10 +14,11 @@ from email.utils import format_datetime
 
 import pytest
 
-from .conftest import RunEngine
-from .support import FaultProxy, RegistryServer, push_image, tags_of
+from devkit.oci_registry import FaultProxy, RegistryServer, push_image, tags_of
 
-pytestmark = pytest.mark.registry
+from .conftest import RunEngine
+
+pytestmark = pytest.mark.servers
 
 EPOCH = "1970-01-01T00:00:00Z"
 BUILDS = [f"build-{n}" for n in range(1, 6)]

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from devkit.oci_registry import OCI_MANIFEST, Answer, StubServer, make_cert
+
 from .conftest import RunEngine
-from .support import OCI_MANIFEST, Answer, StubServer, make_cert
 
 USER, PASSWORD = "ops", "s3cret"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()

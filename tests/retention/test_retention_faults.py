@@ -8,10 +8,20 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from .conftest import RunEngine, require_tools
-from .support import FaultProxy, RegistryServer, add_tag, make_cert, push_image, tags_of
+from devkit.oci_registry import (
+    TOOLS,
+    FaultProxy,
+    RegistryServer,
+    add_tag,
+    make_cert,
+    push_image,
+    tags_of,
+)
+from devkit.registry import require
 
-pytestmark = pytest.mark.registry
+from .conftest import RunEngine
+
+pytestmark = pytest.mark.servers
 
 OLD = "2020-01-01T00:00:00Z"
 NEW = "2099-01-01T00:00:00Z"
@@ -108,7 +118,7 @@ def test_a_repository_answering_unexpectedly_is_skipped_and_nothing_in_it_is_del
 
 @pytest.fixture
 def htpasswd_registry(tmp_path: Path) -> Iterator[RegistryServer]:
-    require_tools()
+    require(*TOOLS)
     htpasswd = tmp_path / "htpasswd"
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=5)).decode()
     htpasswd.write_text(f"ops:{hashed}\n")
@@ -159,7 +169,7 @@ def test_bad_or_missing_credentials_fail_cleanly_and_delete_nothing(
 
 @pytest.fixture
 def tls_registry(tmp_path: Path) -> Iterator[RegistryServer]:
-    require_tools()
+    require(*TOOLS)
     cert, key = make_cert(tmp_path / "tls", "registry")
     tls = {"tls": {"certificate": str(cert), "key": str(key)}}
     server = RegistryServer(tmp_path / "registry", {"http": tls}).start()

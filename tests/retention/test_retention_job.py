@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers.pulumi_mocks import platform
+from devkit.pulumi_mocks import platform
 
 RETENTION = {
     "retention": {"enabled": True, "rules": [{"repositories": ["team/*"], "keep_last": 5}]}

@@ -18,9 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from components.retention.http import HttpClient, ResponseTooLarge, ssl_context
-
-from .conftest import RunEngine
-from .support import (
+from devkit.oci_registry import (
     OCI_MANIFEST,
     Answer,
     FaultProxy,
@@ -31,7 +29,9 @@ from .support import (
     tags_of,
 )
 
-pytestmark = pytest.mark.registry
+from .conftest import RunEngine
+
+pytestmark = pytest.mark.servers
 
 OLD = "2020-01-01T00:00:00Z"
 NEW = "2099-01-01T00:00:00Z"

@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from .conftest import RunEngine
-from .support import (
+from devkit.oci_registry import (
     FaultProxy,
     RegistryServer,
     add_tag,
@@ -26,7 +25,9 @@ from .support import (
     tags_of,
 )
 
-pytestmark = pytest.mark.registry
+from .conftest import RunEngine
+
+pytestmark = pytest.mark.servers
 
 OLD = "2020-01-01T00:00:00Z"
 NEW = "2099-01-01T00:00:00Z"

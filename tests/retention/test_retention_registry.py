@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from components.images import RELEASE_PATTERN
 from components.retention.http import HttpClient, ssl_context
 from components.retention.registry import Registry
-
-from .conftest import RunEngine
-from .support import (
+from devkit.oci_registry import (
     RegistryServer,
     add_tag,
     blobs_of,
@@ -22,7 +21,9 @@ from .support import (
     tags_of,
 )
 
-pytestmark = pytest.mark.registry
+from .conftest import RunEngine
+
+pytestmark = pytest.mark.servers
 
 OLD = "2020-01-01T00:00:00.123456789Z"  # Go writes nanoseconds; the engine must parse them
 RECENT = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -97,7 +98,7 @@ def test_plan_gives_the_reason_for_every_decision(
         "mid": "among the newest 2 images",
         "stable": "protected by pattern 'stable'",
         "build-7": "digest also used by kept tag 'stable'",
-        "v1.2.3": "protected by pattern 're:v\\\\d+\\\\.\\\\d+\\\\.\\\\d+'",
+        "v1.2.3": f"protected by pattern {'re:' + RELEASE_PATTERN!r}",
         "running": "referenced by a pod in the cluster",
         "old": "older than 30 days and not among the newest 2 images",
         "old-alias": "older than 30 days and not among the newest 2 images",

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 
 from components.config import ConfigError, load_config
 from components.jobs import gc_window
-from tests.helpers.config_grammar import REDIS_PASSWORD
-from tests.helpers.redis import RedisServer, start_redis
+from devkit.config_grammar import REDIS_PASSWORD
+from devkit.redis import RedisServer, start_redis
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 PASSWORD = "cache-password-for-tests"
 

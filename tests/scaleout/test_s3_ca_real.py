@@ -20,7 +20,7 @@ from components.distribution_config import (
     RenderSettings,
     S3Settings,
 )
-from tests.helpers.registry import (
+from devkit.registry import (
     RunningRegistry,
     oci_image,
     pull,
@@ -30,9 +30,9 @@ from tests.helpers.registry import (
     skopeo,
     start_registry,
 )
-from tests.helpers.s3 import REGISTRY_KEYS, S3Server, start_s3
+from devkit.s3 import REGISTRY_KEYS, S3Server, start_s3
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ from components.distribution_config import (
     RenderSettings,
     S3Settings,
 )
-from tests.helpers.registry import RunningRegistry, oci_image, push, require, start_registry
-from tests.helpers.s3 import REGISTRY_KEYS, S3Server, start_s3
+from devkit.registry import RunningRegistry, oci_image, push, require, start_registry
+from devkit.s3 import REGISTRY_KEYS, S3Server, start_s3
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 TAGS = ["0.1.2", "0.1.20", "0.1.3"]
 REPOSITORIES = ["team/app", "team/app-web", "team/app/api"]

@@ -22,10 +22,10 @@ from components.distribution_config import (
     RenderSettings,
     S3Settings,
 )
-from tests.helpers.registry import free_port, start_registry
-from tests.helpers.s3 import REGISTRY_KEYS, S3Server, start_s3
+from devkit.registry import free_port, start_registry
+from devkit.s3 import REGISTRY_KEYS, S3Server, start_s3
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 
 @pytest.fixture(scope="module")

@@ -38,8 +38,8 @@ from components.distribution_config import (
 )
 from components.jobs import gc_window
 from components.platform import derived_http_secret
-from tests.helpers.redis import RedisServer, start_redis
-from tests.helpers.registry import (
+from devkit.redis import RedisServer, start_redis
+from devkit.registry import (
     RunningRegistry,
     oci_image,
     pull,
@@ -47,9 +47,9 @@ from tests.helpers.registry import (
     require,
     start_registry,
 )
-from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
+from devkit.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What the platform gives the replicas when registry.http_secret is unset.

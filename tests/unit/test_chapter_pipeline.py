@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers.pulumi_mocks import ROOT
+from devkit.pulumi_mocks import ROOT
 
 GITHUB = yaml.safe_load((ROOT / ".github" / "workflows" / "app-image.yml").read_text())["jobs"]
 GITLAB = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())

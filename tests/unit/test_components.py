@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import bcrypt
@@ -13,7 +16,7 @@ import yaml
 from components.config import RegstackConfig, load_config
 from components.distribution import DistributionRegistry, DistributionRegistryArgs
 from components.microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
-from tests.helpers.pulumi_mocks import (
+from devkit.pulumi_mocks import (
     Recorder,
     StackState,
     evaluate,
@@ -403,6 +406,28 @@ def test_retention_ships_its_policy_and_engine_as_config_maps() -> None:
         {"repositories": ["team/*"], "keep_last": 5, "protected": [], "default_protected": True}
     ]
     assert "__main__.py" in rec.named("rs-retention-code").inputs["data"]
+
+
+def test_the_retention_engine_runs_from_what_its_job_mounts_and_the_standard_library(
+    tmp_path: Path,
+) -> None:
+    rec = platform(RETENTION)
+    data = rec.named("rs-retention-code").inputs["data"]
+    pod = rec.named("rs-retention-cronjob").inputs["spec"]["jobTemplate"]["spec"]["template"]
+    (code,) = [v for v in pod["spec"]["volumes"] if v["name"] == "code"]
+    (mount,) = [m for m in retention_container(rec)["volumeMounts"] if m["name"] == "code"]
+    for item in code["configMap"]["items"]:
+        (tmp_path / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / item["path"]).write_text(data[item["key"]])
+    env = {e["name"]: e["value"] for e in retention_container(rec)["env"]}
+    assert env["PYTHONPATH"] == mount["mountPath"]
+    # -S: no site-packages, as in the stock Python image; the engine's policy check imports
+    # the shared image-reference module, so it must be among the mounted files.
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", "import retention.cli, retention.inuse, retention.policy"],
+        env={"PYTHONPATH": str(tmp_path)}, cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
 
 
 def test_retention_credentials_are_a_secret_and_the_lab_ca_is_mounted() -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from components.config import ConfigError, RegstackConfig, load_config, quantity_bytes
 from components.stack_config import read_stack_file
-from tests.helpers.pulumi_mocks import ROOT
+from devkit.pulumi_mocks import ROOT
 
 USER = {"name": "dev", "password": "secret-pw"}
 SECURE_DEV = {"profile": "dev", "tls": {"mode": "self-signed"},

@@ -14,7 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from components.config import ConfigError, load_config
-from tests.helpers import config_grammar as grammar
+from devkit import config_grammar as grammar
 
 AUTH = {"enabled": True, "users": [{"name": "dev", "password": "a-password"}]}
 RULE = {"repositories": ["*"], "keep_last": 5}
@@ -205,7 +205,7 @@ FIELDS = [
     ("registry.namespace", grammar.DNS_LABEL),
     ("registry.storage.storage_class", grammar.DNS_SUBDOMAIN),
     ("registry.storage.size", grammar.SIZE),
-    ("registry.version", grammar.TAG),
+    ("registry.version", grammar.RELEASE),
     ("registry.ingress.class_name", grammar.DNS_SUBDOMAIN),
     ("gc.schedule", grammar.SCHEDULE),
     ("auth.realm", grammar.REALM),

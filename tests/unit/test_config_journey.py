@@ -10,7 +10,7 @@ import pytest
 
 from components.config import ConfigError, load_config
 from components.stack_config import is_ciphertext, read_stack_file
-from tests.helpers.pulumi_mocks import run_program
+from devkit.pulumi_mocks import run_program
 
 # A value the passphrase provider really wrote (Pulumi.dev.yaml's lab password).
 CIPHERTEXT = "v1:7WJflblo9qH699nh:SeMANDVCkqLInn/lTjJ/yOKa779hzSShG4J+9Ivt4s65qcFD"
@@ -110,7 +110,7 @@ def test_an_ip_given_as_a_host_name_points_to_tls_ip_addresses() -> None:
 
 
 def test_ip_addresses_are_certificate_ip_sans() -> None:
-    from tests.helpers.pulumi_mocks import platform
+    from devkit.pulumi_mocks import platform
 
     rec = platform({**LAB, "tls": {"mode": "self-signed", "ip_addresses": ["192.168.1.20"]}})
     certificate = rec.of_type("kubernetes:cert-manager.io/v1:Certificate")[-1]
@@ -232,7 +232,7 @@ PUBLIC = {**LAB, "registry": {"hostnames": ["registry.example.com"]},
 
 
 def test_a_public_cas_certificate_names_only_the_public_names() -> None:
-    from tests.helpers.pulumi_mocks import platform
+    from devkit.pulumi_mocks import platform
 
     certificate = platform(PUBLIC).of_type("kubernetes:cert-manager.io/v1:Certificate")[-1]
     spec = certificate.inputs["spec"]
@@ -240,7 +240,7 @@ def test_a_public_cas_certificate_names_only_the_public_names() -> None:
 
 
 def test_with_a_public_ca_retention_dials_the_public_name() -> None:
-    from tests.helpers.pulumi_mocks import platform
+    from devkit.pulumi_mocks import platform
 
     retention = {"enabled": True, "rules": [{"repositories": ["*"], "keep_last": 5}]}
     cron = platform({**PUBLIC, "retention": retention}).named("rs-retention-cronjob").inputs
@@ -249,7 +249,7 @@ def test_with_a_public_ca_retention_dials_the_public_name() -> None:
 
 
 def test_the_lab_cas_certificate_still_names_the_cluster_names_and_localhost() -> None:
-    from tests.helpers.pulumi_mocks import platform
+    from devkit.pulumi_mocks import platform
 
     spec = platform(LAB).of_type("kubernetes:cert-manager.io/v1:Certificate")[-1].inputs["spec"]
     assert "localhost" in spec["dnsNames"] and spec["ipAddresses"] == ["127.0.0.1"]

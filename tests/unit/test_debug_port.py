@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.distribution_config import HTTP_PORT, METRICS_PORT
-from tests.helpers.pulumi_mocks import platform
+from devkit.pulumi_mocks import platform
 
 
 def debug_port_peers(raw: dict[str, Any]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from components.images import pipeline_tags
-from tests.helpers.pulumi_mocks import ROOT
+from devkit.pulumi_mocks import ROOT
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

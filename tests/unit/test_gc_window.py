@@ -15,7 +15,7 @@ import pytest
 from components import garbage_collection as gc
 from components.config import GcConfig, RegistryConfig
 from components.jobs import gc_window
-from tests.helpers.pulumi_mocks import platform
+from devkit.pulumi_mocks import platform
 
 S3 = {
     "storage": {"type": "s3", "s3": {"bucket": "registry-blobs", "endpoint": "https://s3.lab:9000"}}

@@ -10,8 +10,8 @@ import pytest
 
 from components.config import ConfigError, load_config
 from components.platform import RegistryPlatform
-from tests.helpers.pulumi_mocks import Recorder, evaluate, is_secret, unwrap
-from tests.helpers.pulumi_mocks import platform as build_platform
+from devkit.pulumi_mocks import Recorder, evaluate, is_secret, unwrap
+from devkit.pulumi_mocks import platform as build_platform
 
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----"
 CA = "-----BEGIN CERTIFICATE-----\nlab-ca\n-----END CERTIFICATE-----\n"

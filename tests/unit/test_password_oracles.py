@@ -11,7 +11,7 @@ import bcrypt
 
 from components import htpasswd
 from components.harbor_secrets import REGISTRY_USER, harbor_secrets
-from tests.helpers.pulumi_mocks import Recorder, StackState, platform, unwrap
+from devkit.pulumi_mocks import Recorder, StackState, platform, unwrap
 
 PASSWORD = "Summer2024!"
 REDIS_PASSWORD = "redis-cache-password"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, load_config
-from tests.helpers.pulumi_mocks import Recorder, platform
+from devkit.pulumi_mocks import Recorder, platform
 
 STORAGE_NODES = {
     "node_selector": {"node-role.example.com/storage": "true"},

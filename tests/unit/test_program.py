@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from tests.helpers.pulumi_mocks import run_program
+from devkit.pulumi_mocks import run_program
 
 LAB = {"profile": "dev", "tls": {"mode": "self-signed"},
        "auth": {"enabled": True, "users": [{"name": "dev", "password": "pw-for-tests"}]}}  # fmt: skip

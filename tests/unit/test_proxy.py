@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from components.config import ConfigError, load_config
-from tests.helpers.pulumi_mocks import is_secret, plain_strings, platform, unwrap
+from devkit.pulumi_mocks import is_secret, plain_strings, platform, unwrap
 
 HUB_PASSWORD = "docker-hub-token-for-tests"
 MIRROR = {"registry": {"proxy": {"remote_url": "https://registry-1.docker.io",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.reference import update
-from tests.helpers.pulumi_mocks import ROOT
+from devkit.pulumi_mocks import ROOT
 
 README = (ROOT / "README.md").read_text()
 

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from tests.helpers.pulumi_mocks import ROOT
+from devkit.pulumi_mocks import ROOT
 
 README = (ROOT / "README.md").read_text()
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from components.config import ConfigError, load_config
-from tests.helpers.pulumi_mocks import Recorder, platform
+from devkit.pulumi_mocks import Recorder, platform
 
 PROD = {"profile": "prod", "tls": {"mode": "self-signed"},
         "auth": {"enabled": True, "users": [{"name": "ci", "password": "prod-ci-password"}]}}  # fmt: skip

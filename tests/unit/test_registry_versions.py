@@ -17,8 +17,8 @@ from components.distribution_config import (
     registry_config,
     release,
 )
-from tests.helpers.gc_matrix import gc_script
-from tests.helpers.pulumi_mocks import ROOT
+from devkit.gc_matrix import gc_script
+from devkit.pulumi_mocks import ROOT
 from tests.unit.test_config import problems_of
 
 V2 = {"registry": {"version": "2.8.3"}, "gc": {"delete_untagged": False}}
@@ -54,7 +54,7 @@ def test_3x_runs_without_tracing_and_2x_has_none_to_turn_off() -> None:
 
 
 def test_a_2x_pin_renders_the_2x_config_and_a_gc_without_delete_untagged() -> None:
-    from tests.helpers.pulumi_mocks import platform
+    from devkit.pulumi_mocks import platform
 
     rec = platform({**V2, "registry": {**V2["registry"], "cache": {"redis": "deploy"}}})
     config = yaml.safe_load(rec.named("rs-registry-config").inputs["data"]["config.yml"])

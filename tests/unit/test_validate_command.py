@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.pulumi_mocks import ROOT
+from devkit.pulumi_mocks import ROOT
 
 
 def validate(path: Path | str) -> subprocess.CompletedProcess[str]:

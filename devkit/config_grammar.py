@@ -48,7 +48,7 @@ _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 def cron_field(draw: st.DrawFn, low: int, high: int, names: list[str], question: bool) -> str:
     def value(at_least: int = low) -> tuple[int, str]:
         number = draw(st.integers(at_least, high))
-        if names and draw(st.booleans()):
+        if len(names) > 0 and draw(st.booleans()):
             name = names[number - low]
             return number, draw(st.sampled_from([name, name.upper(), name.title()]))
         return number, str(number)

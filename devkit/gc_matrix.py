@@ -25,9 +25,9 @@ from typing import Any
 from components import distribution_config as render
 from components import garbage_collection
 from components.distribution_config import RenderSettings
-from tests.helpers.oci import Descriptor, Layout, cosign_tag, digest_of
-from tests.helpers.pulumi_mocks import Recorder, evaluate, platform
-from tests.helpers.registry import RunningRegistry, require, skopeo, start_registry
+from devkit.oci import Descriptor, Layout, cosign_tag, digest_of
+from devkit.pulumi_mocks import Recorder, evaluate, platform
+from devkit.registry import RunningRegistry, require, skopeo, start_registry
 
 IN_POD_PATHS = (render.DATA_DIR, render.CONFIG_DIR, garbage_collection.SHARED)
 """What `run_gc` replaces in the rendered script, and nothing else."""

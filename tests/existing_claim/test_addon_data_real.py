@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from components.distribution import UID
 from components.distribution_config import DATA_DIR, RenderSettings
-from tests.helpers.registry import (
+from components.kube import UID
+from devkit.registry import (
     RunningRegistry,
     free_port,
     oci_image,
@@ -33,7 +33,7 @@ from tests.helpers.registry import (
     start_registry,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = pytest.mark.servers
 
 
 def addon_config(data: Path) -> dict[str, object]:

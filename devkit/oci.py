@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.registry import write_blob
+from devkit.registry import write_blob
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -118,7 +118,7 @@ class Layout:
     def name(self, ref: str, descriptor: Descriptor) -> None:
         """List the descriptor in index.json as `ref`, so that `oci:DIR:ref` names it."""
         index_path = self.directory / "index.json"
-        index = (json.loads(index_path.read_text()) if index_path.exists()
+        index: dict[str, Any] = (json.loads(index_path.read_text()) if index_path.exists()
                  else {"schemaVersion": 2, "manifests": []})  # fmt: skip
         entry = {k: descriptor[k] for k in ("mediaType", "digest", "size")}
         index["manifests"].append(

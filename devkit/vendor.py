@@ -13,7 +13,7 @@ from pathlib import Path
 
 from components.config import HARBOR_CHART_VERSION
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 VENDOR = Path(os.environ.get("REGSTACK_VENDOR", ROOT.parent / "shared" / "vendor"))
 CACHE = Path(os.environ.get("REGSTACK_CACHE", Path.home() / ".cache" / "regstack")) / "vendor"
 

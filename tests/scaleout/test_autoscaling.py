@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, load_config
-from tests.helpers.pulumi_mocks import platform, unwrap
+from devkit.pulumi_mocks import platform, unwrap
 
 BUCKET = {"bucket": "registry-blobs", "endpoint": "https://s3.lab.example:9000",
           "access_key": "AKIDREGSTACKTEST", "secret_key": "s3-secret-key-for-tests"}  # fmt: skip

@@ -9,7 +9,7 @@ import yaml
 
 from components.config import ConfigError, load_config
 from components.harbor_secrets import token_key_pair
-from tests.helpers.pulumi_mocks import (
+from devkit.pulumi_mocks import (
     Recorder,
     StackState,
     is_secret,

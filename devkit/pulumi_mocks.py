@@ -16,8 +16,9 @@ from typing import Any
 import dill
 import pulumi
 from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Registered:
     inputs: dict[str, Any]
     read_id: str | None = None
     """The id of an existing object this program reads (`Resource.get`); None when it creates."""
+    transforms: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -58,24 +60,29 @@ class Recorder(pulumi.runtime.Mocks):
     stack: StackState = field(default_factory=StackState)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(Registered(args.typ, args.name, args.inputs, args.resource_id))
+        self.resources.append(
+            Registered(args.typ, args.name, args.inputs, args.resource_id, list(args.transforms))
+        )
         if args.typ.startswith("pulumi-python:dynamic"):
             return self.stack.outputs(args.name, args.inputs)
         if args.resource_id is not None:
             return args.resource_id, self.existing.get(args.typ, {})
         return f"{args.name}-id", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.type == typ]
 
     def parent_type(self, name: str) -> str:
-        """The type token of the resource's parent, read from its URN's type chain."""
+        """The type token of the resource's parent, read from its URN's type chain ('' for
+        a top-level resource)."""
         urn = next(u for u in self.urns if u.endswith(f"::{name}"))
         chain = urn.split("::")[2].split("$")
-        return chain[-2]
+        return chain[-2] if len(chain) > 1 else ""
 
     def named(self, name: str) -> Registered:
         matches = [r for r in self.resources if r.name == name]
@@ -105,7 +112,9 @@ def evaluate(
         build()
 
     run()
-    recorder.urns = list(pulumi.runtime.settings.get_monitor().resources)
+    monitor = pulumi.runtime.settings.get_monitor()
+    assert isinstance(monitor, MockMonitor)
+    recorder.urns = list(monitor.resources)
     return recorder
 
 

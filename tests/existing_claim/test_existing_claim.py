@@ -3,12 +3,13 @@ MicroK8s addon's `registry-claim`, and never creates or deletes one of its own."
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from components.config import ConfigError, load_config
-from tests.helpers.pulumi_mocks import Recorder, platform
+from devkit.pulumi_mocks import Recorder, platform
 
 ADDON_CLAIM = {"registry": {"storage": {"existing_claim": "registry-claim"}}}
 
@@ -83,3 +84,12 @@ def test_an_existing_claim_is_refused_where_regstack_does_not_run_the_registry(
         load_config({"backend": backend, **ADDON_CLAIM, **extra})
     assert "registry.storage.existing_claim" in [p.path for p in error.value.problems]
     assert hint in str(error.value)
+
+
+def test_the_storage_alerts_and_dashboard_watch_the_existing_claim() -> None:
+    rec = platform({**ADDON_CLAIM, "monitoring": {"enabled": True}})
+    rules = json.dumps(rec.named("rs-monitoring-rules").inputs["spec"])
+    (dashboard,) = rec.named("rs-monitoring-dashboard").inputs["data"].values()
+    for watched in (rules, dashboard):
+        assert 'persistentvolumeclaim=\\"registry-claim\\"' in watched
+        assert "registry-data" not in watched

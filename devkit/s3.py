@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from components.distribution_config import ENV_S3_ACCESS_KEY, ENV_S3_SECRET_KEY
-from tests.helpers.registry import built_binary, free_port
+from devkit.registry import built_binary, free_port
 
 ACCESS_KEY = "regstack-test"
 SECRET_KEY = "regstack-test-secret-key"

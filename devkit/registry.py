@@ -37,7 +37,7 @@ from components.distribution_config import (
     secret_env_names,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_REGISTRY = "docker-registry"
 
 
@@ -138,7 +138,7 @@ def oci_image(
     entry = {"mediaType": manifest["mediaType"], **write_blob(directory, json.dumps(manifest).encode()),
              "annotations": {"org.opencontainers.image.ref.name": tag}}  # fmt: skip
     index_path = directory / "index.json"
-    index = (
+    index: dict[str, Any] = (
         json.loads(index_path.read_text())
         if index_path.exists()
         else {"schemaVersion": 2, "manifests": []}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from components.redis_cache import auth_config, server_arguments
-from tests.helpers.registry import free_port, require, stop_process
+from devkit.registry import free_port, require, stop_process
 
 
 @dataclass

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "checkov.sh"
 VERSION = next(
     line.split("=", 1)[1] for line in SCRIPT.read_text().splitlines() if line.startswith("VERSION=")

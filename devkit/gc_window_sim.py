@@ -33,7 +33,7 @@ import yaml
 
 from components.distribution_config import ENV_HTTP_SECRET, RenderSettings
 from components.jobs.gc_window import READ_ONLY_ENV, READ_ONLY_VALUE
-from tests.helpers.registry import RunningRegistry, free_port, serve, start_registry
+from devkit.registry import RunningRegistry, free_port, serve, start_registry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 PUSH_EVERY = 0.2

@@ -1,8 +1,14 @@
 """Kubernetes manifests from the mock harness's records, for scanners that read YAML files.
 
-Stands in for the provider's render-to-directory mode (`make render`, later): each registered
-Kubernetes object is written as it would be sent, with every secret value replaced by
-`[secret]` so no scanner report or temp file ever holds one.
+Each registered Kubernetes object is written as it would be sent, with every secret value
+replaced by `[secret]` so no scanner report or temp file ever holds one.
+
+Why two renderers. `make render` (devkit/render.py) runs the provider's render mode: exactly what
+the provider sends, but it needs the built Pulumi toolchain and takes tens of seconds per stack.
+`make scan` and the policy and checkov tests use these mock records: no toolchain, a second per
+stack, so `make unit` can scan every stack file; only a Helm chart's objects, which the mocks never
+see, come from render mode (`chart_objects`). The two agree on every object regstack itself
+registers: tests/e2e/test_render_e2e.py renders through the provider.
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from tests.helpers.pulumi_mocks import Recorder, is_secret
-from tests.helpers.vendor import harbor_chart
+from devkit.pulumi_mocks import Recorder, is_secret
+from devkit.vendor import harbor_chart
 
 REDACTED = "[secret]"
 
@@ -64,7 +70,8 @@ def chart_objects(stack: str, kubeconfig: Path) -> list[dict[str, Any]]:
     """The Harbor chart's objects of a harbor stack (none for the other backends), rendered by
     the provider (needs the toolchain) from the pinned chart in the vendor directory; the
     chart's `lookup` calls need the API server of `kubeconfig` (they find nothing there)."""
-    from scripts.render import render, stack_file  # it imports pulumi_kubernetes: only if needed
+    from devkit.render import render  # it imports pulumi_kubernetes: only if needed
+    from devkit.stacks import stack_file
 
     config = yaml.safe_load(stack_file(stack).read_text())["config"]
     if config.get("regstack:backend") != "harbor":

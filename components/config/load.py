@@ -1,0 +1,127 @@
+"""`load_config`: a stack's raw `regstack:` mapping in, a `RegstackConfig` or one `ConfigError`
+with every problem out."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Collection, Iterator
+from typing import Any, cast
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from components.config.errors import ConfigError, Problem, dotted, pydantic_message
+from components.config.harbor import SECRET_PLACEHOLDER, SECRET_UNSET
+from components.config.rules import cross_field_problems
+from components.config.stack import RegstackConfig
+
+
+def _secrets(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, value) of every secret the config gives, at any depth."""
+    if isinstance(value, SecretStr):
+        yield path, value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in sorted(value.model_fields_set):
+            yield from _secrets(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secrets(item, f"{path}[{index}]")
+
+
+def _secret_problems(cfg: RegstackConfig, secret_sections: Collection[str]) -> list[Problem]:
+    problems = []
+    for path, value in _secrets(cfg):
+        how = f"pulumi config set --secret --path '{path}'"
+        if value == SECRET_UNSET:
+            problems.append(Problem(path, f"is a placeholder, not an encrypted value: `{how}`"))
+        elif value != SECRET_PLACEHOLDER and re.split(r"[.\[]", path)[0] not in secret_sections:
+            problems.append(
+                Problem(
+                    path,
+                    f"is in plaintext in the stack config, so it would be committed in "
+                    f"clear: encrypt it with `{how}`",
+                )
+            )
+    return problems
+
+
+def _without(raw: dict[str, Any], locations: list[tuple[int | str, ...]]) -> dict[str, Any]:
+    """`raw` without the values at `locations` (a list item goes whole), to check the rest."""
+    rest = copy.deepcopy(raw)
+    dropped = object()
+    for loc in locations:
+        parts = [p for p in loc if p != "[key]"]
+        items = [i for i, p in enumerate(parts) if isinstance(p, int)]
+        parts = parts[: items[-1] + 1] if items else parts
+        container: Any = rest
+        for part in parts[:-1]:
+            ok = isinstance(container, dict) and part in container
+            ok = ok or (
+                isinstance(container, list) and isinstance(part, int) and part < len(container)
+            )
+            if not ok:
+                break
+            container = container[part]
+        else:
+            if isinstance(container, dict):
+                container.pop(parts[-1], None)
+            elif isinstance(container, list) and isinstance(parts[-1], int):
+                container[parts[-1]] = dropped
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value if v is not dropped]
+        return value
+
+    return cast(dict[str, Any], clean(rest))
+
+
+def _related(path: str, paths: set[str]) -> bool:
+    return any(
+        path == other
+        or other.startswith((path + ".", path + "["))
+        or path.startswith((other + ".", other + "["))
+        for other in paths
+    )
+
+
+def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> RegstackConfig:
+    """Validate the `regstack:` config mapping; raise ConfigError naming every problem.
+
+    `secret_sections`: the top-level keys whose values Pulumi holds encrypted (a stack file's
+    `secure:` values arrive as SECRET_PLACEHOLDER: pass `()`); a secret anywhere else is in
+    plaintext and refused. None skips that check, for config built in code.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem("", "the config must be a mapping of keys to values")])
+    # components/stack_config passes a near miss of the `regstack:` namespace through as is.
+    stray = [key for key in raw if ":" in str(key)]
+    problems = [
+        Problem(
+            "",
+            f"`{key}` is not read (its namespace is not regstack): did you mean "
+            f"regstack:{str(key).partition(':')[2]}?",
+        )
+        for key in stray
+    ]
+    raw = {key: value for key, value in raw.items() if key not in stray}
+    try:
+        cfg: RegstackConfig | None = RegstackConfig.model_validate(raw)
+    except ValidationError as err:
+        problems += [Problem(dotted(e["loc"]), pydantic_message(e)) for e in err.errors()]
+        # The rest may still break cross-field rules: report those in the same round.
+        try:
+            cfg = RegstackConfig.model_validate(_without(raw, [e["loc"] for e in err.errors()]))
+        except ValidationError:
+            cfg = None
+    if cfg is not None:
+        reported = {p.path for p in problems}
+        later = cross_field_problems(cfg)
+        if secret_sections is not None:
+            later += _secret_problems(cfg, secret_sections)
+        problems += [p for p in later if not _related(p.path, reported)]
+    if problems or cfg is None:
+        raise ConfigError(problems)
+    return cfg

@@ -1,0 +1,118 @@
+"""Kubernetes object names, labels and pod hardening that every component shares.
+
+Object names are fixed words, not derived from the Pulumi logical name: they follow the MicroK8s
+addon (`registry` in `container-registry`) so that a stack replaces the addon in place, and the
+alerts, the dashboard and the GC window find the objects by them. So one platform per namespace;
+two would collide on the registry's first object, not half-way. Names that depend on the config
+(the data claim) are computed here and handed to the components that need them.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import distribution_config as render
+from components.config import StorageConfig
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "regstack"}
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+"""For objects that only become ready on nodes: API servers without nodes (tests), never a real
+cluster."""
+
+REGISTRY = "registry"
+REGISTRY_SELECTOR = {"app.kubernetes.io/name": REGISTRY, "app.kubernetes.io/instance": REGISTRY}
+METRICS_SERVICE = f"{REGISTRY}-metrics"
+"""The Prometheus Operator names the scrape job after this Service: the alerts select it."""
+DATA_CLAIM = f"{REGISTRY}-data"
+"""The claim regstack creates for the blobs (see `data_claim` for the one actually mounted)."""
+GC = f"{REGISTRY}-gc"
+RETENTION = f"{REGISTRY}-retention"
+CACHE = f"{REGISTRY}-cache"
+
+UID = 1000
+"""The non-root user the twuni chart also runs Distribution as; GC and retention share it so
+that they can read what the registry wrote."""
+
+
+def app_labels(app: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": app, **MANAGED_BY}
+
+
+def data_claim(storage: StorageConfig) -> str | None:
+    """The claim holding the registry's blobs: one lent by `existing_claim`, the one regstack
+    creates, or none with object storage."""
+    if storage.type == "s3":
+        return None
+    return storage.existing_claim or DATA_CLAIM
+
+
+def maintenance_schedule(
+    schedule: str,
+    retries: int,
+    deadline_seconds: int,
+    labels: dict[str, str],
+    pod: k8s.core.v1.PodSpecArgs,
+) -> k8s.batch.v1.CronJobSpecArgs:
+    """A maintenance CronJob (GC, retention): never two runs at once, the last three finished
+    Jobs of each outcome kept for `kubectl logs` and the alerts, a deadline on every run."""
+    return k8s.batch.v1.CronJobSpecArgs(
+        schedule=schedule,
+        concurrency_policy="Forbid",
+        successful_jobs_history_limit=3,
+        failed_jobs_history_limit=3,
+        job_template=k8s.batch.v1.JobTemplateSpecArgs(
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=retries,
+                active_deadline_seconds=deadline_seconds,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=pod
+                ),
+            )
+        ),
+    )
+
+
+def restricted_container(uid: int | None = None) -> k8s.core.v1.SecurityContextArgs:
+    """A container the `restricted` Pod Security Standard admits, with a read-only root."""
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True if uid is not None else None,
+        run_as_user=uid,
+        run_as_group=uid,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+def restricted_pod(
+    uid: int | None = UID, fs_group: int | None = None
+) -> k8s.core.v1.PodSecurityContextArgs:
+    """A non-root pod under the runtime's default seccomp profile."""
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=fs_group,
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+S3_CA_KEY = "s3-ca.crt"
+"""The key of the S3 endpoint's CA bundle in the registry's ConfigMap."""
+
+
+def s3_ca_volume(
+    config_map_name: pulumi.Input[str],
+) -> tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]:
+    """The S3 endpoint's CA from the registry's ConfigMap, alone in the directory that
+    `distribution_config.plain_env` names (Go reads every file there). The registry and its GC
+    Job both mount it."""
+    source = k8s.core.v1.ConfigMapVolumeSourceArgs(
+        name=config_map_name,
+        items=[k8s.core.v1.KeyToPathArgs(key=S3_CA_KEY, path=render.S3_CA_FILE)],
+    )
+    return (
+        k8s.core.v1.VolumeArgs(name="s3-ca", config_map=source),
+        k8s.core.v1.VolumeMountArgs(name="s3-ca", mount_path=render.S3_CA_DIR, read_only=True),
+    )
