@@ -72,13 +72,13 @@ def answer(packet: bytes, api: Api, domain: str) -> bytes:
 def main(address: str, server: str, ca: str, cert: str, key: str) -> None:
     domain = "cluster.local"
     api = Api(server, ca, cert, key)
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    server.bind((address, 53))
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind((address, 53))
     print(f"serving {domain} on {address}:53", flush=True)
     while True:
-        packet, client = server.recvfrom(512)
+        packet, client = listener.recvfrom(512)
         try:
-            server.sendto(answer(packet, api, domain), client)
+            listener.sendto(answer(packet, api, domain), client)
         except (IndexError, struct.error, UnicodeError):
             continue
 

@@ -212,15 +212,15 @@ def build(image: Image, inputs: dict[str, Path], out: Path) -> None:
     }
     index = {"schemaVersion": 2, "manifests": [descriptor]}
     tmp = out.with_suffix(".tmp")
-    with tarfile.open(tmp, "w") as tar:
+    with tarfile.open(tmp, "w") as archive:
         entries = {"oci-layout": _json({"imageLayoutVersion": "1.0.0"}), "index.json": _json(index)}
         entries |= {f"blobs/sha256/{d.split(':')[1]}": data for d, data in blobs.items()}
         for name in ("blobs", "blobs/sha256"):
-            tar.addfile(_info(name, tarfile.DIRTYPE, 0o755))
+            archive.addfile(_info(name, tarfile.DIRTYPE, 0o755))
         for name, data in sorted(entries.items()):
             info = _info(name, tarfile.REGTYPE, 0o644)
             info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+            archive.addfile(info, io.BytesIO(data))
     tmp.rename(out)
 
 
