@@ -27,6 +27,11 @@ if [[ "${1:-}" == "--bin-dir" ]]; then
   exit 0
 fi
 
+# shellcheck source=build-log.sh
+source "$ROOT/scripts/build-log.sh"
+# shellcheck source=k8s-version.sh
+source "$ROOT/scripts/k8s-version.sh"
+
 log() { printf '[node-build] %s\n' "$*" >&2; }
 
 mkdir -p "$BIN" "$CACHE/logs"
@@ -47,29 +52,19 @@ wrapper() {
   touch .ready
 }
 
-ldflags() {
-  local v="v$KUBERNETES_VERSION" f="-s -w" p
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    f+=" -X $p.gitVersion=$v -X $p.gitMajor=${KUBERNETES_VERSION%%.*}"
-    f+=" -X $p.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2) -X $p.gitTreeState=clean"
-    f+=" -X $p.buildDate=1970-01-01T00:00:00Z"
-  done
-  echo "$f"
+build_program() {
+  wrapper
+  go build -ldflags "-s -w $(k8s_version_ldflags)" -o "$BIN/$program.tmp" "k8s.io/kubernetes/cmd/$program"
 }
 
 for program in "${PROGRAMS[@]}"; do
   [[ -x "$BIN/$program" ]] && continue
   log "building $program v$KUBERNETES_VERSION (log: $CACHE/logs/$program.log)"
-  start=$SECONDS
-  if ! ( wrapper && go build -ldflags "$(ldflags)" -o "$BIN/$program.tmp" "k8s.io/kubernetes/cmd/$program" ) \
-    >"$CACHE/logs/$program.log" 2>&1; then
-    log "FAILED $program after $((SECONDS - start))s:"
-    tail -n 20 "$CACHE/logs/$program.log" >&2
-    exit 1
-  fi
+  logged_build "$CACHE/logs/$program.log" build_program log
+  [[ $BUILD_RC -eq 0 ]] || exit 1
   # Renamed only once linked: a binary in place is always a complete build.
   mv "$BIN/$program.tmp" "$BIN/$program"
-  log "built $program in $((SECONDS - start))s"
+  log "built $program in ${BUILD_SECONDS}s"
 done
 
 echo "node binaries: $BIN"

@@ -26,6 +26,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/versions.env"
 # shellcheck source=build-log.sh
 source "$ROOT/scripts/build-log.sh"
+# shellcheck source=k8s-version.sh
+source "$ROOT/scripts/k8s-version.sh"
 VENDOR="${REGSTACK_VENDOR:-$ROOT/../shared/vendor}"
 
 export CGO_ENABLED=0
@@ -219,19 +221,9 @@ k8s_wrapper() {
   touch .ready
 }
 
-k8s_ldflags() {
-  local v="v$KUBERNETES_VERSION" f="" p
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    f+=" -X $p.gitVersion=$v -X $p.gitMajor=${KUBERNETES_VERSION%%.*}"
-    f+=" -X $p.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2) -X $p.gitTreeState=clean"
-    f+=" -X $p.buildDate=1970-01-01T00:00:00Z"
-  done
-  echo "$LDFLAGS_BASE$f"
-}
-
 build_k8s_cmd() {
   k8s_wrapper
-  go build -ldflags "$(k8s_ldflags)" -o "$BIN/$1" "k8s.io/kubernetes/cmd/$1"
+  go build -ldflags "$LDFLAGS_BASE $(k8s_version_ldflags)" -o "$BIN/$1" "k8s.io/kubernetes/cmd/$1"
 }
 build_kube_apiserver() { build_k8s_cmd kube-apiserver; }
 build_kube_controller_manager() { build_k8s_cmd kube-controller-manager; }
