@@ -1,6 +1,6 @@
 # The README's first command: the dev stack on a throwaway local control plane.
 .PHONY: demo demo-down render
-demo: setup ## toolchain, local cluster, `pulumi up` of the dev stack, summary
+demo: setup system-deps ## Debian tools the node needs, toolchain, local cluster with a node, `pulumi up` of the dev stack, push, pull
 	@bash scripts/demo.sh up
 
 demo-down: ## destroy the demo stack and stop the local cluster

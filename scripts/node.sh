@@ -261,7 +261,7 @@ cmd_up() {
   for b in containerd runc ctr nsenter unshare ip iptables; do
     command -v "$b" >/dev/null || die "$b is missing (Debian packages: containerd runc util-linux iproute2 iptables)"
   done
-  [[ -x /usr/lib/cni/bridge ]] || die "/usr/lib/cni/bridge is missing (Debian package containernetworking-plugins)"
+  [[ -x /usr/lib/cni/bridge ]] || die "/usr/lib/cni/bridge is missing (Debian package containernetworking-plugins; make system-deps installs it)"
   mkdir -p "$STATE"
   NODE_DATA="$(mktemp -d "${TMPDIR:-/tmp}/regstack-node.XXXXXX")"
   chmod 0755 "$NODE_DATA"

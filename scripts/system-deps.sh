@@ -18,7 +18,6 @@ declare -A PACKAGE=(
   # the node-trust and microk8s-addon e2e tests start their own sshd on 127.0.0.1
   [sshd]=openssh-server
   # the test node (scripts/node.sh): runtime, namespaces, kube-proxy's rules
-  # (and containernetworking-plugins, which puts no command on PATH: node.sh names it if missing)
   [runc]=runc [nsenter]=util-linux
   [ip]=iproute2 [iptables]=iptables
 )
@@ -32,6 +31,8 @@ missing=()
 for command in "${!PACKAGE[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${PACKAGE[$command]}")
 done
+# The test node's CNI plugins put no command on PATH: their directory (node.sh's bin_dir) says.
+[[ -x "${REGSTACK_CNI_DIR:-/usr/lib/cni}/bridge" ]] || missing+=(containernetworking-plugins)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 
@@ -55,6 +56,9 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 # Only where systemd runs, and only the services this run brought in.
 if [[ "$(ps -p 1 -o comm= 2>/dev/null)" == systemd ]]; then
   for package in "${missing[@]}"; do
-    [[ -n "${SERVICE[$package]:-}" ]] && { $SUDO systemctl disable "${SERVICE[$package]}" >/dev/null 2>&1 || true; }
+    # `if`, not `[[ ]] &&`: a package without a service must not become the script's exit status.
+    if [[ -n "${SERVICE[$package]:-}" ]]; then
+      $SUDO systemctl disable "${SERVICE[$package]}" >/dev/null 2>&1 || true
+    fi
   done
 fi

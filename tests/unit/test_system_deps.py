@@ -14,13 +14,21 @@ TOOLS = ["docker-registry", "skopeo", "promtool", "redis-server", "containerd", 
 HOST_UTILITIES = ["bash", "sort", "grep", "tee", "chmod", "rm", "cat", "printf"]
 
 
-def run(tmp_path: Path, present: list[str], pid1: str = "systemd", **env: str) -> list[str]:
-    """Run the script with only `present` test tools on PATH; return the privileged calls.
+def run(
+    tmp_path: Path, present: list[str], pid1: str = "systemd", cni: bool = True, **env: str
+) -> list[str]:
+    """Run the script with only `present` test tools on PATH (and the CNI plugins if `cni`);
+    return the privileged calls.
 
     apt-get, systemctl and sudo are recorders: nothing on this machine is installed or changed.
     """
-    bin_dir, log = tmp_path / "bin", tmp_path / "calls"
+    bin_dir, log, cni_dir = tmp_path / "bin", tmp_path / "calls", tmp_path / "cni"
     bin_dir.mkdir()
+    cni_dir.mkdir()
+    if cni:
+        (cni_dir / "bridge").write_text("#!/bin/sh\n")
+        (cni_dir / "bridge").chmod(0o755)
+    env = {"REGSTACK_CNI_DIR": str(cni_dir), **env}
     for utility in HOST_UTILITIES:
         (bin_dir / utility).symlink_to(shutil.which(utility) or f"/bin/{utility}")
     stubs = {tool: "exit 0" for tool in present}
@@ -41,6 +49,13 @@ def run(tmp_path: Path, present: list[str], pid1: str = "systemd", **env: str) -
 
 def test_nothing_is_installed_or_disabled_when_every_tool_is_there(tmp_path: Path) -> None:
     assert run(tmp_path, present=TOOLS) == []
+
+
+def test_the_test_node_s_cni_plugins_are_installed_when_their_directory_lacks_them(
+    tmp_path: Path,
+) -> None:
+    calls = run(tmp_path, present=TOOLS, cni=False)
+    assert "apt-get install -y -qq --no-install-recommends containernetworking-plugins" in calls
 
 
 def test_a_containerd_from_docker_ce_is_used_as_it_is(tmp_path: Path) -> None:
