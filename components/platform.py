@@ -246,6 +246,14 @@ class RegistryPlatform(pulumi.ComponentResource):
         )
 
     def _addon(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> Backend:
+        if cfg.gc.enabled:  # the default: validation refuses only a `gc` section asked for
+            pulumi.log.warn(
+                "the MicroK8s addon's registry gets no garbage collection from regstack: run "
+                "`registry garbage-collect` in its pod by hand as the chapter does, or take its "
+                "images over with backend: distribution (README: Taking over the addon's images); "
+                "set gc.enabled: false to say you know",
+                resource=self,
+            )
         addon = MicroK8sRegistryAddon(
             f"{name}-addon",
             MicroK8sRegistryAddonArgs(

@@ -298,6 +298,28 @@ def test_the_addon_backend_creates_no_kubernetes_objects() -> None:
     assert [r for r in rec.resources if r.type.startswith("kubernetes:")] == []
 
 
+def test_the_addon_backend_warns_that_its_registry_gets_no_garbage_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message)
+    )
+    platform({"backend": "microk8s-addon"})
+    assert [w for w in warnings if "no garbage collection" in w] != []
+
+
+def test_the_addon_backend_is_quiet_about_gc_once_it_is_turned_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message)
+    )
+    platform({"backend": "microk8s-addon", "gc": {"enabled": False}})
+    assert [w for w in warnings if "garbage collection" in w] == []
+
+
 def test_the_deployment_stays_readable_in_previews_when_auth_is_on() -> None:
     assert not is_secret(platform(LAB).named("rs-registry-deployment").inputs["spec"])
 
