@@ -26,7 +26,11 @@ def _strip_namespace(key: str) -> str | None:
     if not sep:
         return key
     if namespace == NAMESPACE:
-        return name
+        # Pulumi reads its old form `regstack:config:tls` as `regstack:tls` and refuses any
+        # other second colon (`regstack:tls:mode`): that key stays whole, for load_config.
+        if name.startswith("config:") and name.count(":") == 1:
+            return name.removeprefix("config:")
+        return key if ":" in name else name
     return key if difflib.get_close_matches(namespace, [NAMESPACE], cutoff=0.75) else None
 
 
@@ -57,6 +61,34 @@ def replace_secure(value: Any, replacement: str, unset: str | None = None) -> An
     return value
 
 
+def _is_project_file(document: Any) -> bool:
+    return isinstance(document, dict) and {"name", "runtime"} <= set(document)
+
+
+def _not_a_stack_file(path: str | Path, document: Any) -> str:
+    """Why `document` holds no stack config: nothing in it would be read, so nothing is valid."""
+    if _is_project_file(document):
+        return (
+            f"{path} is a Pulumi project file (it has name: and runtime:), not a stack file: "
+            "validate Pulumi.<stack>.yaml"
+        )
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        return f"{path} must be a mapping with a `config:` key"
+    if any(str(key).startswith(f"{NAMESPACE}:") for key in document):
+        return (
+            f"{path} has regstack: keys at the top level, where Pulumi never reads them: "
+            "indent them under `config:`"
+        )
+    if document.get("config") is not None:
+        return f"`config:` in {path} must be a mapping"
+    return (
+        f"{path} has no `config:` mapping, so nothing in it would be read: a stack file holds "
+        "its settings under `config:` as regstack:<key> (see Pulumi.dev.yaml)"
+    )
+
+
 def read_stack_file(path: str | Path, secret: str = SECRET_PLACEHOLDER) -> dict[str, Any]:
     """The `regstack:` part of a `Pulumi.<stack>.yaml`, each secure value replaced by `secret`.
     For validation (`secret` left as SECRET_PLACEHOLDER), one that is no ciphertext becomes
@@ -73,13 +105,9 @@ def read_stack_file(path: str | Path, secret: str = SECRET_PLACEHOLDER) -> dict[
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise ConfigError([Problem("", f"{path} is not valid YAML{where}: {problem}")]) from None
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        raise ConfigError([Problem("", f"{path} must be a mapping with a `config:` key")])
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise ConfigError([Problem("", f"`config:` in {path} must be a mapping")])
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict) or _is_project_file(document):
+        raise ConfigError([Problem("", _not_a_stack_file(path, document))])
     raw: dict[str, Any] = {}
     for key, value in config.items():
         name = _strip_namespace(str(key))

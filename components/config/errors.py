@@ -71,10 +71,22 @@ REMOVED_KEYS = {
 }
 
 
+def nesting_hint(parts: list[str]) -> str:
+    """Where a key written as a path (`tls.mode`, `tls:mode`) belongs: nested in its section."""
+    section, below = parts[0], ".".join(parts[1:])
+    return (
+        f"did you mean `{below}` nested under `regstack:{section}:`? (`pulumi config set --path "
+        f"'regstack:{section}.{below}' VALUE` writes it so)"
+    )
+
+
 def _unknown_key_message(loc: tuple[int | str, ...]) -> str:
     key, model = str(loc[-1]), _model_at(loc)
     if key in REMOVED_KEYS:
         return f"unknown key: {REMOVED_KEYS[key]}"
+    if len(loc) == 1 and "." in key:
+        # `regstack:tls.mode: x` is one flat key named `tls.mode` to Pulumi and to the program.
+        return f"unknown key (a key is not a path): {nesting_hint(key.split('.'))}"
     allowed = sorted(model.model_fields) if model else []
     parent = dotted(tuple(p for p in loc[:-1] if not isinstance(p, int)))
 

@@ -10,7 +10,13 @@ from typing import Any, cast
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from components.config.errors import ConfigError, Problem, dotted, pydantic_message
+from components.config.errors import (
+    ConfigError,
+    Problem,
+    dotted,
+    nesting_hint,
+    pydantic_message,
+)
 from components.config.harbor import SECRET_PLACEHOLDER, SECRET_UNSET
 from components.config.rules import cross_field_problems
 from components.config.stack import RegstackConfig
@@ -87,6 +93,27 @@ def _related(path: str, paths: set[str]) -> bool:
     )
 
 
+# `config: {regstack: {...}}`: Pulumi reads a key without a namespace as the project's, so the
+# whole block becomes one key, `regstack:regstack`, and the program reads none of it.
+NESTED_BLOCK = "regstack"
+
+
+def _stray_key_message(key: str) -> str:
+    namespace, _, name = key.partition(":")
+    if namespace != NESTED_BLOCK:
+        return f"`{key}` is not read (its namespace is not regstack): did you mean regstack:{name}?"
+    # `regstack:tls:mode`: Pulumi refuses a key with a second colon (a key is namespace:name).
+    return f"`{key}` is not a key Pulumi reads: {nesting_hint(name.split(':'))}"
+
+
+def _nested_block_message(nested: dict[Any, Any]) -> str:
+    keys = ", ".join(f"regstack:{key}" for key in nested)
+    return (
+        "is one key to Pulumi (a `regstack:` block under `config:`), so the program reads none of "
+        f"it: write each key at the top of `config:` instead ({keys})"
+    )
+
+
 def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> RegstackConfig:
     """Validate the `regstack:` config mapping; raise ConfigError naming every problem.
 
@@ -96,17 +123,15 @@ def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> Reg
     """
     if not isinstance(raw, dict):
         raise ConfigError([Problem("", "the config must be a mapping of keys to values")])
-    # components/stack_config passes a near miss of the `regstack:` namespace through as is.
+    # components/stack_config passes keys Pulumi would not hand the program as they are.
     stray = [key for key in raw if ":" in str(key)]
-    problems = [
-        Problem(
-            "",
-            f"`{key}` is not read (its namespace is not regstack): did you mean "
-            f"regstack:{str(key).partition(':')[2]}?",
-        )
-        for key in stray
-    ]
+    problems = [Problem("", _stray_key_message(str(key))) for key in stray]
     raw = {key: value for key, value in raw.items() if key not in stray}
+    nested = raw.get(NESTED_BLOCK)
+    if isinstance(nested, dict):
+        problems.append(Problem(NESTED_BLOCK, _nested_block_message(nested)))
+        # Checked as if written right, so the same round reports what is wrong inside.
+        raw = {**{k: v for k, v in raw.items() if k != NESTED_BLOCK}, **nested}
     try:
         cfg: RegstackConfig | None = RegstackConfig.model_validate(raw)
     except ValidationError as err:

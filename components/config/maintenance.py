@@ -6,7 +6,13 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from components.config.types import CronSchedule, PinnedImage, Section, UserName
+from components.config.types import (
+    CronSchedule,
+    PinnedImage,
+    RepositoryGlob,
+    Section,
+    UserName,
+)
 from components.retention.policy import PolicyError, parse_policy
 
 
@@ -34,7 +40,7 @@ class GcConfig(Section):
 class RetentionRule(Section):
     """One retention rule; the first rule whose `repositories` glob matches a repository wins."""
 
-    repositories: list[str] = Field(description="Repository globs, e.g. `team/*`.")
+    repositories: list[RepositoryGlob] = Field(description="Repository globs, e.g. `team/*`.")
     keep_last: int | None = Field(None, ge=0, description="Keep the newest N tags by created time.")
     max_age_days: int | None = Field(None, ge=0, description="Keep tags younger than this.")
     protected: list[str] = Field(

@@ -623,10 +623,48 @@ def _retention_problems(cfg: RegstackConfig) -> list[Problem]:
     )
 
 
+def _node_pull_port(cfg: RegstackConfig) -> int | None:
+    """The node port every pull of the registry names, or None when it is not one node port."""
+    if cfg.backend == "harbor":
+        expose = cfg.harbor.expose
+        if expose.type != "nodePort":
+            return None
+        return expose.node_ports.https if cfg.tls.mode != "none" else expose.node_ports.http
+    service = cfg.registry.service
+    by_node_port = service.type == "NodePort" and not cfg.registry.ingress.enabled
+    # The addon always listens on 32000, the default node_port (_addon_problems insists).
+    return service.node_port if cfg.backend == "microk8s-addon" or by_node_port else None
+
+
+def _split_endpoint(endpoint: str) -> tuple[str, str | None]:
+    """`host:port` -> (host, port); an [IPv6] address's colons are inside its brackets."""
+    host_end = endpoint.rfind("]") + 1
+    host, sep, port = endpoint[host_end:].rpartition(":")
+    return (endpoint[:host_end] + host, port) if sep else (endpoint, None)
+
+
+def _endpoint_problems(cfg: RegstackConfig) -> list[Problem]:
+    """A pull of `host:32000/app` makes containerd read certs.d/host:32000 only: an endpoint
+    by any other port gets a hosts.toml that no pull of this registry ever reads."""
+    port = _node_pull_port(cfg)
+    problems = []
+    for index, endpoint in enumerate(cfg.node_trust.endpoints if port is not None else []):
+        host, given = _split_endpoint(endpoint)
+        if given != str(port):
+            problems.append(
+                Problem(
+                    f"node_trust.endpoints[{index}]",
+                    f"nodes pull this registry by node port {port}, so containerd reads "
+                    f"certs.d/{host}:{port} and never certs.d/{endpoint}: write {host}:{port}",
+                )
+            )
+    return problems
+
+
 def _node_trust_problems(cfg: RegstackConfig) -> list[Problem]:
     trust = cfg.node_trust
     hosts = [node.host for node in trust.nodes]
-    return _failing(
+    return _endpoint_problems(cfg) + _failing(
         (
             bool(trust.nodes) and trust.private_key is None,
             "node_trust.private_key",

@@ -231,6 +231,74 @@ def _check_endpoint(text: str) -> str:
     return text
 
 
+# OCI distribution-spec: a repository name is lowercase letters and digits, separated by
+# `.`, `_`, `__`, `-` and `/`. A glob that needs any other character matches no repository.
+_REPOSITORY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-/")
+# Glob syntax the retention engine reads; a backslash escapes the next character.
+_GLOB_SYNTAX = frozenset("*?{},")
+
+
+def _class_end(glob: str, start: int) -> int:
+    """Index of the `]` closing the class opened at `start` (a first `]` is a member), or -1."""
+    first = start + 1 + (glob[start + 1 : start + 2] in ("!", "^"))
+    return glob.find("]", first + 1)
+
+
+def repository_glob_problem(glob: str) -> str | None:
+    """Why `glob` can never match a repository name, or None. Only that: the engine reads it."""
+    if glob.lower() != glob:
+        return (
+            f"{glob!r} can never match: repository names are lowercase (OCI distribution "
+            f"spec); write {glob.lower()!r}"
+        )
+    index = 0
+    while index < len(glob):
+        char = glob[index]
+        if char == "[":
+            end = _class_end(glob, index)
+            if end < 0:
+                return (
+                    f"{glob!r} can never match: its '[' opens a character class that never "
+                    "closes (a repository name holds no '['); write the class out, e.g. [ab]"
+                )
+            members = glob[index : end + 1]
+            if not any(re.fullmatch(_class_regex(members), c) for c in _REPOSITORY_CHARS):
+                return (
+                    f"{glob!r} can never match: {members} admits no character of a repository name"
+                )
+            index = end + 1
+            continue
+        if char == "\\" and index + 1 < len(glob):
+            index += 1
+            char = glob[index]
+        elif char in _GLOB_SYNTAX:
+            index += 1
+            continue
+        if char not in _REPOSITORY_CHARS:
+            return (
+                f"{glob!r} can never match: a repository name holds only lowercase letters, "
+                f"digits, '.', '_', '-' and '/', not {char!r}"
+            )
+        index += 1
+    if glob.startswith("/") or glob.endswith("/") or "//" in glob:
+        return f"{glob!r} can never match: a repository name neither starts nor ends with '/' nor holds '//'"
+    return None
+
+
+def _class_regex(members: str) -> str:
+    body = members[1:-1]
+    negated = body[:1] in ("!", "^")
+    body = body[1:] if negated else body
+    return f"[{'^' if negated else ''}{body.replace(chr(92), chr(92) * 2)}]"
+
+
+def _check_repository_glob(text: str) -> str:
+    problem = repository_glob_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
 def _check_host_port(text: str) -> str:
     problem = endpoint_problem(text, port_required=True)
     if problem:
@@ -440,6 +508,9 @@ Endpoint = Annotated[str, AfterValidator(_check_endpoint)]
 
 
 HostPort = Annotated[str, AfterValidator(_check_host_port)]
+
+
+RepositoryGlob = Annotated[str, AfterValidator(_check_repository_glob)]
 
 
 ImageRepository = Annotated[str, AfterValidator(_check_image_repository)]

@@ -254,3 +254,55 @@ def test_the_lab_cas_certificate_still_names_the_cluster_names_and_localhost() -
     spec = platform(LAB).of_type("kubernetes:cert-manager.io/v1:Certificate")[-1].inputs["spec"]
     assert "localhost" in spec["dnsNames"] and spec["ipAddresses"] == ["127.0.0.1"]
     assert "registry.container-registry.svc.cluster.local" in spec["dnsNames"]
+
+
+def retention_with(*globs: str) -> dict[str, Any]:
+    rule = {"repositories": list(globs), "keep_last": 3}
+    return {**LAB, "retention": {"enabled": True, "rules": [rule]}}
+
+
+@pytest.mark.parametrize(
+    ("glob", "why"),
+    [
+        ("dev/[app", "its '[' opens a character class that never closes"),
+        ("Team/App", "repository names are lowercase (OCI distribution spec); write 'team/app'"),
+        ("dev/app:1.0", "not ':'"),
+        ("dev/my app", "not ' '"),
+        ("dev/[A-Z_]x", "repository names are lowercase"),
+        ("dev/[+@]x", "[+@] admits no character of a repository name"),
+        ("/dev/*", "neither starts nor ends with '/'"),
+    ],
+)
+def test_a_repository_glob_that_can_never_match_is_refused(glob: str, why: str) -> None:
+    message = problems_of(retention_with("*", glob))["retention.rules[0].repositories[1]"]
+    assert message.startswith(f"{glob!r} can never match: ")
+    assert why in message
+
+
+@pytest.mark.parametrize(
+    "glob", ["*", "team/*", "team/**", "dev/app-[0-9]", "a.b_c--d/e?", "[!x]*"]
+)
+def test_a_repository_glob_that_can_match_is_accepted(glob: str) -> None:
+    assert load_config(retention_with(glob), secret_sections=("auth",)).retention.enabled
+
+
+def test_a_node_trust_endpoint_without_the_node_port_is_refused_with_the_port_to_add() -> None:
+    raw = {**LAB, "node_trust": {"endpoints": ["10.0.0.5", "10.0.0.6:5000", "10.0.0.7:32000"]}}
+    assert problems_of(raw, secret_sections=("auth",)) == {
+        "node_trust.endpoints[0]": "nodes pull this registry by node port 32000, so containerd "
+        "reads certs.d/10.0.0.5:32000 and never certs.d/10.0.0.5: write 10.0.0.5:32000",
+        "node_trust.endpoints[1]": "nodes pull this registry by node port 32000, so containerd "
+        "reads certs.d/10.0.0.6:32000 and never certs.d/10.0.0.6:5000: write 10.0.0.6:32000",
+    }
+
+
+def test_an_ipv6_node_trust_endpoint_is_told_the_node_port_after_its_brackets() -> None:
+    raw = {"backend": "microk8s-addon", "node_trust": {"endpoints": ["[fd00::1]"]}}
+    assert problems_of(raw)["node_trust.endpoints[0]"].endswith("write [fd00::1]:32000")
+
+
+def test_a_node_trust_endpoint_without_a_port_is_accepted_behind_an_ingress() -> None:
+    raw = {**LAB, "registry": {"hostnames": ["registry.lab.local"], "ingress": {"enabled": True}},
+           "node_trust": {"endpoints": ["registry.example.internal"]}}  # fmt: skip
+    cfg = load_config(raw, secret_sections=("auth",))
+    assert cfg.node_trust.endpoints == ["registry.example.internal"]

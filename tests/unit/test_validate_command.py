@@ -102,3 +102,76 @@ def test_a_missing_file_is_one_line_without_traceback(tmp_path: Path) -> None:
     result = validate(tmp_path / "nowhere.yaml")
     assert result.returncode == 2
     assert result.stderr.startswith("regstack: cannot read") and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "has no `config:` mapping, so nothing in it would be read"),
+        ("config:\n", "has no `config:` mapping, so nothing in it would be read"),
+        ("encryptionsalt: v1:abc\n", "has no `config:` mapping, so nothing in it would be read"),
+        ("regstack:registry:\n  hostnames: [registry.lab.local]\n",
+         "has regstack: keys at the top level, where Pulumi never reads them: indent them under `config:`"),
+    ],
+    ids=["empty", "empty config", "no config", "a snippet without its root"],
+)  # fmt: skip
+def test_a_document_without_a_config_mapping_is_refused_not_called_valid(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    stack = tmp_path / "Pulumi.x.yaml"
+    stack.write_text(content)
+    result = validate(stack)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert message in result.stderr
+
+
+def test_the_project_file_is_refused_as_not_a_stack_file() -> None:
+    result = validate(ROOT / "Pulumi.yaml")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"regstack: {ROOT / 'Pulumi.yaml'} is a Pulumi project file (it has name: and runtime:), "
+        "not a stack file: validate Pulumi.<stack>.yaml\n"
+    )
+
+
+def test_a_key_with_a_second_colon_is_shown_nested_under_its_section(tmp_path: Path) -> None:
+    # Pulumi's config.ParseKey refuses `regstack:tls:mode`; `--path` writes `mode` under `regstack:tls`.
+    stack = tmp_path / "Pulumi.x.yaml"
+    stack.write_text("config:\n  regstack:tls:mode: self-signed\n")
+    assert validate(stack).stderr == (
+        "regstack: `regstack:tls:mode` is not a key Pulumi reads: did you mean `mode` nested "
+        "under `regstack:tls:`? (`pulumi config set --path 'regstack:tls.mode' VALUE` writes it so)\n"
+    )
+
+
+def test_a_dotted_key_is_shown_nested_under_its_section(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.x.yaml"
+    stack.write_text("config:\n  regstack:registry.service.type: NodePort\n")
+    assert validate(stack).stderr == (
+        "regstack:registry.service.type: unknown key (a key is not a path): did you mean "
+        "`service.type` nested under `regstack:registry:`? (`pulumi config set --path "
+        "'regstack:registry.service.type' VALUE` writes it so)\n"
+    )
+
+
+def test_pulumis_old_config_module_form_of_a_key_is_read(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.x.yaml"
+    stack.write_text("config:\n  regstack:config:profile: prod\n")
+    assert "the prod profile needs TLS" in validate(stack).stderr
+
+
+def test_a_nested_regstack_block_is_refused_and_its_contents_checked_in_the_same_pass(
+    tmp_path: Path,
+) -> None:
+    stack = tmp_path / "Pulumi.x.yaml"
+    stack.write_text(
+        "config:\n  regstack:\n    tls: {mode: self-signed}\n    registry: {colour: red}\n"
+    )
+    lines = validate(stack).stderr.splitlines()
+    assert lines[0] == (
+        "regstack:regstack: is one key to Pulumi (a `regstack:` block under `config:`), so the "
+        "program reads none of it: write each key at the top of `config:` instead "
+        "(regstack:tls, regstack:registry)"
+    )
+    assert lines[1].startswith("regstack:registry.colour: unknown key")
+    assert len(lines) == 2
