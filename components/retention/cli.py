@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .engine import Engine, Outcome
 from .http import HttpClient, HttpError, ssl_context
@@ -39,7 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m components.retention",
         description="Delete old images from a registry by policy (dry run by default).",
     )
-    parser.add_argument("--registry", required=True, help="base URL, e.g. https://reg:5000")
+    parser.add_argument(
+        "--registry", required=True, type=_registry_url, help="base URL, e.g. https://reg:5000"
+    )
     parser.add_argument("--policy", required=True, help="policy file (JSON; YAML if PyYAML)")
     parser.add_argument("--apply", action="store_true", help="really delete")
     parser.add_argument("--plan-file", help="write the JSON plan here instead of stdout")
@@ -73,6 +76,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.metrics_port and not args.metrics_file:
         parser.error("--metrics-port serves the --metrics-file: give both")
     return args
+
+
+def _registry_url(text: str) -> str:
+    # `reg:5000` parses as scheme "reg": refused here, not retried as a network failure.
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a URL: give the scheme, e.g. https://{text.split('://')[-1]}"
+        )
+    return text
 
 
 def _positive_int(text: str) -> int:
