@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,6 +17,7 @@ from components.config import RegstackConfig
 
 BEGIN = "<!-- config-reference:begin -->"
 END = "<!-- config-reference:end -->"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
@@ -78,8 +82,28 @@ def update(readme: str) -> str:
     return readme[:start] + table() + readme[end:]
 
 
-if __name__ == "__main__":
-    from pathlib import Path
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m components.reference",
+        description="Regenerate the config reference table between its markers in README.md "
+        "(or --file) from the config models.",
+    )
+    parser.add_argument("--file", type=Path, default=README, help="default: %(default)s")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the table is out of date"
+    )
+    args = parser.parse_args(argv)
+    text = args.file.read_text()
+    fresh = update(text)
+    if args.check:
+        if fresh != text:
+            print(f"{args.file}: the config reference is out of date", file=sys.stderr)
+        return int(fresh != text)
+    if fresh != text:
+        args.file.write_text(fresh)
+        print(f"{args.file}: config reference updated")
+    return 0
 
-    path = Path(__file__).resolve().parents[1] / "README.md"
-    path.write_text(update(path.read_text()))
+
+if __name__ == "__main__":
+    sys.exit(main())
