@@ -17,11 +17,12 @@ from components.stack_config import read_stack_file
 EXIT_INVALID = 2
 
 
-def _load(path: str) -> RegstackConfig | None:
+def _load(path: str, check_secrets: bool = True) -> RegstackConfig | None:
     """The stack file's config, or None once its problems are printed."""
     try:
         # Each `secure:` value arrives as a placeholder: any other secret is in plaintext.
-        return load_config(read_stack_file(path), secret_sections=())
+        secret_sections = () if check_secrets else None
+        return load_config(read_stack_file(path), secret_sections=secret_sections)
     except ConfigError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
@@ -37,7 +38,8 @@ def validate(path: str) -> int:
 
 
 def retention_policy(path: str) -> int:
-    cfg = _load(path)
+    # The policy needs no secret: a stack whose secrets are not set yet can be tried already.
+    cfg = _load(path, check_secrets=False)
     if cfg is None:
         return EXIT_INVALID
     if not cfg.retention.rules:

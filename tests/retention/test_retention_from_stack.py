@@ -66,3 +66,12 @@ def test_an_invalid_stack_prints_its_problems_not_a_policy(tmp_path: Path) -> No
     assert result.stderr.startswith(
         "regstack:retention.rules[0].repositories[0]: 'Team/*' can never"
     )
+
+
+def test_the_policy_of_a_stack_whose_secrets_are_not_set_yet_prints(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.lab.yaml"
+    stack.write_text(STACK + "  regstack:auth:\n    enabled: true\n    users:\n"
+                     "      - {name: dev, password: {secure: v1:PLACEHOLDER}}\n")  # fmt: skip
+    result = retention_policy(stack)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rules"][0]["repositories"] == ["team/*"]
