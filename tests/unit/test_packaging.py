@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from devkit.pulumi_mocks import ROOT
 
@@ -34,12 +37,21 @@ print(json.dumps({"file": components.__file__, "types": sorted(set(registered))}
 """
 
 
-def test_an_installed_copy_builds_a_registry_in_another_program(tmp_path: Path) -> None:
-    target = tmp_path / "site"
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project installed as another program would install it."""
+    target = tmp_path_factory.mktemp("site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(ROOT)],
         check=True, capture_output=True,
     )  # fmt: skip
+    return target
+
+
+def test_an_installed_copy_builds_a_registry_in_another_program(
+    installed: Path, tmp_path: Path
+) -> None:
+    target = installed
     program = tmp_path / "consumer" / "main.py"
     program.parent.mkdir()
     program.write_text(CONSUMER)
@@ -51,3 +63,26 @@ def test_an_installed_copy_builds_a_registry_in_another_program(tmp_path: Path) 
     report = __import__("json").loads(result.stdout.splitlines()[-1])
     assert report["file"].startswith(str(target))
     assert "regstack:index:DistributionRegistry" in report["types"]
+
+
+def test_an_installed_copy_declares_and_carries_the_apache_2_license(installed: Path) -> None:
+    (info,) = installed.glob("regstack-*.dist-info")
+    assert "License-Expression: Apache-2.0" in (info / "METADATA").read_text().splitlines()
+    license_text = (info / "licenses" / "LICENSE").read_text()
+    assert license_text == (ROOT / "LICENSE").read_text()
+    for part in (
+        "Apache License\n                           Version 2.0, January 2004",
+        "END OF TERMS AND CONDITIONS",
+        "APPENDIX: How to apply the Apache License",
+    ):
+        assert part in license_text  # the whole text, not a summary of it
+
+
+def test_the_changelogs_newest_release_is_the_packaged_version() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## (\S+)", changelog, re.MULTILINE)
+    version = re.search(
+        r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE
+    )
+    assert version is not None
+    assert releases[:2] == ["Unreleased", version[1]]
