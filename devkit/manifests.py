@@ -51,14 +51,25 @@ HEAD = ("apiVersion", "kind", "metadata")
 
 
 def manifests(recorder: Recorder) -> list[dict[str, Any]]:
-    """Every Kubernetes object; Helm charts are left out (their objects are not recorded)."""
+    """Every Kubernetes object the stack creates; Helm charts are left out (their objects are
+    not recorded), and so are objects it only reads (a lent claim, the issued lab CA)."""
     objects = [
-        plain(r.inputs)
+        _auto_named(plain(r.inputs), r.name)
         for r in recorder.resources
-        if r.type.startswith("kubernetes:") and not r.type.startswith("kubernetes:helm.sh/")
+        if r.type.startswith("kubernetes:")
+        and not r.type.startswith("kubernetes:helm.sh/")
+        and not r.read_id
     ]
     # apiVersion, kind and metadata first, as people write and read manifests.
     return [{**{k: o[k] for k in HEAD if k in o}, **o} for o in objects]
+
+
+def _auto_named(manifest: dict[str, Any], logical_name: str) -> dict[str, Any]:
+    """An object left unnamed (a cluster-wide one, not to collide between stacks) gets the name
+    Pulumi would give it: its logical name and a random suffix, here a fixed one."""
+    metadata = manifest.setdefault("metadata", {})
+    metadata.setdefault("name", f"{logical_name}-0000000")
+    return manifest
 
 
 def write_manifests(recorder: Recorder, directory: Path) -> list[Path]:

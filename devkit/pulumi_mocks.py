@@ -119,11 +119,14 @@ def evaluate(
 
 
 def run_program(
-    config: dict[str, Any], stack: StackState | None = None, secret_keys: list[str] | None = None
+    config: dict[str, Any],
+    stack: StackState | None = None,
+    secret_keys: list[str] | None = None,
+    existing: dict[str, dict[str, Any]] | None = None,
 ) -> Recorder:
     """Evaluate the project's `__main__.py` with the given `regstack:` config."""
     program = lambda: runpy.run_path(str(ROOT / "__main__.py"))  # noqa: E731
-    return evaluate(program, config, stack=stack, secret_keys=secret_keys)
+    return evaluate(program, config, existing=existing, stack=stack, secret_keys=secret_keys)
 
 
 def _encode(value: Any) -> str:

@@ -2,8 +2,8 @@
 
     python scripts/scan_manifests.py STACK [--out DIR]
 
-Renders the objects the stack registers (STACK: dev, prod, or the examples prod-distribution
-and prod-s3; under the mock harness, secrets redacted) to `<DIR>/<STACK>/` (default DIR:
+Renders the objects the stack registers (STACK: one of devkit/stacks.py's STACKS, dev, prod or
+an example; under the mock harness, secrets redacted) to `<DIR>/<STACK>/` (default DIR:
 build/scan, apart from `make render`'s build/manifests so that neither counts the other's files)
 and runs checkov's Kubernetes checks over them. Exit 1 if a check failed.
 

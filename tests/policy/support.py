@@ -13,11 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def kubernetes_resources(recorder: Recorder) -> list[Registered]:
-    """Kubernetes objects only: components and Helm charts are not objects the API server sees."""
+    """Kubernetes objects the stack creates: components and Helm charts are not objects the API
+    server sees, and an object the stack only reads is not its to judge."""
     return [
         r
         for r in recorder.resources
-        if r.type.startswith("kubernetes:") and not r.type.startswith("kubernetes:helm.sh/")
+        if r.type.startswith("kubernetes:")
+        and not r.type.startswith("kubernetes:helm.sh/")
+        and not r.read_id
     ]
 
 
