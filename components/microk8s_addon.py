@@ -37,9 +37,7 @@ def enable_command(size: str, storage_class: str | None) -> str:
 
 DISABLE_COMMAND = "microk8s disable registry"
 ADDON_CLAIM = "registry-claim"
-_TAKE_OVER = (
-    "take its images over with backend: distribution (README: Taking over the addon's images)"
-)
+_TAKE_OVER = "take its images over with backend: distribution (docs/guides/lab.md: Taking over the addon's images)"
 
 
 def enable_script(size: str, storage_class: str | None) -> str:

@@ -250,7 +250,7 @@ class RegistryPlatform(pulumi.ComponentResource):
             pulumi.log.warn(
                 "the MicroK8s addon's registry gets no garbage collection from regstack: run "
                 "`registry garbage-collect` in its pod by hand as the chapter does, or take its "
-                "images over with backend: distribution (README: Taking over the addon's images); "
+                "images over with backend: distribution (docs/guides/lab.md: Taking over the addon's images); "
                 "set gc.enabled: false to say you know",
                 resource=self,
             )

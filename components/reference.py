@@ -1,4 +1,5 @@
-"""The config reference table in README.md, generated from the models so it cannot drift."""
+"""The config reference table in docs/reference/config.md, generated from the models so it
+cannot drift."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from components.config import RegstackConfig
 
 BEGIN = "<!-- config-reference:begin -->"
 END = "<!-- config-reference:end -->"
-README = Path(__file__).resolve().parents[1] / "README.md"
+CONFIG_PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "config.md"
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
@@ -76,19 +77,19 @@ def table() -> str:
     return "\n".join([BEGIN, *header, *rows(), END])
 
 
-def update(readme: str) -> str:
-    """README text with the generated table in place of the marked block."""
-    start, end = readme.index(BEGIN), readme.index(END) + len(END)
-    return readme[:start] + table() + readme[end:]
+def update(page: str) -> str:
+    """Markdown text with the generated table in place of the marked block."""
+    start, end = page.index(BEGIN), page.index(END) + len(END)
+    return page[:start] + table() + page[end:]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m components.reference",
-        description="Regenerate the config reference table between its markers in README.md "
-        "(or --file) from the config models.",
+        description="Regenerate the config reference table between its markers in "
+        "docs/reference/config.md (or --file) from the config models.",
     )
-    parser.add_argument("--file", type=Path, default=README, help="default: %(default)s")
+    parser.add_argument("--file", type=Path, default=CONFIG_PAGE, help="default: %(default)s")
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the table is out of date"
     )

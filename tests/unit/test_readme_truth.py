@@ -9,6 +9,8 @@ import sys
 from devkit.pulumi_mocks import ROOT
 
 README = (ROOT / "README.md").read_text()
+# The README and the pages moved out of it into docs/ (each keeps its `## ` section headings).
+DOCS = "\n".join([README, *(page.read_text() for page in sorted((ROOT / "docs").rglob("*.md")))])
 
 
 def test_the_validate_example_prints_what_validate_prints() -> None:
@@ -22,7 +24,7 @@ def test_the_validate_example_prints_what_validate_prints() -> None:
 
 
 def test_the_layout_table_names_every_module_of_components() -> None:
-    layout = README[README.index("## Layout") :].split("\n## ", 1)[0]
+    layout = DOCS[DOCS.index("## Layout") :].split("\n## ", 1)[0]
     named = set()
     for row in (line for line in layout.splitlines() if line.startswith("| `")):
         cells = re.findall(r"`([^`]+)`", row.split("|")[1])
@@ -38,7 +40,7 @@ def test_the_layout_table_names_every_module_of_components() -> None:
 
 def test_the_images_example_prints_what_the_command_prints() -> None:
     line = next(
-        text for text in README.splitlines() if text.startswith("python -m components.images tags")
+        text for text in DOCS.splitlines() if text.startswith("python -m components.images tags")
     )
     command = line.replace("python", sys.executable, 1)
     result = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True,

@@ -1,4 +1,4 @@
-"""`python -m components.reference` writes the README only when asked to regenerate it."""
+"""`python -m components.reference` writes the config page only when asked to regenerate it."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from devkit.pulumi_mocks import ROOT
 
 
 def run_in_copy(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """Run the command in a copy of the project whose README's table is stale."""
+    """Run the command in a copy of the project whose config page's table is stale."""
     shutil.copytree(ROOT / "components", tmp_path / "components",
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    readme = tmp_path / "README.md"
-    readme.write_text((ROOT / "README.md").read_text().replace("| `profile` |", "| `stale` |"))
+    readme = tmp_path / "docs" / "reference" / "config.md"
+    readme.parent.mkdir(parents=True)
+    page = (ROOT / "docs" / "reference" / "config.md").read_text()
+    readme.write_text(page.replace("| `profile` |", "| `stale` |"))
     result = subprocess.run(
         [sys.executable, "-m", "components.reference", *args],
         cwd=tmp_path, capture_output=True, text=True, check=False,
@@ -23,7 +25,7 @@ def run_in_copy(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess
     return result, readme
 
 
-def test_help_prints_the_usage_and_leaves_the_readme_alone(tmp_path: Path) -> None:
+def test_help_prints_the_usage_and_leaves_the_page_alone(tmp_path: Path) -> None:
     result, readme = run_in_copy(tmp_path, "--help")
     assert (result.returncode, result.stdout.startswith("usage: ")) == (0, True)
     assert "| `stale` |" in readme.read_text()
