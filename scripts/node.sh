@@ -290,9 +290,11 @@ cmd_up() {
   wait_for "the forwards" 20 "$FORWARD_PID" grep -q forwarding "$NODE_DATA/forward.log" \
     || { cat "$NODE_DATA/forward.log" >&2; cmd_down; die "could not forward (a port in use?)"; }
 
+  # Its own credential (read Services only), not the admin's: any pod can make it query the API.
+  bash "$ROOT/scripts/node-dns-identity.sh" "$CLUSTER_DATA/pki" "$KUBECONFIG_PATH" "$NODE_DATA/dns"
   DNS_PID="$(start_bg dns nsenter --target "$HOLDER_PID" --net -- python3 "$ROOT/scripts/node_dns.py" \
     "$NODE_ADDRESS" "https://127.0.0.1:$API_PORT" "$CLUSTER_DATA/pki/ca.crt" \
-    "$CLUSTER_DATA/pki/admin.crt" "$CLUSTER_DATA/pki/admin.key")"
+    "$NODE_DATA/dns/client.crt" "$NODE_DATA/dns/client.key")"
   save_record
   wait_for "the cluster DNS" 20 "$DNS_PID" grep -q serving "$NODE_DATA/dns.log" \
     || { cat "$NODE_DATA/dns.log" >&2; cmd_down; die "the cluster DNS did not start"; }
@@ -436,6 +438,7 @@ cmd_down() {
       kubectl delete node "$NODE_NAME" --ignore-not-found --wait=false >/dev/null 2>&1 || true
       kubectl delete pv -l app.kubernetes.io/part-of=regstack-test-node --wait=false >/dev/null 2>&1 || true
       kubectl delete storageclass regstack-hostpath --ignore-not-found >/dev/null 2>&1 || true
+      kubectl delete clusterrolebinding,clusterrole -l app.kubernetes.io/part-of=regstack-test-node --wait=false >/dev/null 2>&1 || true
     fi
   fi
   log "down"
