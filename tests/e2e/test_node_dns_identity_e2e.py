@@ -3,12 +3,9 @@ Services and nothing else, and scripts/node_dns.py resolves a Service with it.""
 
 from __future__ import annotations
 
-import random
 import socket
 import ssl
-import struct
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from engine import REPO, Engine
+
+from devkit.node_dns import exchange, query_packet, running_node_dns
 
 pytestmark = pytest.mark.e2e
 
@@ -63,31 +62,17 @@ def test_the_node_dns_user_may_read_nothing_else(engine: Engine, identity: Path,
 
 @pytest.fixture
 def dns(engine: Engine, identity: Path) -> Iterator[str]:
-    address = (
-        f"127.{random.randrange(1, 255)}.{random.randrange(1, 255)}.{random.randrange(1, 255)}"
-    )
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "scripts" / "node_dns.py"), address, engine.cluster.api,
-         str(engine.cluster.ca), str(identity / "client.crt"), str(identity / "client.key")],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None and "serving" in process.stdout.readline()
-    yield address
-    process.terminate()
-    process.wait()
+    cert, key = identity / "client.crt", identity / "client.key"
+    with running_node_dns(engine.cluster.api, engine.cluster.ca, cert, key) as address:
+        yield address
 
 
 def test_the_node_dns_resolves_a_service_with_its_own_identity(
     engine: Engine, identity: Path, dns: str
 ) -> None:
-    labels = b"".join(
-        bytes([len(p)]) + p for p in b"kubernetes.default.svc.cluster.local".split(b".")
-    )
-    query = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0) + labels + b"\0\0\1\0\1"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
-        client.settimeout(10)
-        client.sendto(query, (dns, 53))
-        response = client.recv(512)
+    labels = [label.encode() for label in ["kubernetes", "default", "svc", "cluster", "local"]]
+    response = exchange(dns, query_packet(labels))
+    assert response is not None
     found, service = engine.cluster.get("/api/v1/namespaces/default/services/kubernetes")
     assert found == 200
     assert response.endswith(socket.inet_aton(service["spec"]["clusterIP"]))

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 import ssl
 import struct
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from devkit.pulumi_mocks import ROOT
+from devkit.node_dns import exchange, query_packet, running_node_dns
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the node's DNS binds port 53")
 
@@ -85,36 +83,9 @@ def api(tmp_path: Path) -> Iterator[ApiServer]:
 
 @pytest.fixture
 def dns(api: ApiServer, tmp_path: Path) -> Iterator[str]:
-    """The DNS server's address: a loopback address of its own, port 53 as on the node."""
-    address = (
-        f"127.{random.randrange(1, 255)}.{random.randrange(1, 255)}.{random.randrange(1, 255)}"
-    )
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "node_dns.py"), address, api.url,
-         *(str(tmp_path / name) for name in ("ca.crt", "client.crt", "client.key"))],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None and "serving" in process.stdout.readline()
-    yield address
-    process.terminate()
-    process.wait()
-
-
-def query_packet(labels: list[bytes], qtype: int = 1, ident: int = 0x1234) -> bytes:
-    name = b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
-    return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", qtype, 1)
-
-
-def exchange(address: str, packet: bytes) -> bytes | None:
-    """The server's response, or None when it sends none (a lost UDP packet is not waited on
-    forever: five seconds is far past any answer on loopback)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
-        client.settimeout(5)
-        client.sendto(packet, (address, 53))
-        try:
-            return client.recv(512)
-        except TimeoutError:
-            return None
+    files = (tmp_path / name for name in ("ca.crt", "client.crt", "client.key"))
+    with running_node_dns(api.url, *files) as address:
+        yield address
 
 
 def rcode(response: bytes | None) -> int | None:

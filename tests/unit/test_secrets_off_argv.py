@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from devkit.pulumi_mocks import ROOT
+from devkit.readme import quickstart_commands
 
 PASSWORD = "argv-test-password-7d2e"
 DIGEST = "sha256:" + "ab" * 32
@@ -46,14 +47,6 @@ def stand_ins(tmp_path: Path, *names: str) -> dict[str, str]:
     logs = tmp_path / "logs"
     logs.mkdir()
     return {"PATH": f"{bin_dir}:/usr/bin:/bin", "LOGS": str(logs), "HOME": str(tmp_path)}
-
-
-def quickstart_commands() -> str:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Quickstart on a MicroK8s lab") :]
-    match = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert match, "the Quickstart has no bash block"
-    return match.group(1)
 
 
 def test_the_quickstart_sets_the_lab_password_through_stdin_not_argv(tmp_path: Path) -> None:
