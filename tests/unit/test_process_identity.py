@@ -31,11 +31,16 @@ def record_for(pid: int, start: str | None) -> str:
     return f"DATA=/nonexistent/regstack-cluster.test\nETCD_PID={pid}\n{start_line}"
 
 
+def processes_sh(command: str) -> str:
+    """The output of `command` in bash with scripts/processes.sh sourced."""
+    script = f'log() {{ :; }}; source "{SCRIPTS / "processes.sh"}"; {command}'
+    return subprocess.run(["bash", "-c", script], check=True, capture_output=True,
+                          text=True).stdout  # fmt: skip
+
+
 def start_time(pid: int) -> str:
     """The start time processes.sh records for `pid`."""
-    command = f'log() {{ :; }}; source "{SCRIPTS / "processes.sh"}"; start_time {pid}'
-    return subprocess.run(["bash", "-c", command], check=True, capture_output=True,
-                          text=True).stdout.strip()  # fmt: skip
+    return processes_sh(f"start_time {pid}").strip()
 
 
 def cluster_down(state: Path) -> subprocess.CompletedProcess[str]:
@@ -57,7 +62,9 @@ def test_a_recorded_pid_that_now_names_another_process_is_left_alone(
 def test_a_recorded_pid_that_is_still_the_one_started_is_stopped(
     tmp_path: Path, bystander: subprocess.Popen[bytes]
 ) -> None:
-    (tmp_path / "cluster.env").write_text(record_for(bystander.pid, start_time(bystander.pid)))
+    # The lines cluster.sh's save_record writes for it.
+    lines = processes_sh(f"ETCD_PID={bystander.pid}; record_pids ETCD_PID")
+    (tmp_path / "cluster.env").write_text(f"DATA=/nonexistent/regstack-cluster.test\n{lines}")
     cluster_down(tmp_path)
     assert bystander.wait() == -15  # SIGTERM, from stop_pid
 
