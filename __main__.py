@@ -1,8 +1,12 @@
 """regstack: load and validate the stack's config, build the registry, export its endpoints."""
 
+import os
+from pathlib import Path
+
 import pulumi
 
 from components.config import ConfigError, load_config
+from components.lab_passphrase import published_passphrase_problem
 from components.platform import RegistryPlatform
 from components.stack_config import program_secret_sections, read_program_config
 
@@ -11,6 +15,10 @@ try:
 except ConfigError as error:
     # RunError ends the program with these lines only: no traceback, no resource registered.
     raise pulumi.RunError(f"invalid stack configuration:\n{error}") from None
+# The engine runs the program in the project's directory, beside the stack's file.
+stack_file = Path(f"Pulumi.{pulumi.get_stack()}.yaml")
+if problem := published_passphrase_problem(config.profile, stack_file, os.environ):
+    raise pulumi.RunError(f"invalid stack configuration:\n{problem}")
 
 platform = RegistryPlatform("regstack", config)
 

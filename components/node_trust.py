@@ -146,14 +146,21 @@ changed=0
 
 # put PATH CONTENT: a file found before regstack managed its folder (no regstack marker yet in
 # the folder's hosts.toml or regstack-managed) is kept aside once, to be put back on removal.
+# Root writes only into files mktemp has just created under a random name (it refuses a name
+# that exists), then renames them into place: a link planted at a name it could guess would
+# otherwise be written through, as root, to wherever it points.
 _PUT = """put() {
   if [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; then return 0; fi
   if [ -f "$1" ] && [ ! -f "$1$backup" ] && ! grep -qsF "$prefix" "$(dirname "$1")/hosts.toml" "$(dirname "$1")/$managed"; then
-    as_root cp -p "$1" "$1$backup"
+    new="$(as_root mktemp "$1.regstack-new.XXXXXX")"
+    as_root cp -p "$1" "$new"
+    as_root mv -f "$new" "$1$backup"
   fi
   as_root mkdir -p "$(dirname "$1")"
-  printf '%s\\n' "$2" | as_root tee "$1.regstack-new" >/dev/null
-  as_root mv "$1.regstack-new" "$1"
+  new="$(as_root mktemp "$1.regstack-new.XXXXXX")"
+  printf '%s\\n' "$2" | as_root tee "$new" >/dev/null
+  as_root chmod 644 "$new"
+  as_root mv -f "$new" "$1"
   changed=1
 }
 """

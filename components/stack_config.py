@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from components.config import SECRET_PLACEHOLDER, SECRET_UNSET, ConfigError, Problem
+from components.strict_yaml import strict_load
 
 NAMESPACE = "regstack"
 # A `secure:` value is opaque without the stack's secrets provider; validation only needs to
@@ -99,7 +100,7 @@ def read_stack_file(path: str | Path, secret: str = SECRET_PLACEHOLDER) -> dict[
     except OSError as err:
         raise ConfigError([Problem("", f"cannot read {path}: {err.strerror or err}")]) from None
     try:
-        document = yaml.safe_load(text)
+        document = strict_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

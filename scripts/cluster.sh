@@ -49,10 +49,12 @@ log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 
+PID_VARS=(ETCD_PID APISERVER_PID CM_PID CERT_MANAGER_PID)
 load_record() {
   [[ -f "$RECORD" ]] || return 1
   # shellcheck disable=SC1090
   source "$RECORD"
+  forget_foreign_pids "${PID_VARS[@]}"
 }
 
 api_get() { # PATH -> body on stdout, fails on HTTP error
@@ -246,12 +248,9 @@ ETCD_PORT=$ETCD_PORT
 ETCD_PEER_PORT=$ETCD_PEER_PORT
 API_PORT=$API_PORT
 CM_PORT=$CM_PORT
-ETCD_PID=$ETCD_PID
-APISERVER_PID=$APISERVER_PID
-CM_PID=${CM_PID:-}
-CERT_MANAGER_PID=${CERT_MANAGER_PID:-}
 KUBECONFIG_PATH=$KUBECONFIG_OUT
 NODE=${NODE:-}
+$(record_pids "${PID_VARS[@]}")
 EOF
 }
 

@@ -42,10 +42,11 @@ up() {
 }
 
 # The chapter's flow: push with the dev user's password and the lab CA, pull back, run from
-# another namespace through the stack's pull secret. The password is read from the stack's
-# encrypted config into memory only; the commands shown read it the same way.
+# another namespace through the stack's pull secret. The password goes from the stack's
+# encrypted config through a pipe to `skopeo login --password-stdin`, which keeps it in an auth
+# file only this user reads: never in a command line, which anyone on the machine can read.
 flow() {
-  local registry=localhost:32000 image=demo/busybox:1.35.0 ca_dir=.regstack/demo/lab-ca archive password
+  local registry=localhost:32000 image=demo/busybox:1.35.0 ca_dir=.regstack/demo/lab-ca archive auth
   local get_password="pulumi config get --path 'regstack:auth.users[0].password' --config-file $CONFIG --stack $STACK"
   say "push, pull, run: the chapter's flow against the registry's node port"
   mkdir -p "$ca_dir" .regstack/demo
@@ -53,14 +54,16 @@ flow() {
   # The node trusts the lab CA for the node port, as regstack's node_trust does on MicroK8s.
   bash scripts/node.sh trust "$registry" "$ca_dir/ca.crt"
   archive="$(bash scripts/node.sh images | awk -F'\t' '$1 ~ /busybox/ {print $2}')"
-  password="$(eval "$get_password")"
-  skopeo copy -q --dest-cert-dir "$ca_dir" --dest-creds "dev:$password" \
+  auth="$(umask 077 && mktemp -d .regstack/demo/auth.XXXXXX)/auth.json"
+  eval "$get_password" | skopeo login --authfile "$auth" --cert-dir "$ca_dir" -u dev --password-stdin "$registry"
+  skopeo copy -q --authfile "$auth" --dest-cert-dir "$ca_dir" \
     "oci-archive:$archive" "docker://$registry/$image"
   local pushed pulled
-  pushed="$(skopeo inspect --cert-dir "$ca_dir" --creds "dev:$password" --format '{{.Digest}}' "docker://$registry/$image")"
+  pushed="$(skopeo inspect --authfile "$auth" --cert-dir "$ca_dir" --format '{{.Digest}}' "docker://$registry/$image")"
   rm -rf .regstack/demo/pulled
-  skopeo copy -q --src-cert-dir "$ca_dir" --src-creds "dev:$password" \
+  skopeo copy -q --authfile "$auth" --src-cert-dir "$ca_dir" \
     --digestfile .regstack/demo/pulled.digest "docker://$registry/$image" oci:.regstack/demo/pulled:1.35.0
+  rm -rf "$(dirname "$auth")"
   pulled="$(cat .regstack/demo/pulled.digest)"
   [[ "$pushed" == "$pulled" ]] || { echo "pulled $pulled, pushed $pushed" >&2; exit 1; }
   kubectl -n dev delete pod hello-registry --ignore-not-found >/dev/null
@@ -86,11 +89,12 @@ EOF
   pulled   $pulled (skopeo, into .regstack/demo/pulled)
   ran      pod dev/hello-registry, image $ran, said: $(kubectl -n dev logs hello-registry)
 
-  The same by hand (the password never leaves the stack's encrypted config):
-    skopeo copy --dest-cert-dir $ca_dir --dest-creds "dev:\$($get_password)" \\
-      oci-archive:$archive docker://$registry/$image
-    skopeo copy --src-cert-dir $ca_dir --src-creds "dev:\$($get_password)" \\
-      docker://$registry/$image oci:/tmp/pulled:1.35.0
+  The same by hand (the password goes from the stack's encrypted config to skopeo's auth file
+  through a pipe, never in a command line):
+    $get_password | skopeo login --cert-dir $ca_dir -u dev --password-stdin $registry
+    skopeo copy --dest-cert-dir $ca_dir oci-archive:$archive docker://$registry/$image
+    skopeo copy --src-cert-dir $ca_dir docker://$registry/$image oci:/tmp/pulled:1.35.0
+    skopeo logout $registry
     kubectl -n dev run hello --restart=Never --image=$registry/$image \\
       --overrides='{"spec":{"imagePullSecrets":[{"name":"regstack-pull"}]}}' -- echo hello
 EOF

@@ -61,23 +61,20 @@ load_cluster() {
   source "$CLUSTER_RECORD"
   CLUSTER_DATA="$DATA"
 }
+PID_VARS=(HOLDER_PID FORWARD_PID DNS_PID CONTAINERD_PID KUBELET_PID KUBE_PROXY_PID SCHEDULER_PID)
 load_record() {
   [[ -f "$RECORD" ]] || return 1
   # shellcheck disable=SC1090
   source "$RECORD"
+  forget_foreign_pids "${PID_VARS[@]}"
 }
 save_record() {
   cat > "$RECORD" <<EOF
 NODE_DATA=$NODE_DATA
 CGROUP_ROOT=$CGROUP_ROOT
-HOLDER_PID=${HOLDER_PID:-}
-FORWARD_PID=${FORWARD_PID:-}
-DNS_PID=${DNS_PID:-}
-CONTAINERD_PID=${CONTAINERD_PID:-}
-KUBELET_PID=${KUBELET_PID:-}
-KUBE_PROXY_PID=${KUBE_PROXY_PID:-}
-SCHEDULER_PID=${SCHEDULER_PID:-}
+NODE_NET_NS=${NODE_NET_NS:-}
 NODE_PORTS="$NODE_PORTS"
+$(record_pids "${PID_VARS[@]}")
 EOF
 }
 
@@ -283,6 +280,8 @@ cmd_up() {
   save_record
   wait_for "the node's namespaces" 20 "$HOLDER_PID" test -f "$NODE_DATA/holder.ready" \
     || { cat "$NODE_DATA/holder.log" >&2; cmd_down; die "could not make the node's namespaces"; }
+  NODE_NET_NS="$(readlink "/proc/$HOLDER_PID/ns/net")"
+  save_record
 
   local port specs=("node:0.0.0.0:$API_PORT>host:127.0.0.1:$API_PORT" "connect:$CLUSTER_DATA/node-egress.sock")
   for port in $NODE_PORTS; do specs+=("host:127.0.0.1:$port>node:$NODE_ADDRESS:$port"); done
@@ -291,9 +290,11 @@ cmd_up() {
   wait_for "the forwards" 20 "$FORWARD_PID" grep -q forwarding "$NODE_DATA/forward.log" \
     || { cat "$NODE_DATA/forward.log" >&2; cmd_down; die "could not forward (a port in use?)"; }
 
+  # Its own credential (read Services only), not the admin's: any pod can make it query the API.
+  bash "$ROOT/scripts/node-dns-identity.sh" "$CLUSTER_DATA/pki" "$KUBECONFIG_PATH" "$NODE_DATA/dns"
   DNS_PID="$(start_bg dns nsenter --target "$HOLDER_PID" --net -- python3 "$ROOT/scripts/node_dns.py" \
     "$NODE_ADDRESS" "https://127.0.0.1:$API_PORT" "$CLUSTER_DATA/pki/ca.crt" \
-    "$CLUSTER_DATA/pki/admin.crt" "$CLUSTER_DATA/pki/admin.key")"
+    "$NODE_DATA/dns/client.crt" "$NODE_DATA/dns/client.key")"
   save_record
   wait_for "the cluster DNS" 20 "$DNS_PID" grep -q serving "$NODE_DATA/dns.log" \
     || { cat "$NODE_DATA/dns.log" >&2; cmd_down; die "the cluster DNS did not start"; }
@@ -372,11 +373,14 @@ volumeBindingMode: Immediate
   printf '%s' "$manifest" | kubectl apply -f - >/dev/null
 }
 
-# Processes whose command line names the node's data directory: containerd's shims, which
-# containerd starts detached, outlive it otherwise.
+# Processes in the node's network namespace whose command line names the node's data directory:
+# containerd's shims, which containerd starts detached, outlive it otherwise. The namespace
+# (recorded at `up`) keeps alive a process outside the node that merely names the directory.
 our_processes() {
   local p
+  [[ -n "${NODE_NET_NS:-}" ]] || return 0
   for p in /proc/[0-9]*; do
+    [[ "$(readlink "$p/ns/net" 2>/dev/null)" == "$NODE_NET_NS" ]] || continue
     if tr "\\0" " " 2>/dev/null < "$p/cmdline" | grep -qF -- "$NODE_DATA/"; then echo "${p#/proc/}"; fi
   done
 }
@@ -394,6 +398,8 @@ cmd_down() {
     return 0
   fi
   [[ -n "${NODE_DATA:-}" && "$(basename "$NODE_DATA")" == regstack-node.* ]] || die "bad record $RECORD"
+  # An empty cgroup root would make every process of the machine a pod's.
+  [[ "${CGROUP_ROOT:-}" == "$(basename "$NODE_DATA")" ]] || die "bad record $RECORD"
   stop_pid "${SCHEDULER_PID:-}" kube-scheduler
   stop_pid "${KUBELET_PID:-}" kubelet
   stop_pid "${KUBE_PROXY_PID:-}" kube-proxy
@@ -432,6 +438,7 @@ cmd_down() {
       kubectl delete node "$NODE_NAME" --ignore-not-found --wait=false >/dev/null 2>&1 || true
       kubectl delete pv -l app.kubernetes.io/part-of=regstack-test-node --wait=false >/dev/null 2>&1 || true
       kubectl delete storageclass regstack-hostpath --ignore-not-found >/dev/null 2>&1 || true
+      kubectl delete clusterrolebinding,clusterrole -l app.kubernetes.io/part-of=regstack-test-node --wait=false >/dev/null 2>&1 || true
     fi
   fi
   log "down"

@@ -23,6 +23,40 @@ PY
 
 alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 
+# start_time PID: when the process started (clock ticks after boot: field 22 of /proc/PID/stat)
+# and in which boot. With the pid it names one process: a pid read back from a record may since
+# belong to another (the process ended, or the machine rebooted) and must not be signalled.
+start_time() {
+  local stat fields
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  # The fields after the command name, which may itself hold spaces and parentheses.
+  read -r -a fields <<< "${stat##*) }"
+  echo "${fields[19]}@$(cat /proc/sys/kernel/random/boot_id)"
+}
+
+# record_pids VAR...: record-file lines for each pid variable, with its process's start time.
+record_pids() {
+  local var
+  for var in "$@"; do
+    echo "$var=${!var:-}"
+    echo "${var}_START=$(if [[ -n "${!var:-}" ]]; then start_time "${!var}"; fi)"
+  done
+}
+
+# forget_foreign_pids VAR...: after loading a record, empties each pid variable whose process is
+# not the one recorded (or is gone), so that nothing signals, enters or waits on a stranger.
+forget_foreign_pids() {
+  local var start
+  for var in "$@"; do
+    [[ -n "${!var:-}" ]] || continue
+    start="${var}_START"
+    if [[ -z "${!start:-}" || "$(start_time "${!var}")" != "${!start}" ]]; then
+      alive "${!var}" && log "pid ${!var} (recorded as $var) is no longer ours: left alone"
+      printf -v "$var" '%s' ""
+    fi
+  done
+}
+
 stop_pid() { # PID NAME
   local pid="$1" name="$2" i
   alive "$pid" || return 0

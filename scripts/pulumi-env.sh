@@ -22,10 +22,15 @@ esac
 export PULUMI_HOME="${PULUMI_HOME:-$_regstack_root/.regstack/pulumi-home}"
 _regstack_state="${REGSTACK_PULUMI_STATE:-$_regstack_root/.regstack/state}"
 mkdir -p "$PULUMI_HOME" "$_regstack_state"
-export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$_regstack_state}"
-# Secrets in stack config are encrypted with a passphrase; this one is for
-# local/test stacks only. Set your own for anything that matters.
-export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-regstack-local}"
+# The published lab passphrase (README) opens the committed dev stack and the lab's throwaway
+# stacks, so it goes only with the lab's own state: never with a backend of yours, never over a
+# passphrase (or passphrase file) you set. The program refuses a prod profile under it.
+if [[ -z "${PULUMI_BACKEND_URL:-}" ]]; then
+  export PULUMI_BACKEND_URL="file://$_regstack_state"
+  if [[ -z "${PULUMI_CONFIG_PASSPHRASE+set}${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]]; then
+    export PULUMI_CONFIG_PASSPHRASE=regstack-local
+  fi
+fi
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_DISABLE_REGISTRY_RESOLVE=true

@@ -155,12 +155,17 @@ class Engine:
         check: bool = True,
         timeout: float = 600,
         stdin: str | None = None,
+        passphrase: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """`pulumi ARGS`; `passphrase`: the stack's own instead of the lab's published one."""
         exe = shutil.which("pulumi", path=self.env["PATH"]) or "pulumi"
+        env = (
+            self.env if passphrase is None else self.env | {"PULUMI_CONFIG_PASSPHRASE": passphrase}
+        )
         proc = subprocess.run(
             [exe, *args, "--non-interactive"],
             cwd=cwd,
-            env=self.env,
+            env=env,
             input=stdin,
             capture_output=True,
             text=True,

@@ -11,6 +11,10 @@ from typing import Any
 
 from engine import REPO, Engine
 
+# A fresh stack's own passphrase: the program refuses a prod profile under the published lab
+# passphrase (`regstack-local`), which only copies of the committed dev stack keep.
+E2E_PASSPHRASE = "regstack-e2e-not-published"
+
 
 @dataclass
 class RegstackProject:
@@ -19,11 +23,20 @@ class RegstackProject:
     engine: Engine
     directory: Path
     stack: str
+    passphrase: str | None = None
+    """None: the lab's, for a stack file encrypted with it (the committed dev stack's)."""
 
     @classmethod
     def copy(
-        cls, engine: Engine, tmp_path: Path, stack: str, source: Path | None = None
+        cls,
+        engine: Engine,
+        tmp_path: Path,
+        stack: str,
+        source: Path | None = None,
+        passphrase: str | None = None,
     ) -> RegstackProject:
+        """A copy of `source` (Pulumi.STACK.yaml) as a new stack; its passphrase: `passphrase`,
+        else the lab's if the file is encrypted with it, else E2E_PASSPHRASE."""
         directory = tmp_path / f"regstack-{stack}"
         directory.mkdir()
         (directory / "Pulumi.yaml").write_text(
@@ -31,9 +44,11 @@ class RegstackProject:
             f"    toolchain: pip\n    virtualenv: {engine.venv}\n"
         )
         shutil.copy(REPO / "__main__.py", directory / "__main__.py")
-        shutil.copy(source or REPO / f"Pulumi.{stack}.yaml", directory / f"Pulumi.{stack}.yaml")
-        project = cls(engine, directory, stack)
-        engine.pulumi("stack", "init", stack, cwd=directory)
+        stack_file = directory / f"Pulumi.{stack}.yaml"
+        shutil.copy(source or REPO / f"Pulumi.{stack}.yaml", stack_file)
+        salted = "\nencryptionsalt:" in "\n" + stack_file.read_text()
+        project = cls(engine, directory, stack, passphrase or (None if salted else E2E_PASSPHRASE))
+        engine.pulumi("stack", "init", stack, cwd=directory, passphrase=project.passphrase)
         # The API server has no nodes, so workloads never become ready (see README).
         project.run("config", "set", "regstack:skip_await", "true")
         return project
@@ -50,12 +65,13 @@ class RegstackProject:
         return project
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.engine.pulumi(*args, "--stack", self.stack, cwd=self.directory, check=check)
+        return self.engine.pulumi(*args, "--stack", self.stack, cwd=self.directory, check=check,
+                                  passphrase=self.passphrase)  # fmt: skip
 
     def set_secret(self, path: str, value: str) -> None:
         # On stdin: a value such as a PEM key starts with "-" and would read as a flag.
         self.engine.pulumi("config", "set", "--secret", "--path", path, "--stack", self.stack,
-                           cwd=self.directory, stdin=value)  # fmt: skip
+                           cwd=self.directory, stdin=value, passphrase=self.passphrase)  # fmt: skip
 
     def set_path(self, path: str, value: str) -> None:
         self.run("config", "set", "--path", path, value)

@@ -125,6 +125,8 @@ def test_the_prod_stack_previews_cleanly_under_the_policy_pack(
     workdir = scratch_project(tmp_path / "prod", ROOT / "__main__.py", config)
     secrets = {"regstack:harbor.admin_password": "policy-e2e-admin-password",
                "regstack:harbor.secret_seed": "policy-e2e-secret-seed-of-32-bytes!"}  # fmt: skip
-    result = preview(workdir, env, "prod.json", secrets)
+    # Its own passphrase: the program refuses a prod profile under the published lab one.
+    own = env | {"PULUMI_CONFIG_PASSPHRASE": "policy-e2e-not-published"}
+    result = preview(workdir, own, "prod.json", secrets)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mandatory" not in result.stdout

@@ -27,6 +27,8 @@ import pytest
 import yaml
 from engine import REPO, Engine
 
+from devkit.readme import quickstart_commands
+
 pytestmark = pytest.mark.e2e
 
 LAB_PASSWORD = "quickstart-lab-password-51c2"
@@ -45,14 +47,6 @@ case "$1" in
   *) echo "stand-in microk8s: $1 is not modelled" >&2; exit 1 ;;
 esac
 """
-
-
-def quickstart_commands() -> str:
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## Quickstart on a MicroK8s lab") :]
-    match = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert match, "the Quickstart has no bash block"
-    return match.group(1)
 
 
 def readme_passphrase() -> str:

@@ -195,3 +195,21 @@ def test_prod_registry_data_survives_destroy_until_unprotected(
     project.destroy()
     assert wait_gone(engine, "/api/v1/namespaces/prod-registry")
     project.remove()
+
+
+def test_a_prod_stack_under_the_published_lab_passphrase_is_refused_before_any_resource(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # As created in a shell that sourced scripts/pulumi-env.sh, which exports that passphrase.
+    project = RegstackProject.copy(
+        engine, tmp_path, "labprod", source=REPO / "examples" / "Pulumi.prod-distribution.yaml",
+        passphrase="regstack-local",
+    )  # fmt: skip
+    project.set_secret("regstack:auth.users[0].password", "e2e-prod-password-3f1a")
+    refused = project.up(check=False)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "regstack:profile: the prod profile's secrets are encrypted with the published" in output
+    resources = json.loads(project.export())["deployment"].get("resources") or []
+    assert [r["type"] for r in resources if r["type"] != "pulumi:pulumi:Stack"] == []
+    project.remove()

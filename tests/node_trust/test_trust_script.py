@@ -248,3 +248,18 @@ def test_a_failed_restart_after_removal_is_finished_by_the_next_run(node: Node) 
     script = remove_script(files, str(node.certs_dir), flaky_restart(node, 1), node.owner)
     assert run(script).returncode != 0 and node.restarts() == 1
     assert run(script).returncode == 0 and node.restarts() == 2
+
+
+def test_a_symlink_planted_beside_hosts_toml_is_not_followed(node: Node, tmp_path: Path) -> None:
+    # Whoever can write in the folder plants links at the names the root-run script once wrote
+    # through, pointing at a file they could not write themselves.
+    victim = tmp_path / "victim"
+    victim.write_text("root's file\n")
+    folder = node.certs_dir / "registry.lab:32000"
+    folder.mkdir(parents=True)
+    for name in ("hosts.toml.regstack-new", "ca.crt.regstack-new"):
+        (folder / name).symlink_to(victim)
+    node.apply(ENDPOINTS, CA)
+    assert victim.read_text() == "root's file\n"
+    assert not (folder / "hosts.toml").is_symlink() and not (folder / "ca.crt").is_symlink()
+    assert (folder / "ca.crt").read_text() == CA

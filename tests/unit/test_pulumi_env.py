@@ -42,23 +42,58 @@ def test_without_go_no_empty_entry_reaches_path(tmp_path: Path) -> None:
     assert result.stdout.strip() == f"PATH={bin_dir}"
 
 
-@pytest.mark.skipif(shutil.which("go") is None, reason="the toolchain's cache key needs Go")
-def test_with_the_toolchain_built_the_cli_is_first_on_path_and_prompts_stay_on(
-    tmp_path: Path,
-) -> None:
+def with_toolchain(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment after sourcing the script, with a stand-in CLI where the toolchain goes."""
     cache = tmp_path / "toolchain"
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path),
            "REGSTACK_TOOLCHAIN_CACHE": str(cache), "PULUMI_HOME": str(tmp_path / "home"),
-           "REGSTACK_PULUMI_STATE": str(tmp_path / "state")}  # fmt: skip
+           "REGSTACK_PULUMI_STATE": str(tmp_path / "state"), **extra}  # fmt: skip
     bin_dir = Path(
         subprocess.run(["bash", str(ROOT / "scripts" / "toolchain.sh"), "--bin-dir"], env=env,
                        check=True, capture_output=True, text=True).stdout.strip()
     )  # fmt: skip
-    bin_dir.mkdir(parents=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     (bin_dir / "pulumi").write_text("#!/bin/sh\n")
     (bin_dir / "pulumi").chmod(0o755)
     result = sourced(env)
     assert result.returncode == 0, result.stderr
     values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-    assert values["PATH"].split(":")[0] == str(bin_dir)
+    values["bin_dir"] = str(bin_dir)
+    return values
+
+
+needs_go = pytest.mark.skipif(
+    shutil.which("go") is None, reason="the toolchain's cache key needs Go"
+)
+
+
+@needs_go
+def test_with_the_toolchain_built_the_cli_is_first_on_path_and_prompts_stay_on(
+    tmp_path: Path,
+) -> None:
+    values = with_toolchain(tmp_path)
+    assert values["PATH"].split(":")[0] == values["bin_dir"]
     assert "PULUMI_SKIP_CONFIRMATIONS" not in values
+
+
+@needs_go
+def test_the_lab_state_gets_the_published_lab_passphrase(tmp_path: Path) -> None:
+    values = with_toolchain(tmp_path)
+    assert values["PULUMI_BACKEND_URL"] == f"file://{tmp_path / 'state'}"
+    assert values["PULUMI_CONFIG_PASSPHRASE"] == "regstack-local"
+
+
+@needs_go
+def test_a_backend_of_your_own_never_gets_the_published_lab_passphrase(tmp_path: Path) -> None:
+    # A prod stack created there would be encrypted with a passphrase the README publishes.
+    values = with_toolchain(tmp_path, PULUMI_BACKEND_URL="s3://team-state")
+    assert values["PULUMI_BACKEND_URL"] == "s3://team-state"
+    assert "PULUMI_CONFIG_PASSPHRASE" not in values
+
+
+@needs_go
+def test_a_passphrase_file_of_your_own_is_not_shadowed_by_the_lab_passphrase(
+    tmp_path: Path,
+) -> None:
+    values = with_toolchain(tmp_path, PULUMI_CONFIG_PASSPHRASE_FILE=str(tmp_path / "mine"))
+    assert "PULUMI_CONFIG_PASSPHRASE" not in values

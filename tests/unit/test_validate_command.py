@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,15 @@ import pytest
 from devkit.pulumi_mocks import ROOT
 
 
+def limit_memory() -> None:
+    # 2 GiB of address space: an input that grows without bound fails the run, not the machine.
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
 def validate(path: Path | str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "components", "validate", str(path)],
-        capture_output=True, text=True, cwd=ROOT, check=False,
+        capture_output=True, text=True, cwd=ROOT, check=False, preexec_fn=limit_memory,
     )  # fmt: skip
 
 
@@ -77,6 +83,14 @@ def test_keys_of_other_namespaces_are_ignored(tmp_path: Path) -> None:
     assert validate(stack).returncode == 0
 
 
+def alias_bomb() -> str:
+    # Nine levels of nine aliases: 9**9 strings once expanded, under a key no one reads.
+    lines = ['  regstack:unused:\n    a0: &a0 ["lol"]']
+    for level in range(1, 10):
+        lines.append(f"    a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    return "config:\n  regstack:backend: distribution\n" + "\n".join(lines) + "\n"
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -84,9 +98,19 @@ def test_keys_of_other_namespaces_are_ignored(tmp_path: Path) -> None:
         ("- just\n- a list\n", "must be a mapping with a `config:` key"),
         ("config: 42\n", "`config:` in"),
         ("\t: x\n", "is not valid YAML"),
+        # Hostile documents: each once ran out of memory, printed a traceback or was accepted.
+        (alias_bomb(), "is not valid YAML at line 5, column 14: aliases (*a0) are not accepted"),
+        ("config:\n  regstack:x: " + "[" * 100_000 + "\n", "nested deeper than 32 levels"),
+        ("config:\n  regstack:x: " + "9" * 100_000 + "\n", "a number of 100000 characters"),
+        (
+            "config:\n  regstack:backend: distribution\n  regstack:backend: harbor\n",
+            "is not valid YAML at line 3, column 3: duplicate key regstack:backend",
+        ),
+        ("config:\n  regstack:x: '" + "x" * (2 << 20) + "'\n", "the file is larger than 1 MiB"),
     ],
-    ids=["malformed", "list document", "scalar config", "tab"],
-)
+    ids=["malformed", "list document", "scalar config", "tab", "alias bomb", "deep nesting",
+         "huge number", "duplicate key", "huge file"],
+)  # fmt: skip
 def test_unreadable_documents_are_one_line_without_traceback(
     tmp_path: Path, content: str, message: str
 ) -> None:

@@ -1,6 +1,8 @@
 """The CI/CD definitions: GitHub workflows and .gitlab-ci.yml, read as data and checked for the
 promises the README makes about them (previews under the policy pack, deploys only from main)."""
 
+import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -179,9 +181,14 @@ def test_app_image_sends_version_tags_to_prod_and_branches_to_dev() -> None:
 
 
 def test_gitlab_previews_every_stack_only_in_merge_request_pipelines() -> None:
-    preview = gitlab()["preview"]
-    assert preview["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
-    assert preview["parallel"]["matrix"] == [{"STACK": ["dev", "prod"]}]
+    config = gitlab()
+    preview = config[".preview"]
+    for stack in ("dev", "prod"):
+        job = config[f"preview-{stack}"]
+        assert job["extends"] == ".preview" and job["variables"] == {"STACK": stack}
+        assert [rule["if"] for rule in job["rules"]] == [
+            '$CI_PIPELINE_SOURCE == "merge_request_event"'
+        ]
     assert any("--policy-pack policy" in line for line in preview["script"])
     assert any(
         "merge_requests/$CI_MERGE_REQUEST_IID/notes" in line for line in preview["after_script"]
@@ -199,7 +206,105 @@ def test_gitlab_deploys_only_from_main_and_prod_only_after_dev() -> None:
 def test_gitlab_jobs_set_up_pulumi_and_the_app_image_uses_the_images_command() -> None:
     config = gitlab()
     assert ".venv/bin/pip install -q -e ." in config[".pulumi"]["before_script"]
-    for name in ("preview", ".deploy"):
+    for name in (".preview", ".deploy"):
         assert config[name]["extends"] == ".pulumi"
     assert config["app-image"]["extends"] == [".pulumi", ".app"]
     assert any("python -m components.images tags" in line for line in config["app-image"]["script"])
+
+
+# Prod's secrets (KUBECONFIG_PROD, PULUMI_CONFIG_PASSPHRASE_PROD, ...) live in the `prod`
+# environment, behind its reviewers (GitHub) or its protection (GitLab). A job that a pull or
+# merge request starts runs the request's code: it may reach them only from inside that environment.
+SECRET = re.compile(
+    r"secrets\s*(?:\.\s*(\w+)|\[\s*format\(\s*'(\w*)\{0\}(\w*)'\s*,\s*matrix\.(\w+)\s*\)\s*\])"
+)
+
+
+def matrix_runs(job: dict[str, Any]) -> list[dict[str, str]]:
+    """Each combination of the job's matrix (one empty one without a matrix)."""
+    matrix = {k: v for k, v in job.get("strategy", {}).get("matrix", {}).items()
+              if k not in ("include", "exclude")}  # fmt: skip
+    return [
+        dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())
+    ]
+
+
+def github_secrets(text: str, run: dict[str, str]) -> set[str]:
+    """The names of the secrets `text` reads in one matrix run (GitHub's are case-insensitive:
+    upper case here); a reference this cannot resolve fails."""
+    found = SECRET.findall(text)
+    assert text.count("secrets") == len(found), f"a secret read that is not resolved: {text}"
+    return {(name or prefix + run[key] + suffix).upper() for name, prefix, suffix, key in found}
+
+
+def github_pull_request_jobs() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    found = []
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        workflow = load(path)
+        if {"pull_request", "pull_request_target"} & set(triggers(workflow)):
+            found += [
+                (f"{path.name}:{name}", workflow, job) for name, job in workflow["jobs"].items()
+            ]
+    return found
+
+
+def test_no_pull_request_job_reads_a_prod_secret_outside_the_prod_environment() -> None:
+    jobs = github_pull_request_jobs()
+    assert jobs
+    for where, workflow, job in jobs:
+        assert "secrets" not in job, f"{where} hands secrets to a reusable workflow"
+        environment = job.get("environment", "")
+        environment = environment.get("name", "") if isinstance(environment, dict) else environment
+        for run in matrix_runs(job):
+            text = yaml.safe_dump({"env": workflow.get("env", {}), "job": job}, width=1 << 16)
+            named = environment
+            for key, value in run.items():
+                named = named.replace(f"${{{{ matrix.{key} }}}}", value)
+            for secret in github_secrets(text, run):
+                if secret.endswith("_PROD"):
+                    assert named == "prod", (
+                        f"{where} ({run}) reads {secret} in environment {named!r}"
+                    )
+
+
+def gitlab_job(name: str) -> dict[str, Any]:
+    """A job with the templates it `extends` merged in (theirs first), as GitLab does."""
+    document = gitlab()
+    job = document[name]
+    merged: dict[str, Any] = {}
+    extends = job.get("extends", [])
+    for template in [extends] if isinstance(extends, str) else extends:
+        merged |= gitlab_job(template)
+    return merged | job
+
+
+def merge_request_rules(job: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The job's rules that can match in a merge-request pipeline; None: it has no rules."""
+    if "rules" not in job:
+        return None
+    return [rule for rule in job["rules"] if "merge_request_event" in rule.get("if", "")]
+
+
+def test_no_merge_request_job_reaches_prod_unless_a_prod_deployer_starts_it() -> None:
+    document = gitlab()
+    checked = 0
+    for name, job in ((n, gitlab_job(n)) for n, j in document.items()
+                      if isinstance(j, dict) and not n.startswith(".") and "script" in gitlab_job(n)):  # fmt: skip
+        rules = merge_request_rules(job)
+        if rules == []:
+            continue
+        environment = job.get("environment", {})
+        environment = environment.get("name", "") if isinstance(environment, dict) else environment
+        stacks = [job.get("variables", {}).get("STACK", "")]
+        for matrix in job.get("parallel", {}).get("matrix", []):
+            stacks = matrix.get("STACK", stacks)
+        for stack in stacks:
+            if environment.replace("$STACK", stack) != "prod":
+                continue
+            checked += 1
+            # Prod's variables are scoped to the protected `prod` environment: only its allowed
+            # deployers may run the job, and `when: manual` makes one of them start it.
+            assert rules, f"{name} runs in merge-request pipelines with prod's variables"
+            assert all(rule.get("when") == "manual" for rule in rules), name
+            assert "parallel" not in job, f"{name}: a matrix would run prod beside dev"
+    assert checked == 1  # the prod preview
