@@ -218,10 +218,16 @@ class HttpClient:
         try:
             try:
                 with self._opener.open(request, timeout=self.timeout) as answer:
-                    return Response(answer.status, answer.headers, _read(answer, url, limit))
+                    response = Response(answer.status, answer.headers, _read(answer, url, limit))
             except urllib.error.HTTPError as err:
                 with err:
-                    return Response(err.code, err.headers, _read(err, url, limit))
+                    response = Response(err.code, err.headers, _read(err, url, limit))
+            # A body cut short by the deadline reads as a short body, not as an error.
+            self._check_deadline(None)
+            return response
+        except _Transient as err:
+            self._check_deadline(err)  # the deadline is why the body was cut short
+            raise
         except urllib.error.URLError as err:
             self._check_deadline(err)
             # A certificate the CA does not vouch for will not get better by retrying.
@@ -240,7 +246,7 @@ class HttpClient:
         """Watch a connection just opened for the current request's deadline."""
         self._current.watches.append(self._watchdog.watch(sock, self._current.deadline))
 
-    def _check_deadline(self, err: Exception) -> None:
+    def _check_deadline(self, err: Exception | None) -> None:
         if any(watch.expired for watch in self._current.watches):
             raise _Transient(f"no complete answer within {self.timeout:g} s") from err
 
@@ -258,6 +264,8 @@ def _read(answer: Any, url: str, limit: int) -> bytes:
     body: bytes = answer.read(limit + 1)
     if len(body) > limit:
         raise ResponseTooLarge(f"{url}: body is over the {limit}-byte limit")
+    if declared.isdigit() and len(body) < int(declared):
+        raise _Transient(f"{url}: body cut short ({len(body)} of {declared} bytes)")
     return body
 
 
