@@ -218,10 +218,12 @@ class HttpClient:
         try:
             try:
                 with self._opener.open(request, timeout=self.timeout) as answer:
-                    response = Response(answer.status, answer.headers, _read(answer, url, limit))
+                    response = Response(
+                        answer.status, answer.headers, _read(answer, url, limit, method)
+                    )
             except urllib.error.HTTPError as err:
                 with err:
-                    response = Response(err.code, err.headers, _read(err, url, limit))
+                    response = Response(err.code, err.headers, _read(err, url, limit, method))
             # A body cut short by the deadline reads as a short body, not as an error.
             self._check_deadline(None)
             return response
@@ -257,14 +259,15 @@ class HttpClient:
         return self.backoff * (2**attempt) * (0.5 + random.random() / 2)
 
 
-def _read(answer: Any, url: str, limit: int) -> bytes:
+def _read(answer: Any, url: str, limit: int, method: str) -> bytes:
     declared = answer.headers.get("Content-Length") or ""
     if declared.isdigit() and int(declared) > limit:
         raise ResponseTooLarge(f"{url}: body of {declared} bytes is over the {limit}-byte limit")
     body: bytes = answer.read(limit + 1)
     if len(body) > limit:
         raise ResponseTooLarge(f"{url}: body is over the {limit}-byte limit")
-    if declared.isdigit() and len(body) < int(declared):
+    # A HEAD answer declares the length of the body it does not send.
+    if method != "HEAD" and declared.isdigit() and len(body) < int(declared):
         raise _Transient(f"{url}: body cut short ({len(body)} of {declared} bytes)")
     return body
 
