@@ -187,10 +187,12 @@ class Engine:
         repository for each in-use digest it does not already show; what is found once is
         remembered, as a digest names the same content in every repository."""
         shown = {digest for image in images for digest in (image.digest, *image.children)}
-        needs: dict[str, str] = {}
         # Only a well-formed digest can name a manifest; the cluster reports odd ones too.
-        for digest in sorted(d for d in self.in_use.digests - shown if _DIGEST.fullmatch(d)):
-            for child in self._children_of(repository, digest, depth=0):
+        unseen = sorted(d for d in self.in_use.digests - shown if _DIGEST.fullmatch(d))
+        found = self._map(lambda digest: self._children_of(repository, digest, depth=0), unseen)
+        needs: dict[str, str] = {}
+        for digest, children in zip(unseen, found, strict=True):
+            for child in children:
                 needs.setdefault(child, f"index {digest}")
         return needs
 
