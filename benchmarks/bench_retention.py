@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -152,8 +153,15 @@ def seed_storage(storage: Path, repositories: int, tags: int) -> None:
     shutil.rmtree(template)
 
 
-def engine_run(command: list[str]) -> tuple[float, int, str]:
-    """Run the engine; wall seconds, peak RSS in KiB (of that process alone), stderr."""
+@dataclass
+class EngineRun:
+    seconds: float
+    peak_rss_kib: int  # of the engine process alone (wait4), not of the registry
+    cpu_seconds: float
+    stderr: str
+
+
+def engine_run(command: list[str]) -> EngineRun:
     started = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -162,7 +170,14 @@ def engine_run(command: list[str]) -> tuple[float, int, str]:
     stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - started, usage.ru_maxrss, stderr
+    cpu = usage.ru_utime + usage.ru_stime
+    return EngineRun(time.perf_counter() - started, usage.ru_maxrss, cpu, stderr)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scale(sizes: list[str]) -> None:
@@ -181,18 +196,24 @@ def scale(sizes: list[str]) -> None:
                 engine = [sys.executable, "-S", "-m", "components.retention"]
                 engine += ["--registry", registry.url, "--policy", str(workdir / "policy.json")]
                 engine += ["--plan-file", str(workdir / "plan.json"), "--apply"]
-                elapsed, rss, stderr = engine_run(engine)
+                assert registry.process is not None
+                idle = cpu_seconds(registry.process.pid)
+                run = engine_run(engine)
+                serving = cpu_seconds(registry.process.pid) - idle
                 left = [len(tags_of(registry, f"bench/app-{r:04d}")) for r in (0, repositories - 1)]
             finally:
                 registry.stop()
         total = repositories * tags
-        requests = requests_of(stderr, r"(\d+) requests")
+        requests = requests_of(run.stderr, r"(\d+) requests")
         print(f"{repositories} repositories x {tags} tags = {total} tags, keep_last {KEEP_LAST}:")
         print(f"  seeded on disk in {seeded:.1f} s")
-        print(f"  apply: {elapsed:.1f} s wall, peak RSS {rss / 1024:.0f} MiB")
+        print(
+            f"  apply: {run.seconds:.1f} s wall, engine peak RSS {run.peak_rss_kib / 1024:.0f} MiB"
+        )
+        print(f"  CPU: engine {run.cpu_seconds:.1f} s, registry {serving:.1f} s")
         print(f"  {requests} requests = {requests / total:.2f} per tag")
         print(f"  tags left in the first and last repository: {left}")
-        print(f"  summary: {stderr.strip().splitlines()[-1]}")
+        print(f"  summary: {run.stderr.strip().splitlines()[-1]}", flush=True)
 
 
 def main() -> None:
