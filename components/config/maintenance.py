@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from components.config.types import (
     CronSchedule,
@@ -13,7 +14,7 @@ from components.config.types import (
     Section,
     UserName,
 )
-from components.retention.policy import PolicyError, parse_policy
+from components.retention.policy import PolicyError, TagPattern, glob_regex, parse_policy
 
 
 class GcConfig(Section):
@@ -40,7 +41,10 @@ class GcConfig(Section):
 class RetentionRule(Section):
     """One retention rule; the first rule whose `repositories` glob matches a repository wins."""
 
-    repositories: list[RepositoryGlob] = Field(description="Repository globs, e.g. `team/*`.")
+    repositories: list[RepositoryGlob] = Field(
+        description="Repository globs as in Harbor: `team/*` is `team/app` only, `team/**` also "
+        "`team/x/y`, `**` every repository."
+    )
     keep_last: int | None = Field(None, ge=0, description="Keep the newest N tags by created time.")
     max_age_days: int | None = Field(None, ge=0, description="Keep tags younger than this.")
     protected: list[str] = Field(
@@ -49,6 +53,21 @@ class RetentionRule(Section):
     default_protected: bool = Field(
         True, description="Also protect latest, stable, prod, staging and vX.Y.Z tags."
     )
+
+    @field_validator("repositories")
+    @classmethod
+    def _globs_parse(cls, globs: list[str]) -> list[str]:
+        for glob in globs:
+            _engine_check(glob_regex, glob)
+        return globs
+
+    @field_validator("protected")
+    @classmethod
+    def _patterns_parse(cls, patterns: list[str]) -> list[str]:
+        # Named at the field: the message says which pattern and why (an unbounded regex).
+        for pattern in patterns:
+            _engine_check(TagPattern.parse, pattern)
+        return patterns
 
     @model_validator(mode="after")
     def _the_engine_accepts_it(self) -> RetentionRule:
@@ -59,6 +78,13 @@ class RetentionRule(Section):
         except PolicyError as err:
             raise ValueError(str(err).removeprefix("rule 0: ")) from None
         return self
+
+
+def _engine_check(parse: Callable[[str], object], text: str) -> None:
+    try:
+        parse(text)
+    except PolicyError as err:
+        raise ValueError(str(err)) from None
 
 
 class RetentionConfig(Section):

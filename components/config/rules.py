@@ -598,7 +598,7 @@ def _retention_problems(cfg: RegstackConfig) -> list[Problem]:
         (
             not retention.rules,
             "retention.rules",
-            "retention is enabled but has no rule: add {repositories: ['*'], keep_last: 10}",
+            "retention is enabled but has no rule: add {repositories: ['**'], keep_last: 10}",
         ),
         (
             cfg.gc.enabled and retention.schedule == cfg.gc.schedule,

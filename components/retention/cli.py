@@ -9,13 +9,13 @@ The password comes from `--password-file` or `$REGSTACK_REGISTRY_PASSWORD`, neve
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
 from .engine import Engine, Outcome
@@ -30,7 +30,7 @@ from .metrics import serve_metrics, write_metrics
 from .plan import InUse
 from .policy import PolicyError, load_policy
 from .registry import Registry
-from .report import counts, render_plan, summary_line
+from .report import PlanWriter, Totals
 
 PASSWORD_ENV = "REGSTACK_REGISTRY_PASSWORD"
 
@@ -124,40 +124,62 @@ def main(argv: list[str] | None = None) -> int:
             max_pages=args.max_pages,
         )
         in_use = _in_use(args, client)
-        engine = Engine(registry, policy, in_use=in_use, concurrency=args.concurrency)
-        outcomes = engine.plan()
     except (OSError, ValueError, HttpError) as err:
         print(f"retention: cannot plan: {err}", file=sys.stderr)
         return 1
-    for outcome in outcomes:
-        if outcome.plan is None:
-            print(f"retention: skipped {outcome.repository}: {outcome.error}", file=sys.stderr)
+    engine = Engine(registry, policy, in_use=in_use, concurrency=args.concurrency)
+    totals = Totals(applied=args.apply)
+    with _plan_output(args.plan_file) as out:
+        writer = PlanWriter(out, registry=args.registry, applied=args.apply, now=engine.now)
 
-    if args.apply:
-        engine.apply(outcomes)
-        for outcome in outcomes:
-            for digest, why in outcome.spared.items():
-                print(f"retention: {outcome.repository}: kept {digest}: {why}", file=sys.stderr)
-            if outcome.plan is not None and outcome.error is not None:
-                print(f"retention: {outcome.repository}: {outcome.error}", file=sys.stderr)
+        def report(outcome: Outcome) -> None:
+            _log(outcome)
+            writer.add(outcome)
+            totals.add(outcome)
 
-    _publish(args, outcomes, engine.now)
-    total = counts(outcomes, applied=args.apply)
+        try:
+            engine.run(apply=args.apply, report=report)
+        except (OSError, ValueError, HttpError) as err:
+            # The catalog itself could not be read (or stopped being readable).
+            print(f"retention: cannot plan: {err}", file=sys.stderr)
+            return 1
+        finally:
+            writer.close()
+
     requests = sum(http.requests.values())
-    print(summary_line(outcomes, applied=args.apply, requests=requests), file=sys.stderr)
-    succeeded = total["skipped"] == 0 and total["failed"] == 0
+    print(totals.summary_line(requests=requests), file=sys.stderr)
+    succeeded = totals.count["skipped"] == 0 and totals.count["failed"] == 0
     if args.metrics_file:
         write_metrics(
             args.metrics_file,
-            images=_images_left(outcomes, applied=args.apply),
-            deleted=total["digests"] if args.apply else 0,
-            skipped=total["skipped"],
+            images=totals.images_left,
+            deleted=totals.count["digests"] if args.apply else 0,
+            skipped=totals.count["skipped"],
             succeeded=succeeded,
             now=time.time(),
         )
         if args.metrics_port:
             serve_metrics(args.metrics_file, args.metrics_port, args.metrics_linger)
     return 0 if succeeded else 1
+
+
+def _log(outcome: Outcome) -> None:
+    if outcome.plan is None:
+        print(f"retention: skipped {outcome.repository}: {outcome.error}", file=sys.stderr)
+        return
+    for digest, why in outcome.spared.items():
+        print(f"retention: {outcome.repository}: kept {digest}: {why}", file=sys.stderr)
+    if outcome.error is not None:
+        print(f"retention: {outcome.repository}: {outcome.error}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _plan_output(path: str | None) -> Iterator[TextIO]:
+    if not path:
+        yield sys.stdout
+        return
+    with open(path, "w") as out:
+        yield out
 
 
 def _password(path: str | None) -> str | None:
@@ -178,23 +200,3 @@ def _in_use(args: argparse.Namespace, client: Callable[[str | None], HttpClient]
         found = fetch_in_use_from_cluster(http, api, token)
         references = InUse(references.tags | found.tags, references.digests | found.digests)
     return references
-
-
-def _publish(args: argparse.Namespace, outcomes: list[Outcome], now: datetime) -> None:
-    plan = render_plan(outcomes, registry=args.registry, applied=args.apply, now=now)
-    text = json.dumps(plan, indent=2) + "\n"
-    if args.plan_file:
-        Path(args.plan_file).write_text(text)
-    else:
-        sys.stdout.write(text)
-
-
-def _images_left(outcomes: list[Outcome], *, applied: bool) -> dict[str, int]:
-    """Distinct tagged images per repository after the run (skipped ones are unknown)."""
-    left = {}
-    for outcome in outcomes:
-        if outcome.plan is None:
-            continue
-        gone = set(outcome.deleted) if applied else set()
-        left[outcome.repository] = len({d.image.digest for d in outcome.plan.decisions} - gone)
-    return left

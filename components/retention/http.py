@@ -13,9 +13,11 @@ a limit per request, so a pusher cannot make the job read a 300 MiB "config" int
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
+import socket
 import ssl
 import threading
 import time
@@ -23,6 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
@@ -94,12 +97,70 @@ def ssl_context(ca_file: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
+class _Watch:
+    """One connection of a request and the deadline of that request."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+        with contextlib.suppress(OSError):
+            # A read blocked on this socket returns at once; the request fails.
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """Ends requests still running at their deadline.
+
+    A socket timeout bounds each read, not the request: a registry (or a proxy) trickling a
+    byte every few seconds would hold one request, and the job, for ever.  One thread
+    watches the connections in flight (at most one per worker thread) and shuts down those
+    past their request's deadline.  Deadlines only grow (one timeout for every request), so
+    the thread needs waking only when it has nothing to watch.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._watched: set[_Watch] = set()
+        self._idle = True
+        self._thread: threading.Thread | None = None
+
+    def watch(self, sock: socket.socket, deadline: float) -> _Watch:
+        watch = _Watch(sock, deadline)
+        with self._cond:
+            self._watched.add(watch)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="deadlines", daemon=True)
+                self._thread.start()
+            if self._idle:
+                self._cond.notify()
+        return watch
+
+    def release(self, watch: _Watch) -> None:
+        with self._cond:
+            self._watched.discard(watch)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for watch in [w for w in self._watched if w.deadline <= now]:
+                    watch.expire()
+                    self._watched.discard(watch)
+                nearest = min((w.deadline for w in self._watched), default=None)
+                self._idle = nearest is None
+                self._cond.wait(None if nearest is None else nearest - now)
+
+
 class HttpClient:
     def __init__(
         self,
         *,
         context: ssl.SSLContext,
-        timeout: float = 30.0,
+        timeout: float = 30.0,  # per request, whole: connect, headers and body
         retries: int = 4,
         backoff: float = 0.5,
     ) -> None:
@@ -108,10 +169,15 @@ class HttpClient:
         self.backoff = backoff
         self.requests: Counter[str] = Counter()
         self._count_lock = threading.Lock()
-        # A redirect-following opener with our TLS context; urllib keeps no per-request
-        # state in it, so threads share it.
+        self._watchdog = _Watchdog()
+        self._current = threading.local()  # this thread's request: deadline, connections
+        # A redirect-following opener with our TLS context, whose connections are watched
+        # for their request's deadline; urllib keeps no per-request state in it, so threads
+        # share it.
         self._opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=context), _CredentialSafeRedirects()
+            _WatchedHttp(self._arm),
+            _WatchedHttps(self._arm, context=context),
+            _CredentialSafeRedirects(),
         )
 
     def send(
@@ -147,20 +213,44 @@ class HttpClient:
         with self._count_lock:
             self.requests[kind] += 1
         request = urllib.request.Request(url, method=method, headers=headers)
+        self._current.deadline = time.monotonic() + self.timeout
+        self._current.watches = []
         try:
-            with self._opener.open(request, timeout=self.timeout) as answer:
-                return Response(answer.status, answer.headers, _read(answer, url, limit))
-        except urllib.error.HTTPError as err:
-            with err:
-                return Response(err.code, err.headers, _read(err, url, limit))
+            try:
+                with self._opener.open(request, timeout=self.timeout) as answer:
+                    response = Response(
+                        answer.status, answer.headers, _read(answer, url, limit, method)
+                    )
+            except urllib.error.HTTPError as err:
+                with err:
+                    response = Response(err.code, err.headers, _read(err, url, limit, method))
+            # A body cut short by the deadline reads as a short body, not as an error.
+            self._check_deadline(None)
+            return response
+        except _Transient as err:
+            self._check_deadline(err)  # the deadline is why the body was cut short
+            raise
         except urllib.error.URLError as err:
+            self._check_deadline(err)
             # A certificate the CA does not vouch for will not get better by retrying.
             if isinstance(err.reason, ssl.SSLCertVerificationError):
                 raise HttpError(f"{method} {url}: TLS verification failed: {err.reason}") from err
             raise _Transient(f"{err.reason}") from err
         except (OSError, http.client.HTTPException) as err:
+            self._check_deadline(err)
             # Timeouts, resets and truncated bodies surface here once the status is read.
             raise _Transient(f"{type(err).__name__}: {err}") from err
+        finally:
+            for watch in self._current.watches:
+                self._watchdog.release(watch)
+
+    def _arm(self, sock: socket.socket) -> None:
+        """Watch a connection just opened for the current request's deadline."""
+        self._current.watches.append(self._watchdog.watch(sock, self._current.deadline))
+
+    def _check_deadline(self, err: Exception | None) -> None:
+        if any(watch.expired for watch in self._current.watches):
+            raise _Transient(f"no complete answer within {self.timeout:g} s") from err
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after is not None and retry_after.isdigit():
@@ -169,15 +259,51 @@ class HttpClient:
         return self.backoff * (2**attempt) * (0.5 + random.random() / 2)
 
 
-def _read(answer: Any, url: str, limit: int) -> bytes:
+def _read(answer: Any, url: str, limit: int, method: str) -> bytes:
     declared = answer.headers.get("Content-Length") or ""
     if declared.isdigit() and int(declared) > limit:
         raise ResponseTooLarge(f"{url}: body of {declared} bytes is over the {limit}-byte limit")
     body: bytes = answer.read(limit + 1)
     if len(body) > limit:
         raise ResponseTooLarge(f"{url}: body is over the {limit}-byte limit")
+    # A HEAD answer declares the length of the body it does not send.
+    if method != "HEAD" and declared.isdigit() and len(body) < int(declared):
+        raise _Transient(f"{url}: body cut short ({len(body)} of {declared} bytes)")
     return body
 
 
 class _Transient(Exception):
     """A connection-level failure worth retrying."""
+
+
+Arm = Callable[[socket.socket], None]
+
+
+def _armed(base: type[http.client.HTTPConnection], arm: Arm) -> type[http.client.HTTPConnection]:
+    """`base` whose socket, once connected, is handed to `arm` (the deadline watch)."""
+
+    class Connection(base):  # type: ignore[valid-type,misc]
+        def connect(self) -> None:
+            super().connect()
+            arm(self.sock)
+
+    return Connection
+
+
+class _WatchedHttp(urllib.request.HTTPHandler):
+    def __init__(self, arm: Arm) -> None:
+        super().__init__()
+        self._connection = _armed(http.client.HTTPConnection, arm)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+
+class _WatchedHttps(urllib.request.HTTPSHandler):
+    def __init__(self, arm: Arm, *, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self._connection = _armed(http.client.HTTPSConnection, arm)
+        self._tls = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req, context=self._tls)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .policy import Rule
+from .policy import MAX_TAG_LENGTH, Rule
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,11 @@ def plan_repository(
     rule: Rule | None,
     in_use: InUse,
     now: datetime,
+    in_use_needs: Mapping[str, str] | None = None,
 ) -> RepositoryPlan:
+    """Decide every tag of one repository.  `in_use_needs` maps digests that in-use images
+    the tags do not show need (the platforms of an index a pod runs by digest) to that
+    image: they are never deleted, nor are tags pointing at them, whatever else goes."""
     if rule is None:
         untouched = tuple(
             TagDecision(tag, image, True, "no policy rule matches this repository")
@@ -87,14 +91,14 @@ def plan_repository(
 
     subjects = {tag: referred_subject(tag, image) for tag, image in tags.items()}
     ordinary = [image for tag, image in tags.items() if subjects[tag] is None]
-    newest = _newest(ordinary, rule.keep_last or 0)
+    newest = _newest(ordinary, rule.keep_last or 0, now)
     reasons = {
         tag: _pinned(repository, tag, image, rule, in_use)
         if subjects[tag] is not None
         else _keep_reason(repository, tag, image, rule, in_use, newest, now)
         for tag, image in tags.items()
     }
-    doomed = _settle(tags, reasons, subjects)
+    doomed = _settle(tags, reasons, subjects, in_use_needs or {})
     decisions = [
         TagDecision(tag, image, False, _delete_reason(rule, subjects[tag]), subjects[tag])
         if reasons[tag] is None
@@ -122,7 +126,10 @@ def referred_subject(tag: str, image: Image) -> str | None:
 
 
 def _settle(
-    tags: Mapping[str, Image], reasons: dict[str, str | None], subjects: dict[str, str | None]
+    tags: Mapping[str, Image],
+    reasons: dict[str, str | None],
+    subjects: dict[str, str | None],
+    in_use_needs: Mapping[str, str],
 ) -> set[str]:
     """Keep every referrer whose image survives; return the digests that go (tagged or not).
 
@@ -130,7 +137,7 @@ def _settle(
     and only ever shrinks what is deleted, so this runs until nothing changes.
     """
     while True:
-        needed = _needed_digests(tags, reasons)
+        needed = _needed_digests(tags, reasons, in_use_needs)
         doomed = {i.digest for t, i in tags.items() if reasons[t] is None}
         doomed |= {c for t, i in tags.items() if reasons[t] is None for c in i.children}
         doomed -= needed.keys()
@@ -144,14 +151,17 @@ def _settle(
         reasons.update(kept)
 
 
-def _needed_digests(tags: Mapping[str, Image], reasons: dict[str, str | None]) -> dict[str, str]:
-    """Every digest a kept tag needs, mapped to who needs it; keeps tags on those digests.
+def _needed_digests(
+    tags: Mapping[str, Image], reasons: dict[str, str | None], in_use_needs: Mapping[str, str]
+) -> dict[str, str]:
+    """Every digest a kept tag or an in-use image needs, mapped to who needs it; keeps tags
+    on those digests.
 
     Keeping a tag can make another one needed (its digest is a platform of a kept index,
     and that platform is itself an index), so this runs until nothing changes.  `reasons`
     is updated in place for the tags kept that way.
     """
-    needed: dict[str, str] = {}
+    needed = {digest: f"in-use {user}" for digest, user in in_use_needs.items()}
     changed = True
     while changed:
         changed = False
@@ -170,15 +180,22 @@ def _needed_digests(tags: Mapping[str, Image], reasons: dict[str, str | None]) -
     return needed
 
 
-def _newest(images: Iterable[Image], count: int) -> dict[str, str]:
+def _newest(images: Iterable[Image], count: int, now: datetime) -> dict[str, str]:
     """The digests of the `count` newest dated images, each with the reason it is kept.
+
+    A time in the future (a builder's clock ahead) is no date: ranked, it would hold a slot
+    for ever and push out the image really built last.
 
     Images whose times tie at the boundary are ordered by push time when the registry gives
     one for each of them; otherwise all of them are kept.  A digest is no order at all:
     breaking ties by it deleted the newest of five reproducible builds.
     """
     dated = sorted(
-        ((i.created, i) for i in {i.digest: i for i in images}.values() if i.created is not None),
+        (
+            (created, i)
+            for i in {i.digest: i for i in images}.values()
+            if (created := _known_created(i, now)) is not None
+        ),
         key=lambda pair: pair[0],
         reverse=True,
     )
@@ -201,8 +218,16 @@ def _newest(images: Iterable[Image], count: int) -> dict[str, str]:
     return {**chosen, **{i.digest: newest for i in tied if i.pushed and i.pushed >= last}}
 
 
+def _known_created(image: Image, now: datetime) -> datetime | None:
+    """The image's creation time, unless it is unknown or in the future."""
+    return image.created if image.created is not None and image.created <= now else None
+
+
 def _pinned(repository: str, tag: str, image: Image, rule: Rule, in_use: InUse) -> str | None:
     """Why a tag is kept whatever its age or its image: protection or a Pod using it."""
+    if len(tag) > MAX_TAG_LENGTH:
+        # No OCI registry holds such a tag; patterns are never run on it (their time).
+        return f"longer than {MAX_TAG_LENGTH} characters: not an OCI tag"
     pattern = rule.protecting_pattern(tag)
     if pattern is not None:
         return f"protected by pattern {pattern!r}"
@@ -223,11 +248,12 @@ def _keep_reason(
     pinned = _pinned(repository, tag, image, rule, in_use)
     if pinned is not None:
         return pinned
-    if image.created is None:
-        return "creation time unknown (missing, unparsable or before 1981)"
+    created = _known_created(image, now)
+    if created is None:
+        return "creation time unknown (missing, unparsable, before 1981 or in the future)"
     if image.digest in newest:
         return newest[image.digest]
-    if rule.max_age_days is not None and now - image.created < timedelta(days=rule.max_age_days):
+    if rule.max_age_days is not None and now - created < timedelta(days=rule.max_age_days):
         return f"younger than {rule.max_age_days:g} days"
     return None
 

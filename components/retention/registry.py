@@ -165,8 +165,17 @@ class Registry:
     # --- manifests and blobs -------------------------------------------------------
 
     def manifest(self, repository: str, reference: str) -> Manifest:
+        found = self.find_manifest(repository, reference)
+        if found is None:
+            raise UnexpectedResponse(f"{self.url}/v2/{repository}/manifests/{reference}: HTTP 404")
+        return found
+
+    def find_manifest(self, repository: str, reference: str) -> Manifest | None:
+        """The manifest, or None when this repository does not have it (HTTP 404)."""
         url = f"{self.url}/v2/{repository}/manifests/{reference}"
         response = self._get(url, kind="manifest", accept=ACCEPT)
+        if response.status == 404:
+            return None
         if response.status != 200:
             raise UnexpectedResponse(f"{url}: HTTP {response.status} {_excerpt(response)}")
         media_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()

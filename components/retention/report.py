@@ -1,23 +1,36 @@
-"""The JSON plan (what was decided and why, and what was done) and the summary line."""
+"""The JSON plan (what was decided and why, and what was done), written one repository at
+a time as the engine finishes it, and the running totals behind the summary line."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 from .engine import Outcome
 
 
-def render_plan(
-    outcomes: list[Outcome], *, registry: str, applied: bool, now: datetime
-) -> dict[str, Any]:
-    return {
-        "registry": registry,
-        "mode": "apply" if applied else "dry-run",
-        "generated_at": now.isoformat(),
-        "repositories": [_repository(o) for o in sorted(outcomes, key=lambda o: o.repository)],
-    }
+class PlanWriter:
+    """Streams `{"registry", "mode", "generated_at", "repositories": [...]}`: nothing of a
+    repository is held once its entry is written."""
+
+    def __init__(self, out: TextIO, *, registry: str, applied: bool, now: datetime) -> None:
+        self.out = out
+        self.first = True
+        header = {
+            "registry": registry,
+            "mode": "apply" if applied else "dry-run",
+            "generated_at": now.isoformat(),
+        }
+        out.write(json.dumps(header)[:-1] + ', "repositories": [\n')
+
+    def add(self, outcome: Outcome) -> None:
+        self.out.write(("" if self.first else ",\n") + json.dumps(_repository(outcome)))
+        self.first = False
+
+    def close(self) -> None:
+        self.out.write("\n]}\n")
 
 
 def _repository(outcome: Outcome) -> dict[str, Any]:
@@ -44,33 +57,42 @@ def _repository(outcome: Outcome) -> dict[str, Any]:
     return entry
 
 
-def counts(outcomes: list[Outcome], *, applied: bool) -> Counter[str]:
+class Totals:
     """Tags kept and deleted (planned, or really deleted when applying), digests, skips,
-    and digests spared by the re-check before deleting."""
-    total: Counter[str] = Counter(repositories=len(outcomes))
-    for outcome in outcomes:
+    digests spared by the re-check before deleting, and the distinct tagged images left
+    per repository (skipped ones are unknown)."""
+
+    def __init__(self, *, applied: bool) -> None:
+        self.applied = applied
+        self.count: Counter[str] = Counter()
+        self.images_left: dict[str, int] = {}
+
+    def add(self, outcome: Outcome) -> None:
+        self.count["repositories"] += 1
         if outcome.plan is None:
-            total["skipped"] += 1
-            continue
-        gone = set(outcome.deleted if applied else outcome.plan.delete_digests)
-        total["kept"] += len(outcome.plan.kept)
-        total["deleted"] += sum(d.image.digest in gone for d in outcome.plan.deleted)
-        total["digests"] += len(gone)
-        total["spared"] += len(outcome.spared)
-        total["failed"] += outcome.error is not None
-    return total
+            self.count["skipped"] += 1
+            return
+        gone = set(outcome.deleted if self.applied else outcome.plan.delete_digests)
+        self.count["kept"] += len(outcome.plan.kept)
+        self.count["deleted"] += sum(d.image.digest in gone for d in outcome.plan.deleted)
+        self.count["digests"] += len(gone)
+        self.count["spared"] += len(outcome.spared)
+        self.count["failed"] += outcome.error is not None
+        removed = set(outcome.deleted) if self.applied else set()
+        images = {d.image.digest for d in outcome.plan.decisions} - removed
+        self.images_left[outcome.repository] = len(images)
 
-
-def summary_line(outcomes: list[Outcome], *, applied: bool, requests: int) -> str:
-    c = counts(outcomes, applied=applied)
-    line = (
-        f"retention: {c['repositories']} repositories, {c['kept']} kept, {c['deleted']} deleted, "
-        f"{c['skipped']} skipped, {c['digests']} digests, {requests} requests"
-    )
-    if not applied:
-        return line + " (dry run: nothing was deleted; pass --apply to delete)"
-    if c["spared"]:
-        line += f", {c['spared']} spared (tags changed since planning)"
-    if c["failed"]:
-        return line + f" (stopped: {c['failed']} repositories not fully cleaned)"
-    return line
+    def summary_line(self, *, requests: int) -> str:
+        c = self.count
+        line = (
+            f"retention: {c['repositories']} repositories, {c['kept']} kept, "
+            f"{c['deleted']} deleted, {c['skipped']} skipped, {c['digests']} digests, "
+            f"{requests} requests"
+        )
+        if not self.applied:
+            return line + " (dry run: nothing was deleted; pass --apply to delete)"
+        if c["spared"]:
+            line += f", {c['spared']} spared (tags changed since planning)"
+        if c["failed"]:
+            return line + f" (stopped: {c['failed']} repositories not fully cleaned)"
+        return line

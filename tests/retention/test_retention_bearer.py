@@ -33,7 +33,7 @@ pytestmark = pytest.mark.servers
 
 SERVICE, ISSUER = "regstack", "regstack-test-issuer"
 USER, PASSWORD = "ops", "s3cret"
-POLICY = {"rules": [{"repositories": "*", "keep_last": 1}]}
+POLICY = {"rules": [{"repositories": "**", "keep_last": 1}]}
 
 
 def _b64url(data: bytes) -> str:
@@ -118,7 +118,7 @@ def test_bearer_tokens_from_the_challenged_realm_let_the_engine_plan_and_delete(
     token_setup: TokenSetup, run_engine: RunEngine, tmp_path: Path
 ) -> None:
     registry = token_setup.registry
-    push_image(registry, "team/app", "new", "2099-01-01T00:00:00Z")
+    push_image(registry, "team/app", "new", "2025-01-01T00:00:00Z")
     push_image(registry, "team/app", "old", "2020-01-01T00:00:00Z")
     (tmp_path / "password").write_text(PASSWORD)
     token_setup.tokens.scopes.clear()
@@ -142,7 +142,7 @@ def test_bearer_tokens_from_the_challenged_realm_let_the_engine_plan_and_delete(
 def test_credentials_the_token_service_refuses_fail_cleanly_and_delete_nothing(
     token_setup: TokenSetup, run_engine: RunEngine, tmp_path: Path
 ) -> None:
-    push_image(token_setup.registry, "team/app", "new", "2099-01-01T00:00:00Z")
+    push_image(token_setup.registry, "team/app", "new", "2025-01-01T00:00:00Z")
     push_image(token_setup.registry, "team/app", "old", "2020-01-01T00:00:00Z")
     (tmp_path / "password").write_text("wrong")
 

@@ -163,7 +163,7 @@ def test_images_running_in_the_cluster_are_kept_by_an_applying_run(
 
     run = run_engine(
         registry.url,
-        {"rules": [{"repositories": "*", "max_age_days": 1}]},
+        {"rules": [{"repositories": "**", "max_age_days": 1}]},
         "--apply",
         *cluster,
         *account,

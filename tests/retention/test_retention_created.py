@@ -35,12 +35,12 @@ def test_reproducible_builds_dated_1970_are_all_kept(
 ) -> None:
     push_builds(registry, EPOCH)
 
-    run = run_engine(registry.url, {"rules": [{"repositories": "*", **limit}]}, "--apply")
+    run = run_engine(registry.url, {"rules": [{"repositories": "**", **limit}]}, "--apply")
 
     assert run.returncode == 0, run.stderr
     assert tags_of(registry, "team/app") == set(BUILDS)
     assert {t["reason"] for t in run.repository("team/app")["tags"]} == {
-        "creation time unknown (missing, unparsable or before 1981)"
+        "creation time unknown (missing, unparsable, before 1981 or in the future)"
     }
 
 
@@ -52,7 +52,7 @@ def test_an_image_dated_year_one_is_kept_and_the_run_goes_on(
     push_image(registry, "team/app", "old", "2020-01-01T00:00:00Z")
 
     run = run_engine(
-        registry.url, {"rules": [{"repositories": "*", "max_age_days": 30}]}, "--apply"
+        registry.url, {"rules": [{"repositories": "**", "max_age_days": 30}]}, "--apply"
     )
 
     assert run.returncode == 0, run.stderr
@@ -66,7 +66,7 @@ def test_images_tied_at_the_keep_last_boundary_are_all_kept_when_push_order_is_u
     push_builds(registry, "2024-06-01T00:00:00Z")  # SOURCE_DATE_EPOCH: one time for all
     push_image(registry, "team/app", "older", "2024-01-01T00:00:00Z")
 
-    run = run_engine(registry.url, {"rules": [{"repositories": "*", "keep_last": 2}]}, "--apply")
+    run = run_engine(registry.url, {"rules": [{"repositories": "**", "keep_last": 2}]}, "--apply")
 
     assert run.returncode == 0, run.stderr
     # Distribution sends no Last-Modified on manifests: it cannot tell which build is newest.
@@ -98,7 +98,7 @@ def test_push_order_breaks_ties_when_the_registry_tells_it(
 ) -> None:
     push_builds(registry, EPOCH.replace("1970", "2024"))
 
-    run = run_engine(push_times.url, {"rules": [{"repositories": "*", "keep_last": 2}]}, "--apply")
+    run = run_engine(push_times.url, {"rules": [{"repositories": "**", "keep_last": 2}]}, "--apply")
 
     assert run.returncode == 0, run.stderr
     assert tags_of(registry, "team/app") == {"build-4", "build-5"}

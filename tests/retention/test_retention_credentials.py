@@ -24,8 +24,8 @@ from .conftest import RunEngine
 
 USER, PASSWORD = "ops", "s3cret"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-POLICY = {"rules": [{"repositories": "*", "keep_last": 1}]}
-CONFIG = json.dumps({"created": "2099-01-01T00:00:00Z"}).encode()
+POLICY = {"rules": [{"repositories": "**", "keep_last": 1}]}
+CONFIG = json.dumps({"created": "2025-01-01T00:00:00Z"}).encode()
 CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG).hexdigest()
 MANIFEST = json.dumps(
     {

@@ -24,8 +24,8 @@ from .conftest import RunEngine
 pytestmark = pytest.mark.servers
 
 OLD = "2020-01-01T00:00:00Z"
-NEW = "2099-01-01T00:00:00Z"
-POLICY = {"rules": [{"repositories": "*", "keep_last": 1}]}
+NEW = "2025-01-01T00:00:00Z"
+POLICY = {"rules": [{"repositories": "**", "keep_last": 1}]}
 FAST = ("--retries", "1", "--backoff", "0.01")
 
 

@@ -51,10 +51,24 @@ def test_a_tag_sharing_a_digest_with_a_kept_tag_is_kept() -> None:
     assert plan.delete_digests == ()
 
 
+UNKNOWN = "creation time unknown (missing, unparsable, before 1981 or in the future)"
+
+
 def test_images_of_unknown_age_are_kept() -> None:
     plan = plan_repository("r", {"x": Image("sha256:1", None)}, rule(max_age_days=1), InUse(), NOW)
     assert plan.decisions[0].keep
-    assert plan.decisions[0].reason == "creation time unknown (missing, unparsable or before 1981)"
+    assert plan.decisions[0].reason == UNKNOWN
+
+
+def test_an_image_created_in_the_future_is_of_unknown_age_and_holds_no_keep_last_slot() -> None:
+    tags = {
+        "skewed": Image("sha256:1", NOW + timedelta(days=3650)),  # a builder's clock ahead
+        "new": Image("sha256:2", days_ago(1)),
+        "old": Image("sha256:3", days_ago(400)),
+    }
+    plan = plan_repository("r", tags, rule(keep_last=1), InUse(), NOW)
+    assert actions(plan) == {"skewed": True, "new": True, "old": False}
+    assert {d.tag: d.reason for d in plan.decisions}["skewed"] == UNKNOWN
 
 
 def test_images_tied_at_the_keep_last_boundary_are_all_kept_without_push_times() -> None:

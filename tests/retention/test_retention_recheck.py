@@ -30,8 +30,8 @@ from .conftest import RunEngine
 pytestmark = pytest.mark.servers
 
 OLD = "2020-01-01T00:00:00Z"
-NEW = "2099-01-01T00:00:00Z"
-KEEP_ONE = {"rules": [{"repositories": "*", "keep_last": 1}]}
+NEW = "2025-01-01T00:00:00Z"
+KEEP_ONE = {"rules": [{"repositories": "**", "keep_last": 1}]}
 
 
 @pytest.fixture
@@ -83,6 +83,36 @@ def test_a_tag_pointed_at_a_planned_digest_after_planning_saves_it(
         old: f"tag {tag!r} appeared or moved since planning"
     }
     assert "1 spared (tags changed since planning)" in run.stderr
+
+
+def test_a_tag_pushed_while_deleting_saves_the_digest_it_points_to(
+    registry: RegistryServer, run_engine: RunEngine
+) -> None:
+    push_image(registry, "team/app", "new", NEW)
+    doomed = {push_image(registry, "team/app", name, OLD): name for name in ("old-1", "old-2")}
+    pushed: list[str] = []
+
+    def at_the_first_delete(method: str, path: str, n: int) -> str:
+        # After the re-check, while the first of the two planned digests is being deleted,
+        # a pusher tags the other one.
+        if method == "DELETE" and not pushed:
+            other = next(digest for digest in doomed if digest not in path)
+            add_tag(registry, "team/app", doomed[other], "hotfix")
+            pushed.append(other)
+        return "pass"
+
+    proxy = FaultProxy(registry, at_the_first_delete)
+    try:
+        run = run_engine(proxy.url, KEEP_ONE, "--apply", "--concurrency", "1")
+    finally:
+        proxy.stop()
+
+    assert run.returncode == 0, run.stderr
+    assert digest_of(registry, "team/app", "hotfix") == pushed[0]
+    assert tags_of(registry, "team/app") == {"new", "hotfix", doomed[pushed[0]]}
+    assert run.repository("team/app")["spared_digests"] == {
+        pushed[0]: "tag 'hotfix' appeared or moved since planning"
+    }
 
 
 def test_an_index_rebuilt_after_planning_keeps_the_platform_manifests_it_shares(

@@ -30,8 +30,8 @@ from .conftest import RunEngine
 pytestmark = pytest.mark.servers
 
 OLD = "2020-01-01T00:00:00Z"
-NEW = "2099-01-01T00:00:00Z"
-KEEP_ONE = {"rules": [{"repositories": "*", "keep_last": 1}]}
+NEW = "2025-01-01T00:00:00Z"
+KEEP_ONE = {"rules": [{"repositories": "**", "keep_last": 1}]}
 # A referrer whose own config says it is old, as some signing tools write.
 DATED_OLD = {"created": OLD}
 
@@ -104,7 +104,7 @@ def test_a_tagged_artifact_with_a_subject_goes_with_its_image_and_not_by_age(
 def test_referrers_do_not_take_places_among_the_newest_images(
     registry: RegistryServer, run_engine: RunEngine
 ) -> None:
-    push_image(registry, "team/app", "older", "2098-01-01T00:00:00Z")
+    push_image(registry, "team/app", "older", "2024-06-01T00:00:00Z")
     new = push_image(registry, "team/app", "new", NEW)
     # Dated newer than every image: as ordinary tags they would fill keep_last by themselves.
     for suffix in (".sig", ".att"):
@@ -112,7 +112,7 @@ def test_referrers_do_not_take_places_among_the_newest_images(
             registry, "team/app", None, tag=tag_schema(new, suffix), config={"created": NEW}
         )
 
-    run = run_engine(registry.url, {"rules": [{"repositories": "*", "keep_last": 2}]}, "--apply")
+    run = run_engine(registry.url, {"rules": [{"repositories": "**", "keep_last": 2}]}, "--apply")
 
     assert run.returncode == 0, run.stderr
     assert {"older", "new"} <= tags_of(registry, "team/app")
