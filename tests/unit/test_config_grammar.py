@@ -105,7 +105,7 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
      "retention.rules[0].protected"),
     ("a retention repository glob with an unclosed class",
      {"auth": AUTH, "retention": {"enabled": True, "rules": [{**RULE, "repositories": ["team/[ab"]}]}},
-     "retention.rules[0].repositories"),
+     "retention.rules[0].repositories[0]"),
     ("a node-trust endpoint '..' (a folder above certs.d)",
      at("node_trust.endpoints", [".."]), "node_trust.endpoints[0]"),
     ("a node-trust endpoint with a slash", at("node_trust.endpoints", ["a/../../etc"]), "node_trust.endpoints[0]"),
