@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -182,3 +183,26 @@ def _pid_of_namespace_init(unshare_pid: int) -> int:
             return int(text[0])
         time.sleep(0.05)
     raise AssertionError("unshare started no process")
+
+
+def test_the_window_runs_from_what_its_job_mounts_and_the_standard_library(
+    tmp_path: Path,
+) -> None:
+    """The stock Python image has nothing installed: the ConfigMap's files are all it gets."""
+    rec = platform({})
+    data = rec.named("rs-gc-scripts").inputs["data"]
+    pod = gc_pod({})["template"]["spec"]
+    (code,) = [v for v in pod["volumes"] if v["name"] == "code"]
+    for item in code["configMap"]["items"]:
+        (tmp_path / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / item["path"]).write_text(data[item["key"]])
+    stop = pod["initContainers"][0]
+    env = {e["name"]: e["value"] for e in stop["env"] if "value" in e}
+    (mount,) = [m for m in stop["volumeMounts"] if m["name"] == "code"]
+    assert env["PYTHONPATH"] == mount["mountPath"]
+    # -S: no site-packages, as in the stock image; --help imports every module the steps use.
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "components.jobs.gc_window", "--help"],
+        env={"PYTHONPATH": str(tmp_path)}, cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
