@@ -24,6 +24,7 @@ from .inuse import (
     cluster_api_url,
     fetch_in_use_from_cluster,
     load_in_use_file,
+    merged,
 )
 from .metrics import serve_metrics, write_metrics
 from .plan import InUse
@@ -163,7 +164,7 @@ def _in_use(args: argparse.Namespace, client: Callable[[str | None], HttpClient]
         http = client(str(account / "ca.crt"))
         api = args.kubernetes_api or cluster_api_url()
         found = fetch_in_use_from_cluster(http, api, token)
-        references = InUse(references.tags | found.tags, references.digests | found.digests)
+        references = merged(references, found)
     return references
 
 

@@ -209,13 +209,7 @@ class Registry:
 
     def delete_tag(self, repository: str, tag: str) -> bool:
         """Remove a tag, not the manifest it points to (Distribution 3.x); False when gone."""
-        url = f"{self.url}/v2/{repository}/manifests/{tag}"
-        response = self._authorized("DELETE", url, kind="untag", headers={})
-        if response.status in (200, 202):
-            return True
-        if response.status == 404:
-            return False
-        raise RegistryError(f"DELETE {url}: HTTP {response.status} {_excerpt(response)}")
+        return self._delete(repository, tag, kind="untag")
 
     def head_digest(self, repository: str, tag: str) -> str | None:
         """The digest a tag points to now; None when the tag is gone."""
@@ -234,8 +228,11 @@ class Registry:
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete by digest; False when it was already gone, which is just as good."""
-        url = f"{self.url}/v2/{repository}/manifests/{digest}"
-        response = self._authorized("DELETE", url, kind="delete", headers={})
+        return self._delete(repository, digest, kind="delete")
+
+    def _delete(self, repository: str, reference: str, *, kind: str) -> bool:
+        url = f"{self.url}/v2/{repository}/manifests/{reference}"
+        response = self._authorized("DELETE", url, kind=kind, headers={})
         if response.status in (200, 202):
             return True
         if response.status == 404:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -27,14 +26,6 @@ from devkit.oci_registry import Answer, StubServer
 from devkit.registry import RunningRegistry
 
 pytestmark = pytest.mark.servers
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[RunningRegistry]:
-    running = sim.start_on_a_volume(tmp_path / "rw")
-    yield running
-    if running.process.poll() is None:
-        running.stop()
 
 
 def client(registry: RunningRegistry) -> Registry:
