@@ -109,6 +109,12 @@ class Termination:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._handle)
 
+    def uninstall(self) -> None:
+        """Back to the default (a caller of main() in-process gets its own signals back)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self.received = False
+
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         print("SIGTERM: the pod is going; reopening the registry", file=sys.stderr)
         first = not self.received
@@ -585,6 +591,8 @@ def main(argv: list[str] | None = None, api: Api | None = None) -> int:
     except (OSError, KeyError, ValueError, HttpError) as err:
         print(f"gc-window {args.action} failed: {err}", file=sys.stderr)
         return 1
+    finally:
+        TERMINATION.uninstall()
 
 
 if __name__ == "__main__":
