@@ -9,6 +9,7 @@ itself), set their status through the status subresource, and replace pods as a 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shlex
@@ -31,6 +32,8 @@ from engine import Engine
 
 from components.jobs import gc_window
 from components.kube import REGISTRY_SELECTOR as SELECTOR
+from components.retention.http import HttpClient, ssl_context
+from components.retention.inuse import InventoryError, fetch_in_use_from_cluster
 from devkit.manifests import manifests
 from devkit.pulumi_mocks import platform
 
@@ -472,3 +475,60 @@ def test_a_manual_run_takes_over_the_lease_of_a_gc_pod_that_no_longer_exists(
     (w.shared / "gc-exit").write_text("0\n")
     assert w.run("restore", "manual") == 0
     assert w.replicas() == 3, "the dead run's record brings back the original count"
+
+
+# --- the in-use inventory with the rendered RBAC ------------------------------------------------
+
+
+@contextlib.contextmanager
+def in_use_reader(w: Window) -> Iterator[None]:
+    """The rendered ClusterRole and ClusterRoleBinding of GC's in-use reader, for this
+    namespace's account (Pulumi names them; here the namespace does), while the block runs."""
+    objects = [o for o in manifests(platform({})) if o["kind"].startswith("ClusterRole")
+               and o["metadata"]["labels"]["app.kubernetes.io/name"] == "registry-gc"]  # fmt: skip
+    role = next(copy.deepcopy(o) for o in objects if o["kind"] == "ClusterRole")
+    binding = next(copy.deepcopy(o) for o in objects if o["kind"] == "ClusterRoleBinding")
+    role["metadata"]["name"] = binding["metadata"]["name"] = w.namespace
+    binding["roleRef"]["name"] = w.namespace
+    binding["subjects"][0]["namespace"] = w.namespace
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    w.admin("POST", f"{rbac}/clusterroles", role)
+    w.admin("POST", f"{rbac}/clusterrolebindings", binding)
+    try:
+        yield
+    finally:  # cluster-wide: deleting the namespace would not remove them
+        w.admin("DELETE", f"{rbac}/clusterrolebindings/{w.namespace}")
+        w.admin("DELETE", f"{rbac}/clusterroles/{w.namespace}")
+
+
+def attempt(action: Callable[[], Any]) -> Any:
+    """What `action` returns, or the InventoryError it raises."""
+    try:
+        return action()
+    except InventoryError as err:
+        return err
+
+
+def inventory_as(w: Window) -> Any:
+    http = HttpClient(context=ssl_context(str(w.engine.cluster.ca)), retries=0)
+    return fetch_in_use_from_cluster(http, w.api_base, w.token)
+
+
+def test_the_rendered_in_use_reader_sees_a_cronjob_between_runs(stopping: Window) -> None:
+    w = stopping
+    digest = "sha256:" + "c" * 64
+    w.admin("POST", f"/apis/batch/v1/namespaces/{w.namespace}/cronjobs", {
+        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"},
+        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "job", "image": f"team/nightly@{digest}"}]}}}}},
+    })  # fmt: skip
+    with in_use_reader(w):
+        # The API server's RBAC cache takes a moment to see a new binding.
+        eventually(lambda: not isinstance(attempt(lambda: inventory_as(w)), InventoryError))
+        assert ("team/nightly", digest) in inventory_as(w).pinned
+
+
+def test_without_the_in_use_reader_the_inventory_fails_closed(stopping: Window) -> None:
+    with pytest.raises(InventoryError, match="HTTP 403"):
+        inventory_as(stopping)
