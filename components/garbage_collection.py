@@ -394,7 +394,7 @@ class GarbageCollection(pulumi.ComponentResource):
         URL, credentials and CA, and the in-use files of other clusters (kube.IN_USE)."""
         protection = args.protection
         assert protection is not None
-        depends.append(kube.in_use_reader(name, account, args.namespace, LABELS, child))
+        depends.append(kube.in_use_reader(name, kube.GC, account, args.namespace, child))
         flags = f" --protect-registry={protection.registry_url}"
         flags += f" --protect-in-use-dir={ETC}/in-use"
         mounts = [k8s.core.v1.VolumeMountArgs(name="in-use", mount_path=f"{ETC}/in-use",

@@ -45,19 +45,22 @@ def app_labels(app: str) -> dict[str, str]:
 
 def in_use_reader(
     name: str,
+    app: str,
     account: k8s.core.v1.ServiceAccount,
     namespace: pulumi.Input[str],
-    labels: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> k8s.rbac.v1.ClusterRoleBinding:
     """`list`, cluster-wide and nothing else, on the kinds the in-use inventory reads (Pods and
-    every kind with a pod template): all GC and retention need to see what is in use."""
+    every kind with a pod template): all GC and retention need to see what is in use. Named
+    `<app>-in-use-reader-<namespace>`: cluster-wide names, one platform per namespace."""
+    labels = app_labels(app)
+    object_name = pulumi.Output.concat(app, "-in-use-reader-", namespace)
     groups: dict[str, list[str]] = {}
     for group, _, resource, _ in WORKLOADS:
         groups.setdefault(group, []).append(resource)
     role = k8s.rbac.v1.ClusterRole(
         f"{name}-in-use-reader",
-        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, labels=labels),
         rules=[
             k8s.rbac.v1.PolicyRuleArgs(api_groups=[group], resources=resources, verbs=["list"])
             for group, resources in groups.items()
@@ -66,7 +69,7 @@ def in_use_reader(
     )
     return k8s.rbac.v1.ClusterRoleBinding(
         f"{name}-in-use-reader",
-        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, labels=labels),
         role_ref=k8s.rbac.v1.RoleRefArgs(
             api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role.metadata.name
         ),

@@ -190,7 +190,7 @@ class RetentionJob(pulumi.ComponentResource):
                 k8s.core.v1.VolumeMountArgs(name="ca", mount_path=f"{ETC}/ca", read_only=True)
             )
         if args.retention.protect_in_use:
-            depends.append(kube.in_use_reader(name, account, args.namespace, LABELS, child))
+            depends.append(kube.in_use_reader(name, kube.RETENTION, account, args.namespace, child))
         ports = None
         if args.metrics_linger is not None:
             # The root filesystem is read-only: the metrics file goes to a small emptyDir.
