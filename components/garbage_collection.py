@@ -399,12 +399,7 @@ class GarbageCollection(pulumi.ComponentResource):
         flags += f" --protect-in-use-dir={ETC}/in-use"
         mounts = [k8s.core.v1.VolumeMountArgs(name="in-use", mount_path=f"{ETC}/in-use",
                                               read_only=True)]  # fmt: skip
-        volumes = [
-            k8s.core.v1.VolumeArgs(
-                name="in-use",
-                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=kube.IN_USE, optional=True),
-            )
-        ]
+        volumes = [kube.in_use_files()]
         if protection.username is not None and protection.password is not None:
             credentials = k8s.core.v1.Secret(
                 f"{name}-credentials",

@@ -43,6 +43,14 @@ def app_labels(app: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": app, **MANAGED_BY}
 
 
+def in_use_files() -> k8s.core.v1.VolumeArgs:
+    """The optional IN_USE ConfigMap as the volume `in-use`: empty when nobody created it."""
+    return k8s.core.v1.VolumeArgs(
+        name="in-use",
+        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=IN_USE, optional=True),
+    )
+
+
 def in_use_reader(
     name: str,
     app: str,

@@ -95,7 +95,7 @@ def command(args: RetentionJobArgs) -> list[str]:
     if args.ca_secret_name is not None:
         line.append(f"--ca-file={ETC}/ca/ca.crt")
     if retention.protect_in_use:
-        line.append("--in-use-from-cluster")
+        line += ["--in-use-from-cluster", f"--in-use-file={ETC}/in-use"]
     if retention.apply:
         line.append("--apply")
     if args.metrics_linger is not None:
@@ -191,6 +191,13 @@ class RetentionJob(pulumi.ComponentResource):
             )
         if args.retention.protect_in_use:
             depends.append(kube.in_use_reader(name, kube.RETENTION, account, args.namespace, child))
+            # Other clusters' images, as GC keeps them (an empty directory when it is absent).
+            volumes.append(kube.in_use_files())
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(
+                    name="in-use", mount_path=f"{ETC}/in-use", read_only=True
+                )
+            )
         ports = None
         if args.metrics_linger is not None:
             # The root filesystem is read-only: the metrics file goes to a small emptyDir.

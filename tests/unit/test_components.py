@@ -362,8 +362,9 @@ def test_gc_protects_in_use_images_with_the_credentials_and_ca_retention_uses() 
     pod = gc_pod(platform(RETENTION))
     stop, restore = pod["initContainers"][0], pod["containers"][1]
     for step in (stop, restore):
-        assert "--protect-registry=https://registry.container-registry.svc.cluster.local:5000" in (
-            step["args"][0]
+        assert (
+            "--protect-registry=https://registry.container-registry.svc.cluster.local:5000"
+            in (step["args"][0])
         )
         assert "--protect-password-file=/etc/registry-gc/credentials/password" in step["args"][0]
         assert "--protect-ca-file=/etc/registry-gc/ca/ca.crt" in step["args"][0]
@@ -473,6 +474,16 @@ def test_the_retention_engine_runs_from_what_its_job_mounts_and_the_standard_lib
         env={"PYTHONPATH": str(tmp_path)}, cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_retention_keeps_the_in_use_files_of_other_clusters_that_gc_keeps() -> None:
+    rec = platform(RETENTION)
+    pod = rec.named("rs-retention-cronjob").inputs["spec"]["jobTemplate"]["spec"]["template"]
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    gc_volumes = {v["name"]: v for v in gc_pod(rec)["volumes"]}
+    optional = {"name": "in-use", "configMap": {"name": "registry-in-use", "optional": True}}
+    assert volumes["in-use"] == gc_volumes["in-use"] == optional
+    assert "--in-use-file=/etc/retention/in-use" in retention_container(rec)["command"]
 
 
 def test_retention_credentials_are_a_secret_and_the_lab_ca_is_mounted() -> None:
