@@ -102,17 +102,19 @@ class Termination:
     def __init__(self) -> None:
         self.received = False
         self.raise_once = False
+        self._previous: Any = None
 
     def install(self, raise_once: bool) -> None:
         self.raise_once = raise_once
         # Only the main thread may set handlers; a caller running steps in threads keeps its own.
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._handle)
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
 
     def uninstall(self) -> None:
-        """Back to the default (a caller of main() in-process gets its own signals back)."""
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        """Give a caller of main() in-process its own handler back."""
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
         self.received = False
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -470,6 +472,7 @@ def wait_for_gc(api: Api, args: argparse.Namespace) -> int:
     """GC's exit code, once it has exited; 1 if it ended without reporting (killed whole)."""
     exit_file = Path(args.shared) / "gc-exit"
     warned = False
+    print("waiting for garbage collection to exit", flush=True)
     while not exit_file.exists():
         try:
             ended = gc_terminated(api, args)

@@ -139,7 +139,8 @@ class Window:
                "PYTHONPATH": str(REPO)}  # fmt: skip
         argv = self.argv(action, holder, f"--service-account-dir={account}", *extra)
         return subprocess.Popen([sys.executable, "-m", "components.jobs.gc_window", *argv],
-                                env=env, cwd=REPO, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                                env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
 
     def lease_holder(self) -> str | None:
         lease = self.admin("GET", f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}"
@@ -442,7 +443,10 @@ def test_a_gc_pod_terminated_inside_its_window_reopens_and_frees_the_lease(
     w = stopping
     closed(w, "run-a")
     restore = w.spawn("restore", "run-a")
-    eventually(lambda: w.replicas() == 0 and restore.poll() is None, timeout=5)
+    assert restore.stdout is not None
+    assert restore.stdout.readline().startswith("waiting for garbage collection"), (
+        "its handler is set"
+    )
     restore.send_signal(signal.SIGTERM)  # the kubelet, to every container of the pod
     time.sleep(1)
     assert (restore.poll(), w.replicas()) == (None, 0), "never reopened before GC has exited"
