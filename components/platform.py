@@ -24,7 +24,12 @@ from components.config import (
     public_ca,
 )
 from components.distribution import DistributionRegistry, DistributionRegistryArgs
-from components.garbage_collection import GarbageCollection, GarbageCollectionArgs, window_mode
+from components.garbage_collection import (
+    GarbageCollection,
+    GarbageCollectionArgs,
+    GcProtection,
+    window_mode,
+)
 from components.harbor import SERVICE as HARBOR_SERVICE
 from components.harbor import HarborRegistry, HarborRegistryArgs
 from components.microk8s_addon import (
@@ -168,6 +173,21 @@ def registry_secret_env(
 def secret_users(cfg: RegstackConfig) -> list[RegistryUser]:
     """Users with their passwords wrapped as Pulumi secrets before anything can log them."""
     return [RegistryUser(u.name, secret(u.password)) for u in cfg.auth.users]
+
+
+def registry_access(cfg: RegstackConfig) -> tuple[str, RegistryUser | None]:
+    """How an in-cluster Job (retention, GC's protection) reaches the registry's API: its URL,
+    and the user it signs in as (retention.user, else the first one) when auth is on."""
+    scheme = "https" if cfg.tls.mode != "none" else "http"
+    service = service_dns_names(cfg, kube.REGISTRY)[-1]
+    registry_url = f"{scheme}://{service}:{cfg.registry.service.port}"
+    if public_ca(cfg.tls):  # its certificate has no in-cluster name: dial a public one
+        registry_url = f"https://{node_endpoint(cfg)}"
+    user = None
+    if cfg.auth.enabled:
+        wanted = cfg.retention.user or cfg.auth.users[0].name
+        user = next(u for u in secret_users(cfg) if u.name == wanted)
+    return registry_url, user
 
 
 @dataclass(frozen=True)
@@ -352,14 +372,25 @@ class RegistryPlatform(pulumi.ComponentResource):
                 auth_realm=cfg.auth.realm,
             )
         registry = DistributionRegistry(f"{name}-registry", registry_args, opts=child)
+        ca_secret_name = None
+        # Only the lab CA needs mounting; issuers like Let's Encrypt are in the image's CAs.
+        if certificate is not None and cfg.tls.mode == "self-signed":
+            ca_secret_name = certificate.ca_secret_name
         if cfg.retention.enabled:
-            ca_secret_name = None
-            # Only the lab CA needs mounting; issuers like Let's Encrypt are in the image's CAs.
-            if certificate is not None and cfg.tls.mode == "self-signed":
-                ca_secret_name = certificate.ca_secret_name
             self._retention(name, cfg, namespace, ca_secret_name, child)
         if cfg.gc.enabled:
             window, pin_node = window_mode(cfg.gc, cfg.registry)
+            protection = None
+            # Only --delete-untagged deletes manifests; a pull-through cache refuses the tags
+            # (and holds copies only: its upstream is where the images live).
+            if cfg.gc.delete_untagged and cfg.registry.proxy is None:
+                registry_url, user = registry_access(cfg)
+                protection = GcProtection(
+                    registry_url=registry_url,
+                    username=user.name if user else None,
+                    password=user.password if user else None,
+                    ca_secret_name=cast(pulumi.Output[str] | None, ca_secret_name),
+                )
             GarbageCollection(
                 f"{name}-gc",
                 GarbageCollectionArgs(
@@ -378,6 +409,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     cache_db=cfg.registry.cache.db,
                     window=window,
                     pin_node=pin_node,
+                    protection=protection,
                 ),
                 opts=child,
             )
@@ -447,15 +479,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         ca_secret_name: pulumi.Output[str | None] | None,
         child: pulumi.ResourceOptions,
     ) -> None:
-        scheme = "https" if cfg.tls.mode != "none" else "http"
-        service = service_dns_names(cfg, kube.REGISTRY)[-1]
-        registry_url = f"{scheme}://{service}:{cfg.registry.service.port}"
-        if public_ca(cfg.tls):  # its certificate has no in-cluster name: dial a public one
-            registry_url = f"https://{node_endpoint(cfg)}"
-        user = None
-        if cfg.auth.enabled:
-            wanted = cfg.retention.user or cfg.auth.users[0].name
-            user = next(u for u in secret_users(cfg) if u.name == wanted)
+        registry_url, user = registry_access(cfg)
         RetentionJob(
             f"{name}-retention",
             RetentionJobArgs(
