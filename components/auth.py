@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 from components import htpasswd
 from components.config import DnsLabel
 from components.outputs import as_secret
+from components.ownership import created_here
 from components.stack_key import rollout_checksum
 
 
@@ -40,6 +41,16 @@ class RegistryAuthArgs:
     pull_user: str | None = None
     """Whose credentials go into pull secrets; the first user when unset."""
     create_namespaces: bool = False
+
+
+_NAMESPACE_EXISTS = (
+    "Set pull_secrets.create_namespaces: false: the pull secret then goes into the namespace as it "
+    "is, and regstack leaves the namespace alone (create any new ones yourself). That is also the "
+    "way back after `pulumi destroy`, which leaves the namespaces regstack created."
+)
+_SECRET_EXISTS = (
+    "Choose another pull_secrets.secret_name, or delete that Secret yourself if nothing uses it."
+)
 
 
 def docker_config(hosts: list[str], user: str, password: str) -> str:
@@ -117,14 +128,16 @@ class RegistryAuth(pulumi.ComponentResource):
         args: RegistryAuthArgs,
         child: pulumi.ResourceOptions,
     ) -> pulumi.Output[str]:
-        opts = child
+        # Both go through the create-only provider (components/ownership.py): a team's namespace or
+        # Secret of the same name is refused, not taken over. The namespace is never deleted.
+        opts = created_here(f"{name}-pull-{namespace}", child, _SECRET_EXISTS, keep=False)
         if args.create_namespaces:
             created = k8s.core.v1.Namespace(
                 f"{name}-ns-{namespace}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace),
-                opts=child,
+                opts=created_here(f"{name}-ns-{namespace}", child, _NAMESPACE_EXISTS, keep=True),
             )
-            opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[created]))
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created]))
         content: pulumi.Output[str] = as_secret(
             user.password.apply(lambda pw: docker_config(args.registry_hosts, user.name, pw))
         )

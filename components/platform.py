@@ -35,6 +35,7 @@ from components.microk8s_addon import (
 from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from components.node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
 from components.outputs import known_after, secret
+from components.ownership import created_here
 from components.redis_cache import RedisCache, RedisCacheArgs, cache_address
 from components.registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
 from components.retention_job import RetentionJob, RetentionJobArgs
@@ -270,19 +271,26 @@ class RegistryPlatform(pulumi.ComponentResource):
     def _namespace(
         self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions, enforce: str
     ) -> pulumi.Output[str]:
-        # The namespace belongs to the platform: certificate, users and registry all live in it.
-        # Deleting it would delete an existing claim in it too, with the images regstack was
-        # only lent: then `pulumi destroy` leaves the namespace.
-        lent_claim = cfg.registry.storage.existing_claim is not None
+        namespace = cfg.registry.namespace
+        # A claim regstack is lent lives in a namespace someone else made (the MicroK8s addon's):
+        # regstack uses that namespace as it is, never creates or labels it.
+        if cfg.registry.storage.existing_claim is not None:
+            return pulumi.Output.from_input(namespace)
+        # Otherwise the namespace is regstack's to create, never an existing one to take over, and
+        # never deleted: whatever else people put in it would go with it (components/ownership.py).
+        what_to_do = (
+            "Choose another registry.namespace. To serve the images of a claim that lives there "
+            "(the MicroK8s addon's registry-claim), set registry.storage.existing_claim: regstack "
+            "then uses the namespace as it is. If an earlier `pulumi destroy` left it (regstack "
+            f"never deletes a namespace), delete it once it holds nothing you need: kubectl delete "
+            f"namespace {namespace}."
+        )
         return k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=cfg.registry.namespace,
-                labels={**kube.MANAGED_BY, **pod_security(enforce)},
+                name=namespace, labels={**kube.MANAGED_BY, **pod_security(enforce)}
             ),
-            opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(retain_on_delete=lent_claim or None)
-            ),
+            opts=created_here(f"{name}-namespace", child, what_to_do, keep=True),
         ).metadata.name
 
     def _certificate(
