@@ -23,7 +23,7 @@ from regstack_project import RegstackProject
 from sshd import sshd
 
 from components.distribution_config import DATA_DIR
-from devkit.registry import free_port, oci_image, pull, push, require, serve
+from devkit.registry import RunningRegistry, free_port, oci_image, pull, push, require, serve
 from tests.existing_claim.test_addon_data_real import addon_config
 
 pytestmark = pytest.mark.e2e
@@ -229,7 +229,9 @@ def push_to_the_addon(claim_files: Path, workdir: Path) -> dict[str, str]:
     return digests
 
 
-def serve_as_the_stack_renders_it(engine: Engine, claim_files: Path, workdir: Path):  # type: ignore[no-untyped-def]
+def serve_as_the_stack_renders_it(
+    engine: Engine, claim_files: Path, workdir: Path
+) -> RunningRegistry:
     """Distribution 3 with the config.yml the stack wrote to the API server, on the claim's files."""
     config_map = engine.cluster.get(
         f"/api/v1/namespaces/{TAKEOVER_NAMESPACE}/configmaps/registry-config"

@@ -8,8 +8,10 @@ any stack; after every step they must still be there in an Active namespace.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine import Engine
@@ -34,7 +36,7 @@ STACK = """config:
     namespaces: {namespaces}
     create_namespaces: true
 """
-TEAM_OBJECTS = {
+TEAM_OBJECTS: dict[str, dict[str, Any]] = {
     "configmaps": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "team-settings"},
                    "data": {"owner": "team"}},
     "secrets": {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "team-token"},
@@ -75,7 +77,7 @@ def pull_secret_exists(engine: Engine, namespace: str) -> bool:
     return engine.cluster.get(f"/api/v1/namespaces/{namespace}/secrets/regstack-pull")[0] == 200
 
 
-def output_of(result) -> str:  # type: ignore[no-untyped-def]
+def output_of(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout + result.stderr
 
 

@@ -193,6 +193,7 @@ def test_prod_registry_data_survives_destroy_until_unprotected(
         engine, tmp_path, "prod", source=REPO / "examples" / "Pulumi.prod-distribution.yaml"
     )
     project.set_path("regstack:registry.namespace", "prod-registry")
+    engine.cluster.create_namespace("prod-apps")  # the team's: the example does not create it
     project.set_path("regstack:pull_secrets.namespaces[0]", "prod-apps")
     project.set_secret("regstack:auth.users[0].password", "e2e-prod-password-91d0")
     project.up()
