@@ -18,12 +18,13 @@ Two rules hold for them:
 
 from __future__ import annotations
 
-import functools
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi.runtime.settings import get_monitor
 
 # The default provider's settings that decide where and how objects are written. Passing them on
 # keeps the two providers on one cluster: the engine compares kubeconfig, context and cluster
@@ -46,9 +47,19 @@ def _snake(key: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
 
 
-@functools.cache
+# One provider per program run, keyed by the run's resource monitor (unit tests run many).
+_PROVIDERS: weakref.WeakKeyDictionary[Any, k8s.Provider] = weakref.WeakKeyDictionary()
+
+
 def create_only_provider() -> k8s.Provider:
-    """The provider whose create fails on an existing object; one per program run."""
+    """The provider whose create fails on an existing object, configured like the default one."""
+    run = get_monitor()
+    if run not in _PROVIDERS:
+        _PROVIDERS[run] = _new_create_only_provider()
+    return _PROVIDERS[run]
+
+
+def _new_create_only_provider() -> k8s.Provider:
     config = pulumi.Config("kubernetes")
     settings: dict[str, Any] = {}
     for key, kind in _PASSED_ON.items():
@@ -83,10 +94,21 @@ def created_here(
 ) -> pulumi.ResourceOptions:
     """Options for an object regstack creates and never adopts: `what_to_do` ends the error when
     it already exists; `keep` leaves it in the cluster when the stack lets go of it."""
+    component = parent.parent
+    explicit = component.get_provider("kubernetes::") if component is not None else None
+    if explicit is not None:
+        # A program that hands regstack a provider of its own (another cluster, say) keeps it:
+        # the default one's settings could point elsewhere. Its create is whatever it was given.
+        pulumi.log.warn(
+            "regstack creates namespaces and pull secrets with the Kubernetes provider it was "
+            "given; give that provider enable_server_side_apply=False, or an existing object of "
+            "the same name is taken over instead of refused",
+            resource=component,
+        )
     return pulumi.ResourceOptions.merge(
         parent,
         pulumi.ResourceOptions(
-            provider=create_only_provider(),
+            provider=explicit or create_only_provider(),
             retain_on_delete=keep or None,
             hooks=pulumi.ResourceHookBinding(on_error=[_already_exists_hook(name, what_to_do)]),
         ),
