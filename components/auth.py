@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from components import htpasswd
 from components.config import DnsLabel
 from components.outputs import as_secret
-from components.ownership import created_here
+from components.ownership import create_only_provider, created_here
 from components.stack_key import rollout_checksum
 
 
@@ -41,6 +41,8 @@ class RegistryAuthArgs:
     pull_user: str | None = None
     """Whose credentials go into pull secrets; the first user when unset."""
     create_namespaces: bool = False
+    create_only_provider: pulumi.ProviderResource | None = None
+    """The provider for pull secrets and namespaces (components/ownership.py); None: its own."""
 
 
 _NAMESPACE_EXISTS = (
@@ -105,9 +107,12 @@ class RegistryAuth(pulumi.ComponentResource):
 
         names: dict[str, pulumi.Output[str]] = {}
         pull_user = _pull_user(args)
-        if pull_user is not None:
+        if pull_user is not None and args.pull_secret_namespaces:
+            provider = args.create_only_provider or create_only_provider(name, self)
             for namespace in args.pull_secret_namespaces:
-                names[namespace] = self._pull_secret(name, namespace, pull_user, args, child)
+                names[namespace] = self._pull_secret(
+                    name, namespace, pull_user, args, child, provider
+                )
         self.pull_secret_names = (
             pulumi.Output.all(**names) if names else pulumi.Output.from_input({})
         )
@@ -127,15 +132,18 @@ class RegistryAuth(pulumi.ComponentResource):
         user: RegistryUser,
         args: RegistryAuthArgs,
         child: pulumi.ResourceOptions,
+        provider: pulumi.ProviderResource,
     ) -> pulumi.Output[str]:
         # Both go through the create-only provider (components/ownership.py): a team's namespace or
         # Secret of the same name is refused, not taken over. The namespace is never deleted.
-        opts = created_here(f"{name}-pull-{namespace}", child, _SECRET_EXISTS, keep=False)
+        opts = created_here(f"{name}-pull-{namespace}", child, provider, _SECRET_EXISTS, keep=False)
         if args.create_namespaces:
             created = k8s.core.v1.Namespace(
                 f"{name}-ns-{namespace}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace),
-                opts=created_here(f"{name}-ns-{namespace}", child, _NAMESPACE_EXISTS, keep=True),
+                opts=created_here(
+                    f"{name}-ns-{namespace}", child, provider, _NAMESPACE_EXISTS, keep=True
+                ),
             )
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created]))
         content: pulumi.Output[str] = as_secret(

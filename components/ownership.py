@@ -18,13 +18,11 @@ Two rules hold for them:
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi.runtime.settings import get_monitor
 
 # The default provider's settings that decide where and how objects are written. Passing them on
 # keeps the two providers on one cluster: the engine compares kubeconfig, context and cluster
@@ -47,26 +45,31 @@ def _snake(key: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
 
 
-# One provider per program run, keyed by the run's resource monitor (unit tests run many).
-_PROVIDERS: weakref.WeakKeyDictionary[Any, k8s.Provider] = weakref.WeakKeyDictionary()
-
-
-def create_only_provider() -> k8s.Provider:
-    """The provider whose create fails on an existing object, configured like the default one."""
-    run = get_monitor()
-    if run not in _PROVIDERS:
-        _PROVIDERS[run] = _new_create_only_provider()
-    return _PROVIDERS[run]
-
-
-def _new_create_only_provider() -> k8s.Provider:
+def create_only_provider(name: str, owner: pulumi.Resource) -> pulumi.ProviderResource:
+    """The provider whose create fails on an existing object, configured like the default one,
+    for `owner`'s children. A program that hands `owner` a Kubernetes provider of its own
+    (another cluster, say) keeps it: the default one's settings could point elsewhere."""
+    given = owner.get_provider("kubernetes::")
+    if given is not None:
+        pulumi.log.warn(
+            "regstack creates namespaces and pull secrets with the Kubernetes provider it was "
+            "given; give that provider enable_server_side_apply=False, or an existing object of "
+            "the same name is taken over instead of refused",
+            resource=owner,
+        )
+        return given
     config = pulumi.Config("kubernetes")
     settings: dict[str, Any] = {}
     for key, kind in _PASSED_ON.items():
         value = config.get_bool(key) if kind is bool else config.get(key)
         if value is not None:
             settings[_snake(key)] = value
-    return k8s.Provider("regstack-create-only", enable_server_side_apply=False, **settings)
+    return k8s.Provider(
+        f"{name}-create-only",
+        enable_server_side_apply=False,
+        opts=pulumi.ResourceOptions(parent=owner),
+        **settings,
+    )
 
 
 def already_exists_message(inputs: Mapping[str, Any], what_to_do: str) -> str:
@@ -90,25 +93,19 @@ def _already_exists_hook(name: str, what_to_do: str) -> pulumi.ErrorHook:
 
 
 def created_here(
-    name: str, parent: pulumi.ResourceOptions, what_to_do: str, keep: bool
+    name: str,
+    parent: pulumi.ResourceOptions,
+    provider: pulumi.ProviderResource,
+    what_to_do: str,
+    keep: bool,
 ) -> pulumi.ResourceOptions:
-    """Options for an object regstack creates and never adopts: `what_to_do` ends the error when
-    it already exists; `keep` leaves it in the cluster when the stack lets go of it."""
-    component = parent.parent
-    explicit = component.get_provider("kubernetes::") if component is not None else None
-    if explicit is not None:
-        # A program that hands regstack a provider of its own (another cluster, say) keeps it:
-        # the default one's settings could point elsewhere. Its create is whatever it was given.
-        pulumi.log.warn(
-            "regstack creates namespaces and pull secrets with the Kubernetes provider it was "
-            "given; give that provider enable_server_side_apply=False, or an existing object of "
-            "the same name is taken over instead of refused",
-            resource=component,
-        )
+    """Options for an object regstack creates and never adopts, through `create_only_provider`:
+    `what_to_do` ends the error when it already exists; `keep` leaves it in the cluster when the
+    stack lets go of it."""
     return pulumi.ResourceOptions.merge(
         parent,
         pulumi.ResourceOptions(
-            provider=explicit or create_only_provider(),
+            provider=provider,
             retain_on_delete=keep or None,
             hooks=pulumi.ResourceHookBinding(on_error=[_already_exists_hook(name, what_to_do)]),
         ),

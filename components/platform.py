@@ -35,7 +35,7 @@ from components.microk8s_addon import (
 from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from components.node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
 from components.outputs import known_after, secret
-from components.ownership import created_here
+from components.ownership import create_only_provider, created_here
 from components.redis_cache import RedisCache, RedisCacheArgs, cache_address
 from components.registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
 from components.retention_job import RetentionJob, RetentionJobArgs
@@ -269,7 +269,12 @@ class RegistryPlatform(pulumi.ComponentResource):
         return Backend(addon.endpoint, addon.in_cluster_endpoint)
 
     def _namespace(
-        self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions, enforce: str
+        self,
+        name: str,
+        cfg: RegstackConfig,
+        child: pulumi.ResourceOptions,
+        create_only: pulumi.ProviderResource,
+        enforce: str,
     ) -> pulumi.Output[str]:
         namespace = cfg.registry.namespace
         # A claim regstack is lent lives in a namespace someone else made (the MicroK8s addon's):
@@ -290,7 +295,7 @@ class RegistryPlatform(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=namespace, labels={**kube.MANAGED_BY, **pod_security(enforce)}
             ),
-            opts=created_here(f"{name}-namespace", child, what_to_do, keep=True),
+            opts=created_here(f"{name}-namespace", child, create_only, what_to_do, keep=True),
         ).metadata.name
 
     def _certificate(
@@ -316,7 +321,8 @@ class RegistryPlatform(pulumi.ComponentResource):
     def _distribution(
         self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions
     ) -> Backend:
-        namespace = self._namespace(name, cfg, child, enforce="restricted")
+        create_only = create_only_provider(name, self)
+        namespace = self._namespace(name, cfg, child, create_only, enforce="restricted")
         stack_key = StackKey(f"{name}-stack-key", opts=child).secret
         registry_args = DistributionRegistryArgs(
             namespace=namespace,
@@ -349,6 +355,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     pull_secret_name=cfg.pull_secrets.secret_name,
                     pull_user=cfg.pull_secrets.user,
                     create_namespaces=cfg.pull_secrets.create_namespaces,
+                    create_only_provider=create_only,
                 ),
                 opts=child,
             )
@@ -491,7 +498,9 @@ class RegistryPlatform(pulumi.ComponentResource):
         assert harbor.admin_password is not None and harbor.secret_seed is not None
         # Harbor's chart pods run as non-root but do not all set a seccomp profile and drop
         # every capability, so `restricted` is only warned about here.
-        namespace = self._namespace(name, cfg, child, enforce="baseline")
+        namespace = self._namespace(
+            name, cfg, child, create_only_provider(name, self), enforce="baseline"
+        )
         certificate = None
         if cfg.tls.mode != "none":
             certificate = self._certificate(name, cfg, namespace, HARBOR_SERVICE, child)
