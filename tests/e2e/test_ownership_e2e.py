@@ -8,6 +8,7 @@ any stack; after every step they must still be there in an Active namespace.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,7 +140,8 @@ def test_an_existing_team_namespace_is_refused_at_preview_and_the_error_says_wha
     assert "regstack: Namespace team-existing already exists" in output_of(result)
     assert "Set pull_secrets.create_namespaces: false" in output_of(result)
     assert project.up(check=False).returncode != 0
-    assert "Namespace" not in project.export()  # not adopted
+    resources = json.loads(project.export())["deployment"].get("resources") or []
+    assert "kubernetes:core/v1:Namespace" not in [r["type"] for r in resources]  # not adopted
     project.set_path("regstack:pull_secrets.create_namespaces", "false")  # what the error says
     project.up()
     assert pull_secret_exists(engine, "team-existing")
