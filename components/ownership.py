@@ -27,11 +27,11 @@ import pulumi_kubernetes as k8s
 # The default provider's settings that decide where and how objects are written. Passing them on
 # keeps the two providers on one cluster: the engine compares kubeconfig, context and cluster
 # between a resource's old and new provider and replaces the resource when they differ.
-_PASSED_ON = {
+_PASSED_ON: dict[str, type | str] = {
     "cluster": str,
     "clusterIdentifier": str,
     "context": str,
-    "kubeconfig": str,
+    "kubeconfig": "secret",  # credentials: read as a secret, so the state keeps them encrypted
     "namespace": str,
     "renderYamlToDirectory": str,
     "deleteUnreachable": bool,
@@ -43,6 +43,12 @@ _PASSED_ON = {
 
 def _snake(key: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+
+
+def _read(config: pulumi.Config, key: str, kind: type | str) -> Any:
+    if kind is bool:
+        return config.get_bool(key)
+    return config.get_secret(key) if kind == "secret" else config.get(key)
 
 
 def create_only_provider(name: str, owner: pulumi.Resource) -> pulumi.ProviderResource:
@@ -61,7 +67,7 @@ def create_only_provider(name: str, owner: pulumi.Resource) -> pulumi.ProviderRe
     config = pulumi.Config("kubernetes")
     settings: dict[str, Any] = {}
     for key, kind in _PASSED_ON.items():
-        value = config.get_bool(key) if kind is bool else config.get(key)
+        value = _read(config, key, kind)
         if value is not None:
             settings[_snake(key)] = value
     return k8s.Provider(
