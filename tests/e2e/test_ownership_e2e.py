@@ -140,7 +140,7 @@ def test_an_existing_team_namespace_is_refused_and_the_error_says_what_to_do(
     assert "regstack: Namespace team-existing already exists" in output_of(result)
     assert "Set pull_secrets.create_namespaces: false" in output_of(result)
     resources = json.loads(project.export())["deployment"].get("resources") or []
-    assert "kubernetes:core/v1:Namespace" not in [r["type"] for r in resources]  # not adopted
+    assert not [r for r in resources if r["urn"].endswith("::regstack-auth-ns-team-existing")]
     project.set_path("regstack:pull_secrets.create_namespaces", "false")  # what the error says
     project.up()
     assert pull_secret_exists(engine, "team-existing")
