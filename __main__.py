@@ -6,6 +6,7 @@ from pathlib import Path
 import pulumi
 
 from components.config import ConfigError, load_config
+from components.data_guard import OUTPUT, created_claim, refuse_dropping_the_data_claim
 from components.lab_passphrase import published_passphrase_problem
 from components.platform import RegistryPlatform
 from components.stack_config import program_secret_sections, read_program_config
@@ -20,9 +21,11 @@ stack_file = Path(f"Pulumi.{pulumi.get_stack()}.yaml")
 if problem := published_passphrase_problem(config.profile, stack_file, os.environ):
     raise pulumi.RunError(f"invalid stack configuration:\n{problem}")
 
+refuse_dropping_the_data_claim(config)
 platform = RegistryPlatform("regstack", config)
 
 pulumi.export("backend", config.backend)
+pulumi.export(OUTPUT, created_claim(config))
 pulumi.export("endpoint", platform.endpoint)
 pulumi.export("in_cluster_endpoint", platform.in_cluster_endpoint)
 pulumi.export("pull_secret_names", platform.pull_secret_names)

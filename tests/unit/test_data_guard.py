@@ -1,0 +1,45 @@
+"""The data guard refuses exactly the configs that would delete the claim the last run created."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config import load_config
+from components.data_guard import created_claim, refusal
+
+AUTH = {"enabled": True, "users": [{"name": "dev", "password": "a-password"}]}
+
+
+def config(**sections: Any) -> Any:
+    return load_config({"profile": "dev", "auth": AUTH, **sections})
+
+
+def test_a_distribution_registry_on_the_filesystem_names_the_claim_it_creates() -> None:
+    assert created_claim(config()) == "container-registry/registry-data"
+
+
+def test_object_storage_and_a_lent_claim_create_no_claim() -> None:
+    lent = config(registry={"storage": {"existing_claim": "registry-claim"}})
+    assert created_claim(lent) is None
+
+
+def test_a_config_that_keeps_the_claim_is_not_refused() -> None:
+    assert refusal("container-registry/registry-data", config(registry={"replicas": 1})) is None
+
+
+def test_a_stack_whose_last_run_created_no_claim_is_never_refused() -> None:
+    lent = config(registry={"storage": {"existing_claim": "registry-claim"}})
+    assert refusal(None, lent) is None
+
+
+def test_a_lent_claim_in_place_of_the_created_one_is_refused_with_the_safe_path() -> None:
+    lent = config(registry={"storage": {"existing_claim": "registry-claim"}})
+    problem = refusal("container-registry/registry-data", lent)
+    assert problem is not None
+    assert "would delete the claim registry-data in namespace container-registry" in problem
+    assert "skopeo sync" in problem
+
+
+def test_another_registry_namespace_is_refused_the_old_claim_would_go() -> None:
+    moved = config(registry={"namespace": "images"})
+    assert refusal("container-registry/registry-data", moved) is not None
