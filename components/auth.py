@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 from components import htpasswd
 from components.config import DnsLabel
 from components.outputs import as_secret
+from components.ownership import create_only_provider, created_here
 from components.stack_key import rollout_checksum
 
 
@@ -40,6 +41,18 @@ class RegistryAuthArgs:
     pull_user: str | None = None
     """Whose credentials go into pull secrets; the first user when unset."""
     create_namespaces: bool = False
+    create_only_provider: pulumi.ProviderResource | None = None
+    """The provider for pull secrets and namespaces (components/ownership.py); None: its own."""
+
+
+_NAMESPACE_EXISTS = (
+    "Set pull_secrets.create_namespaces: false: the pull secret then goes into the namespace as it "
+    "is, and regstack leaves the namespace alone (create any new ones yourself). That is also the "
+    "way back after `pulumi destroy`, which leaves the namespaces regstack created."
+)
+_SECRET_EXISTS = (
+    "Choose another pull_secrets.secret_name, or delete that Secret yourself if nothing uses it."
+)
 
 
 def docker_config(hosts: list[str], user: str, password: str) -> str:
@@ -94,9 +107,12 @@ class RegistryAuth(pulumi.ComponentResource):
 
         names: dict[str, pulumi.Output[str]] = {}
         pull_user = _pull_user(args)
-        if pull_user is not None:
+        if pull_user is not None and args.pull_secret_namespaces:
+            provider = args.create_only_provider or create_only_provider(name, self)
             for namespace in args.pull_secret_namespaces:
-                names[namespace] = self._pull_secret(name, namespace, pull_user, args, child)
+                names[namespace] = self._pull_secret(
+                    name, namespace, pull_user, args, child, provider
+                )
         self.pull_secret_names = (
             pulumi.Output.all(**names) if names else pulumi.Output.from_input({})
         )
@@ -116,15 +132,20 @@ class RegistryAuth(pulumi.ComponentResource):
         user: RegistryUser,
         args: RegistryAuthArgs,
         child: pulumi.ResourceOptions,
+        provider: pulumi.ProviderResource,
     ) -> pulumi.Output[str]:
-        opts = child
+        # Both go through the create-only provider (components/ownership.py): a team's namespace or
+        # Secret of the same name is refused, not taken over. The namespace is never deleted.
+        opts = created_here(f"{name}-pull-{namespace}", child, provider, _SECRET_EXISTS, keep=False)
         if args.create_namespaces:
             created = k8s.core.v1.Namespace(
                 f"{name}-ns-{namespace}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace),
-                opts=child,
+                opts=created_here(
+                    f"{name}-ns-{namespace}", child, provider, _NAMESPACE_EXISTS, keep=True
+                ),
             )
-            opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[created]))
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created]))
         content: pulumi.Output[str] = as_secret(
             user.password.apply(lambda pw: docker_config(args.registry_hosts, user.name, pw))
         )

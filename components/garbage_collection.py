@@ -1,6 +1,7 @@
 """GarbageCollection: `registry garbage-collect` on a schedule, with writes held out.
 
-See `components/jobs/gc_window.py` for how the Job keeps writes out and always restores service.
+See `components/jobs/gc_window.py` for how the Job keeps writes out and always restores service,
+and `components/jobs/gc_protect.py` for how `--delete-untagged` keeps what the cluster uses.
 Harbor stacks use Harbor's own GC (Administration > Clean Up) instead of this component.
 
 Which window, per layout (`gc.window: auto`):
@@ -19,7 +20,7 @@ Which window, per layout (`gc.window: auto`):
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -30,12 +31,24 @@ import pulumi_kubernetes as k8s
 from components import distribution_config as render
 from components import kube
 from components.config import GcConfig, PlacementConfig, RegistryConfig
+from components.outputs import as_secret
 from components.placement import pod_placement
 from components.scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
-SCRIPT = Path(__file__).parent / "jobs" / "gc_window.py"
+REPO = Path(__file__).parent.parent
+# The window's code, mounted at the paths it has in this repository, so that it imports the
+# shared in-use inventory (components/retention) exactly as the tests import it.
+CODE_FILES = (
+    "components/__init__.py",
+    "components/images.py",
+    "components/jobs/__init__.py",
+    "components/jobs/gc_window.py",
+    "components/jobs/gc_protect.py",
+    *sorted(str(p.relative_to(REPO)) for p in (REPO / "components/retention").glob("*.py")),
+)
 SHARED = "/shared"
-SCRIPTS = "/scripts"
+CODE = "/opt/regstack"
+ETC = "/etc/registry-gc"
 # The window's bounds, in the order they run (gc_window.py explains why this order):
 START_SECONDS = 300  # scheduling, image pulls
 STOP_SECONDS = 600  # until no pod takes writes; on expiry stop reopens, GC never starts
@@ -44,9 +57,23 @@ RESTORE_SECONDS = 600  # reopening's retries, flushing the cache
 JOB_SECONDS = START_SECONDS + STOP_SECONDS + GC_SECONDS + RESTORE_SECONDS
 # A holder cannot outlive its Job, so a Lease left by a run that died expires by then.
 LEASE_SECONDS = JOB_SECONDS + 60
+# Terminated, the pod must reopen before the kubelet kills it: GC is killed at once (its shell
+# traps TERM), then one PATCH and one Lease update, with room for the API's retries.
+GRACE_SECONDS = 120
 LEASE = kube.GC
 WindowMode = Literal["read-only", "stop"]
 LABELS = kube.app_labels(kube.GC)
+
+
+@dataclass(frozen=True)
+class GcProtection:
+    """How the Job reaches the registry to tag in-use manifests (as RetentionJob reaches it)."""
+
+    registry_url: str
+    username: str | None = None
+    password: pulumi.Output[str] | None = None
+    ca_secret_name: pulumi.Input[str] | None = None
+    """Secret holding the `ca.crt` that signed the registry certificate (lab CA)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +100,8 @@ class GarbageCollectionArgs:
     """How writes are held out: `window_mode` chooses it per layout."""
     pin_node: bool = False
     """Start read-only pods on the GC pod's node (one ReadWriteOnce volume)."""
+    protection: GcProtection | None = None
+    """Tag what the cluster uses before `--delete-untagged`; None: nothing to protect."""
 
 
 def window_mode(gc: GcConfig, registry: RegistryConfig) -> tuple[WindowMode, bool]:
@@ -97,25 +126,52 @@ def _field_env(name: str, path: str) -> k8s.core.v1.EnvVarArgs:
     )
 
 
+def code_key(path: str) -> str:
+    """A ConfigMap key for a repository path (keys cannot hold `/`)."""
+    return path.replace("/", ".")
+
+
+def gc_shell(prepare: str, untagged: str) -> str:
+    """The gc container's script. Killed with its pod, it must end garbage-collect at once, so
+    that restore may reopen within the grace period: as PID 1 the shell would ignore SIGTERM, so
+    it traps it and passes it on (garbage-collect does not catch it; busybox's `timeout` execs
+    it in its own pid, GNU's forwards the signal), KILL five seconds later, then reports an exit
+    code as on any other end. `prepare` ends in `&&` or is empty."""
+    return (
+        "trap 'kill -TERM $gc 2>/dev/null; sleep 5; kill -KILL $gc 2>/dev/null' TERM; "
+        f"{prepare}{{ timeout -s KILL {GC_SECONDS} "
+        f"registry garbage-collect{untagged} {render.CONFIG_DIR}/config.yml & gc=$!; wait $gc; }}; "
+        "code=$?; wait; "
+        # Renamed into place: restore never reads a half-written exit code.
+        f"echo $code > {SHARED}/gc-exit.tmp && mv {SHARED}/gc-exit.tmp {SHARED}/gc-exit"
+    )
+
+
 def _window_container(
     action: str,
     image: str,
     flags: pulumi.Output[str],
     env: Sequence[k8s.core.v1.EnvVarArgs] = (),
+    mounts: Sequence[k8s.core.v1.VolumeMountArgs] = (),
 ) -> k8s.core.v1.ContainerArgs:
     """A container running one step of gc_window.py with the stock Python image."""
     # The pod's name holds the Lease and finds the gc container's state; its node is where a
     # ReadWriteOnce volume is mounted.
     identity = [_field_env("POD_NAME", "metadata.name"), _field_env("NODE_NAME", "spec.nodeName")]
+    code = [
+        k8s.core.v1.EnvVarArgs(name="PYTHONPATH", value=CODE),
+        k8s.core.v1.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1"),
+    ]
     return k8s.core.v1.ContainerArgs(
         name=action,
         image=image,
         command=["sh", "-c"],
-        args=[flags.apply(lambda f: f"exec python {SCRIPTS}/gc_window.py {action} {f}")],
-        env=[*identity, *env],
+        args=[flags.apply(lambda f: f"exec python -m components.jobs.gc_window {action} {f}")],
+        env=[*identity, *code, *env],
         volume_mounts=[
             k8s.core.v1.VolumeMountArgs(name="shared", mount_path=SHARED),
-            k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=SCRIPTS, read_only=True),
+            k8s.core.v1.VolumeMountArgs(name="code", mount_path=CODE, read_only=True),
+            *mounts,
         ],
         resources=k8s.core.v1.ResourceRequirementsArgs(
             requests={"cpu": "10m", "memory": "32Mi"}, limits={"cpu": "200m", "memory": "64Mi"}
@@ -186,9 +242,17 @@ class GarbageCollection(pulumi.ComponentResource):
         scripts = k8s.core.v1.ConfigMap(
             f"{name}-scripts",
             metadata=meta(f"{kube.GC}-scripts"),
-            data={"gc_window.py": SCRIPT.read_text()},
+            data={code_key(path): (REPO / path).read_text() for path in CODE_FILES},
             opts=child,
         )
+        depends: list[pulumi.Resource] = [binding]
+        protect_flags = ""
+        protect_mounts: list[k8s.core.v1.VolumeMountArgs] = []
+        protect_volumes: list[k8s.core.v1.VolumeArgs] = []
+        if args.protection is not None:
+            protect_flags, protect_mounts, protect_volumes = self._protection(
+                name, args, account, meta, child, depends
+            )
 
         selector = ",".join(f"{k}={v}" for k, v in sorted(args.selector.items()))
         window = pulumi.Output.concat(
@@ -199,6 +263,7 @@ class GarbageCollection(pulumi.ComponentResource):
             f" --selector={selector} --shared={SHARED} --mode={args.window} --container={kube.REGISTRY}",
             " --pin-node" if args.pin_node else "",
             f" --lease={LEASE} --lease-seconds={LEASE_SECONDS}",
+            protect_flags,
         )
         restore_flags = window
         restore_env: list[k8s.core.v1.EnvVarArgs] = []
@@ -217,12 +282,7 @@ class GarbageCollection(pulumi.ComponentResource):
         prepare = (
             f"mkdir -p {render.DATA_DIR}/docker/registry/v2/repositories && " if filesystem else ""
         )
-        collect = (
-            f"{prepare}timeout -s KILL {GC_SECONDS} "
-            f"registry garbage-collect{untagged} {render.CONFIG_DIR}/config.yml; "
-            # Renamed into place: restore never reads a half-written exit code.
-            f"echo $? > {SHARED}/gc-exit.tmp && mv {SHARED}/gc-exit.tmp {SHARED}/gc-exit"
-        )
+        collect = gc_shell(prepare, untagged)
         storage_mounts: list[k8s.core.v1.VolumeMountArgs] = []
         storage_volumes: list[k8s.core.v1.VolumeArgs] = []
         if args.claim_name is not None:
@@ -252,6 +312,7 @@ class GarbageCollection(pulumi.ComponentResource):
         pod = k8s.core.v1.PodSpecArgs(
             service_account_name=account.metadata.name,
             restart_policy="Never",
+            termination_grace_period_seconds=GRACE_SECONDS,
             **pod_placement(args.placement),
             security_context=kube.restricted_pod(kube.UID, fs_group=kube.UID),
             # A ReadWriteOnce volume can only be mounted on the node the registry runs on.
@@ -277,11 +338,14 @@ class GarbageCollection(pulumi.ComponentResource):
                     "stop",
                     args.helper_image,
                     pulumi.Output.concat(window, f" --timeout={STOP_SECONDS}"),
+                    mounts=protect_mounts,
                 )
             ],
             containers=[
                 gc_container,
-                _window_container("restore", args.helper_image, restore_flags, restore_env),
+                _window_container(
+                    "restore", args.helper_image, restore_flags, restore_env, protect_mounts
+                ),
             ],
             volumes=[
                 *storage_volumes,
@@ -290,9 +354,16 @@ class GarbageCollection(pulumi.ComponentResource):
                     config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map_name),
                 ),
                 k8s.core.v1.VolumeArgs(
-                    name="scripts",
-                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=scripts.metadata.name),
+                    name="code",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                        name=scripts.metadata.name,
+                        items=[
+                            k8s.core.v1.KeyToPathArgs(key=code_key(path), path=path)
+                            for path in CODE_FILES
+                        ],
+                    ),
                 ),
+                *protect_volumes,
                 k8s.core.v1.VolumeArgs(
                     name="shared", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()
                 ),
@@ -305,7 +376,55 @@ class GarbageCollection(pulumi.ComponentResource):
             ),
             # No retry: it would take the registry down a second time; the next run retries.
             spec=kube.maintenance_schedule(args.gc.schedule, 0, JOB_SECONDS, LABELS, pod),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[binding])),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
         )
         self.cron_job_name = cron.metadata.name
         self.register_outputs({"cron_job_name": self.cron_job_name})
+
+    def _protection(
+        self,
+        name: str,
+        args: GarbageCollectionArgs,
+        account: k8s.core.v1.ServiceAccount,
+        meta: Callable[[str], k8s.meta.v1.ObjectMetaArgs],
+        child: pulumi.ResourceOptions,
+        depends: list[pulumi.Resource],
+    ) -> tuple[str, list[k8s.core.v1.VolumeMountArgs], list[k8s.core.v1.VolumeArgs]]:
+        """What tagging in-use manifests needs: the cluster-wide in-use reader, the registry's
+        URL, credentials and CA, and the in-use files of other clusters (kube.IN_USE)."""
+        protection = args.protection
+        assert protection is not None
+        depends.append(kube.in_use_reader(name, kube.GC, account, args.namespace, child))
+        flags = f" --protect-registry={protection.registry_url}"
+        flags += f" --protect-in-use-dir={ETC}/in-use"
+        mounts = [k8s.core.v1.VolumeMountArgs(name="in-use", mount_path=f"{ETC}/in-use",
+                                              read_only=True)]  # fmt: skip
+        volumes = [kube.in_use_files()]
+        if protection.username is not None and protection.password is not None:
+            credentials = k8s.core.v1.Secret(
+                f"{name}-credentials",
+                metadata=meta(f"{kube.GC}-credentials"),
+                string_data={"password": as_secret(protection.password)},
+                opts=child,
+            )
+            flags += f" --protect-user={protection.username}"
+            flags += f" --protect-password-file={ETC}/credentials/password"
+            mounts.append(k8s.core.v1.VolumeMountArgs(
+                name="credentials", mount_path=f"{ETC}/credentials", read_only=True))  # fmt: skip
+            volumes.append(k8s.core.v1.VolumeArgs(
+                name="credentials",
+                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=credentials.metadata.name),
+            ))  # fmt: skip
+        if protection.ca_secret_name is not None:
+            flags += f" --protect-ca-file={ETC}/ca/ca.crt"
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(name="ca", mount_path=f"{ETC}/ca", read_only=True)
+            )
+            volumes.append(k8s.core.v1.VolumeArgs(
+                name="ca",
+                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                    secret_name=protection.ca_secret_name,
+                    items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")],
+                ),
+            ))  # fmt: skip
+        return flags, mounts, volumes

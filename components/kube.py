@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components import distribution_config as render
 from components.config import StorageConfig
+from components.retention.inuse import WORKLOADS
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "regstack"}
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
@@ -29,6 +30,9 @@ DATA_CLAIM = f"{REGISTRY}-data"
 GC = f"{REGISTRY}-gc"
 RETENTION = f"{REGISTRY}-retention"
 CACHE = f"{REGISTRY}-cache"
+IN_USE = f"{REGISTRY}-in-use"
+"""Optional ConfigMap in the registry's namespace: one key per other cluster, each a list of
+the image references it runs; GC and retention keep them as they keep this cluster's."""
 
 UID = 1000
 """The non-root user the twuni chart also runs Distribution as; GC and retention share it so
@@ -37,6 +41,53 @@ that they can read what the registry wrote."""
 
 def app_labels(app: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": app, **MANAGED_BY}
+
+
+def in_use_files() -> k8s.core.v1.VolumeArgs:
+    """The optional IN_USE ConfigMap as the volume `in-use`: empty when nobody created it."""
+    return k8s.core.v1.VolumeArgs(
+        name="in-use",
+        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=IN_USE, optional=True),
+    )
+
+
+def in_use_reader(
+    name: str,
+    app: str,
+    account: k8s.core.v1.ServiceAccount,
+    namespace: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.rbac.v1.ClusterRoleBinding:
+    """`list`, cluster-wide and nothing else, on the kinds the in-use inventory reads (Pods and
+    every kind with a pod template): all GC and retention need to see what is in use. Named
+    `<app>-in-use-reader-<namespace>`: cluster-wide names, one platform per namespace."""
+    labels = app_labels(app)
+    object_name = pulumi.Output.concat(app, "-in-use-reader-", namespace)
+    groups: dict[str, list[str]] = {}
+    for group, _, resource, _ in WORKLOADS:
+        groups.setdefault(group, []).append(resource)
+    role = k8s.rbac.v1.ClusterRole(
+        f"{name}-in-use-reader",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, labels=labels),
+        rules=[
+            k8s.rbac.v1.PolicyRuleArgs(api_groups=[group], resources=resources, verbs=["list"])
+            for group, resources in groups.items()
+        ],
+        opts=opts,
+    )
+    return k8s.rbac.v1.ClusterRoleBinding(
+        f"{name}-in-use-reader",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, labels=labels),
+        role_ref=k8s.rbac.v1.RoleRefArgs(
+            api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role.metadata.name
+        ),
+        subjects=[
+            k8s.rbac.v1.SubjectArgs(
+                kind="ServiceAccount", name=account.metadata.name, namespace=namespace
+            )
+        ],
+        opts=opts,
+    )
 
 
 def data_claim(storage: StorageConfig) -> str | None:

@@ -1,7 +1,10 @@
 """MicroK8sRegistryAddon: the chapter's `microk8s enable registry`, as a resource.
 
-pulumi-command runs the addon's own commands, locally or over SSH, so `pulumi destroy` disables
-it again. The addon has no knobs for TLS or authentication (the config model refuses them).
+pulumi-command runs the addon's own commands, locally or over SSH. Nothing regstack does ever
+disables the addon: `microk8s disable registry` deletes its claim and every image, and the
+Command's delete would run it on `pulumi destroy` and on a switch to another backend, which is
+the README's way to take the images over. The addon has no knobs for TLS or authentication (the
+config model refuses them).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ class MicroK8sRegistryAddonArgs:
     node: MicroK8sConfig
     private_key: pulumi.Input[str] | None = None
     protect: bool = False
-    """Refuse `pulumi destroy` (prod): disabling the addon deletes its claim and every image."""
+    """Refuse `pulumi destroy` (prod), and so a stack recorded before the Command was kept on
+    delete (whose delete still disables the addon) until someone unprotects it."""
 
 
 def enable_command(size: str, storage_class: str | None) -> str:
@@ -35,7 +39,6 @@ def enable_command(size: str, storage_class: str | None) -> str:
     return f"{line} --storageclass {storage_class}" if storage_class else line
 
 
-DISABLE_COMMAND = "microk8s disable registry"
 ADDON_CLAIM = "registry-claim"
 _TAKE_OVER = (
     "take its images over with backend: distribution (README: Taking over the addon's images)"
@@ -43,12 +46,12 @@ _TAKE_OVER = (
 
 
 def enable_script(size: str, storage_class: str | None) -> str:
-    """Enables the addon, refusing one regstack did not enable (destroy would delete its images),
-    and fails when the addon refused: it prints why and still exits 0 for a size that misses its
-    pattern or an unknown StorageClass."""
+    """Enables the addon, refusing one regstack did not enable (it never takes over what it did
+    not create), and fails when the addon refused: it prints why and still exits 0 for a size that
+    misses its pattern or an unknown StorageClass."""
     return f"""set -eu
 if [ "$(microk8s status -a registry)" = enabled ]; then
-  echo "regstack: the registry addon is already enabled on this node, with its own claim and images; regstack only manages an addon it enables, because pulumi destroy disables it and that deletes the claim. Leave it as it is, or {_TAKE_OVER}." >&2
+  echo "regstack: the registry addon is already enabled on this node, with its own claim and images; regstack never takes over what it did not create. Leave it as it is, or {_TAKE_OVER}." >&2
   exit 1
 fi
 {enable_command(size, storage_class)}
@@ -79,7 +82,7 @@ echo "{ADDON_CLAIM}: $size on StorageClass $class, as configured"
 
 
 class MicroK8sRegistryAddon(pulumi.ComponentResource):
-    """Enables the MicroK8s registry addon on create, disables it on delete."""
+    """Enables the MicroK8s registry addon on create; never disables it."""
 
     endpoint: pulumi.Output[str]
     in_cluster_endpoint: pulumi.Output[str]
@@ -90,12 +93,14 @@ class MicroK8sRegistryAddon(pulumi.ComponentResource):
         super().__init__("regstack:index:MicroK8sRegistryAddon", name, None, opts)
         create = enable_script(args.size, args.storage_class)
         update = update_script(args.size, args.storage_class)
-        # No replace_on_changes: a replacement's delete is `microk8s disable registry`, which
-        # deletes the claim and every image. A new size is an update, which refuses.
-        options = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        # The Command has no delete, and is kept on delete as well: a stack recorded before had
+        # `microk8s disable registry` as its delete, which the engine would run from the state when
+        # the Command leaves the program; kept, it is only forgotten. One `pulumi up` records that.
+        # No replace_on_changes: a new size is an update, which refuses.
+        options = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True)
         if args.node.host is None:
             addon: pulumi.Resource = command.local.Command(
-                f"{name}-enable", create=create, update=update, delete=DISABLE_COMMAND, opts=options
+                f"{name}-enable", create=create, update=update, opts=options
             )
         else:
             addon = command.remote.Command(
@@ -109,7 +114,6 @@ class MicroK8sRegistryAddon(pulumi.ComponentResource):
                 ),
                 create=create,
                 update=update,
-                delete=DISABLE_COMMAND,
                 opts=options,
             )
         # Outputs wait for the addon so that consumers only push once it is enabled.

@@ -24,7 +24,12 @@ from components.config import (
     public_ca,
 )
 from components.distribution import DistributionRegistry, DistributionRegistryArgs
-from components.garbage_collection import GarbageCollection, GarbageCollectionArgs, window_mode
+from components.garbage_collection import (
+    GarbageCollection,
+    GarbageCollectionArgs,
+    GcProtection,
+    window_mode,
+)
 from components.harbor import SERVICE as HARBOR_SERVICE
 from components.harbor import HarborRegistry, HarborRegistryArgs
 from components.microk8s_addon import (
@@ -35,6 +40,7 @@ from components.microk8s_addon import (
 from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from components.node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
 from components.outputs import known_after, secret
+from components.ownership import create_only_provider, created_here
 from components.redis_cache import RedisCache, RedisCacheArgs, cache_address
 from components.registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
 from components.retention_job import RetentionJob, RetentionJobArgs
@@ -170,6 +176,21 @@ def secret_users(cfg: RegstackConfig) -> list[RegistryUser]:
     return [RegistryUser(u.name, secret(u.password)) for u in cfg.auth.users]
 
 
+def registry_access(cfg: RegstackConfig) -> tuple[str, RegistryUser | None]:
+    """How an in-cluster Job (retention, GC's protection) reaches the registry's API: its URL,
+    and the user it signs in as (retention.user, else the first one) when auth is on."""
+    scheme = "https" if cfg.tls.mode != "none" else "http"
+    service = service_dns_names(cfg, kube.REGISTRY)[-1]
+    registry_url = f"{scheme}://{service}:{cfg.registry.service.port}"
+    if public_ca(cfg.tls):  # its certificate has no in-cluster name: dial a public one
+        registry_url = f"https://{node_endpoint(cfg)}"
+    user = None
+    if cfg.auth.enabled:
+        wanted = cfg.retention.user or cfg.auth.users[0].name
+        user = next(u for u in secret_users(cfg) if u.name == wanted)
+    return registry_url, user
+
+
 @dataclass(frozen=True)
 class Backend:
     """What one backend hands the platform for its outputs."""
@@ -268,21 +289,33 @@ class RegistryPlatform(pulumi.ComponentResource):
         return Backend(addon.endpoint, addon.in_cluster_endpoint)
 
     def _namespace(
-        self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions, enforce: str
+        self,
+        name: str,
+        cfg: RegstackConfig,
+        child: pulumi.ResourceOptions,
+        create_only: pulumi.ProviderResource,
+        enforce: str,
     ) -> pulumi.Output[str]:
-        # The namespace belongs to the platform: certificate, users and registry all live in it.
-        # Deleting it would delete an existing claim in it too, with the images regstack was
-        # only lent: then `pulumi destroy` leaves the namespace.
-        lent_claim = cfg.registry.storage.existing_claim is not None
+        namespace = cfg.registry.namespace
+        # A claim regstack is lent lives in a namespace someone else made (the MicroK8s addon's):
+        # regstack uses that namespace as it is, never creates or labels it.
+        if cfg.registry.storage.existing_claim is not None:
+            return pulumi.Output.from_input(namespace)
+        # Otherwise the namespace is regstack's to create, never an existing one to take over, and
+        # never deleted: whatever else people put in it would go with it (components/ownership.py).
+        what_to_do = (
+            "Choose another registry.namespace. To serve the images of a claim that lives there "
+            "(the MicroK8s addon's registry-claim), set registry.storage.existing_claim: regstack "
+            "then uses the namespace as it is. If an earlier `pulumi destroy` left it (regstack "
+            f"never deletes a namespace), delete it once it holds nothing you need: kubectl delete "
+            f"namespace {namespace}."
+        )
         return k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=cfg.registry.namespace,
-                labels={**kube.MANAGED_BY, **pod_security(enforce)},
+                name=namespace, labels={**kube.MANAGED_BY, **pod_security(enforce)}
             ),
-            opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(retain_on_delete=lent_claim or None)
-            ),
+            opts=created_here(f"{name}-namespace", child, create_only, what_to_do, keep=True),
         ).metadata.name
 
     def _certificate(
@@ -308,7 +341,8 @@ class RegistryPlatform(pulumi.ComponentResource):
     def _distribution(
         self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions
     ) -> Backend:
-        namespace = self._namespace(name, cfg, child, enforce="restricted")
+        create_only = create_only_provider(name, self)
+        namespace = self._namespace(name, cfg, child, create_only, enforce="restricted")
         stack_key = StackKey(f"{name}-stack-key", opts=child).secret
         registry_args = DistributionRegistryArgs(
             namespace=namespace,
@@ -341,6 +375,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     pull_secret_name=cfg.pull_secrets.secret_name,
                     pull_user=cfg.pull_secrets.user,
                     create_namespaces=cfg.pull_secrets.create_namespaces,
+                    create_only_provider=create_only,
                 ),
                 opts=child,
             )
@@ -352,14 +387,25 @@ class RegistryPlatform(pulumi.ComponentResource):
                 auth_realm=cfg.auth.realm,
             )
         registry = DistributionRegistry(f"{name}-registry", registry_args, opts=child)
+        ca_secret_name = None
+        # Only the lab CA needs mounting; issuers like Let's Encrypt are in the image's CAs.
+        if certificate is not None and cfg.tls.mode == "self-signed":
+            ca_secret_name = certificate.ca_secret_name
         if cfg.retention.enabled:
-            ca_secret_name = None
-            # Only the lab CA needs mounting; issuers like Let's Encrypt are in the image's CAs.
-            if certificate is not None and cfg.tls.mode == "self-signed":
-                ca_secret_name = certificate.ca_secret_name
             self._retention(name, cfg, namespace, ca_secret_name, child)
         if cfg.gc.enabled:
             window, pin_node = window_mode(cfg.gc, cfg.registry)
+            protection = None
+            # Only --delete-untagged deletes manifests; a pull-through cache refuses the tags
+            # (and holds copies only: its upstream is where the images live).
+            if cfg.gc.delete_untagged and cfg.registry.proxy is None:
+                registry_url, user = registry_access(cfg)
+                protection = GcProtection(
+                    registry_url=registry_url,
+                    username=user.name if user else None,
+                    password=user.password if user else None,
+                    ca_secret_name=cast(pulumi.Output[str] | None, ca_secret_name),
+                )
             GarbageCollection(
                 f"{name}-gc",
                 GarbageCollectionArgs(
@@ -378,6 +424,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     cache_db=cfg.registry.cache.db,
                     window=window,
                     pin_node=pin_node,
+                    protection=protection,
                 ),
                 opts=child,
             )
@@ -447,15 +494,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         ca_secret_name: pulumi.Output[str | None] | None,
         child: pulumi.ResourceOptions,
     ) -> None:
-        scheme = "https" if cfg.tls.mode != "none" else "http"
-        service = service_dns_names(cfg, kube.REGISTRY)[-1]
-        registry_url = f"{scheme}://{service}:{cfg.registry.service.port}"
-        if public_ca(cfg.tls):  # its certificate has no in-cluster name: dial a public one
-            registry_url = f"https://{node_endpoint(cfg)}"
-        user = None
-        if cfg.auth.enabled:
-            wanted = cfg.retention.user or cfg.auth.users[0].name
-            user = next(u for u in secret_users(cfg) if u.name == wanted)
+        registry_url, user = registry_access(cfg)
         RetentionJob(
             f"{name}-retention",
             RetentionJobArgs(
@@ -483,7 +522,9 @@ class RegistryPlatform(pulumi.ComponentResource):
         assert harbor.admin_password is not None and harbor.secret_seed is not None
         # Harbor's chart pods run as non-root but do not all set a seccomp profile and drop
         # every capability, so `restricted` is only warned about here.
-        namespace = self._namespace(name, cfg, child, enforce="baseline")
+        namespace = self._namespace(
+            name, cfg, child, create_only_provider(name, self), enforce="baseline"
+        )
         certificate = None
         if cfg.tls.mode != "none":
             certificate = self._certificate(name, cfg, namespace, HARBOR_SERVICE, child)

@@ -95,7 +95,7 @@ def command(args: RetentionJobArgs) -> list[str]:
     if args.ca_secret_name is not None:
         line.append(f"--ca-file={ETC}/ca/ca.crt")
     if retention.protect_in_use:
-        line.append("--in-use-from-cluster")
+        line += ["--in-use-from-cluster", f"--in-use-file={ETC}/in-use"]
     if retention.apply:
         line.append("--apply")
     if args.metrics_linger is not None:
@@ -190,7 +190,14 @@ class RetentionJob(pulumi.ComponentResource):
                 k8s.core.v1.VolumeMountArgs(name="ca", mount_path=f"{ETC}/ca", read_only=True)
             )
         if args.retention.protect_in_use:
-            depends += self._pod_reader(name, account, args, child)
+            depends.append(kube.in_use_reader(name, kube.RETENTION, account, args.namespace, child))
+            # Other clusters' images, as GC keeps them (an empty directory when it is absent).
+            volumes.append(kube.in_use_files())
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(
+                    name="in-use", mount_path=f"{ETC}/in-use", read_only=True
+                )
+            )
         ports = None
         if args.metrics_linger is not None:
             # The root filesystem is read-only: the metrics file goes to a small emptyDir.
@@ -275,32 +282,3 @@ class RetentionJob(pulumi.ComponentResource):
             ),
             opts=child,
         )
-
-    def _pod_reader(
-        self,
-        name: str,
-        account: k8s.core.v1.ServiceAccount,
-        args: RetentionJobArgs,
-        child: pulumi.ResourceOptions,
-    ) -> list[pulumi.Resource]:
-        """List pods cluster-wide, read-only: the images in use are kept whatever the policy."""
-        role = k8s.rbac.v1.ClusterRole(
-            f"{name}-pod-reader",
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
-            rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["list"])],
-            opts=child,
-        )
-        binding = k8s.rbac.v1.ClusterRoleBinding(
-            f"{name}-pod-reader",
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels=LABELS),
-            role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role.metadata.name
-            ),
-            subjects=[
-                k8s.rbac.v1.SubjectArgs(
-                    kind="ServiceAccount", name=account.metadata.name, namespace=args.namespace
-                )
-            ],
-            opts=child,
-        )
-        return [binding]

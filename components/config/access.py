@@ -73,6 +73,9 @@ class PullSecretsConfig(Section):
     namespaces: list[DnsLabel] = Field(
         default_factory=list, description="Namespaces that get a pull secret."
     )
-    create_namespaces: bool = Field(False, description="Create those namespaces too.")
+    create_namespaces: bool = Field(
+        False,
+        description="Create those namespaces too: none may exist yet. regstack never deletes them.",
+    )
     secret_name: DnsLabel = Field("regstack-pull", description="Name of each pull secret.")
     user: UserName | None = Field(None, description="Whose credentials; the first user if unset.")

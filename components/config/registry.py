@@ -134,7 +134,8 @@ class StorageConfig(Section):
     existing_claim: DnsLabel | None = Field(
         None,
         description="Mount this PersistentVolumeClaim instead of creating one, e.g. the MicroK8s "
-        "addon's `registry-claim` to keep its images. regstack never deletes it.",
+        "addon's `registry-claim` to keep its images. regstack never deletes it, and uses "
+        "`namespace` as it is.",
     )
 
 
@@ -274,7 +275,9 @@ class RegistryConfig(Section):
     """The registry itself (distribution backend; the addon uses namespace and storage size)."""
 
     namespace: DnsLabel = Field(
-        "container-registry", description="Namespace (the addon's, so clients need no change)."
+        "container-registry",
+        description="Namespace (the addon's, so clients need no change). regstack creates it "
+        "(it must not exist yet) and never deletes it.",
     )
     image: ImageRepository = Field(
         "docker.io/library/registry", description="Registry image repository."

@@ -3,11 +3,13 @@
 Distribution's documentation warns that garbage collection while pushes continue can delete
 blobs a new image needs. The GC Job's pod runs three containers around one shared directory:
 
-  stop (init)  take the window's Lease, then close the window and wait until no pod that can
-               serve still takes writes;
+  stop (init)  take the window's Lease, put a reserved tag on every in-use manifest
+               (gc_protect.py: GC never deletes what the cluster runs), then close the window
+               and wait until no pod that can serve still takes writes;
   gc           `timeout <GC bound> registry garbage-collect ...`, then its exit code to the
                shared directory;
-  restore      wait until GC has exited, flush the Redis cache, reopen, release the Lease.
+  restore      wait until GC has exited, flush the Redis cache, reopen, remove the reserved
+               tags, release the Lease.
 
 Two ways to close the window, chosen per storage layout (components/garbage_collection.py):
 
@@ -30,7 +32,14 @@ that changes it, and removed in the same patch that undoes it: a run that dies i
 leaves the original replica count there, and the next run (scheduled or manual) restores it.
 The Lease keeps windows apart: a second run, e.g. `kubectl create job --from=cronjob/...`,
 finds it held and exits without touching the registry. It expires after the Job's deadline, so
-a holder that died never blocks later runs.
+a holder that died never blocks later runs; a run that finds the holder's pod gone (deleted,
+or ended) takes the Lease over at once, which is the runbook's manual recovery.
+
+Termination (an eviction, a drain, a deleted Job): the kubelet sends SIGTERM to every
+container and kills them after the pod's terminationGracePeriodSeconds. The gc container
+kills garbage-collect at once (its shell traps TERM) and reports an exit code; `restore` keeps
+waiting for that, then reopens and releases the Lease within the grace period, leaving the
+reserved tags to the next run's sweep; `stop` interrupted inside the window reopens at once.
 
 A shared Redis blob-descriptor cache outlives the pods, so `restore --redis` empties its
 database first: it would still describe blobs GC removed, and a client pushing one of them again
@@ -43,9 +52,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import ssl
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -53,7 +64,14 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
+
+from components.jobs import gc_protect
+from components.retention.http import HttpClient, HttpError, ssl_context
+from components.retention.inuse import fetch_in_use_from_cluster, load_in_use_dir, merged
+from components.retention.plan import InUse
+from components.retention.registry import Registry
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 # The registry's own variable for the cache password (distribution_config.ENV_REDIS_PASSWORD).
@@ -73,12 +91,50 @@ class WindowTaken(Exception):
     """Another run holds the window: nothing of the registry is ours to touch."""
 
 
+class Terminated(Exception):
+    """SIGTERM arrived while `stop` held the window: reopen now, within the grace period."""
+
+
+class Termination:
+    """What SIGTERM does: `stop` raises Terminated once (a second signal must not break its
+    reopening); `restore` only takes note, as reopening before GC exited is never safe."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self.raise_once = False
+        self._previous: Any = None
+
+    def install(self, raise_once: bool) -> None:
+        self.raise_once = raise_once
+        # Only the main thread may set handlers; a caller running steps in threads keeps its own.
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def uninstall(self) -> None:
+        """Give a caller of main() in-process its own handler back."""
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+        self.received = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        print("SIGTERM: the pod is going; reopening the registry", file=sys.stderr)
+        first = not self.received
+        self.received = True
+        if first and self.raise_once:
+            raise Terminated("the pod is being terminated")
+
+
+TERMINATION = Termination()
+
+
 class Api:
     """The few Kubernetes API calls this needs, authenticated with a bearer token."""
 
     def __init__(self, base: str, token: str, ca_file: str | None):
         self.base = base.rstrip("/")
         self.token = token
+        self.ca_file = ca_file
         self.context = ssl.create_default_context(cafile=ca_file)
 
     def request(self, method: str, path: str, body: Any = None, content_type: str = "") -> Any:
@@ -91,10 +147,10 @@ class Api:
             return json.load(response)
 
 
-def in_cluster_api() -> Api:
+def in_cluster_api(account: Path = SERVICE_ACCOUNT) -> Api:
     host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"]
-    token = (SERVICE_ACCOUNT / "token").read_text().strip()
-    return Api(f"https://{host}:{port}", token, str(SERVICE_ACCOUNT / "ca.crt"))
+    token = (account / "token").read_text().strip()
+    return Api(f"https://{host}:{port}", token, str(account / "ca.crt"))
 
 
 def status_of(err: Exception) -> int | None:
@@ -177,8 +233,10 @@ def take_lease(api: Api, args: argparse.Namespace) -> None:
                 raise WindowTaken("another run created the Lease first") from race
             raise
     other = _held_by_other(lease.get("spec", {}), args.holder, now)
-    if other:
+    if other and not _holder_gone(api, args, lease["spec"]["holderIdentity"]):
         raise WindowTaken(f"another GC window is open: Lease {args.lease} is held by {other}")
+    if other:
+        print(f"taking over Lease {args.lease} from {other}: that pod is gone", file=sys.stderr)
     lease["spec"] = spec
     try:
         api.request("PUT", _lease_path(args, args.lease), lease)
@@ -186,6 +244,18 @@ def take_lease(api: Api, args: argparse.Namespace) -> None:
         if err.code == 409:
             raise WindowTaken("another run took the Lease first") from err
         raise
+
+
+def _holder_gone(api: Api, args: argparse.Namespace, holder: str) -> bool:
+    """Whether the holder's pod no longer exists, or has ended: nothing of it runs any more, so
+    its window is ours to take over (its record on the Deployment says what to restore)."""
+    try:
+        pod = api.request("GET", f"/api/v1/namespaces/{args.namespace}/pods/{holder}")
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return True
+        raise
+    return not can_serve(pod)
 
 
 def _lease(api: Api, args: argparse.Namespace) -> dict[str, Any]:
@@ -315,12 +385,19 @@ def reopen_and_release(api: Api, args: argparse.Namespace) -> None:
 
 
 def stop(api: Api, args: argparse.Namespace) -> int:
+    TERMINATION.install(raise_once=True)
     try:
         take_lease(api, args)
     except WindowTaken as err:
         print(f"{err}; not touching the registry", file=sys.stderr)
         return 1
+    except Terminated:
+        retrying(lambda: release_lease(api, args), args, "releasing the Lease")
+        return 1
     try:
+        if args.protect_registry:
+            count = gc_protect.protect(registry_client(args), inventory(api, args))
+            print(f"{count} in-use manifests tagged {gc_protect.RESERVED}<digest> for the window")
         record = close(api, args)
         deadline = time.monotonic() + args.timeout
         while writable := writable_pods(api, args):
@@ -329,8 +406,8 @@ def stop(api: Api, args: argparse.Namespace) -> int:
                     f"pods still take writes after {args.timeout}s: {', '.join(writable)}"
                 )
             time.sleep(args.poll)
-    except (OSError, KeyError, ValueError) as err:
-        print(f"gc-window stop failed: {err}; reopening", file=sys.stderr)
+    except (OSError, KeyError, ValueError, HttpError, Terminated) as err:
+        print(f"gc-window stop failed: {err}; reopening, GC does not run", file=sys.stderr)
         try:
             reopen_and_release(api, args)
         except WindowTaken as taken:
@@ -338,6 +415,45 @@ def stop(api: Api, args: argparse.Namespace) -> int:
         return 1
     print(f"window closed ({args.mode}): no pod takes writes; record {json.dumps(record)}")
     return 0
+
+
+# --- what GC must keep --------------------------------------------------------------------------
+
+
+def registry_client(args: argparse.Namespace) -> Registry:
+    http = HttpClient(context=ssl_context(args.protect_ca_file))
+    password = None
+    if args.protect_password_file:
+        password = Path(args.protect_password_file).read_text().rstrip("\n")
+    return Registry(args.protect_registry, http, username=args.protect_user, password=password)
+
+
+def inventory(api: Api, args: argparse.Namespace) -> InUse:
+    """The shared in-use inventory: this cluster's workloads and the in-use files of others.
+    Raises when the cluster cannot be read in full: then nothing is protected, GC never runs."""
+    http = HttpClient(context=ssl_context(api.ca_file))
+    found = fetch_in_use_from_cluster(http, api.base, api.token)
+    if args.protect_in_use_dir and Path(args.protect_in_use_dir).is_dir():
+        found = merged(found, load_in_use_dir(args.protect_in_use_dir))
+    return found
+
+
+def release_protection(args: argparse.Namespace) -> bool:
+    """Remove the reserved tags once the registry takes writes again (a rollout may still be
+    replacing read-only pods: 405s are retried for --protect-release-for seconds)."""
+    give_up = time.monotonic() + args.protect_release_for
+    delay = args.poll
+    while True:
+        try:
+            removed = gc_protect.release(registry_client(args), lambda: TERMINATION.received)
+            print(f"{removed} reserved tags removed")
+            return True
+        except (OSError, ValueError, HttpError) as err:
+            if TERMINATION.received or time.monotonic() + delay > give_up:
+                print(f"reserved tags left for the next run: {err}", file=sys.stderr)
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, args.backoff_max)
 
 
 # --- waiting for GC -----------------------------------------------------------------------------
@@ -356,6 +472,7 @@ def wait_for_gc(api: Api, args: argparse.Namespace) -> int:
     """GC's exit code, once it has exited; 1 if it ended without reporting (killed whole)."""
     exit_file = Path(args.shared) / "gc-exit"
     warned = False
+    print("waiting for garbage collection to exit", flush=True)
     while not exit_file.exists():
         try:
             ended = gc_terminated(api, args)
@@ -394,6 +511,7 @@ def flush_cache(address: str, db: int, password: str | None) -> None:
 
 
 def restore(api: Api, args: argparse.Namespace) -> int:
+    TERMINATION.install(raise_once=False)
     code = wait_for_gc(api, args)
     print(f"garbage collection exited with {code}")
     flushed = True
@@ -405,11 +523,15 @@ def restore(api: Api, args: argparse.Namespace) -> int:
             print(f"could not flush the blob-descriptor cache: {err}", file=sys.stderr)
             flushed = False
     try:
-        reopen_and_release(api, args)
+        retrying(lambda: reopen(api, args), args, "reopening the registry")
+        # Terminating: the grace period is for reopening; the next run sweeps the tags.
+        released = TERMINATION.received or not args.protect_registry or release_protection(args)
+        retrying(lambda: release_lease(api, args), args, "releasing the Lease")
     except WindowTaken as err:
         print(str(err), file=sys.stderr)
         return 1
-    return code if flushed else 1
+    whole = flushed and released and not TERMINATION.received
+    return code if whole else (code or 1)
 
 
 def main(argv: list[str] | None = None, api: Api | None = None) -> int:
@@ -451,15 +573,29 @@ def main(argv: list[str] | None = None, api: Api | None = None) -> int:
     parser.add_argument("--backoff-max", type=float, default=30)
     parser.add_argument("--redis", help="host:port of the Redis blob-descriptor cache to flush")
     parser.add_argument("--redis-db", type=int, default=0)
+    parser.add_argument(
+        "--service-account-dir", type=Path, default=SERVICE_ACCOUNT, help="token and ca.crt"
+    )
+    protect = parser.add_argument_group(
+        "protection", "tag in-use manifests so that --delete-untagged keeps them"
+    )
+    protect.add_argument("--protect-registry", help="the registry's URL; unset: no protection")
+    protect.add_argument("--protect-user")
+    protect.add_argument("--protect-password-file")
+    protect.add_argument("--protect-ca-file")
+    protect.add_argument("--protect-in-use-dir", help="in-use files of other clusters")
+    protect.add_argument("--protect-release-for", type=float, default=300)
     args = parser.parse_args(argv)
     if args.pin_node and not args.node:
         parser.error("--pin-node needs --node (or NODE_NAME)")
-    client = api or in_cluster_api()
+    client = api or in_cluster_api(args.service_account_dir)
     try:
         return stop(client, args) if args.action == "stop" else restore(client, args)
-    except (OSError, KeyError, ValueError) as err:
+    except (OSError, KeyError, ValueError, HttpError) as err:
         print(f"gc-window {args.action} failed: {err}", file=sys.stderr)
         return 1
+    finally:
+        TERMINATION.uninstall()
 
 
 if __name__ == "__main__":

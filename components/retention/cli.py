@@ -23,7 +23,9 @@ from .inuse import (
     SERVICE_ACCOUNT,
     cluster_api_url,
     fetch_in_use_from_cluster,
+    load_in_use_dir,
     load_in_use_file,
+    merged,
 )
 from .metrics import serve_metrics, write_metrics
 from .plan import InUse
@@ -53,7 +55,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--username")
     parser.add_argument("--password-file", help=f"else ${PASSWORD_ENV}")
     parser.add_argument("--ca-file", help="CA bundle that signed the registry certificate")
-    parser.add_argument("--in-use-file", help="image references to keep, one per line")
+    parser.add_argument(
+        "--in-use-file",
+        help="image references to keep, one per line; a directory: every file in it",
+    )
     parser.add_argument(
         "--in-use-from-cluster",
         action="store_true",
@@ -155,7 +160,9 @@ def _password(path: str | None) -> str | None:
 
 def _in_use(args: argparse.Namespace, client: Callable[[str | None], HttpClient]) -> InUse:
     references = InUse()
-    if args.in_use_file:
+    if args.in_use_file and Path(args.in_use_file).is_dir():
+        references = load_in_use_dir(args.in_use_file)
+    elif args.in_use_file:
         references = load_in_use_file(args.in_use_file)
     if args.in_use_from_cluster:
         account = Path(args.service_account_dir)
@@ -163,7 +170,7 @@ def _in_use(args: argparse.Namespace, client: Callable[[str | None], HttpClient]
         http = client(str(account / "ca.crt"))
         api = args.kubernetes_api or cluster_api_url()
         found = fetch_in_use_from_cluster(http, api, token)
-        references = InUse(references.tags | found.tags, references.digests | found.digests)
+        references = merged(references, found)
     return references
 
 

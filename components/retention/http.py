@@ -122,12 +122,13 @@ class HttpClient:
         kind: str,
         headers: dict[str, str] | None = None,
         limit: int = DEFAULT_LIMIT,
+        body: bytes | None = None,
     ) -> Response:
         """One request with retries on transient failures; any final status is returned.
         A body longer than `limit` bytes raises `ResponseTooLarge`."""
         for attempt in range(self.retries + 1):
             try:
-                response = self._send_once(method, url, kind, headers or {}, limit)
+                response = self._send_once(method, url, kind, headers or {}, limit, body)
             except _Transient as err:
                 failure = str(err)
                 retry_after = None
@@ -142,11 +143,17 @@ class HttpClient:
         raise AssertionError("unreachable: the loop returns or raises")
 
     def _send_once(
-        self, method: str, url: str, kind: str, headers: dict[str, str], limit: int
+        self,
+        method: str,
+        url: str,
+        kind: str,
+        headers: dict[str, str],
+        limit: int,
+        body: bytes | None = None,
     ) -> Response:
         with self._count_lock:
             self.requests[kind] += 1
-        request = urllib.request.Request(url, method=method, headers=headers)
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
             with self._opener.open(request, timeout=self.timeout) as answer:
                 return Response(answer.status, answer.headers, _read(answer, url, limit))

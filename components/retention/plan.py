@@ -41,6 +41,8 @@ class InUse:
 
     tags: frozenset[tuple[str, str]] = frozenset()
     digests: frozenset[str] = frozenset()
+    pinned: frozenset[tuple[str, str]] = frozenset()
+    """(repository, digest) of every digest reference: what GC protects by repository."""
 
 
 @dataclass(frozen=True)

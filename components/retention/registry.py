@@ -25,7 +25,7 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +64,8 @@ class Manifest:
     media_type: str
     document: dict[str, Any]
     pushed: datetime | None = None
+    raw: bytes = field(default=b"", repr=False, compare=False)
+    """The bytes as stored: the only form that keeps the digest when put under another tag."""
 
     @property
     def is_index(self) -> bool:
@@ -181,7 +183,33 @@ class Registry:
         if reference.startswith("sha256:") and reference != digest:
             raise UnexpectedResponse(f"{url}: asked for {reference}, got {digest}")
         pushed = _http_date(response.headers.get("Last-Modified"))
-        return Manifest(digest, media_type, self._json_object(response, url), pushed)
+        document = self._json_object(response, url)
+        return Manifest(digest, media_type, document, pushed, raw=response.body)
+
+    def find_manifest(self, repository: str, digest: str) -> Manifest | None:
+        """The manifest, or None when this registry does not hold it (404)."""
+        try:
+            return self.manifest(repository, digest)
+        except UnexpectedResponse:
+            if self.head_digest(repository, digest) is None:
+                return None
+            raise
+
+    def put_manifest(self, repository: str, tag: str, manifest: Manifest) -> None:
+        """Tag an existing manifest: its exact bytes under `tag`, checked to keep its digest."""
+        url = f"{self.url}/v2/{repository}/manifests/{tag}"
+        headers = {"Content-Type": manifest.media_type}
+        response = self._authorized("PUT", url, kind="tag", headers=headers, body=manifest.raw)
+        stored = response.headers.get("Docker-Content-Digest")
+        if response.status != 201 or stored != manifest.digest:
+            raise RegistryError(
+                f"PUT {url}: HTTP {response.status}, digest {stored!r} "
+                f"(expected {manifest.digest}) {_excerpt(response)}"
+            )
+
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        """Remove a tag, not the manifest it points to (Distribution 3.x); False when gone."""
+        return self._delete(repository, tag, kind="untag")
 
     def head_digest(self, repository: str, tag: str) -> str | None:
         """The digest a tag points to now; None when the tag is gone."""
@@ -200,8 +228,11 @@ class Registry:
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete by digest; False when it was already gone, which is just as good."""
-        url = f"{self.url}/v2/{repository}/manifests/{digest}"
-        response = self._authorized("DELETE", url, kind="delete", headers={})
+        return self._delete(repository, digest, kind="delete")
+
+    def _delete(self, repository: str, reference: str, *, kind: str) -> bool:
+        url = f"{self.url}/v2/{repository}/manifests/{reference}"
+        response = self._authorized("DELETE", url, kind=kind, headers={})
         if response.status in (200, 202):
             return True
         if response.status == 404:
@@ -234,6 +265,7 @@ class Registry:
         kind: str,
         headers: dict[str, str],
         limit: int = DEFAULT_LIMIT,
+        body: bytes | None = None,
     ) -> Response:
         target = origin(url)
         if target != self.origin:
@@ -242,7 +274,7 @@ class Registry:
         scope = self._scopes.get(resource)
         token = self._tokens.get((target, scope)) if scope is not None else None
         response = self.http.send(
-            method, url, kind=kind, headers=self._auth(headers, token), limit=limit
+            method, url, kind=kind, headers=self._auth(headers, token), limit=limit, body=body
         )
         if response.status != 401:
             return response
@@ -255,7 +287,7 @@ class Registry:
         self._scopes[resource] = scope
         token = self._token((target, scope), token, challenge)
         response = self.http.send(
-            method, url, kind=kind, headers=self._auth(headers, token), limit=limit
+            method, url, kind=kind, headers=self._auth(headers, token), limit=limit, body=body
         )
         if response.status == 401:
             raise AuthError(f"{method} {url}: token for {challenge.params.get('scope')} refused")

@@ -8,6 +8,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -96,6 +97,24 @@ class Cluster:
         """A namespace that a real cluster's add-ons would own (e.g. Grafana's); idempotent."""
         self.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                            "metadata": {"name": name}})  # fmt: skip
+
+    def delete_namespace(self, name: str, seconds: float = 120) -> None:
+        """What an operator does once a namespace `pulumi destroy` left holds nothing they need:
+        delete it, and wait until the namespace controller has emptied and removed it."""
+        request = urllib.request.Request(
+            f"{self.api}/api/v1/namespaces/{name}", method="DELETE",
+            headers={"Authorization": f"Bearer {self.token}"},
+        )  # fmt: skip
+        try:
+            urllib.request.urlopen(request, context=self._ssl, timeout=10).close()
+        except urllib.error.HTTPError as err:
+            if err.code != 404:
+                raise
+        deadline = time.monotonic() + seconds
+        while self.get(f"/api/v1/namespaces/{name}")[0] != 404:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"namespace {name} was not removed in {seconds:.0f} s")
+            time.sleep(1)
 
     def create(self, collection: str, manifest: dict) -> None:
         """POST an object made outside any stack to its collection path; idempotent."""

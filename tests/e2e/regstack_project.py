@@ -47,6 +47,9 @@ class RegstackProject:
         project = cls.copy(engine, tmp_path, stack, source=REPO / "Pulumi.dev.yaml")
         project.set_secret("regstack:auth.users[0].password", password)
         project.set_path("regstack:registry.namespace", namespace)
+        # Namespaces of its own: regstack refuses to create one that exists (another stack's).
+        for index, team in enumerate(("dev", "staging")):
+            project.set_path(f"regstack:pull_secrets.namespaces[{index}]", f"{namespace}-{team}")
         return project
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -1,8 +1,8 @@
 """Taking over the MicroK8s addon's images: the dev stack on the addon's namespace and claim.
 
 The namespace, `registry-claim` and kube-public's `local-registry-hosting` are made outside the
-stack, as `microk8s enable registry` makes them (the claim ReadWriteMany, 20Gi). The stack must adopt the namespace, mount the claim without
-managing it, change nothing on a second run, and leave both behind on destroy: the images in
+stack, as `microk8s enable registry` makes them (the claim ReadWriteMany, 20Gi). The stack must use
+the namespace as it is (never create, label or delete it), mount the claim without managing it, change nothing on a second run, and leave both behind on destroy: the images in
 that claim were only lent to regstack.
 """
 

@@ -9,8 +9,13 @@ itself), set their status through the status subresource, and replace pods as a 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import shlex
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -27,12 +32,15 @@ from engine import Engine
 
 from components.jobs import gc_window
 from components.kube import REGISTRY_SELECTOR as SELECTOR
+from components.retention.http import HttpClient, ssl_context
+from components.retention.inuse import InventoryError, fetch_in_use_from_cluster
 from devkit.manifests import manifests
 from devkit.pulumi_mocks import platform
 
 pytestmark = pytest.mark.e2e
 
 DEPLOYMENT = "registry"
+REPO = Path(__file__).resolve().parents[2]
 S3 = {"storage": {"type": "s3", "s3": {"bucket": "registry-blobs", "endpoint": "https://s3.lab"}}}
 
 
@@ -107,14 +115,37 @@ class Window:
         """The rendered step's flags, in this namespace, polling fast."""
         containers = {c["name"]: c for c in self.pod_spec["initContainers"]
                       + self.pod_spec["containers"]}  # fmt: skip
-        flags = shlex.split(containers[action]["args"][0])[4:]
-        flags = [f for f in flags if not f.startswith(("--namespace=", "--shared=", "--timeout="))]
+        words = shlex.split(containers[action]["args"][0])
+        flags = words[words.index(action) + 1 :]
+        # No registry here: what protection does is tests/registry/test_gc_protect_real.py's.
+        flags = [f for f in flags if not f.startswith(("--namespace=", "--shared=", "--timeout=",
+                                                       "--protect-"))]  # fmt: skip
         return [action, *flags, f"--namespace={self.namespace}", f"--shared={self.shared}",
                 f"--holder={holder}", "--poll=0.1", "--backoff-max=0.5", *extra]  # fmt: skip
 
     def run(self, action: str, holder: str, *extra: str, base: str = "") -> int:
         api = gc_window.Api(base or self.api_base, self.token, str(self.engine.cluster.ca))
         return gc_window.main(self.argv(action, holder, *extra), api=api)
+
+    def spawn(self, action: str, holder: str, *extra: str) -> subprocess.Popen[str]:
+        """The step as its container runs it: a process of its own, which a signal can reach,
+        with the ServiceAccount's token and CA where the pod has them."""
+        account = self.shared / "serviceaccount"
+        account.mkdir(exist_ok=True)
+        (account / "token").write_text(self.token)
+        (account / "ca.crt").write_bytes(Path(self.engine.cluster.ca).read_bytes())
+        host, port = self.api_base.removeprefix("https://").rsplit(":", 1)
+        env = {**os.environ, "KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port,
+               "PYTHONPATH": str(REPO)}  # fmt: skip
+        argv = self.argv(action, holder, f"--service-account-dir={account}", *extra)
+        return subprocess.Popen([sys.executable, "-m", "components.jobs.gc_window", *argv],
+                                env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+    def lease_holder(self) -> str | None:
+        lease = self.admin("GET", f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}"
+                                  "/leases/registry-gc")  # fmt: skip
+        return lease["spec"].get("holderIdentity")
 
     def start(self, action: str, holder: str, *extra: str, base: str = "") -> Result:
         result = Result()
@@ -401,3 +432,107 @@ def test_a_second_run_neither_closes_nor_reopens_while_the_first_gc_runs(stoppin
     assert w.deployment()["metadata"]["annotations"][gc_window.RECORD] == record
     assert w.run("restore", "scheduled") == 0 and w.replicas() == 3
     assert w.run("stop", "manual") == 0, "the Lease is free again once the first run reopened"
+
+
+# --- termination and recovery -------------------------------------------------------------------
+
+
+def test_a_gc_pod_terminated_inside_its_window_reopens_and_frees_the_lease(
+    stopping: Window,
+) -> None:
+    w = stopping
+    closed(w, "run-a")
+    restore = w.spawn("restore", "run-a")
+    assert restore.stdout is not None
+    assert restore.stdout.readline().startswith("waiting for garbage collection"), (
+        "its handler is set"
+    )
+    restore.send_signal(signal.SIGTERM)  # the kubelet, to every container of the pod
+    time.sleep(1)
+    assert (restore.poll(), w.replicas()) == (None, 0), "never reopened before GC has exited"
+    (w.shared / "gc-exit").write_text("143\n")  # the gc container's trap ends garbage-collect
+    _, stderr = restore.communicate(timeout=60)
+    assert restore.returncode != 0, "a terminated window is a failed run"
+    assert w.replicas() == 3, stderr
+    assert w.lease_holder() is None, "the Lease is free for the next run"
+
+
+def test_stop_terminated_while_the_window_closes_reopens_at_once(stopping: Window) -> None:
+    w = stopping
+    w.pod("running", "Running")  # keeps the window from closing: stop waits inside it
+    stop = w.spawn("stop", "run-a")
+    eventually(lambda: w.replicas() == 0)
+    stop.send_signal(signal.SIGTERM)
+    _, stderr = stop.communicate(timeout=60)
+    assert stop.returncode == 1
+    assert w.replicas() == 3, stderr
+    assert w.lease_holder() is None
+
+
+def test_a_manual_run_takes_over_the_lease_of_a_gc_pod_that_no_longer_exists(
+    stopping: Window,
+) -> None:
+    w = stopping
+    assert w.run("stop", "deleted-pod") == 0  # its pod was deleted inside the window
+    assert w.replicas() == 0 and w.lease_holder() == "deleted-pod"
+    closed(w, "manual")
+    (w.shared / "gc-exit").write_text("0\n")
+    assert w.run("restore", "manual") == 0
+    assert w.replicas() == 3, "the dead run's record brings back the original count"
+
+
+# --- the in-use inventory with the rendered RBAC ------------------------------------------------
+
+
+@contextlib.contextmanager
+def in_use_reader(w: Window) -> Iterator[None]:
+    """The rendered ClusterRole and ClusterRoleBinding of GC's in-use reader, for this
+    namespace's account (Pulumi names them; here the namespace does), while the block runs."""
+    objects = [o for o in manifests(platform({})) if o["kind"].startswith("ClusterRole")
+               and o["metadata"]["labels"]["app.kubernetes.io/name"] == "registry-gc"]  # fmt: skip
+    role = next(copy.deepcopy(o) for o in objects if o["kind"] == "ClusterRole")
+    binding = next(copy.deepcopy(o) for o in objects if o["kind"] == "ClusterRoleBinding")
+    role["metadata"]["name"] = binding["metadata"]["name"] = w.namespace
+    binding["roleRef"]["name"] = w.namespace
+    binding["subjects"][0]["namespace"] = w.namespace
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    w.admin("POST", f"{rbac}/clusterroles", role)
+    w.admin("POST", f"{rbac}/clusterrolebindings", binding)
+    try:
+        yield
+    finally:  # cluster-wide: deleting the namespace would not remove them
+        w.admin("DELETE", f"{rbac}/clusterrolebindings/{w.namespace}")
+        w.admin("DELETE", f"{rbac}/clusterroles/{w.namespace}")
+
+
+def attempt(action: Callable[[], Any]) -> Any:
+    """What `action` returns, or the InventoryError it raises."""
+    try:
+        return action()
+    except InventoryError as err:
+        return err
+
+
+def inventory_as(w: Window) -> Any:
+    http = HttpClient(context=ssl_context(str(w.engine.cluster.ca)), retries=0)
+    return fetch_in_use_from_cluster(http, w.api_base, w.token)
+
+
+def test_the_rendered_in_use_reader_sees_a_cronjob_between_runs(stopping: Window) -> None:
+    w = stopping
+    digest = "sha256:" + "c" * 64
+    w.admin("POST", f"/apis/batch/v1/namespaces/{w.namespace}/cronjobs", {
+        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"},
+        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "job", "image": f"team/nightly@{digest}"}]}}}}},
+    })  # fmt: skip
+    with in_use_reader(w):
+        # The API server's RBAC cache takes a moment to see a new binding.
+        eventually(lambda: not isinstance(attempt(lambda: inventory_as(w)), InventoryError))
+        assert ("team/nightly", digest) in inventory_as(w).pinned
+
+
+def test_without_the_in_use_reader_the_inventory_fails_closed(stopping: Window) -> None:
+    with pytest.raises(InventoryError, match="HTTP 403"):
+        inventory_as(stopping)

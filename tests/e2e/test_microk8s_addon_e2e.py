@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+import yaml
 from engine import Engine
 from regstack_project import RegstackProject
 from sshd import sshd
+
+from components.distribution_config import DATA_DIR
+from devkit.registry import RunningRegistry, free_port, oci_image, pull, push, require, serve
+from tests.existing_claim.test_addon_data_real import addon_config
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +52,11 @@ class Node:
     def addon(self) -> dict:
         path = self.state / "addon.json"
         return json.loads(path.read_text()) if path.exists() else {"enabled": False}
+
+    @property
+    def claim_files(self) -> Path:
+        """What the addon's registry keeps on its claim: `disable` deletes it."""
+        return self.state / "registry-claim"
 
     def enable_before_regstack(self) -> None:
         (self.state / "addon.json").write_text(
@@ -144,12 +155,12 @@ def test_a_new_size_is_refused_and_never_disables_the_addon(
     assert project.preview_steps() == []
 
 
-def test_destroy_disables_the_addon(lab: tuple[RegstackProject, Node]) -> None:
+def test_destroy_leaves_the_addon_and_its_images(lab: tuple[RegstackProject, Node]) -> None:
     project, node = lab
     before = len(node.calls())
     project.destroy()
-    assert node.calls_since(before) == [["disable", "registry"]]
-    assert node.addon() == {"enabled": False}
+    assert node.calls_since(before) == []  # `microk8s disable registry` deletes every image
+    assert node.addon()["enabled"] is True and node.claim_files.is_dir()
 
 
 def test_an_addon_enabled_before_regstack_is_left_alone(engine: Engine, tmp_path: Path) -> None:
@@ -186,4 +197,83 @@ def test_the_prod_profile_protects_the_addon_from_destroy(engine: Engine, tmp_pa
         assert ["disable", "registry"] not in node.calls()
         project.run("state", "unprotect", "--all", "--yes")
         project.destroy()
+        assert ["disable", "registry"] not in node.calls()
+        assert node.addon()["enabled"] is True
+        project.remove()
+
+
+TAKEOVER_NAMESPACE = "takeover-registry"
+
+
+def addon_objects(engine: Engine) -> None:
+    """The addon's namespace and claim on the API server, as `microk8s enable registry` makes
+    them (in a namespace of this test's own: the dev stack serves container-registry here)."""
+    engine.cluster.create_namespace(TAKEOVER_NAMESPACE)
+    engine.cluster.create(f"/api/v1/namespaces/{TAKEOVER_NAMESPACE}/persistentvolumeclaims", {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "registry-claim"},
+        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "20Gi"}}},
+    })  # fmt: skip
+
+
+def push_to_the_addon(claim_files: Path, workdir: Path) -> dict[str, str]:
+    """Two images pushed to the addon's registry (Debian's 2.8, its config) on the claim's
+    files, which is then stopped as the README's first steps remove its pod."""
+    addon = serve(workdir / "addon", addon_config(claim_files), env=dict(os.environ), line=2)
+    digests = {}
+    for reference in ("team/app:1.0", "team/tool:2.3"):
+        layout = workdir / reference.replace("/", "-").replace(":", "-")
+        digests[reference] = oci_image(layout, "v", content=os.urandom(2048))
+        push(layout, "v", addon, reference)
+    addon.stop()
+    return digests
+
+
+def serve_as_the_stack_renders_it(
+    engine: Engine, claim_files: Path, workdir: Path
+) -> RunningRegistry:
+    """Distribution 3 with the config.yml the stack wrote to the API server, on the claim's files."""
+    config_map = engine.cluster.get(
+        f"/api/v1/namespaces/{TAKEOVER_NAMESPACE}/configmaps/registry-config"
+    )[1]
+    config = yaml.safe_load(config_map["data"]["config.yml"])
+    assert config["storage"]["filesystem"]["rootdirectory"] == DATA_DIR  # the claim's mount
+    config["storage"]["filesystem"]["rootdirectory"] = str(claim_files)
+    config["http"]["addr"] = f"127.0.0.1:{free_port()}"
+    config["http"].pop("debug", None)  # metrics: another port, not needed here
+    return serve(workdir / "regstack", config, env=dict(os.environ), line=3)
+
+
+@pytest.mark.servers
+def test_taking_the_addon_s_images_over_keeps_every_image(engine: Engine, tmp_path: Path) -> None:
+    """The README's "Taking over the addon's images", in the same stack: backend: distribution on
+    the addon's claim. The addon's Command leaves the program and must not disable the addon."""
+    require("skopeo")
+    with ExitStack() as stack:
+        project, node = addon_stack(engine, tmp_path, "takeover", stack)
+        project.up()
+        digests = push_to_the_addon(node.claim_files, tmp_path)
+        addon_objects(engine)
+        project.set_path("regstack:backend", "distribution")
+        project.set_path("regstack:registry.namespace", TAKEOVER_NAMESPACE)
+        project.run("config", "rm", "--path", "regstack:registry.storage.size")
+        project.set_path("regstack:registry.storage.existing_claim", "registry-claim")
+        project.set_path("regstack:registry.storage.access_mode", "ReadWriteMany")
+        project.set_path("regstack:registry.service.node_port", "31997")  # the dev stack has 32000
+        before = len(node.calls())
+        project.up()
+        assert node.calls_since(before) == []
+        deployment = engine.cluster.get(
+            f"/apis/apps/v1/namespaces/{TAKEOVER_NAMESPACE}/deployments/registry"
+        )[1]
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["data"]["persistentVolumeClaim"] == {"claimName": "registry-claim"}
+        registry = serve_as_the_stack_renders_it(engine, node.claim_files, tmp_path)
+        try:
+            for reference, digest in digests.items():
+                assert pull(registry, reference, tmp_path / f"pulled-{digest[7:19]}") == digest
+        finally:
+            registry.stop()
+        project.destroy()
+        assert node.addon()["enabled"] is True
         project.remove()

@@ -113,6 +113,10 @@ def quickstart(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iter
                                    cwd=checkout, env=teardown_env, capture_output=True, text=True,
                                    timeout=900)  # fmt: skip
         assert destroyed.returncode == 0, destroyed.stdout[-3000:] + destroyed.stderr[-3000:]
+        # `pulumi destroy` leaves the namespaces regstack created; the dev stack of
+        # test_stacks_e2e creates them again on this cluster.
+        for namespace in ("container-registry", "dev", "staging"):
+            engine.cluster.delete_namespace(namespace)
 
 
 def test_the_quickstart_runs_to_its_end(quickstart: dict) -> None:

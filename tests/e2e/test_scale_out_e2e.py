@@ -132,7 +132,8 @@ def test_no_key_appears_in_state_or_cli_output(scaled: RegstackProject) -> None:
     assert not [path for path, value in SECRETS.items() if value in text]
 
 
-def test_destroy_leaves_nothing(scaled: RegstackProject) -> None:
+def test_destroy_leaves_nothing_but_the_namespace(scaled: RegstackProject) -> None:
     scaled.destroy()
-    assert wait_gone(scaled.engine, NAMESPACE)
+    assert wait_gone(scaled.engine, f"{DEPLOYMENTS}/registry")
+    assert scaled.engine.cluster.get(NAMESPACE)[0] == 200  # regstack never deletes a namespace
     assert json.loads(scaled.export())["deployment"].get("resources", []) == []

@@ -28,14 +28,6 @@ from devkit.s3 import ACCESS_KEY, SECRET_KEY, S3Server, start_s3
 pytestmark = pytest.mark.servers
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[RunningRegistry]:
-    running = sim.start_on_a_volume(tmp_path / "rw")
-    yield running
-    if running.process.poll() is None:
-        running.stop()
-
-
 def restarted_with(registry: RunningRegistry, name: str, value: str) -> RunningRegistry:
     registry.stop()
     registry.env[name] = value

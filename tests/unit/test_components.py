@@ -276,7 +276,7 @@ def test_the_addon_is_enabled_locally_with_the_chapter_command() -> None:
     assert (
         "\nmicrok8s enable registry --size 40Gi --storageclass fast\n" in command.inputs["create"]
     )
-    assert command.inputs["delete"] == "microk8s disable registry"
+    assert "delete" not in command.inputs  # `microk8s disable registry` deletes every image
 
 
 def test_a_changed_addon_command_is_checked_against_the_claim_never_re_enabled() -> None:
@@ -356,6 +356,30 @@ def test_gc_may_only_change_the_registry_deployment_and_its_own_lease() -> None:
                         "resourceNames": ["registry"], "verbs": ["get", "patch"]}  # fmt: skip
     assert rules[3] == {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                         "resourceNames": ["registry-gc"], "verbs": ["get", "update"]}  # fmt: skip
+
+
+def test_gc_protects_in_use_images_with_the_credentials_and_ca_retention_uses() -> None:
+    pod = gc_pod(platform(RETENTION))
+    stop, restore = pod["initContainers"][0], pod["containers"][1]
+    for step in (stop, restore):
+        assert (
+            "--protect-registry=https://registry.container-registry.svc.cluster.local:5000"
+            in (step["args"][0])
+        )
+        assert "--protect-password-file=/etc/registry-gc/credentials/password" in step["args"][0]
+        assert "--protect-ca-file=/etc/registry-gc/ca/ca.crt" in step["args"][0]
+    assert is_secret(platform(RETENTION).named("rs-gc-credentials").inputs["stringData"])
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["in-use"]["configMap"] == {"name": "registry-in-use", "optional": True}
+
+
+def test_gc_without_delete_untagged_has_nothing_to_protect() -> None:
+    pod = gc_pod(platform({"gc": {"delete_untagged": False}}))
+    assert "--protect-" not in pod["initContainers"][0]["args"][0]
+
+
+def test_the_gc_pod_has_time_to_reopen_when_it_is_terminated() -> None:
+    assert gc_pod(platform({}))["terminationGracePeriodSeconds"] == 120
 
 
 def test_no_gc_job_when_gc_is_disabled() -> None:
@@ -452,12 +476,28 @@ def test_the_retention_engine_runs_from_what_its_job_mounts_and_the_standard_lib
     assert done.returncode == 0, done.stderr
 
 
+def test_retention_keeps_the_in_use_files_of_other_clusters_that_gc_keeps() -> None:
+    rec = platform(RETENTION)
+    pod = rec.named("rs-retention-cronjob").inputs["spec"]["jobTemplate"]["spec"]["template"]
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    gc_volumes = {v["name"]: v for v in gc_pod(rec)["volumes"]}
+    optional = {"name": "in-use", "configMap": {"name": "registry-in-use", "optional": True}}
+    assert volumes["in-use"] == gc_volumes["in-use"] == optional
+    assert "--in-use-file=/etc/retention/in-use" in retention_container(rec)["command"]
+
+
 def test_retention_credentials_are_a_secret_and_the_lab_ca_is_mounted() -> None:
     rec = platform(RETENTION)
     assert is_secret(rec.named("rs-retention-credentials").inputs["stringData"])
     assert "--ca-file=/etc/retention/ca/ca.crt" in retention_container(rec)["command"]
 
 
-def test_retention_may_only_list_pods() -> None:
-    [role] = platform(RETENTION).of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
-    assert role.inputs["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+def test_retention_may_only_list_pods_and_the_kinds_with_pod_templates() -> None:
+    roles = platform(RETENTION).of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    [role] = [r for r in roles if r.name == "rs-retention-in-use-reader"]
+    assert role.inputs["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+        {"apiGroups": ["apps"], "verbs": ["list"],
+         "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"]},
+        {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["list"]},
+    ]  # fmt: skip

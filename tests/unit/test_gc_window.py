@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,7 +88,8 @@ def test_gc_ends_itself_before_the_job_deadline_could_end_it() -> None:
 
 
 def flags(container: dict[str, Any]) -> list[str]:
-    return shlex.split(container["args"][0])[3:]
+    words = shlex.split(container["args"][0])
+    return words[words.index(container["name"]) + 1 :]
 
 
 def test_restore_has_no_deadline_of_its_own_and_stop_one_shorter_than_the_job() -> None:
@@ -109,7 +112,8 @@ def test_an_s3_registry_gets_the_read_only_window_without_a_pinned_node() -> Non
 
 def test_the_steps_know_their_pod_and_node_from_the_downward_api() -> None:
     stop = gc_pod({})["template"]["spec"]["initContainers"][0]
-    fields = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in stop["env"]}
+    fields = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in stop["env"]
+              if "valueFrom" in e}  # fmt: skip
     assert fields == {"POD_NAME": "metadata.name", "NODE_NAME": "spec.nodeName"}
 
 
@@ -136,3 +140,69 @@ def test_the_rendered_gc_script_ends_an_overrunning_collection_and_still_reports
     done = subprocess.run(["sh", "-c", script], env=env, timeout=30, capture_output=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "gc-exit").read_text().strip() == "137"
+
+
+def test_a_terminated_gc_container_ends_the_collection_at_once_and_still_reports(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM, as the kubelet sends it, to the gc container's script running as PID 1 of its
+    own PID namespace (as in the container, where PID 1 ignores an untrapped SIGTERM), with a
+    `registry` that never finishes: the collection ends now, not at the grace period's end,
+    and an exit code tells restore it may reopen."""
+    script = gc_pod({"registry": S3})["template"]["spec"]["containers"][0]["command"][2]
+    script = script.replace(gc.SHARED, str(tmp_path))
+    fake = tmp_path / "bin" / "registry"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/gc.pid\nexec sleep 600\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin"}
+    container = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--user", "--map-root-user", "sh", "-c",
+         f"echo $$ > {tmp_path}/init.pid; {script}"],
+        env=env, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        while not (tmp_path / "gc.pid").exists():
+            assert container.poll() is None, container.stderr
+            time.sleep(0.05)
+        assert (tmp_path / "init.pid").read_text().strip() == "1"
+        shell = _pid_of_namespace_init(container.pid)
+        subprocess.run(["kill", "-TERM", str(shell)], check=True)
+        container.wait(timeout=30)  # the grace period here is the 600 s sleep: not reached
+    finally:
+        container.kill()
+    assert (tmp_path / "gc-exit").read_text().strip() != "0"
+
+
+def _pid_of_namespace_init(unshare_pid: int) -> int:
+    """The host pid of the shell `unshare --fork` started (PID 1 inside)."""
+    children = Path(f"/proc/{unshare_pid}/task/{unshare_pid}/children")
+    for _ in range(200):
+        text = children.read_text().split()
+        if text:
+            return int(text[0])
+        time.sleep(0.05)
+    raise AssertionError("unshare started no process")
+
+
+def test_the_window_runs_from_what_its_job_mounts_and_the_standard_library(
+    tmp_path: Path,
+) -> None:
+    """The stock Python image has nothing installed: the ConfigMap's files are all it gets."""
+    rec = platform({})
+    data = rec.named("rs-gc-scripts").inputs["data"]
+    pod = gc_pod({})["template"]["spec"]
+    (code,) = [v for v in pod["volumes"] if v["name"] == "code"]
+    for item in code["configMap"]["items"]:
+        (tmp_path / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / item["path"]).write_text(data[item["key"]])
+    stop = pod["initContainers"][0]
+    env = {e["name"]: e["value"] for e in stop["env"] if "value" in e}
+    (mount,) = [m for m in stop["volumeMounts"] if m["name"] == "code"]
+    assert env["PYTHONPATH"] == mount["mountPath"]
+    # -S: no site-packages, as in the stock image; --help imports every module the steps use.
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "components.jobs.gc_window", "--help"],
+        env={"PYTHONPATH": str(tmp_path)}, cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
