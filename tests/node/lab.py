@@ -5,6 +5,7 @@ and the lab CA. Shared by the node tests that run the dev stack."""
 from __future__ import annotations
 
 import base64
+import json
 import ssl
 import subprocess
 import sys
@@ -42,6 +43,12 @@ def dev_project(node_cluster: NodeCluster, tmp: Path) -> RegstackProject:
     project.run("config", "set", "regstack:skip_await", "false")
     project.set_secret("regstack:auth.users[0].password", PASSWORD)
     return project
+
+
+def pull_secret_namespaces(project: RegstackProject) -> list[str]:
+    """The namespaces the stack's config names in `pull_secrets`."""
+    out = project.run("config", "get", "--path", "regstack:pull_secrets.namespaces", "--json")
+    return list(json.loads(out.stdout)["objectValue"])
 
 
 def _cluster_access(node_cluster: NodeCluster) -> dict[str, object]:

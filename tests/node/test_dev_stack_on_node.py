@@ -16,7 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab import NAMESPACE, PASSWORD, REGISTRY, Lab, dev_project, node_images
+from lab import (
+    NAMESPACE,
+    PASSWORD,
+    REGISTRY,
+    Lab,
+    dev_project,
+    node_images,
+    pull_secret_namespaces,
+)
 from node import REPO, NodeCluster, pod
 
 
@@ -35,6 +43,10 @@ def lab(node_cluster: NodeCluster, tmp_path_factory: pytest.TempPathFactory) -> 
         yield Lab.open(node_cluster, project, tmp)
     finally:
         project.run("destroy", "--yes", "--skip-preview", check=False)
+        # regstack never deletes a namespace it made: as an operator would once nothing in them is
+        # needed, so that the next module's stack may make them again.
+        for namespace in (NAMESPACE, *pull_secret_namespaces(project)):
+            project.engine.cluster.delete_namespace(namespace)
 
 
 def test_the_registry_answers_through_the_node_port_behind_tls_and_htpasswd(lab: Lab) -> None:

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import NAMESPACE, REGISTRY, Lab, dev_project, node_images
+from lab import NAMESPACE, REGISTRY, Lab, dev_project, node_images, pull_secret_namespaces
 from node import NodeCluster
-from regstack_project import RegstackProject
 
 from components import kube
 from components.config import load_config
@@ -179,11 +178,6 @@ class Lifecycle:
         except AssertionError:
             return [f"no push succeeded in {BACK_TO_READ_WRITE}s, the last said: {refusals[-1]}"]
         return []
-
-
-def pull_secret_namespaces(project: RegstackProject) -> list[str]:
-    out = project.run("config", "get", "--path", "regstack:pull_secrets.namespaces", "--json")
-    return list(json.loads(out.stdout)["objectValue"])
 
 
 @pytest.fixture(scope="module")
