@@ -8,9 +8,10 @@ Two rules hold for them:
   become the stack's, and be deleted with it. 4.29 creates by a plain POST instead, which fails
   with AlreadyExists (pulumi/pulumi-kubernetes#4278), but the Go module proxy serves that provider
   module at no version after 4.25. So these objects go through a provider of their own with
-  server-side apply off: its create is the POST that 4.29 makes (in preview too, as a dry run),
-  its updates are client-side merges, which is all a namespace or a Secret needs. An error hook
-  turns AlreadyExists into regstack's own message, which says what to do.
+  server-side apply off: its create is the POST that 4.29 makes, its updates are client-side
+  merges, which is all a namespace or a Secret needs. An error hook turns AlreadyExists into
+  regstack's own message, which says what to do. The refusal comes at the create in `pulumi up`,
+  not in preview: with server-side apply off, pulumi-kubernetes 4.25 does not dry-run creates.
 - A namespace regstack created is never deleted: Kubernetes deletes everything in it, and teams
   put their Deployments, claims and Secrets there. `pulumi destroy`, a namespace dropped from the
   config, or a flag turned off only forget it (`retain_on_delete`).
@@ -85,7 +86,7 @@ def already_exists_message(inputs: Mapping[str, Any], what_to_do: str) -> str:
     return (
         f"regstack: {inputs.get('kind', 'object')} {metadata.get('name')}{where} already exists, "
         "and regstack never takes over an object it did not create (deleting it later would "
-        f"delete what is yours). Nothing was changed. {what_to_do}"
+        f"delete what is yours). regstack left it as it is. {what_to_do}"
     )
 
 

@@ -129,17 +129,16 @@ def test_destroy_keeps_every_namespace_regstack_created_and_the_teams_objects(
     assert wait_gone(teams.engine, "/apis/apps/v1/namespaces/own-reg/deployments/registry")
 
 
-def test_an_existing_team_namespace_is_refused_at_preview_and_the_error_says_what_to_do(
+def test_an_existing_team_namespace_is_refused_and_the_error_says_what_to_do(
     engine: Engine, tmp_path: Path
 ) -> None:
     engine.cluster.create_namespace("team-existing")
     add_team_objects(engine, "team-existing")
     project = ownership_stack(engine, tmp_path, "existing", ["team-existing"], "own-reg-2")
-    result = project.run("preview", check=False)
+    result = project.up(check=False)
     assert result.returncode != 0
     assert "regstack: Namespace team-existing already exists" in output_of(result)
     assert "Set pull_secrets.create_namespaces: false" in output_of(result)
-    assert project.up(check=False).returncode != 0
     resources = json.loads(project.export())["deployment"].get("resources") or []
     assert "kubernetes:core/v1:Namespace" not in [r["type"] for r in resources]  # not adopted
     project.set_path("regstack:pull_secrets.create_namespaces", "false")  # what the error says
