@@ -310,9 +310,7 @@ def test_a_gc_pod_deleted_inside_its_window_leaves_the_registry_read_write(life:
     life.node.wait_for("the window to close", lambda: RECORD in life.node.get(
         "deployment", "-n", NAMESPACE, kube.REGISTRY)["metadata"].get("annotations", {}), timeout=120)  # fmt: skip
     (gc_pod,) = life.node.get("pods", "-n", namespace, "-l", f"job-name={job}")["items"]
-    life.node.kubectl(
-        "delete", "pod", "-n", namespace, gc_pod["metadata"]["name"], "--timeout=120s"
-    )
+    life.node.kubectl("delete", "pod", "-n", namespace, gc_pod["metadata"]["name"], "--wait=false")
     assert life.lost("gc-pod-deleted") == []
 
 
