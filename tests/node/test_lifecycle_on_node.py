@@ -270,12 +270,14 @@ def test_the_first_up_adopts_none_of_the_teams_namespaces_and_the_team_keeps_eve
                if r["type"] == "kubernetes:core/v1:Namespace" and "outputs" in r}  # fmt: skip
     team = {uid for (kind, _, _), uid in life.team.objects.items() if kind == "namespace"}
     assert sorted(managed[uid] for uid in team & managed.keys()) == []
-    assert life.lost("first-up") == []
+    lost = life.lost("first-up")
+    assert lost == [], "\n".join(lost)
 
 
 def test_a_second_up_changes_nothing_and_the_team_keeps_everything(life: Lifecycle) -> None:
     assert changes(life.project.up().stdout) == []
-    assert life.lost("second-up") == []
+    lost = life.lost("second-up")
+    assert lost == [], "\n".join(lost)
 
 
 def test_a_namespace_removed_from_pull_secrets_keeps_everything_in_it(life: Lifecycle) -> None:
@@ -285,14 +287,16 @@ def test_a_namespace_removed_from_pull_secrets_keeps_everything_in_it(life: Life
     )
     assert pull_secret_namespaces(life.project) == namespaces[:-1]
     life.project.up()
-    assert life.lost("namespace-removed") == []
+    lost = life.lost("namespace-removed")
+    assert lost == [], "\n".join(lost)
 
 
 def test_retention_keeps_the_images_of_a_cron_job_between_runs_and_of_a_deployment_at_zero(
     life: Lifecycle,
 ) -> None:
     life.run_job(kube.RETENTION, "lifecycle-retention")
-    assert life.lost("retention") == []
+    lost = life.lost("retention")
+    assert lost == [], "\n".join(lost)
 
 
 def test_gc_after_a_tag_is_pushed_again_keeps_the_digest_a_deployment_is_pinned_to(
@@ -301,7 +305,8 @@ def test_gc_after_a_tag_is_pushed_again_keeps_the_digest_a_deployment_is_pinned_
     (pinned_digest,) = [d for reference, d in life.team.images.items() if "@" in reference]
     assert life.lab.push_from(PINNED, life.layout_image("app-2")) != pinned_digest  # now untagged
     life.run_job(kube.GC, "lifecycle-gc")
-    assert life.lost("gc") == []
+    lost = life.lost("gc")
+    assert lost == [], "\n".join(lost)
 
 
 def test_a_gc_pod_deleted_inside_its_window_leaves_the_registry_read_write(life: Lifecycle) -> None:
@@ -311,7 +316,8 @@ def test_a_gc_pod_deleted_inside_its_window_leaves_the_registry_read_write(life:
         "deployment", "-n", NAMESPACE, kube.REGISTRY)["metadata"].get("annotations", {}), timeout=120)  # fmt: skip
     (gc_pod,) = life.node.get("pods", "-n", namespace, "-l", f"job-name={job}")["items"]
     life.node.kubectl("delete", "pod", "-n", namespace, gc_pod["metadata"]["name"], "--wait=false")
-    assert life.lost("gc-pod-deleted") == []
+    lost = life.lost("gc-pod-deleted")
+    assert lost == [], "\n".join(lost)
 
 
 def test_a_switch_to_the_addon_is_refused_at_preview_or_keeps_every_image(life: Lifecycle) -> None:
@@ -334,9 +340,11 @@ def test_a_switch_to_the_addon_is_refused_at_preview_or_keeps_every_image(life: 
                          and not s.get("oldState", {}).get("retainOnDelete"))  # fmt: skip
         assert deleted == [], f"the switch was not refused at preview and deletes {deleted}"
         project.up()
-    assert life.lost("backend-switch") == []
+    lost = life.lost("backend-switch")
+    assert lost == [], "\n".join(lost)
 
 
 def test_destroy_leaves_every_object_of_the_team(life: Lifecycle) -> None:
     life.project.destroy()
-    assert life.team.objects_lost() == []
+    lost = life.team.objects_lost()
+    assert lost == [], "\n".join(lost)
