@@ -7,101 +7,31 @@ port with the dev user's password and the lab CA.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
-import ssl
 import subprocess
-import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from engine import REPO, Cluster, Engine, ensure_toolchain, pulumi_env
-from node import NodeCluster, pod
-from regstack_project import RegstackProject
-
-REGISTRY = "localhost:32000"
-PASSWORD = "node-tier-dev-password"  # a throwaway stack's, set as a Pulumi secret
-NAMESPACE = "container-registry"
-MANIFEST_TYPES = (
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
+from lab import (
+    NAMESPACE,
+    PASSWORD,
+    REGISTRY,
+    Lab,
+    dev_project,
+    node_images,
+    pull_secret_namespaces,
 )
-
-
-class Lab:
-    def __init__(self, node: NodeCluster, project: RegstackProject, ca_dir: Path, work: Path):
-        self.node, self.project, self.ca_dir, self.work = node, project, ca_dir, work
-
-    def skopeo(self, *args: str) -> str:
-        done = subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=180)
-        if done.returncode != 0:
-            raise AssertionError(f"skopeo {args[0]}: {done.stderr}")
-        return done.stdout
-
-    def push(self, image: str, archive: Path) -> str:
-        """Push an OCI archive; return the digest the registry serves it under."""
-        self.skopeo("copy", "-q", "--dest-cert-dir", str(self.ca_dir),
-                    "--dest-creds", f"dev:{PASSWORD}", f"oci-archive:{archive}", f"docker://{REGISTRY}/{image}")  # fmt: skip
-        return self.digest(image)
-
-    def digest(self, image: str) -> str:
-        return self.skopeo("inspect", "--cert-dir", str(self.ca_dir), "--creds", f"dev:{PASSWORD}",
-                           "--format", "{{.Digest}}", f"docker://{REGISTRY}/{image}").strip()  # fmt: skip
-
-    def pull(self, image: str, name: str) -> str:
-        """Pull every blob of an image; return the digest pulled."""
-        digestfile = self.work / f"{name}.digest"
-        self.skopeo("copy", "-q", "--src-cert-dir", str(self.ca_dir), "--src-creds", f"dev:{PASSWORD}",
-                    "--digestfile", str(digestfile), f"docker://{REGISTRY}/{image}",
-                    f"oci:{self.work / name}:latest")  # fmt: skip
-        return digestfile.read_text().strip()
-
-    def get(self, path: str, auth: bool = True) -> int:
-        context = ssl.create_default_context(cafile=str(self.ca_dir / "ca.crt"))
-        # Distribution answers 404 for an OCI manifest a client does not say it accepts.
-        headers = {"Accept": ", ".join(MANIFEST_TYPES)}
-        if auth:
-            headers["Authorization"] = (
-                "Basic " + base64.b64encode(f"dev:{PASSWORD}".encode()).decode()
-            )
-        try:
-            with urllib.request.urlopen(urllib.request.Request(f"https://{REGISTRY}{path}", headers=headers),
-                                        context=context, timeout=10) as response:  # fmt: skip
-                return response.status
-        except urllib.error.HTTPError as err:
-            return err.code
-        except OSError:  # nothing behind the node port (yet): kube-proxy follows the endpoints
-            return 0
-
-    def registry_ready(self) -> bool:
-        deployment = self.node.get("deployment", "-n", NAMESPACE, "registry")
-        status = deployment.get("status", {})
-        return status.get("readyReplicas") == 1 and status.get("updatedReplicas") == 1
+from node import REPO, NodeCluster, pod
 
 
 @pytest.fixture(scope="module")
 def lab(node_cluster: NodeCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    cluster = Cluster(state=node_cluster.state, kubeconfig=node_cluster.kubeconfig,
-                      **_cluster_access(node_cluster))  # fmt: skip
     tmp = tmp_path_factory.mktemp("dev-on-node")
-    env = pulumi_env(tmp / "home", tmp / "state")
-    env["KUBECONFIG"] = str(node_cluster.kubeconfig)
-    engine = Engine(bin_dir=ensure_toolchain(), cluster=cluster, env=env, venv=REPO / ".venv")
-    cluster.create_namespace("observability")  # where the dev stack's dashboard goes
-    project = RegstackProject.copy(engine, tmp, "dev")
-    project.run("config", "set", "regstack:skip_await", "false")
-    project.set_secret("regstack:auth.users[0].password", PASSWORD)
+    project = dev_project(node_cluster, tmp)
     # RegistryDown's `for:` from 5m to seconds, so that the monitoring test sees it fire.
     project.set_path("regstack:monitoring.alerts.down_for", "10s")
     # Retention that would delete every tag of `retained/*` but the images pods use.
@@ -109,34 +39,14 @@ def lab(node_cluster: NodeCluster, tmp_path_factory: pytest.TempPathFactory) -> 
                        ("rules[0].keep_last", "0")):  # fmt: skip
         project.set_path(f"regstack:retention.{key}", value)
     project.up()
-    ca_dir = tmp / "lab-ca"
-    ca_dir.mkdir()
-    secret = node_cluster.get("secret", "-n", NAMESPACE, "regstack-certificate-ca")
-    (ca_dir / "ca.crt").write_bytes(base64.b64decode(secret["data"]["ca.crt"]))
-    trust = node_cluster.script("node.sh", "trust", REGISTRY, str(ca_dir / "ca.crt"))
-    assert trust.returncode == 0, trust.stderr
-    work = tmp / "images"
-    work.mkdir()
     try:
-        yield Lab(node_cluster, project, ca_dir, work)
+        yield Lab.open(node_cluster, project, tmp)
     finally:
         project.run("destroy", "--yes", "--skip-preview", check=False)
-
-
-def _cluster_access(node_cluster: NodeCluster) -> dict[str, object]:
-    out = node_cluster.script("cluster.sh", "env").stdout
-    values = dict(
-        line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line
-    )
-    return {"api": values["REGSTACK_KUBE_API"], "token": values["REGSTACK_KUBE_TOKEN"],
-            "ca": Path(values["REGSTACK_KUBE_CA"])}  # fmt: skip
-
-
-def _images(node_cluster: NodeCluster) -> dict[str, Path]:
-    lines = node_cluster.script("node.sh", "images").stdout.splitlines()
-    return {
-        Path(archive).stem: Path(archive) for _, archive in (line.split("\t") for line in lines)
-    }
+        # regstack never deletes a namespace it made: as an operator would once nothing in them is
+        # needed, so that the next module's stack may make them again.
+        for namespace in (NAMESPACE, *pull_secret_namespaces(project)):
+            project.engine.cluster.delete_namespace(namespace)
 
 
 def test_the_registry_answers_through_the_node_port_behind_tls_and_htpasswd(lab: Lab) -> None:
@@ -145,12 +55,12 @@ def test_the_registry_answers_through_the_node_port_behind_tls_and_htpasswd(lab:
 
 
 def test_an_image_pushed_with_the_dev_password_is_pulled_back_whole(lab: Lab) -> None:
-    pushed = lab.push("chapter/busybox:1.35.0", _images(lab.node)["busybox"])
+    pushed = lab.push("chapter/busybox:1.35.0", node_images(lab.node)["busybox"])
     assert lab.pull("chapter/busybox:1.35.0", "pulled") == pushed
 
 
 def test_a_pod_in_another_namespace_runs_the_pushed_image_through_the_pull_secret(lab: Lab) -> None:
-    pushed = lab.push("chapter/app:1", _images(lab.node)["busybox"])
+    pushed = lab.push("chapter/app:1", node_images(lab.node)["busybox"])
     lab.node.apply(pod("from-registry", "dev", "echo ran from the registry",
                        image=f"{REGISTRY}/chapter/app:1", imagePullSecrets=[{"name": "regstack-pull"}]))  # fmt: skip
     phase = lab.node.wait_for("the pod to finish", lambda: lab.node.pod_phase("dev", "from-registry")
@@ -160,7 +70,7 @@ def test_a_pod_in_another_namespace_runs_the_pushed_image_through_the_pull_secre
 
 
 def test_without_the_pull_secret_the_same_image_is_refused(lab: Lab) -> None:
-    lab.push("chapter/private:1", _images(lab.node)["busybox"])
+    lab.push("chapter/private:1", node_images(lab.node)["busybox"])
     lab.node.apply(pod("no-secret", "staging", "true", image=f"{REGISTRY}/chapter/private:1"))
     reason = lab.node.wait_for(
         "the pull to fail",
@@ -177,7 +87,7 @@ def test_without_the_pull_secret_the_same_image_is_refused(lab: Lab) -> None:
 
 
 def test_the_registry_comes_back_after_its_pod_is_killed_with_its_images(lab: Lab) -> None:
-    pushed = lab.push("chapter/durable:1", _images(lab.node)["busybox"])
+    pushed = lab.push("chapter/durable:1", node_images(lab.node)["busybox"])
     (old,) = [p["metadata"]["name"] for p in lab.node.get("pods", "-n", NAMESPACE, "-l",
               "app.kubernetes.io/name=registry")["items"]]  # fmt: skip
     lab.node.kubectl("delete", "pod", "-n", NAMESPACE, old, "--grace-period=0", "--force")
@@ -194,7 +104,7 @@ def test_the_registry_comes_back_after_its_pod_is_killed_with_its_images(lab: La
 
 
 def test_the_gc_job_collects_an_overwritten_image_while_earlier_images_still_pull(lab: Lab) -> None:
-    images = _images(lab.node)
+    images = node_images(lab.node)
     kept = lab.push("chapter/kept:1", images["busybox"])
     replaced = lab.push("chapter/moving:1", images["registry"])
     replaced_layer = json.loads(lab.skopeo("inspect", "--raw", "--cert-dir", str(lab.ca_dir), "--creds",
@@ -296,7 +206,7 @@ def test_prometheus_scrapes_the_metrics_service_and_registry_down_fires_at_zero_
 def test_the_retention_job_keeps_the_image_a_running_pod_uses_and_deletes_the_rest(
     lab: Lab,
 ) -> None:
-    images = _images(lab.node)
+    images = node_images(lab.node)
     in_use = lab.push("retained/app:build-1", images["busybox"])
     unused = lab.push("retained/app:build-2", images["pause"])
     lab.node.apply(pod("uses-build-1", "dev", "sleep 3600", image=f"{REGISTRY}/retained/app:build-1",
