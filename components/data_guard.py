@@ -5,7 +5,8 @@ Point the stack at another backend, at object storage or at an existing claim, a
 longer registers that claim: the engine deletes what the program no longer registers, and every
 image goes with it (the MicroK8s addon's own claim is never at risk: its Command never disables
 it). The program cannot see its previous config, but it can read its own stack's last outputs
-through a StackReference to itself, and `data_claim` names the claim the last run created.
+through a StackReference to itself, and `data_claim` names the claim the last run created with
+the fields whose change would replace it.
 
 The refusal is a RunError from an apply, so it ends `pulumi preview` as well as `pulumi up`. An up
 deletes unregistered resources only once the program has finished without error, so the claim is
@@ -22,27 +23,50 @@ from components.config import RegstackConfig
 OUTPUT = "data_claim"
 
 
-def created_claim(cfg: RegstackConfig) -> str | None:
-    """`<namespace>/<name>` of the claim this config has regstack create, or None."""
+def created_claim(cfg: RegstackConfig) -> dict[str, str] | None:
+    """The claim this config has regstack create, with the fields whose change replaces it
+    (Kubernetes cannot change a claim's class or access mode in place), or None."""
     storage = cfg.registry.storage
     if cfg.backend != "distribution" or storage.type != "filesystem" or storage.existing_claim:
         return None
-    return f"{cfg.registry.namespace}/{kube.DATA_CLAIM}"
+    return {
+        "namespace": cfg.registry.namespace,
+        "name": kube.DATA_CLAIM,
+        "access_mode": storage.access_mode,
+        "storage_class": storage.storage_class or "",
+    }
 
 
-def refusal(previous: str | None, cfg: RegstackConfig) -> str | None:
+def refusal(previous: object, cfg: RegstackConfig) -> str | None:
     """Why this config may not replace the last run's, or None when no image would be lost."""
-    if not previous or previous == created_claim(cfg):
+    if not isinstance(previous, dict) or previous == created_claim(cfg):
         return None
-    namespace, name = previous.split("/", 1)
+    namespace, name = previous.get("namespace"), previous.get("name")
+    now = created_claim(cfg)
+    if now is not None and (now["namespace"], now["name"]) == (namespace, name):
+        change = (
+            f"replace the claim {name} in namespace {namespace} (registry.storage.access_mode "
+            f"{previous.get('access_mode')} -> {now['access_mode']}, registry.storage."
+            f"storage_class {previous.get('storage_class') or 'default'} -> "
+            f"{now['storage_class'] or 'default'}: Kubernetes changes neither in place)"
+        )
+        keep = "put both back as they were"
+    else:
+        change = (
+            f"delete the claim {name} in namespace {namespace}: the last run created it, this "
+            f"config (backend: {cfg.backend}, registry.storage.type: "
+            f"{cfg.registry.storage.type}) no longer does"
+        )
+        keep = (
+            f"keep backend: distribution with registry.namespace: {namespace} and "
+            "registry.storage.type: filesystem"
+        )
     return (
-        f"regstack: this change would delete the claim {name} in namespace {namespace}, and every "
-        "image the stack's Distribution registry stored on it: the last run created it, this "
-        f"config (backend: {cfg.backend}, registry.storage.type: {cfg.registry.storage.type}) no "
-        "longer does. Nothing was changed. To keep the images, keep backend: distribution with "
-        f"registry.namespace: {namespace} and registry.storage.type: filesystem. To move them, "
-        "copy them to the new registry first (skopeo sync), then run `pulumi destroy` on this "
-        "stack, which deletes the claim, and `pulumi up` with the new config."
+        f"regstack: this change would {change}, and with it every image the stack's "
+        f"Distribution registry stored there. Nothing was changed. To keep the images, {keep}. "
+        "To move them, copy them to the new registry first (skopeo sync), then run "
+        "`pulumi destroy` on this stack, which deletes the claim, and `pulumi up` with the new "
+        "config."
     )
 
 
@@ -52,7 +76,7 @@ def refuse_dropping_the_data_claim(cfg: RegstackConfig) -> None:
     last_run = pulumi.StackReference("regstack-last-run", stack_name=stack)
 
     def check(previous: object) -> None:
-        if problem := refusal(previous if isinstance(previous, str) else None, cfg):
+        if problem := refusal(previous, cfg):
             raise pulumi.RunError(problem)
 
     last_run.get_output(OUTPUT).apply(check)

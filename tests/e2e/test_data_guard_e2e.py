@@ -1,4 +1,4 @@
-"""A config that would delete the claim holding a Distribution registry's images is refused, in
+"""A config that would delete or replace the claim holding a Distribution registry's images is refused, in
 preview and in up, through the engine on the real API server; a change that keeps the claim is not.
 """
 
@@ -54,10 +54,11 @@ def test_a_change_that_keeps_the_claim_is_not_refused(stored: RegstackProject) -
         [("config", "set", "regstack:backend", "microk8s-addon"),
          *(("config", "rm", f"regstack:{section}") for section in ("registry", "auth", "gc"))],
         [("config", "set", "--path", "regstack:registry.storage.existing_claim", "lent")],
+        [("config", "set", "--path", "regstack:registry.storage.storage_class", "fast")],
     ],
-    ids=["another backend", "an existing claim instead"],
+    ids=["another backend", "an existing claim instead", "another storage class"],
 )  # fmt: skip
-def test_a_change_that_drops_the_claim_is_refused_in_preview_and_up(
+def test_a_change_that_deletes_or_replaces_the_claim_is_refused_in_preview_and_up(
     stored: RegstackProject, change: list[tuple[str, ...]]
 ) -> None:
     stack_file = stored.directory / f"Pulumi.{stored.stack}.yaml"
@@ -69,7 +70,8 @@ def test_a_change_that_drops_the_claim_is_refused_in_preview_and_up(
             result = stored.run(*command, check=False)
             assert result.returncode != 0
             said = output_of(result)
-            assert "would delete the claim registry-data in namespace guard-reg" in said
+            assert "the claim registry-data in namespace guard-reg" in said
+            assert "Nothing was changed" in said
             assert "Traceback" not in said
             assert stored.engine.cluster.get(CLAIM)[0] == 200
     finally:

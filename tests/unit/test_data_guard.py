@@ -14,8 +14,16 @@ def config(**sections: Any) -> Any:
     return load_config({"profile": "dev", "auth": AUTH, **sections})
 
 
+CREATED = {
+    "namespace": "container-registry",
+    "name": "registry-data",
+    "access_mode": "ReadWriteOnce",
+    "storage_class": "",
+}
+
+
 def test_a_distribution_registry_on_the_filesystem_names_the_claim_it_creates() -> None:
-    assert created_claim(config()) == "container-registry/registry-data"
+    assert created_claim(config()) == CREATED
 
 
 def test_object_storage_and_a_lent_claim_create_no_claim() -> None:
@@ -24,7 +32,7 @@ def test_object_storage_and_a_lent_claim_create_no_claim() -> None:
 
 
 def test_a_config_that_keeps_the_claim_is_not_refused() -> None:
-    assert refusal("container-registry/registry-data", config(registry={"replicas": 1})) is None
+    assert refusal(CREATED, config(registry={"replicas": 1})) is None
 
 
 def test_a_stack_whose_last_run_created_no_claim_is_never_refused() -> None:
@@ -34,7 +42,7 @@ def test_a_stack_whose_last_run_created_no_claim_is_never_refused() -> None:
 
 def test_a_lent_claim_in_place_of_the_created_one_is_refused_with_the_safe_path() -> None:
     lent = config(registry={"storage": {"existing_claim": "registry-claim"}})
-    problem = refusal("container-registry/registry-data", lent)
+    problem = refusal(CREATED, lent)
     assert problem is not None
     assert "would delete the claim registry-data in namespace container-registry" in problem
     assert "skopeo sync" in problem
@@ -42,4 +50,12 @@ def test_a_lent_claim_in_place_of_the_created_one_is_refused_with_the_safe_path(
 
 def test_another_registry_namespace_is_refused_the_old_claim_would_go() -> None:
     moved = config(registry={"namespace": "images"})
-    assert refusal("container-registry/registry-data", moved) is not None
+    assert refusal(CREATED, moved) is not None
+
+
+def test_another_storage_class_is_refused_kubernetes_would_replace_the_claim() -> None:
+    moved = config(registry={"storage": {"storage_class": "fast"}})
+    problem = refusal(CREATED, moved)
+    assert problem is not None
+    assert "would replace the claim registry-data" in problem
+    assert "storage_class default -> fast" in problem
