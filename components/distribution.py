@@ -34,7 +34,13 @@ class DistributionRegistryArgs:
     tls_secret_name: pulumi.Input[str] | None = None
     htpasswd_secret_name: pulumi.Input[str] | None = None
     htpasswd_checksum: pulumi.Input[str] | None = None
+    """Rolls the pods when the users change: the htpasswd file's, or the token signing
+    certificate's with `token`."""
     auth_realm: str | None = None
+    token: render.TokenAuthSettings | None = None
+    """`auth.token` instead of htpasswd: the registry trusts the token server's tokens."""
+    token_ca_secret_name: pulumi.Input[str] | None = None
+    """With `token`: the Secret holding the token signing certificate (`tls.crt`)."""
     protect_data: bool = False
     """Protect the volume from `pulumi destroy` (production profiles)."""
     skip_await: bool = False
@@ -62,6 +68,7 @@ def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
         delete_enabled=registry.storage.delete_enabled,
         tls=args.tls_secret_name is not None,
         auth_realm=args.auth_realm if args.htpasswd_secret_name is not None else None,
+        token=args.token,
         s3=None
         if s3 is None
         else render.S3Settings(
@@ -326,6 +333,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         for volume, secret, path in (
             ("tls", self._args.tls_secret_name, render.TLS_DIR),
             ("auth", self._args.htpasswd_secret_name, render.AUTH_DIR),
+            ("token-ca", self._args.token_ca_secret_name, render.TOKEN_CA_DIR),
         ):
             if secret is None:
                 continue
@@ -360,7 +368,8 @@ class DistributionRegistry(pulumi.ComponentResource):
         )
         scheme = "HTTPS" if self._args.tls_secret_name is not None else "HTTP"
         # With auth on, /v2/ answers 401, which a probe counts as a failure; / is always 200.
-        probe_path = "/" if self._args.htpasswd_secret_name is not None else "/v2/"
+        authenticated = self._args.htpasswd_secret_name is not None or self._args.token is not None
+        probe_path = "/" if authenticated else "/v2/"
         probe = k8s.core.v1.HTTPGetActionArgs(path=probe_path, port="http", scheme=scheme)
         res = registry.resources
         container = k8s.core.v1.ContainerArgs(

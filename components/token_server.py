@@ -1,0 +1,310 @@
+"""TokenServer: cesanta/docker_auth, which gives each identity only its rights on the registry.
+
+Distribution with `auth.token` sends every client here for a token; docker_auth checks the
+password against its bcrypt hash and signs a token carrying only the actions the identity's ACL
+grants (components/token_server_config.py). The registry trusts the signing certificate,
+nothing else. Objects: a Secret with the config (bcrypt hashes), a Secret with the signing key,
+a Secret with the certificate alone for the registry, the Deployment (hardened as the
+registry's), a Service and, behind an Ingress, the `/auth` path on the registry's hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components import htpasswd, kube, scan_skips
+from components import token_server_config as render
+from components.outputs import as_secret
+from components.scan_skips import checkov_skips
+from components.stack_key import rollout_checksum
+from components.token_signing_key import TokenSigningKey
+
+TOKEN_SERVER = "registry-token-server"
+UID = 65532
+"""It owns no data, so not the registry's UID 1000: a UID no host account has."""
+SELECTOR = {"app.kubernetes.io/name": TOKEN_SERVER, "app.kubernetes.io/instance": TOKEN_SERVER}
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    """A login with its role; the password stays a Pulumi secret all the way."""
+
+    name: str
+    password: pulumi.Output[str]
+    role: render.Role
+    repositories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenServerArgs:
+    namespace: pulumi.Input[str]
+    identities: list[TokenIdentity]
+    issuer: str
+    image: str
+    """`repository:tag`."""
+    tls_secret_name: pulumi.Input[str]
+    """The registry's serving certificate: clients reach both on the same names."""
+    stack_key: pulumi.Input[str]
+    """Salts the bcrypt hashes (components/htpasswd.py) and keys the rollout checksum."""
+    bcrypt_cost: int = 12
+    expiration_seconds: int = 300
+    service_type: str = "ClusterIP"
+    node_port: int | None = None
+    ingress_hosts: list[str] = field(default_factory=list)
+    """Registry hosts whose `/auth` path the Ingress routes here; none: no Ingress."""
+    ingress_class_name: str | None = None
+    skip_await: bool = False
+
+
+def rendered_config(args: TokenServerArgs, hashes: list[str]) -> str:
+    """docker_auth's config.yml for the identities, whose bcrypt hashes come in the same order."""
+    identities = [
+        render.Identity(i.name, hashed, i.role, i.repositories)
+        for i, hashed in zip(args.identities, hashes, strict=True)
+    ]
+    settings = render.TokenServerSettings(
+        issuer=args.issuer, expiration_seconds=args.expiration_seconds
+    )
+    return yaml.safe_dump(render.token_server_config(settings, identities), sort_keys=False)
+
+
+class TokenServer(pulumi.ComponentResource):
+    """docker_auth for the registry's `auth.token`, and the certificate the registry trusts."""
+
+    ca_secret_name: pulumi.Output[str]
+    """The Secret with the signing certificate alone (`tls.crt`), for the registry to mount."""
+    checksum: pulumi.Output[str]
+    """Changes with the signing certificate: the registry rolls with it."""
+    service_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: TokenServerArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("regstack:index:TokenServer", name, None, opts)
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        signing = TokenSigningKey(f"{name}-signing-key", opts=self._child)
+        config = self._config()
+        key_secret = self._secret(
+            f"{name}-key", "signing-key", {"tls.key": signing.key, "tls.crt": signing.certificate}
+        )
+        config_secret = self._secret(f"{name}-config", "config", {"config.yml": config})
+        ca_secret = self._secret(f"{name}-ca", "ca", {"tls.crt": signing.certificate})
+        self.ca_secret_name = ca_secret.metadata.name
+        self.checksum = rollout_checksum(args.stack_key, "token-signer", signing.certificate)
+        deployment = self._deployment(
+            name, config_secret, key_secret, rollout_checksum(args.stack_key, config, signing.key)
+        )
+        service = self._service(name, deployment)
+        self._network_policy(name)
+        self.service_name = service.metadata.name
+        if args.ingress_hosts:
+            self._ingress(name, service)
+        self.register_outputs(
+            {
+                "ca_secret_name": self.ca_secret_name,
+                "checksum": self.checksum,
+                "service_name": self.service_name,
+            }
+        )
+
+    def _config(self) -> pulumi.Output[str]:
+        args = self._args
+
+        def config(values: list[str]) -> str:
+            key, passwords = values[0], values[1:]
+            hashes = [
+                htpasswd.hashed(i.name, password, args.bcrypt_cost, key)
+                for i, password in zip(args.identities, passwords, strict=True)
+            ]
+            return rendered_config(args, hashes)
+
+        found = pulumi.Output.all(args.stack_key, *[i.password for i in args.identities])
+        # bcrypt at cost 12 takes about 0.3 s per identity and releases the GIL (see auth.py).
+        return as_secret(found.apply(lambda values: asyncio.to_thread(config, values)))
+
+    def _metadata(self, name: str) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=name,
+            namespace=self._args.namespace,
+            labels={**kube.app_labels(TOKEN_SERVER), "app.kubernetes.io/instance": TOKEN_SERVER},
+        )
+
+    def _secret(
+        self, name: str, suffix: str, data: dict[str, pulumi.Input[str]]
+    ) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            name,
+            metadata=self._metadata(f"{TOKEN_SERVER}-{suffix}"),
+            type="Opaque",
+            string_data={
+                key: as_secret(pulumi.Output.from_input(value)) for key, value in data.items()
+            },
+            opts=self._child,
+        )
+
+    def _deployment(
+        self,
+        name: str,
+        config: k8s.core.v1.Secret,
+        key: k8s.core.v1.Secret,
+        checksum: pulumi.Output[str],
+    ) -> k8s.apps.v1.Deployment:
+        args = self._args
+        mounted = (
+            ("config", config.metadata.name, render.CONFIG_DIR),
+            ("signing-key", key.metadata.name, render.TOKEN_DIR),
+            ("tls", args.tls_secret_name, render.TLS_DIR),
+        )
+        volumes = [
+            k8s.core.v1.VolumeArgs(
+                name=volume, secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret)
+            )
+            for volume, secret, _ in mounted
+        ]
+        mounts = [
+            k8s.core.v1.VolumeMountArgs(name=volume, mount_path=path, read_only=True)
+            for volume, _, path in mounted
+        ]
+        # Its HTTPS port answers any TCP connection; an HTTP probe would need a login.
+        probe = k8s.core.v1.TCPSocketActionArgs(port="https")
+        container = k8s.core.v1.ContainerArgs(
+            name=TOKEN_SERVER,
+            image=args.image,
+            image_pull_policy="IfNotPresent",
+            args=["--logtostderr", f"{render.CONFIG_DIR}/config.yml"],
+            ports=[k8s.core.v1.ContainerPortArgs(name="https", container_port=render.PORT)],
+            volume_mounts=mounts,
+            readiness_probe=k8s.core.v1.ProbeArgs(tcp_socket=probe, period_seconds=10),
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                tcp_socket=probe, initial_delay_seconds=10, period_seconds=20
+            ),
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "10m", "memory": "32Mi"},
+                limits={"cpu": "500m", "memory": "128Mi"},
+            ),
+            security_context=kube.restricted_container(UID),
+        )
+        metadata = self._metadata(TOKEN_SERVER)
+        metadata = k8s.meta.v1.ObjectMetaArgs(
+            name=metadata.name,
+            namespace=metadata.namespace,
+            labels=metadata.labels,
+            annotations={
+                **checkov_skips(scan_skips.TOKEN_SERVER),
+                **(kube.SKIP_AWAIT if args.skip_await else {}),
+            },
+        )
+        return k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata,
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=SELECTOR),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=SELECTOR,
+                        # Users, keys and certificates are read once, at start.
+                        annotations={"regstack.io/config-checksum": checksum},
+                    ),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        security_context=kube.restricted_pod(UID),
+                        containers=[container],
+                        volumes=volumes,
+                    ),
+                ),
+            ),
+            opts=self._child,
+        )
+
+    def _service(self, name: str, deployment: k8s.apps.v1.Deployment) -> k8s.core.v1.Service:
+        args = self._args
+        return k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=self._metadata(TOKEN_SERVER),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type=args.service_type,
+                selector=SELECTOR,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="https",
+                        port=render.PORT,
+                        target_port="https",
+                        node_port=args.node_port if args.service_type == "NodePort" else None,
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                self._child, pulumi.ResourceOptions(depends_on=[deployment])
+            ),
+        )
+
+    def _network_policy(self, name: str) -> k8s.networking.v1.NetworkPolicy:
+        """Its one port admits any source: every client that pulls or pushes fetches tokens
+        here, from inside the cluster or (through a NodePort or the Ingress) from outside."""
+        return k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=self._metadata(TOKEN_SERVER),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=SELECTOR),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(
+                                protocol="TCP", port=render.PORT
+                            )
+                        ]
+                    )
+                ],
+            ),
+            opts=self._child,
+        )
+
+    def _ingress(self, name: str, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
+        """`/auth` on the registry's hosts; the registry's own Ingress keeps `/`."""
+        args = self._args
+        backend = k8s.networking.v1.IngressBackendArgs(
+            service=k8s.networking.v1.IngressServiceBackendArgs(
+                name=service.metadata.name,
+                port=k8s.networking.v1.ServiceBackendPortArgs(number=render.PORT),
+            )
+        )
+        metadata = self._metadata(TOKEN_SERVER)
+        return k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=metadata.name,
+                namespace=metadata.namespace,
+                labels=metadata.labels,
+                annotations={"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"},
+            ),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name=args.ingress_class_name,
+                tls=[
+                    k8s.networking.v1.IngressTLSArgs(
+                        hosts=args.ingress_hosts, secret_name=args.tls_secret_name
+                    )
+                ],
+                rules=[
+                    k8s.networking.v1.IngressRuleArgs(
+                        host=host,
+                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                            paths=[
+                                k8s.networking.v1.HTTPIngressPathArgs(
+                                    path=render.REALM_PATH, path_type="Exact", backend=backend
+                                )
+                            ]
+                        ),
+                    )
+                    for host in args.ingress_hosts
+                ],
+            ),
+            opts=self._child,
+        )
