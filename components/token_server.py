@@ -5,7 +5,14 @@ password against its bcrypt hash and signs a token carrying only the actions the
 grants (components/token_server_config.py). The registry trusts the signing certificate,
 nothing else. Objects: a Secret with the config (bcrypt hashes), a Secret with the signing key,
 a Secret with the certificate alone for the registry, the Deployment (hardened as the
-registry's), a Service and, behind an Ingress, the `/auth` path on the registry's hosts.
+registry's), a Service, a NetworkPolicy and, behind an Ingress, the `/auth` path on the
+registry's hosts.
+
+The signing key is RSA (Harbor's derivation, components/harbor_secrets.py), not EC: docker_auth
+1.14.0 computes an EC key's `kid` from the curve's generator point instead of the key
+(server/config.go, getRFC7638Thumbprint), so Distribution 3.x, which looks keys up by their true
+thumbprint, refuses every EC-signed token ("token signed by untrusted key"). Its RSA `kid` is
+right.
 """
 
 from __future__ import annotations
@@ -19,10 +26,10 @@ import yaml
 
 from components import htpasswd, kube, scan_skips
 from components import token_server_config as render
+from components.harbor_secrets import token_key_pair
 from components.outputs import as_secret
 from components.scan_skips import checkov_skips
-from components.stack_key import rollout_checksum
-from components.token_signing_key import TokenSigningKey
+from components.stack_key import StackKey, rollout_checksum
 
 TOKEN_SERVER = "registry-token-server"
 UID = 65532
@@ -88,17 +95,23 @@ class TokenServer(pulumi.ComponentResource):
         super().__init__("regstack:index:TokenServer", name, None, opts)
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
-        signing = TokenSigningKey(f"{name}-signing-key", opts=self._child)
+        # The signing key pair is derived from a random seed of its own, drawn once and kept in
+        # state as a secret (as the stack key is), the way Harbor's token key is derived from its
+        # seed: the same pair on every run, so no diff. `pulumi up --replace` of the seed rotates
+        # it; both pods then roll, their checksums covering the certificate.
+        seed = StackKey(f"{name}-signing-seed", opts=self._child).secret
+        pair = seed.apply(token_key_pair)
+        key, certificate = pair.apply(lambda p: p[0]), pair.apply(lambda p: p[1])
         config = self._config()
         key_secret = self._secret(
-            f"{name}-key", "signing-key", {"tls.key": signing.key, "tls.crt": signing.certificate}
+            f"{name}-key", "signing-key", {"tls.key": key, "tls.crt": certificate}
         )
         config_secret = self._secret(f"{name}-config", "config", {"config.yml": config})
-        ca_secret = self._secret(f"{name}-ca", "ca", {"tls.crt": signing.certificate})
+        ca_secret = self._secret(f"{name}-ca", "ca", {"tls.crt": certificate})
         self.ca_secret_name = ca_secret.metadata.name
-        self.checksum = rollout_checksum(args.stack_key, "token-signer", signing.certificate)
+        self.checksum = rollout_checksum(args.stack_key, "token-signer", certificate)
         deployment = self._deployment(
-            name, config_secret, key_secret, rollout_checksum(args.stack_key, config, signing.key)
+            name, config_secret, key_secret, rollout_checksum(args.stack_key, config, key)
         )
         service = self._service(name, deployment)
         self._network_policy(name)

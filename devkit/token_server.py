@@ -4,6 +4,7 @@ loopback, running the config regstack renders (components/token_server_config.py
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import ssl
 import subprocess
 import time
@@ -15,13 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.harbor_secrets import token_key_pair
 from components.token_server_config import (
     REALM_PATH,
     Identity,
     TokenServerSettings,
     token_server_config,
 )
-from components.token_signing_key import key_pair
 from devkit.registry import built_binary, free_port, stop_process
 
 
@@ -38,10 +39,10 @@ class RunningTokenServer:
 
 def signing_key(directory: Path) -> Path:
     """A token signing key and its self-signed certificate (`tls.key`, `tls.crt`) made as the
-    component makes them (components/token_signing_key.py); returns the certificate, the
-    registry's `rootcertbundle`."""
+    component makes them (from a random seed); returns the certificate, the registry's
+    `rootcertbundle`."""
     directory.mkdir(parents=True, exist_ok=True)
-    key, certificate = key_pair()
+    key, certificate = token_key_pair(secrets.token_hex(32))
     (directory / "tls.key").write_text(key)
     (directory / "tls.key").chmod(0o600)
     (directory / "tls.crt").write_text(certificate)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -590,6 +591,17 @@ def _harbor_problems(cfg: RegstackConfig) -> list[Problem]:
     )
 
 
+def _realm_is_loopback(cfg: RegstackConfig) -> bool:
+    """Whether clients reach the token server on the loopback (the NodePort default with no
+    host name): nodes can, pods cannot."""
+    realm = cfg.auth.token_server.realm
+    if realm is None:
+        named = [h for h in cfg.registry.hostnames if not h.startswith("*.")]
+        return not named
+    host = urlsplit(realm).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def _identity_problems(cfg: RegstackConfig) -> list[Problem]:
     """Roles, and the token server that enforces them (`auth.mode: token`)."""
     auth, pull = cfg.auth, cfg.pull_secrets
@@ -659,6 +671,13 @@ def _identity_problems(cfg: RegstackConfig) -> list[Problem]:
             "auth.token_server.realm",
             "clients fetch tokens from the token server: give its URL as they reach it, "
             "e.g. https://auth.example.com/auth (derived only behind the Ingress or a NodePort)",
+        ),
+        (
+            token and cfg.retention.enabled and _realm_is_loopback(cfg),
+            "auth.token_server.realm",
+            "retention runs in a pod, where localhost is the pod itself, and fetches its tokens "
+            "from the realm: set auth.token_server.realm to a name pods resolve too (or "
+            "registry.hostnames), or turn retention off",
         ),
         (
             token and pull.user is not None,

@@ -24,6 +24,7 @@ TOKEN = {"profile": "prod", "tls": {"mode": "self-signed"},
          "auth": {"enabled": True, "mode": "token", "users": USERS},
          "pull_secrets": {"namespaces": ["shop", "blog"], "create_namespaces": True},
          "gc": {"enabled": False}}  # fmt: skip
+RETENTION = {"enabled": True, "rules": [{"repositories": ["*"], "keep_last": 3}]}
 
 
 def with_auth(**changes: Any) -> dict[str, Any]:
@@ -83,8 +84,11 @@ def test_a_user_named_like_a_namespaces_pull_identity_is_refused() -> None:
 
 
 def test_retention_as_a_push_user_is_refused() -> None:
-    raw = {**TOKEN, "retention": {"enabled": True, "user": "ci",
-                                  "rules": [{"repositories": ["*"], "keep_last": 3}]}}  # fmt: skip
+    raw = {
+        **TOKEN,
+        "retention": {**RETENTION, "user": "ci"},
+        "registry": {"hostnames": ["registry.lab.example"]},
+    }
     assert "role: maintenance" in problems_of(raw)["retention.user"]
 
 
@@ -95,6 +99,17 @@ def test_tokens_need_tls() -> None:
 def test_a_cluster_ip_registry_without_ingress_needs_the_realm_given() -> None:
     raw = {**TOKEN, "registry": {"service": {"type": "ClusterIP"}}}
     assert "auth.token_server.realm" in problems_of(raw)
+
+
+def test_retention_with_a_token_server_on_the_nodes_loopback_is_refused() -> None:
+    assert (
+        "pods resolve" in problems_of({**TOKEN, "retention": RETENTION})["auth.token_server.realm"]
+    )
+
+
+def test_retention_with_a_token_server_on_a_host_name_is_accepted() -> None:
+    raw = {**TOKEN, "retention": RETENTION, "registry": {"hostnames": ["registry.lab.example"]}}
+    assert load_config(raw).retention.enabled
 
 
 def test_retention_logs_in_as_the_first_maintenance_user_by_default() -> None:
