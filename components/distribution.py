@@ -519,50 +519,21 @@ class DistributionRegistry(pulumi.ComponentResource):
 
     def _ingress(self, name: str, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
         registry = self._args.registry
-        backend = k8s.networking.v1.IngressBackendArgs(
-            service=k8s.networking.v1.IngressServiceBackendArgs(
-                name=service.metadata.name,
-                port=k8s.networking.v1.ServiceBackendPortArgs(number=registry.service.port),
-            )
-        )
-        tls = None
-        if self._args.tls_secret_name is not None:
-            tls = [
-                k8s.networking.v1.IngressTLSArgs(
-                    hosts=registry.hostnames, secret_name=self._args.tls_secret_name
-                )
-            ]
+        tls = self._args.tls_secret_name is not None
         annotations = {
             # Image layers are large; ingress-nginx would otherwise cap request bodies at 1m.
             "nginx.ingress.kubernetes.io/proxy-body-size": "0",
             **({"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"} if tls else {}),
             **registry.ingress.annotations,
         }
-        metadata = self._metadata(kube.REGISTRY, needs_nodes=True)
-        return k8s.networking.v1.Ingress(
+        return kube.ingress(
             f"{name}-ingress",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=metadata.name,
-                namespace=metadata.namespace,
-                labels=metadata.labels,
-                annotations={**(metadata.annotations or {}), **annotations},  # type: ignore[dict-item]
-            ),
-            spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name=registry.ingress.class_name,
-                tls=tls,
-                rules=[
-                    k8s.networking.v1.IngressRuleArgs(
-                        host=host,
-                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                            paths=[
-                                k8s.networking.v1.HTTPIngressPathArgs(
-                                    path="/", path_type="Prefix", backend=backend
-                                )
-                            ]
-                        ),
-                    )
-                    for host in registry.hostnames
-                ],
-            ),
-            opts=self._child,
+            self._metadata(kube.REGISTRY, needs_nodes=True),
+            annotations,
+            registry.ingress.class_name,
+            registry.hostnames,
+            self._args.tls_secret_name,
+            ("/", "Prefix"),
+            (service.metadata.name, registry.service.port),
+            self._child,
         )

@@ -283,41 +283,14 @@ class TokenServer(pulumi.ComponentResource):
     def _ingress(self, name: str, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
         """`/auth` on the registry's hosts; the registry's own Ingress keeps `/`."""
         args = self._args
-        backend = k8s.networking.v1.IngressBackendArgs(
-            service=k8s.networking.v1.IngressServiceBackendArgs(
-                name=service.metadata.name,
-                port=k8s.networking.v1.ServiceBackendPortArgs(number=render.PORT),
-            )
-        )
-        metadata = self._metadata(TOKEN_SERVER)
-        return k8s.networking.v1.Ingress(
+        return kube.ingress(
             f"{name}-ingress",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=metadata.name,
-                namespace=metadata.namespace,
-                labels=metadata.labels,
-                annotations={"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"},
-            ),
-            spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name=args.ingress_class_name,
-                tls=[
-                    k8s.networking.v1.IngressTLSArgs(
-                        hosts=args.ingress_hosts, secret_name=args.tls_secret_name
-                    )
-                ],
-                rules=[
-                    k8s.networking.v1.IngressRuleArgs(
-                        host=host,
-                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                            paths=[
-                                k8s.networking.v1.HTTPIngressPathArgs(
-                                    path=render.REALM_PATH, path_type="Exact", backend=backend
-                                )
-                            ]
-                        ),
-                    )
-                    for host in args.ingress_hosts
-                ],
-            ),
-            opts=self._child,
+            self._metadata(TOKEN_SERVER),
+            {"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"},
+            args.ingress_class_name,
+            args.ingress_hosts,
+            args.tls_secret_name,
+            (render.REALM_PATH, "Exact"),
+            (service.metadata.name, render.PORT),
+            self._child,
         )
