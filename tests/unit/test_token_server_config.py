@@ -3,11 +3,13 @@ registry's `auth.token` (the real servers run them in tests/registry/test_token_
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
-from components.config.access import TOKEN_SERVER_VERSION
+from components.config.access import TOKEN_SERVER_IMAGE, TOKEN_SERVER_VERSION
 from components.distribution_config import RenderSettings, TokenAuthSettings, registry_config
 from components.token_server_config import (
     Identity,
@@ -96,7 +98,22 @@ def test_the_registry_with_token_auth_trusts_the_signing_certificate_and_has_no_
     }
 
 
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
 def test_the_token_server_built_for_the_tests_is_the_version_the_stack_deploys() -> None:
-    env = (Path(__file__).resolve().parents[2] / "scripts/token-server.env").read_text()
+    env = (SCRIPTS / "token-server.env").read_text()
     pinned = dict(line.split("=", 1) for line in env.splitlines() if line and line[0] != "#")
     assert pinned["DOCKER_AUTH_VERSION"] == TOKEN_SERVER_VERSION
+
+
+def test_the_test_nodes_stand_in_has_the_reference_the_stack_pins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = importlib.util.spec_from_file_location("node_images", SCRIPTS / "node_images.py")
+    assert spec is not None and spec.loader is not None
+    node_images = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "node_images", node_images)  # its dataclasses look it up
+    spec.loader.exec_module(node_images)
+    stand_in = node_images.IMAGES["token-server"].reference
+    assert stand_in == f"{TOKEN_SERVER_IMAGE}:{TOKEN_SERVER_VERSION}"
