@@ -652,6 +652,11 @@ def _identity_problems(cfg: RegstackConfig) -> list[Problem]:
             "per user (with htpasswd every pull secret may push, overwrite tags and delete)",
         ),
         (
+            auth.mode == "token" and not auth.enabled and cfg.backend != "harbor",
+            "auth.enabled",
+            "auth.mode: token needs authentication on: set auth.enabled: true",
+        ),
+        (
             token and cfg.backend != "distribution",
             "auth.mode",
             "the token server is for backend: distribution (Harbor has its own robot accounts); "

@@ -92,6 +92,10 @@ def test_retention_as_a_push_user_is_refused() -> None:
     assert "role: maintenance" in problems_of(raw)["retention.user"]
 
 
+def test_tokens_with_authentication_off_are_refused() -> None:
+    assert "auth.enabled: true" in problems_of(with_auth(enabled=False))["auth.enabled"]
+
+
 def test_tokens_need_tls() -> None:
     assert "tls.mode" in problems_of({**TOKEN, "tls": {"mode": "none"}})["auth.mode"]
 
@@ -210,6 +214,13 @@ def test_the_token_server_pod_runs_restricted() -> None:
     assert (spec["securityContext"]["runAsNonRoot"], context["readOnlyRootFilesystem"],
             context["allowPrivilegeEscalation"], context["capabilities"]) == (
         True, True, False, {"drop": ["ALL"]})  # fmt: skip
+
+
+def test_retention_runs_as_the_maintenance_identity() -> None:
+    raw = {**TOKEN, "retention": RETENTION, "registry": {"hostnames": ["registry.lab.example"]}}
+    cronjob = platform(raw).named("rs-retention-cronjob").inputs
+    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert "--username=maintenance" in container["command"]
 
 
 def test_behind_an_ingress_the_realm_is_auth_on_the_registry_host() -> None:
