@@ -21,7 +21,7 @@ from components import htpasswd
 from components.auth import docker_config
 from components.distribution_config import RenderSettings, TokenAuthSettings
 from components.retention.http import HttpClient
-from components.retention.registry import Registry
+from components.retention.registry import AuthError, Registry
 from components.token_server_config import Identity, TokenServerSettings
 from devkit.registry import (
     RunningRegistry,
@@ -155,6 +155,11 @@ def test_the_pull_identity_cannot_overwrite_a_release_tag(stack) -> None:
 def test_the_pull_identity_cannot_delete_a_manifest(stack) -> None:
     outcome = stack.delete("pull-apps", "other/app:v1.0.0")
     assert refused(outcome), outcome
+
+
+def test_the_pull_identity_cannot_list_the_catalog(stack) -> None:
+    with pytest.raises(AuthError, match="refused"):
+        list(stack.client("pull-apps").repositories())
 
 
 def test_the_ci_identity_pushes_where_its_pattern_allows(stack) -> None:
