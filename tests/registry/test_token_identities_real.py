@@ -116,7 +116,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     token_server = start_token_server(workdir, settings, identities, ca)
     token = TokenAuthSettings(realm=token_server.realm, service=SERVICE, issuer=ISSUER)
-    registry = start_registry(workdir, RenderSettings(tls=True, token=token), ca_file=ca)
+    try:
+        registry = start_registry(workdir, RenderSettings(tls=True, token=token), ca_file=ca)
+    except BaseException:
+        token_server.stop()
+        raise
+    # Stopped whatever happens below, a failed set-up included (it would leave both running).
+    try:
+        yield prepared(workdir, registry, ca)
+    finally:
+        registry.stop()
+        token_server.stop()
+
+
+def prepared(workdir: Path, registry: RunningRegistry, ca: Path) -> Stack:
+    """Auth files for every identity, the two images, and the release pushed by the admin."""
     certs = workdir / "certs"
     certs.mkdir()
     shutil.copy(ca, certs / "ca.crt")
@@ -131,9 +145,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     built = Stack(registry, certs, auth_files, release, tampered)
     for repository in ("team/app", "other/app"):
         assert built.copy("admin", f"oci:{release}:v1.0.0", f"{repository}:v1.0.0") == "ok"
-    yield built
-    registry.stop()
-    token_server.stop()
+    return built
 
 
 def test_the_pull_identity_pulls_an_image(stack, tmp_path) -> None:
