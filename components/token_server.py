@@ -141,11 +141,19 @@ class TokenServer(pulumi.ComponentResource):
         # bcrypt at cost 12 takes about 0.3 s per identity and releases the GIL (see auth.py).
         return as_secret(found.apply(lambda values: asyncio.to_thread(config, values)))
 
-    def _metadata(self, name: str) -> k8s.meta.v1.ObjectMetaArgs:
+    def _metadata(
+        self, name: str, needs_nodes: bool = False, annotations: dict[str, str] | None = None
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        """`needs_nodes`: an object Pulumi would wait for (pods, endpoints, a load balancer),
+        which `skip_await` marks as the registry's own are marked."""
+        annotations = dict(annotations or {})
+        if self._args.skip_await and needs_nodes:
+            annotations.update(kube.SKIP_AWAIT)
         return k8s.meta.v1.ObjectMetaArgs(
             name=name,
             namespace=self._args.namespace,
             labels={**kube.app_labels(TOKEN_SERVER), "app.kubernetes.io/instance": TOKEN_SERVER},
+            annotations=annotations or None,
         )
 
     def _secret(
@@ -203,15 +211,8 @@ class TokenServer(pulumi.ComponentResource):
             ),
             security_context=kube.restricted_container(UID),
         )
-        metadata = self._metadata(TOKEN_SERVER)
-        metadata = k8s.meta.v1.ObjectMetaArgs(
-            name=metadata.name,
-            namespace=metadata.namespace,
-            labels=metadata.labels,
-            annotations={
-                **checkov_skips(scan_skips.TOKEN_SERVER),
-                **(kube.SKIP_AWAIT if args.skip_await else {}),
-            },
+        metadata = self._metadata(
+            TOKEN_SERVER, needs_nodes=True, annotations=checkov_skips(scan_skips.TOKEN_SERVER)
         )
         return k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -240,7 +241,7 @@ class TokenServer(pulumi.ComponentResource):
         args = self._args
         return k8s.core.v1.Service(
             f"{name}-service",
-            metadata=self._metadata(TOKEN_SERVER),
+            metadata=self._metadata(TOKEN_SERVER, needs_nodes=True),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type=args.service_type,
                 selector=SELECTOR,
@@ -285,7 +286,7 @@ class TokenServer(pulumi.ComponentResource):
         args = self._args
         return kube.ingress(
             f"{name}-ingress",
-            self._metadata(TOKEN_SERVER),
+            self._metadata(TOKEN_SERVER, needs_nodes=True),
             {"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"},
             args.ingress_class_name,
             args.ingress_hosts,

@@ -232,3 +232,14 @@ def test_behind_an_ingress_the_realm_is_auth_on_the_registry_host() -> None:
     config = yaml.safe_load(rec.named("rs-registry-config").inputs["data"]["config.yml"])
     assert config["auth"]["token"]["realm"] == "https://registry.example.com/auth"
     assert (rule["host"], rule["http"]["paths"][0]["path"]) == ("registry.example.com", "/auth")
+
+
+def test_skip_await_marks_the_token_servers_objects_that_wait_for_nodes() -> None:
+    # Without it, `pulumi up` on an API server without nodes (the e2e tier) waited 10 minutes
+    # for the Service's endpoints and the Ingress's load balancer, then failed.
+    raw = {**TOKEN, "skip_await": True, "registry": {"hostnames": ["registry.example.com"],
+           "service": {"type": "ClusterIP"}, "ingress": {"enabled": True}}}  # fmt: skip
+    rec = platform(raw)
+    names = ("rs-token-server-deployment", "rs-token-server-service", "rs-token-server-ingress")
+    annotations = [rec.named(n).inputs["metadata"].get("annotations", {}) for n in names]
+    assert [a.get("pulumi.com/skipAwait") for a in annotations] == ["true", "true", "true"]
