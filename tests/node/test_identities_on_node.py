@@ -114,7 +114,8 @@ def token_lab(
     project.run("config", "rm", "--path", "regstack:pull_secrets.namespaces[1]")
     project.set_path("regstack:monitoring.enabled", "false")
     project.set_path("regstack:auth.mode", "token")
-    project.set_path("regstack:auth.token_server.realm", REALM)
+    # --plaintext: the CLI takes a key naming "token" for a secret and refuses it otherwise.
+    project.run("config", "set", "--plaintext", "--path", "regstack:auth.token_server.realm", REALM)
     passwords = {name: secrets.token_urlsafe(24) for name, _, _ in USERS}
     for index, (name, role, repositories) in enumerate(USERS):
         project.set_path(f"regstack:auth.users[{index}].name", name)
