@@ -86,7 +86,8 @@ class TokenServerConfig(Section):
         None,
         description="The token server's URL as every client reaches it. Default: "
         "`https://<first hostname>/auth` behind the Ingress (the Ingress routes `/auth` to "
-        "it), else `https://<first hostname, or localhost>:<node_port>/auth`.",
+        "it), else `https://<first hostname, or localhost>:<node_port>/auth`. The CLI takes a "
+        "key naming `token` for a secret: `pulumi config set --plaintext --path ...`.",
     )
     node_port: int = Field(
         32001, ge=30000, le=32767, description="Its node port when the registry's is NodePort."
