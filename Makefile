@@ -33,6 +33,7 @@ test: setup system-deps lint ## everything CI runs: lint, unit, real-server, pol
 	bash scripts/toolchain.sh
 	bash scripts/s3-server.sh
 	bash scripts/registry-server.sh
+	bash scripts/token-server.sh
 	bash scripts/node-build.sh
 	$(PY) -m pytest -q tests
 

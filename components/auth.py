@@ -1,4 +1,7 @@
-"""RegistryAuth: the htpasswd Secret the registry reads, and pull secrets for workloads."""
+"""RegistryAuth: the htpasswd Secret the registry reads, and pull secrets for workloads.
+
+With the token server (components/token_server.py) there is no htpasswd file: each pull
+secret carries its namespace's own pull-only identity instead of a shared user."""
 
 from __future__ import annotations
 
@@ -40,6 +43,8 @@ class RegistryAuthArgs:
     pull_secret_name: str = "regstack-pull"
     pull_user: str | None = None
     """Whose credentials go into pull secrets; the first user when unset."""
+    pull_identities: dict[str, RegistryUser] = field(default_factory=dict)
+    """Token mode: each namespace's own pull-only identity; no htpasswd Secret then."""
     create_namespaces: bool = False
     create_only_provider: pulumi.ProviderResource | None = None
     """The provider for pull secrets and namespaces (components/ownership.py); None: its own."""
@@ -72,8 +77,8 @@ def _pull_user(args: RegistryAuthArgs) -> RegistryUser | None:
 class RegistryAuth(pulumi.ComponentResource):
     """htpasswd Secret for the registry and a dockerconfigjson pull secret per namespace."""
 
-    htpasswd_secret_name: pulumi.Output[str]
-    htpasswd_checksum: pulumi.Output[str]
+    htpasswd_secret_name: pulumi.Output[str] | None
+    htpasswd_checksum: pulumi.Output[str] | None
     pull_secret_names: pulumi.Output[dict[str, str]]
 
     def __init__(
@@ -81,7 +86,32 @@ class RegistryAuth(pulumi.ComponentResource):
     ):
         super().__init__("regstack:index:RegistryAuth", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.htpasswd_secret_name = self.htpasswd_checksum = None
+        if not args.pull_identities:
+            self._htpasswd(name, args, child)
 
+        names: dict[str, pulumi.Output[str]] = {}
+        pull_user = _pull_user(args)
+        provider: pulumi.ProviderResource | None = None
+        for namespace in args.pull_secret_namespaces:
+            user = args.pull_identities.get(namespace, pull_user)
+            if user is None:
+                continue
+            provider = provider or args.create_only_provider or create_only_provider(name, self)
+            names[namespace] = self._pull_secret(name, namespace, user, args, child, provider)
+        self.pull_secret_names = (
+            pulumi.Output.all(**names) if names else pulumi.Output.from_input({})
+        )
+
+        self.register_outputs(
+            {
+                "htpasswd_secret_name": self.htpasswd_secret_name,
+                "htpasswd_checksum": self.htpasswd_checksum,
+                "pull_secret_names": self.pull_secret_names,
+            }
+        )
+
+    def _htpasswd(self, name: str, args: RegistryAuthArgs, child: pulumi.ResourceOptions) -> None:
         pairs = [pulumi.Output.all(u.name, u.password) for u in args.users]
         # bcrypt takes about 0.3 s per user at cost 12 and releases the GIL: hashing in a thread
         # lets the event loop register every other resource meanwhile.
@@ -104,26 +134,6 @@ class RegistryAuth(pulumi.ComponentResource):
         # Keyed by the stack key, it is no function of the file anyone can search; left secret it
         # would make Pulumi encrypt and hide the registry's whole pod template in every preview.
         self.htpasswd_checksum = rollout_checksum(args.stack_key, "htpasswd", file)
-
-        names: dict[str, pulumi.Output[str]] = {}
-        pull_user = _pull_user(args)
-        if pull_user is not None and args.pull_secret_namespaces:
-            provider = args.create_only_provider or create_only_provider(name, self)
-            for namespace in args.pull_secret_namespaces:
-                names[namespace] = self._pull_secret(
-                    name, namespace, pull_user, args, child, provider
-                )
-        self.pull_secret_names = (
-            pulumi.Output.all(**names) if names else pulumi.Output.from_input({})
-        )
-
-        self.register_outputs(
-            {
-                "htpasswd_secret_name": self.htpasswd_secret_name,
-                "htpasswd_checksum": self.htpasswd_checksum,
-                "pull_secret_names": self.pull_secret_names,
-            }
-        )
 
     def _pull_secret(
         self,

@@ -34,7 +34,13 @@ class DistributionRegistryArgs:
     tls_secret_name: pulumi.Input[str] | None = None
     htpasswd_secret_name: pulumi.Input[str] | None = None
     htpasswd_checksum: pulumi.Input[str] | None = None
+    """Rolls the pods when the users change: the htpasswd file's, or the token signing
+    certificate's with `token`."""
     auth_realm: str | None = None
+    token: render.TokenAuthSettings | None = None
+    """`auth.token` instead of htpasswd: the registry trusts the token server's tokens."""
+    token_ca_secret_name: pulumi.Input[str] | None = None
+    """With `token`: the Secret holding the token signing certificate (`tls.crt`)."""
     protect_data: bool = False
     """Protect the volume from `pulumi destroy` (production profiles)."""
     skip_await: bool = False
@@ -62,6 +68,7 @@ def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
         delete_enabled=registry.storage.delete_enabled,
         tls=args.tls_secret_name is not None,
         auth_realm=args.auth_realm if args.htpasswd_secret_name is not None else None,
+        token=args.token,
         s3=None
         if s3 is None
         else render.S3Settings(
@@ -326,6 +333,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         for volume, secret, path in (
             ("tls", self._args.tls_secret_name, render.TLS_DIR),
             ("auth", self._args.htpasswd_secret_name, render.AUTH_DIR),
+            ("token-ca", self._args.token_ca_secret_name, render.TOKEN_CA_DIR),
         ):
             if secret is None:
                 continue
@@ -360,7 +368,8 @@ class DistributionRegistry(pulumi.ComponentResource):
         )
         scheme = "HTTPS" if self._args.tls_secret_name is not None else "HTTP"
         # With auth on, /v2/ answers 401, which a probe counts as a failure; / is always 200.
-        probe_path = "/" if self._args.htpasswd_secret_name is not None else "/v2/"
+        authenticated = self._args.htpasswd_secret_name is not None or self._args.token is not None
+        probe_path = "/" if authenticated else "/v2/"
         probe = k8s.core.v1.HTTPGetActionArgs(path=probe_path, port="http", scheme=scheme)
         res = registry.resources
         container = k8s.core.v1.ContainerArgs(
@@ -510,50 +519,21 @@ class DistributionRegistry(pulumi.ComponentResource):
 
     def _ingress(self, name: str, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
         registry = self._args.registry
-        backend = k8s.networking.v1.IngressBackendArgs(
-            service=k8s.networking.v1.IngressServiceBackendArgs(
-                name=service.metadata.name,
-                port=k8s.networking.v1.ServiceBackendPortArgs(number=registry.service.port),
-            )
-        )
-        tls = None
-        if self._args.tls_secret_name is not None:
-            tls = [
-                k8s.networking.v1.IngressTLSArgs(
-                    hosts=registry.hostnames, secret_name=self._args.tls_secret_name
-                )
-            ]
+        tls = self._args.tls_secret_name is not None
         annotations = {
             # Image layers are large; ingress-nginx would otherwise cap request bodies at 1m.
             "nginx.ingress.kubernetes.io/proxy-body-size": "0",
             **({"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"} if tls else {}),
             **registry.ingress.annotations,
         }
-        metadata = self._metadata(kube.REGISTRY, needs_nodes=True)
-        return k8s.networking.v1.Ingress(
+        return kube.ingress(
             f"{name}-ingress",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=metadata.name,
-                namespace=metadata.namespace,
-                labels=metadata.labels,
-                annotations={**(metadata.annotations or {}), **annotations},  # type: ignore[dict-item]
-            ),
-            spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name=registry.ingress.class_name,
-                tls=tls,
-                rules=[
-                    k8s.networking.v1.IngressRuleArgs(
-                        host=host,
-                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                            paths=[
-                                k8s.networking.v1.HTTPIngressPathArgs(
-                                    path="/", path_type="Prefix", backend=backend
-                                )
-                            ]
-                        ),
-                    )
-                    for host in registry.hostnames
-                ],
-            ),
-            opts=self._child,
+            self._metadata(kube.REGISTRY, needs_nodes=True),
+            annotations,
+            registry.ingress.class_name,
+            registry.hostnames,
+            self._args.tls_secret_name,
+            ("/", "Prefix"),
+            (service.metadata.name, registry.service.port),
+            self._child,
         )

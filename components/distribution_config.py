@@ -21,6 +21,7 @@ DATA_DIR = "/var/lib/registry"
 CONFIG_DIR = "/etc/docker/registry"
 TLS_DIR = "/etc/registry/tls"
 AUTH_DIR = "/etc/registry/auth"
+TOKEN_CA_DIR = "/etc/registry/token-ca"
 S3_CA_DIR = "/etc/registry/s3-ca"
 S3_CA_FILE = "ca.crt"
 HTTP_PORT = 5000
@@ -87,13 +88,30 @@ class ProxySettings:
 
 
 @dataclass(frozen=True)
+class TokenAuthSettings:
+    """`auth.token`: the registry trusts tokens a token server (components/token_server.py)
+    signs, instead of checking passwords itself; the tokens carry each identity's rights."""
+
+    realm: str
+    """The token server's URL as clients reach it (the registry sends them there)."""
+    service: str
+    """The `aud` the tokens must carry; clients echo it to the token server."""
+    issuer: str
+    """The `iss` the tokens must carry (the token server's `token.issuer`)."""
+
+
+@dataclass(frozen=True)
 class RenderSettings:
     line: int = 3
     """Major version of the Distribution that reads the file: 2 or 3."""
     delete_enabled: bool = True
     tls: bool = False
     auth_realm: str | None = None
-    """Basic-auth realm; None turns authentication off."""
+    """Basic-auth realm; None turns authentication off (unless `token` is set)."""
+    token: TokenAuthSettings | None = None
+    """Token authentication instead of htpasswd; the signing certificate is read from
+    `token_ca_dir/tls.crt`."""
+    token_ca_dir: str = TOKEN_CA_DIR
     data_dir: str = DATA_DIR
     tls_dir: str = TLS_DIR
     auth_dir: str = AUTH_DIR
@@ -218,7 +236,16 @@ def registry_config(settings: RenderSettings) -> dict[str, object]:
         if settings.proxy.username is not None:
             proxy["username"] = settings.proxy.username
         config["proxy"] = proxy
-    if settings.auth_realm is not None:
+    if settings.token is not None:
+        config["auth"] = {
+            "token": {
+                "realm": settings.token.realm,
+                "service": settings.token.service,
+                "issuer": settings.token.issuer,
+                "rootcertbundle": f"{settings.token_ca_dir}/tls.crt",
+            }
+        }
+    elif settings.auth_realm is not None:
         config["auth"] = {
             "htpasswd": {"realm": settings.auth_realm, "path": f"{settings.auth_dir}/htpasswd"}
         }

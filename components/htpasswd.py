@@ -36,10 +36,14 @@ def keyed_salt(key: str, user: str, cost: int) -> bytes:
     return b"$2b$%02d$" % cost + encoded
 
 
+def hashed(user: str, password: str, cost: int, key: str) -> str:
+    """The stable bcrypt hash of one user's password (the token server's users take it too)."""
+    return bcrypt.hashpw(password.encode(), keyed_salt(key, user, cost)).decode()
+
+
 def entry(user: str, password: str, cost: int, key: str) -> str:
     """One `user:hash` htpasswd line."""
-    hashed = bcrypt.hashpw(password.encode(), keyed_salt(key, user, cost))
-    return f"{user}:{hashed.decode()}"
+    return f"{user}:{hashed(user, password, cost, key)}"
 
 
 def htpasswd(users: list[tuple[str, str]], cost: int, key: str) -> str:

@@ -9,6 +9,8 @@ two would collide on the registry's first object, not half-way. Names that depen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -166,4 +168,55 @@ def s3_ca_volume(
     return (
         k8s.core.v1.VolumeArgs(name="s3-ca", config_map=source),
         k8s.core.v1.VolumeMountArgs(name="s3-ca", mount_path=render.S3_CA_DIR, read_only=True),
+    )
+
+
+def ingress(
+    resource_name: str,
+    metadata: k8s.meta.v1.ObjectMetaArgs,
+    annotations: Mapping[str, str],
+    class_name: str | None,
+    hosts: list[str],
+    tls_secret_name: pulumi.Input[str] | None,
+    path: tuple[str, str],
+    backend: tuple[pulumi.Input[str], int],
+    opts: pulumi.ResourceOptions,
+) -> k8s.networking.v1.Ingress:
+    """An Ingress sending `path` ((path, pathType)) on each host to `backend` ((Service name,
+    port)), with TLS from `tls_secret_name` when there is one; `annotations` join the
+    metadata's."""
+    service = k8s.networking.v1.IngressBackendArgs(
+        service=k8s.networking.v1.IngressServiceBackendArgs(
+            name=backend[0], port=k8s.networking.v1.ServiceBackendPortArgs(number=backend[1])
+        )
+    )
+    tls = None
+    if tls_secret_name is not None:
+        tls = [k8s.networking.v1.IngressTLSArgs(hosts=hosts, secret_name=tls_secret_name)]
+    return k8s.networking.v1.Ingress(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=metadata.name,
+            namespace=metadata.namespace,
+            labels=metadata.labels,
+            annotations={**(metadata.annotations or {}), **annotations},  # type: ignore[dict-item]
+        ),
+        spec=k8s.networking.v1.IngressSpecArgs(
+            ingress_class_name=class_name,
+            tls=tls,
+            rules=[
+                k8s.networking.v1.IngressRuleArgs(
+                    host=host,
+                    http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                        paths=[
+                            k8s.networking.v1.HTTPIngressPathArgs(
+                                path=path[0], path_type=path[1], backend=service
+                            )
+                        ]
+                    ),
+                )
+                for host in hosts
+            ],
+        ),
+        opts=opts,
     )

@@ -20,6 +20,7 @@ from components.certificate import RegistryCertificate, RegistryCertificateArgs
 from components.config import (
     RegstackConfig,
     S3StorageConfig,
+    duration_seconds,
     prometheus_duration_seconds,
     public_ca,
 )
@@ -45,6 +46,12 @@ from components.redis_cache import RedisCache, RedisCacheArgs, cache_address
 from components.registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
 from components.retention_job import RetentionJob, RetentionJobArgs
 from components.stack_key import StackKey
+from components.token_server import TokenIdentity, TokenServer, TokenServerArgs
+from components.token_server_config import REALM_PATH
+
+TOKEN_ISSUER = "regstack-token-server"
+TOKEN_SERVICE = "regstack-registry"
+"""The `iss` and `aud` of the tokens: the registry checks both."""
 
 
 def pod_security(enforce: str) -> dict[str, str]:
@@ -133,6 +140,31 @@ def node_pull_endpoints(cfg: RegstackConfig) -> list[str]:
     return list(dict.fromkeys([*names, *cfg.node_trust.endpoints]))
 
 
+def token_realm(cfg: RegstackConfig) -> str:
+    """The token server's URL as clients reach it: the configured one, else `/auth` on the
+    registry's first host name behind the Ingress, else its node port on that host (the
+    config rules require a realm otherwise)."""
+    server, registry = cfg.auth.token_server, cfg.registry
+    if server.realm is not None:
+        return server.realm
+    hosts = [host for host in registry.hostnames if not host.startswith("*.")]
+    if registry.ingress.enabled and hosts:
+        return f"https://{hosts[0]}{REALM_PATH}"
+    return f"https://{hosts[0] if hosts else 'localhost'}:{server.node_port}{REALM_PATH}"
+
+
+def token_identities(
+    cfg: RegstackConfig, pull_identities: dict[str, RegistryUser]
+) -> list[TokenIdentity]:
+    """The configured users with their roles, then each namespace's pull-only identity."""
+    users = [
+        TokenIdentity(u.name, secret(u.password), u.role or "admin", tuple(u.repositories))
+        for u in cfg.auth.users
+    ]
+    pulls = [TokenIdentity(u.name, u.password, "pull") for u in pull_identities.values()]
+    return users + pulls
+
+
 def derived_http_secret(key: str) -> str:
     """A stable http.secret from a secret key: the same on every run, so no diff, and secret
     as long as that key is."""
@@ -186,7 +218,7 @@ def registry_access(cfg: RegstackConfig) -> tuple[str, RegistryUser | None]:
         registry_url = f"https://{node_endpoint(cfg)}"
     user = None
     if cfg.auth.enabled:
-        wanted = cfg.retention.user or cfg.auth.users[0].name
+        wanted = cfg.retention.user or cfg.auth.maintainer()
         user = next(u for u in secret_users(cfg) if u.name == wanted)
     return registry_url, user
 
@@ -361,6 +393,15 @@ class RegistryPlatform(pulumi.ComponentResource):
                 registry_args, tls_secret_name=certificate.tls_secret_name
             )
         pull_secret_names = None
+        token = cfg.auth.enabled and cfg.auth.mode == "token"
+        # One random password per namespace, drawn once and kept as a secret in state: removing
+        # a namespace removes its identity, and `pulumi up --replace` of its key rotates it alone.
+        pull_identities = {
+            namespace: RegistryUser(
+                f"pull-{namespace}", StackKey(f"{name}-pull-{namespace}", opts=child).secret
+            )
+            for namespace in (cfg.pull_secrets.namespaces if token else [])
+        }
         if cfg.auth.enabled:
             auth = RegistryAuth(
                 f"{name}-auth",
@@ -376,6 +417,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     pull_user=cfg.pull_secrets.user,
                     create_namespaces=cfg.pull_secrets.create_namespaces,
                     create_only_provider=create_only,
+                    pull_identities=pull_identities,
                 ),
                 opts=child,
             )
@@ -385,6 +427,19 @@ class RegistryPlatform(pulumi.ComponentResource):
                 htpasswd_secret_name=auth.htpasswd_secret_name,
                 htpasswd_checksum=auth.htpasswd_checksum,
                 auth_realm=cfg.auth.realm,
+            )
+        if token:
+            assert certificate is not None, "the config rules require TLS with auth.mode: token"
+            server = self._token_server(
+                name, cfg, namespace, stack_key, certificate, pull_identities, child
+            )
+            registry_args = dataclasses.replace(
+                registry_args,
+                htpasswd_checksum=server.checksum,
+                token=render.TokenAuthSettings(
+                    realm=token_realm(cfg), service=TOKEN_SERVICE, issuer=TOKEN_ISSUER
+                ),
+                token_ca_secret_name=server.ca_secret_name,
             )
         registry = DistributionRegistry(f"{name}-registry", registry_args, opts=child)
         ca_secret_name = None
@@ -455,6 +510,42 @@ class RegistryPlatform(pulumi.ComponentResource):
             registry.in_cluster_endpoint,
             certificate,
             pull_secret_names,
+        )
+
+    def _token_server(
+        self,
+        name: str,
+        cfg: RegstackConfig,
+        namespace: pulumi.Output[str],
+        stack_key: pulumi.Output[str],
+        certificate: RegistryCertificate,
+        pull_identities: dict[str, RegistryUser],
+        child: pulumi.ResourceOptions,
+    ) -> TokenServer:
+        server, registry = cfg.auth.token_server, cfg.registry
+        behind_ingress = registry.ingress.enabled and bool(registry.hostnames)
+        return TokenServer(
+            f"{name}-token-server",
+            TokenServerArgs(
+                namespace=namespace,
+                identities=token_identities(cfg, pull_identities),
+                issuer=TOKEN_ISSUER,
+                image=f"{server.image}:{server.version}",
+                tls_secret_name=certificate.tls_secret_name,
+                stack_key=stack_key,
+                bcrypt_cost=cfg.auth.bcrypt_cost,
+                expiration_seconds=int(duration_seconds(server.expiration)),
+                service_type="ClusterIP" if behind_ingress else registry.service.type,
+                node_port=server.node_port,
+                ingress_hosts=(
+                    [h for h in registry.hostnames if not h.startswith("*.")]
+                    if behind_ingress
+                    else []
+                ),
+                ingress_class_name=registry.ingress.class_name,
+                skip_await=cfg.skip_await,
+            ),
+            opts=child,
         )
 
     def _cache(

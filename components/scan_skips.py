@@ -28,6 +28,11 @@ REDIS_CACHE = {
     "the prod-image-tags policy accepts a tag or a digest",
     "CKV_K8S_15": REGISTRY_DATA["CKV_K8S_15"].replace("registry", "cache"),
 }
+TOKEN_SERVER = {
+    "CKV_K8S_43": "the image is pinned to a release tag set in config "
+    "(auth.token_server.version); the prod-image-tags policy accepts a tag or a digest",
+    "CKV_K8S_15": REGISTRY_DATA["CKV_K8S_15"].replace("the registry", "the token server"),
+}
 # Added where the registry gets its secret environment (object storage, replicas, Redis).
 SECRET_ENV = {
     "CKV_K8S_35": "Distribution reads S3 keys, http.secret and the Redis password only from its "

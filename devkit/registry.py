@@ -239,8 +239,9 @@ def start_registry(
     """Start `registry serve` with the config regstack renders, and wait for it: the binary of
     the line it is rendered for (`settings.line`).
 
-    TLS files are read from `workdir/tls/tls.{crt,key}`, htpasswd from `workdir/auth/htpasswd`
-    and an S3 endpoint's CA from `workdir/s3-ca/`: the same file names the component mounts.
+    TLS files are read from `workdir/tls/tls.{crt,key}`, htpasswd from `workdir/auth/htpasswd`,
+    the token signing certificate from `workdir/token-ca/tls.crt` and an S3 endpoint's CA from
+    `workdir/s3-ca/`: the same file names the component mounts.
     `secrets` are the values of exactly the environment variables the pod gets from Secrets
     (`secret_env_names`); the others (`plain_env`) are set as the pod spec sets them.
     """
@@ -252,6 +253,7 @@ def start_registry(
     local = dataclasses.replace(
         settings, data_dir=str(workdir / "data"), tls_dir=str(workdir / "tls"),
         auth_dir=str(workdir / "auth"), s3_ca_dir=str(workdir / "s3-ca"),
+        token_ca_dir=str(workdir / "token-ca"),
         http_addr=f"127.0.0.1:{port}", metrics_addr=f"127.0.0.1:{metrics}",
     )  # fmt: skip
     env = {**registry_env(secrets), **plain_env(local)}

@@ -63,6 +63,8 @@ class Settings:
         "docker.io/library/registry",
         "docker.io/library/python",
         "docker.io/library/redis",
+        # The token server of `auth.mode: token` (components/token_server.py).
+        "docker.io/cesanta/docker_auth",
         # Docker Hub images as the canonical reference, so both `goharbor/x` and
         # `docker.io/goharbor/x` (how the goharbor chart writes them) match.
         "docker.io/goharbor/",

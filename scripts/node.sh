@@ -117,15 +117,18 @@ busybox_binary() {
 }
 
 build_images() { # prints "reference<TAB>archive" lines
-  local busybox registry key python
+  local busybox registry token_server key python
   busybox="$(busybox_binary)"
   registry="$(bash "$ROOT/scripts/registry-server.sh" --bin)"
   [[ -x "$registry" ]] || bash "$ROOT/scripts/registry-server.sh" >/dev/null
+  token_server="$(bash "$ROOT/scripts/token-server.sh" --bin)"
+  [[ -x "$token_server" ]] || bash "$ROOT/scripts/token-server.sh" >/dev/null
   # The Python image copies the interpreter that runs node_images.py: the system's, whichever
   # Python the caller's PATH prefers.
   python="$(command -v /usr/bin/python3 || command -v python3)"
-  key="$( { sha256sum "$ROOT/scripts/node_images.py" "$busybox" "$registry" | cut -d' ' -f1; "$python" --version; } | sha256sum | cut -c1-16)"
-  "$python" "$ROOT/scripts/node_images.py" "$CACHE/node-images/$key" busybox="$busybox" registry="$registry"
+  key="$( { sha256sum "$ROOT/scripts/node_images.py" "$busybox" "$registry" "$token_server" | cut -d' ' -f1; "$python" --version; } | sha256sum | cut -c1-16)"
+  "$python" "$ROOT/scripts/node_images.py" "$CACHE/node-images/$key" busybox="$busybox" \
+    registry="$registry" token_server="$token_server"
 }
 
 write_configs() {

@@ -1,12 +1,12 @@
 """Local stand-ins for the images the stacks pin, for the test node (scripts/node.sh).
 
 No registry is reachable here, so every image a test pod runs is built from what is: Debian's
-busybox-static, the Distribution binary built by scripts/registry-server.sh and the host's own
-Python. Each is written as an OCI image-layout archive, named with the EXACT reference the stack
+busybox-static, the Distribution binary built by scripts/registry-server.sh, docker_auth's from
+scripts/token-server.sh and the host's own Python. Each is written as an OCI image-layout archive, named with the EXACT reference the stack
 pins (the product's manifests stay as they are), and labelled as a local test build; a real
 cluster pulls the official images.
 
-    python node_images.py OUT_DIR busybox=PATH registry=PATH
+    python node_images.py OUT_DIR busybox=PATH registry=PATH token_server=PATH
 
 writes OUT_DIR/<name>.tar for every image in IMAGES and prints `reference<TAB>archive` lines.
 Archives are reproducible (fixed times, sorted entries): the same inputs give the same digests.
@@ -69,6 +69,11 @@ def _registry(inputs: dict[str, Path]) -> Iterable[File]:
     yield "var/lib/registry/", b"", 0o755
 
 
+def _token_server(inputs: dict[str, Path]) -> Iterable[File]:
+    """docker_auth's static binary where upstream's image has it (its ENTRYPOINT)."""
+    yield "docker_auth/auth_server", str(inputs["token_server"]), 0o755
+
+
 def _shared_libraries(binaries: Iterable[str]) -> set[str]:
     libs: set[str] = set()
     for binary in binaries:
@@ -127,6 +132,13 @@ IMAGES = {
         (_busybox, _registry),
         entrypoint=("registry",),
         cmd=("serve", "/etc/distribution/config.yml"),
+    ),
+    # TokenServerConfig.image:version (auth.mode: token), from scripts/token-server.sh.
+    "token-server": Image(
+        "docker.io/cesanta/docker_auth:1.14.0",
+        (_busybox, _token_server),
+        entrypoint=("/docker_auth/auth_server",),
+        cmd=("/config/auth_config.yml",),
     ),
     # GcConfig.helper_image and RetentionConfig.image.
     "python": Image(

@@ -11,12 +11,22 @@ from components.config.types import (
     DnsSubdomain,
     Duration,
     Hostname,
+    HttpUrl,
+    ImageVersion,
     IpAddress,
     Section,
     UserName,
     check_password,
     grammar,
 )
+from components.token_server_config import check_pattern
+
+TOKEN_SERVER_IMAGE = "docker.io/cesanta/docker_auth"
+TOKEN_SERVER_VERSION = "1.14.0"
+"""The same as scripts/token-server.env, which the real-software tests build (a unit test keeps
+the two equal)."""
+
+RepositoryPattern = Annotated[str, AfterValidator(check_pattern)]
 
 
 class IssuerRef(Section):
@@ -52,12 +62,56 @@ class UserConfig(Section):
     password: Annotated[SecretStr, AfterValidator(check_password)] = Field(
         description="Set with `pulumi config set --secret --path 'auth.users[N].password'`."
     )
+    role: Literal["push", "maintenance", "admin"] | None = Field(
+        None,
+        description="With `auth.mode: token` (required there): `push` pulls and pushes the "
+        "`repositories` only (CI), `maintenance` lists, pulls and deletes everything "
+        "(retention) and pushes GC's reserved `regstack-gc-*` tags (the token server cannot "
+        "limit a push to tag names), `admin` does everything. htpasswd cannot tell users apart: "
+        "each may do everything.",
+    )
+    repositories: list[RepositoryPattern] = Field(
+        default_factory=list,
+        description="`push` users only: repository globs they may push to, e.g. `team/*` "
+        "(`*` stays within one path component).",
+    )
+
+
+class TokenServerConfig(Section):
+    """cesanta/docker_auth, which signs the tokens that `auth.mode: token` makes the registry
+    trust; it serves HTTPS with the registry's certificate."""
+
+    image: str = Field(TOKEN_SERVER_IMAGE, description="Token server image repository.")
+    version: ImageVersion = Field(TOKEN_SERVER_VERSION, description="Token server image tag.")
+    realm: HttpUrl | None = Field(
+        None,
+        description="The token server's URL as every client reaches it. Default: "
+        "`https://<first hostname>/auth` behind the Ingress (the Ingress routes `/auth` to "
+        "it), else `https://<first hostname, or localhost>:<node_port>/auth`. The CLI takes a "
+        "key naming `token` for a secret: `pulumi config set --plaintext --path ...`.",
+    )
+    node_port: int = Field(
+        32001, ge=30000, le=32767, description="Its node port when the registry's is NodePort."
+    )
+    expiration: Duration = Field(
+        "5m", description="Token lifetime: how long a removed identity may keep using a token."
+    )
 
 
 class AuthConfig(Section):
     """htpasswd authentication."""
 
     enabled: bool = Field(False, description="Require a login for every request.")
+    mode: Literal["htpasswd", "token"] = Field(
+        "htpasswd",
+        description="`htpasswd`: every user may pull, push and delete everything (dev). "
+        "`token` (required by the prod profile on the distribution backend): a token server "
+        "grants each user its `role`, and each pull secret namespace its own pull-only "
+        "identity.",
+    )
+    token_server: TokenServerConfig = Field(
+        default_factory=TokenServerConfig, description="The token server of `mode: token`."
+    )
     # Quoted in the WWW-Authenticate header: no quote, backslash or control character.
     realm: Annotated[
         str,
@@ -65,6 +119,17 @@ class AuthConfig(Section):
     ] = Field("regstack", description="Basic-auth realm.")
     users: list[UserConfig] = Field(default_factory=list, description="Users (htpasswd entries).")
     bcrypt_cost: int = Field(12, ge=10, le=15, description="bcrypt cost of htpasswd entries.")
+
+    def maintainer(self) -> str | None:
+        """Who retention logs in as by default: with htpasswd the first user (all are alike),
+        with tokens the first `maintenance` user, else the first `admin`."""
+        if self.mode == "htpasswd":
+            return self.users[0].name if self.users else None
+        for role in ("maintenance", "admin"):
+            found = [u.name for u in self.users if u.role == role]
+            if found:
+                return found[0]
+        return None
 
 
 class PullSecretsConfig(Section):
@@ -78,4 +143,8 @@ class PullSecretsConfig(Section):
         description="Create those namespaces too: none may exist yet. regstack never deletes them.",
     )
     secret_name: DnsLabel = Field("regstack-pull", description="Name of each pull secret.")
-    user: UserName | None = Field(None, description="Whose credentials; the first user if unset.")
+    user: UserName | None = Field(
+        None,
+        description="htpasswd only: whose credentials; the first user if unset. With "
+        "`auth.mode: token` each namespace gets its own pull-only identity, `pull-<namespace>`.",
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -590,6 +591,132 @@ def _harbor_problems(cfg: RegstackConfig) -> list[Problem]:
     )
 
 
+def _realm_is_loopback(cfg: RegstackConfig) -> bool:
+    """Whether clients reach the token server on the loopback (the NodePort default with no
+    host name): nodes can, pods cannot."""
+    realm = cfg.auth.token_server.realm
+    if realm is None:
+        named = [h for h in cfg.registry.hostnames if not h.startswith("*.")]
+        return not named
+    host = urlsplit(realm).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _identity_problems(cfg: RegstackConfig) -> list[Problem]:
+    """Roles, and the token server that enforces them (`auth.mode: token`)."""
+    auth, pull = cfg.auth, cfg.pull_secrets
+    token = auth.enabled and auth.mode == "token"
+    pull_names = {f"pull-{namespace}" for namespace in pull.namespaces}
+    per_user: list[Check] = []
+    for index, user in enumerate(auth.users):
+        at = f"auth.users[{index}]"
+        per_user += [
+            (
+                token and user.role is None,
+                f"{at}.role",
+                "with auth.mode: token each user needs a role: push (with repositories), "
+                "maintenance or admin",
+            ),
+            (
+                not token and user.role is not None,
+                f"{at}.role",
+                "htpasswd gives every user every right, so a role would promise what it does not "
+                "hold: set auth.mode: token (and auth.enabled: true), or remove the role",
+            ),
+            (
+                user.role == "push" and not user.repositories,
+                f"{at}.repositories",
+                "a push user needs the repositories it may push to, e.g. ['team/*']",
+            ),
+            (
+                user.role != "push" and bool(user.repositories),
+                f"{at}.repositories",
+                "only push users are scoped to repositories: remove them, or set role: push",
+            ),
+            (
+                token and user.name in pull_names,
+                f"{at}.name",
+                f"{user.name!r} is the name of a pull secret namespace's own identity; rename it",
+            ),
+        ]
+    retention_user = next((u for u in auth.users if u.name == cfg.retention.user), None)
+    return _failing(
+        (
+            cfg.profile == "prod"
+            and not cfg.allow_insecure
+            and cfg.backend == "distribution"
+            and auth.enabled
+            and auth.mode != "token",
+            "auth.mode",
+            "the prod profile gives each identity only its rights: set auth.mode: token and a role "
+            "per user (with htpasswd every pull secret may push, overwrite tags and delete)",
+        ),
+        (
+            auth.mode == "token" and not auth.enabled and cfg.backend != "harbor",
+            "auth.enabled",
+            "auth.mode: token needs authentication on: set auth.enabled: true",
+        ),
+        (
+            token and cfg.backend != "distribution",
+            "auth.mode",
+            "the token server is for backend: distribution (Harbor has its own robot accounts); "
+            "remove auth.mode",
+        ),
+        (
+            token and cfg.tls.mode == "none",
+            "auth.mode",
+            "the token server receives passwords and serves the registry's certificate: set "
+            "tls.mode to issuer (or self-signed)",
+        ),
+        (
+            token
+            and auth.token_server.realm is None
+            and not (cfg.registry.ingress.enabled and cfg.registry.hostnames)
+            and cfg.registry.service.type != "NodePort",
+            "auth.token_server.realm",
+            "clients fetch tokens from the token server: give its URL as they reach it, "
+            "e.g. https://auth.example.com/auth (derived only behind the Ingress or a NodePort)",
+        ),
+        (
+            token and cfg.retention.enabled and _realm_is_loopback(cfg),
+            "auth.token_server.realm",
+            "retention runs in a pod, where localhost is the pod itself, and fetches its tokens "
+            "from the realm: set auth.token_server.realm to a name pods resolve too (or "
+            "registry.hostnames), or turn retention off",
+        ),
+        (
+            token and cfg.gc.enabled and cfg.gc.delete_untagged and _realm_is_loopback(cfg),
+            "auth.token_server.realm",
+            "GC keeps the images workloads use by tagging them from its pod, where localhost is the "
+            "pod itself, and fetches its tokens from the realm: set auth.token_server.realm to a "
+            "name pods resolve too (or registry.hostnames), or set gc.delete_untagged: false",
+        ),
+        (
+            token and pull.user is not None,
+            "pull_secrets.user",
+            "with auth.mode: token each namespace gets its own pull-only identity "
+            "(pull-<namespace>); remove pull_secrets.user",
+        ),
+        (
+            token
+            and cfg.retention.enabled
+            and cfg.retention.user is None
+            and auth.maintainer() is None,
+            "retention.user",
+            "retention deletes tags: add a user with role: maintenance, and it logs in as that one",
+        ),
+        (
+            token
+            and cfg.retention.enabled
+            and retention_user is not None
+            and retention_user.role not in ("maintenance", "admin"),
+            "retention.user",
+            "retention lists the catalog and deletes: name a user with role: maintenance",
+        ),
+        *per_user,
+    )
+
+
 def _retention_problems(cfg: RegstackConfig) -> list[Problem]:
     retention, names = cfg.retention, [u.name for u in cfg.auth.users]
     if not retention.enabled:
@@ -875,6 +1002,7 @@ def _backend_section_problems(cfg: RegstackConfig) -> list[Problem]:
 
 def cross_field_problems(cfg: RegstackConfig) -> list[Problem]:
     problems = _profile_problems(cfg) + _tls_problems(cfg) + _auth_problems(cfg)
+    problems += _identity_problems(cfg)
     problems += _resource_problems(cfg) + _ignored_problems(cfg)
     problems += _retention_problems(cfg) + _node_trust_problems(cfg)
     if cfg.backend == "microk8s-addon":

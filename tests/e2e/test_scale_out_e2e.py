@@ -27,6 +27,8 @@ NAMESPACE = "/api/v1/namespaces/s3-registry"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/s3-registry/deployments"
 SECRETS = {
     "regstack:auth.users[0].password": "e2e-s3-user-password-5c1e",
+    "regstack:auth.users[1].password": "e2e-s3-maintenance-password-5c1f",
+    "regstack:auth.users[2].password": "e2e-s3-admin-password-5c20",
     "regstack:registry.storage.s3.access_key": "E2EACCESSKEY0001",
     "regstack:registry.storage.s3.secret_key": "e2e-s3-secret-key-0b7f9d",
     "regstack:registry.cache.password": "e2e-cache-password-42aa",

@@ -195,7 +195,10 @@ def test_prod_registry_data_survives_destroy_until_unprotected(
     project.set_path("regstack:registry.namespace", "prod-registry")
     engine.cluster.create_namespace("prod-apps")  # the team's: the example does not create it
     project.set_path("regstack:pull_secrets.namespaces[0]", "prod-apps")
-    project.set_secret("regstack:auth.users[0].password", "e2e-prod-password-91d0")
+    for index in range(3):  # ci, maintenance, admin: the example's identities
+        project.set_secret(
+            f"regstack:auth.users[{index}].password", f"e2e-prod-password-91d{index}"
+        )
     project.up()
     claim = "/api/v1/namespaces/prod-registry/persistentvolumeclaims/registry-data"
     assert engine.cluster.get(claim)[0] == 200

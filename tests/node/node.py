@@ -41,7 +41,11 @@ class NodeCluster:
 
     @staticmethod
     def _env_for(state: Path) -> dict[str, str]:
-        return dict(os.environ, REGSTACK_STATE=str(state), REGSTACK_NODE="1")
+        # 32001: the token server's node port (the realm of test_identities_on_node).
+        ports = os.environ.get("REGSTACK_NODE_PORTS", "32000 32001")
+        return dict(
+            os.environ, REGSTACK_STATE=str(state), REGSTACK_NODE="1", REGSTACK_NODE_PORTS=ports
+        )
 
     @staticmethod
     def _run(env: dict[str, str], script: str, *args: str) -> str:

@@ -37,7 +37,8 @@ def test_an_empty_config_is_a_plain_lab_registry() -> None:
 
 
 def test_prod_profile_protects_registry_data() -> None:
-    prod = {"profile": "prod", "tls": {"mode": "self-signed"}, "auth": SECURE_DEV["auth"]}
+    auth = {"enabled": True, "mode": "token", "users": [{**USER, "role": "admin"}]}
+    prod = {"profile": "prod", "tls": {"mode": "self-signed"}, "auth": auth}
     assert load_config(prod).protect_data and not load_config({}).protect_data
 
 

@@ -11,7 +11,8 @@ from components.config import ConfigError, load_config
 from devkit.pulumi_mocks import Recorder, platform
 
 PROD = {"profile": "prod", "tls": {"mode": "self-signed"},
-        "auth": {"enabled": True, "users": [{"name": "ci", "password": "prod-ci-password"}]}}  # fmt: skip
+        "auth": {"enabled": True, "mode": "token",
+                 "users": [{"name": "ci", "password": "prod-ci-password", "role": "admin"}]}}  # fmt: skip
 HOSTING = "rs-hosting-configmap"
 
 
