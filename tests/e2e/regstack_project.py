@@ -83,12 +83,13 @@ class RegstackProject:
         return self.run("up", "--yes", "--skip-preview", check=check)
 
     def preview_steps(self) -> list[tuple[str, str]]:
-        """(operation, resource type::name) for every step that is not `same`."""
+        """(operation, resource type::name) for every step that changes something: not `same`,
+        nor the `read` of the stack's own last outputs (components/data_guard.py) each run makes."""
         out = self.run("preview", "--json").stdout
         steps = json.loads(out).get("steps", [])
         return sorted(
             (s["op"], s["urn"].split("::")[-2].split("$")[-1] + "::" + s["urn"].split("::")[-1])
-            for s in steps if s["op"] != "same"
+            for s in steps if s["op"] not in ("same", "read")
         )  # fmt: skip
 
     def export(self) -> str:
