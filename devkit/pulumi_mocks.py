@@ -65,10 +65,10 @@ class Recorder(pulumi.runtime.Mocks):
         )
         if args.typ.startswith("pulumi-python:dynamic"):
             return self.stack.outputs(args.name, args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":  # read by name: a stack never run yet
+            return args.resource_id or args.name, {"outputs": {}}
         if args.resource_id is not None:
             return args.resource_id, self.existing.get(args.typ, {})
-        if args.typ == "pulumi:pulumi:StackReference":  # a stack that has never run
-            return f"{args.name}-id", {"outputs": {}}
         return f"{args.name}-id", dict(args.inputs)
 
     def call(
