@@ -131,6 +131,10 @@ def token_lab(
         yield prepared(node_cluster, tmp, passwords)
     finally:
         project.run("destroy", "--yes", "--skip-preview", check=False)
+        # destroy leaves the namespaces regstack made: an operator deletes them once done, and
+        # their claims let go of the node's volumes for the next module.
+        for namespace in (NAMESPACE, APPS):
+            engine.cluster.delete_namespace(namespace)
 
 
 def prepared(node_cluster: NodeCluster, tmp: Path, passwords: dict[str, str]) -> TokenLab:
@@ -168,7 +172,9 @@ def test_a_pod_runs_the_image_ci_pushed_through_the_pull_secret(token_lab: Token
     status = token_lab.node.get("pod", "-n", APPS, "from-registry")["status"]["containerStatuses"][
         0
     ]
-    assert (phase, status["imageID"]) == ("Succeeded", f"{REGISTRY}/ci/demo@{pushed}")
+    # containerd names an image by the first reference it pulled that digest under (an earlier
+    # module's chapter/app may hold the same busybox): the digest is what says which image ran.
+    assert (phase, status["imageID"].rpartition("@")[2]) == ("Succeeded", pushed)
 
 
 def test_the_pull_secret_pulls_with_skopeo(token_lab: TokenLab, tmp_path: Path) -> None:

@@ -138,7 +138,9 @@ class Lifecycle:
         assert succeeded == 1, f"job {job} failed:\n{logs}"
 
     def lost(self, step: str) -> list[str]:
-        """Everything the team lost or cannot use after `step`; empty when nothing."""
+        """Everything the team lost or cannot use after `step`, once the registry is back after
+        it (a window's reopening restarts its pod); empty when nothing."""
+        self.lab.node.wait_for("the registry to be ready", self.lab.registry_ready, timeout=240)
         return self.team.objects_lost() + self.images_lost(step) + self.writes_refused(step)
 
     def images_lost(self, step: str) -> list[str]:
@@ -203,6 +205,10 @@ def life(
         yield life
     finally:
         project.destroy(check=False)
+        # What an operator does once done: the namespaces destroy leaves, with the team's claims,
+        # so that the next module's stack may make them again and the node's volumes are free.
+        for namespace in (NAMESPACE, *team.namespaces):
+            project.engine.cluster.delete_namespace(namespace)
 
 
 def _before_the_first_up(team: Team) -> None:
