@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 import yaml
@@ -70,6 +71,9 @@ def render(
     script = (
         f'source "{ROOT / "scripts" / "pulumi-env.sh"}" && '
         f'export PULUMI_BACKEND_URL="file://{work / "state"}" && '
+        # A throwaway stack of placeholders: a passphrase of its own, never the published lab
+        # one, which the program refuses for a prod profile.
+        f"unset PULUMI_CONFIG_PASSPHRASE_FILE && export PULUMI_CONFIG_PASSPHRASE={token_hex(16)} && "
         "pulumi stack init render --non-interactive >/dev/null && "
         + (f"pulumi config set-all --path {secrets} --stack render && " if secrets else "")
         + "pulumi up --yes --skip-preview --non-interactive --suppress-outputs --stack render"

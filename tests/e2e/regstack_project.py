@@ -64,7 +64,9 @@ class RegstackProject:
         project.set_path("regstack:registry.namespace", namespace)
         # Namespaces of its own: regstack refuses to create one that exists (another stack's).
         for index, team in enumerate(("dev", "staging")):
-            project.set_path(f"regstack:pull_secrets.namespaces[{index}]", f"{namespace}-{team}")
+            # --plaintext: the CLI takes any key naming "secret" for one and refuses it otherwise.
+            project.run("config", "set", "--plaintext", "--path",
+                        f"regstack:pull_secrets.namespaces[{index}]", f"{namespace}-{team}")  # fmt: skip
         return project
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

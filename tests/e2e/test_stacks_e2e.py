@@ -222,7 +222,10 @@ def test_a_prod_stack_under_the_published_lab_passphrase_is_refused_before_any_r
         engine, tmp_path, "labprod", source=REPO / "examples" / "Pulumi.prod-distribution.yaml",
         passphrase="regstack-local",
     )  # fmt: skip
-    project.set_secret("regstack:auth.users[0].password", "e2e-prod-password-3f1a")
+    for index in range(3):  # the example's ci, maintenance and admin
+        project.set_secret(
+            f"regstack:auth.users[{index}].password", f"e2e-prod-password-3f1a{index}"
+        )
     refused = project.up(check=False)
     output = refused.stdout + refused.stderr
     assert refused.returncode != 0
