@@ -142,7 +142,7 @@ class RegistryAuth(pulumi.ComponentResource):
         user: RegistryUser,
         args: RegistryAuthArgs,
         child: pulumi.ResourceOptions,
-        provider: pulumi.ProviderResource,
+        provider: pulumi.ProviderResource | None,
     ) -> pulumi.Output[str]:
         # Both go through the create-only provider (components/ownership.py): a team's namespace or
         # Secret of the same name is refused, not taken over. The namespace is never deleted.

@@ -52,10 +52,12 @@ def _read(config: pulumi.Config, key: str, kind: type | str) -> Any:
     return config.get_secret(key) if kind == "secret" else config.get(key)
 
 
-def create_only_provider(name: str, owner: pulumi.Resource) -> pulumi.ProviderResource:
+def create_only_provider(name: str, owner: pulumi.Resource) -> pulumi.ProviderResource | None:
     """The provider whose create fails on an existing object, configured like the default one,
     for `owner`'s children. A program that hands `owner` a Kubernetes provider of its own
-    (another cluster, say) keeps it: the default one's settings could point elsewhere."""
+    (another cluster, say) keeps it: the default one's settings could point elsewhere. None (the
+    default provider) when the stack renders YAML: nothing reaches a cluster, nothing is adopted,
+    and a second provider would pick up $KUBECONFIG, which rendering refuses."""
     given = owner.get_provider("kubernetes::")
     if given is not None:
         pulumi.log.warn(
@@ -66,6 +68,8 @@ def create_only_provider(name: str, owner: pulumi.Resource) -> pulumi.ProviderRe
         )
         return given
     config = pulumi.Config("kubernetes")
+    if config.get("renderYamlToDirectory"):
+        return None
     settings: dict[str, Any] = {}
     for key, kind in _PASSED_ON.items():
         value = _read(config, key, kind)
@@ -102,7 +106,7 @@ def _already_exists_hook(name: str, what_to_do: str) -> pulumi.ErrorHook:
 def created_here(
     name: str,
     parent: pulumi.ResourceOptions,
-    provider: pulumi.ProviderResource,
+    provider: pulumi.ProviderResource | None,
     what_to_do: str,
     keep: bool,
 ) -> pulumi.ResourceOptions:

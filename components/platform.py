@@ -325,7 +325,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         name: str,
         cfg: RegstackConfig,
         child: pulumi.ResourceOptions,
-        create_only: pulumi.ProviderResource,
+        create_only: pulumi.ProviderResource | None,
         enforce: str,
     ) -> pulumi.Output[str]:
         namespace = cfg.registry.namespace
