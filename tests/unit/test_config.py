@@ -37,7 +37,12 @@ def test_an_empty_config_is_a_plain_lab_registry() -> None:
 
 
 def test_prod_profile_protects_registry_data() -> None:
-    auth = {"enabled": True, "mode": "token", "users": [{**USER, "role": "admin"}]}
+    auth = {
+        "enabled": True,
+        "mode": "token",
+        "users": [{**USER, "role": "admin"}],
+        "token_server": {"realm": "https://auth.example.com/auth"},
+    }  # pods reach it too
     prod = {"profile": "prod", "tls": {"mode": "self-signed"}, "auth": auth}
     assert load_config(prod).protect_data and not load_config({}).protect_data
 

@@ -12,7 +12,9 @@ from devkit.pulumi_mocks import Recorder, platform
 
 PROD = {"profile": "prod", "tls": {"mode": "self-signed"},
         "auth": {"enabled": True, "mode": "token",
-                 "users": [{"name": "ci", "password": "prod-ci-password", "role": "admin"}]}}  # fmt: skip
+                 "users": [{"name": "ci", "password": "prod-ci-password", "role": "admin"}],
+                 # a realm pods reach too: GC signs in from its pod to keep in-use images
+                 "token_server": {"realm": "https://auth.example.com/auth"}}}  # fmt: skip
 HOSTING = "rs-hosting-configmap"
 
 
