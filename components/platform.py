@@ -210,7 +210,7 @@ def secret_users(cfg: RegstackConfig) -> list[RegistryUser]:
 
 def registry_access(cfg: RegstackConfig) -> tuple[str, RegistryUser | None]:
     """How an in-cluster Job (retention, GC's protection) reaches the registry's API: its URL,
-    and the user it signs in as (retention.user, else the first one) when auth is on."""
+    and the user it signs in as (retention.user, else `auth.maintainer()`) when auth is on."""
     scheme = "https" if cfg.tls.mode != "none" else "http"
     service = service_dns_names(cfg, kube.REGISTRY)[-1]
     registry_url = f"{scheme}://{service}:{cfg.registry.service.port}"
