@@ -84,6 +84,31 @@ def _without(raw: dict[str, Any], locations: list[tuple[int | str, ...]]) -> dic
     return cast(dict[str, Any], clean(rest))
 
 
+# Each round drops at least one value, and a stack file nests a handful of levels deep.
+_ROUNDS = 8
+
+
+def _rest_of(raw: dict[str, Any], err: ValidationError) -> tuple[RegstackConfig | None, set[str]]:
+    """The config without the values `err` refused, and the paths dropped to get it.
+
+    The rest may still break cross-field rules or hold a plaintext secret: checking it reports
+    those in the same round. Dropping a value can empty its container (a rule whose only glob
+    was refused): that is dropped in turn, not reported, as the user wrote neither."""
+    dropped: set[str] = set()
+    for _ in range(_ROUNDS):
+        locations = [e["loc"] for e in err.errors()]
+        paths = {dotted(loc) for loc in locations}
+        if paths <= dropped:
+            return None, dropped
+        dropped |= paths
+        raw = _without(raw, locations)
+        try:
+            return RegstackConfig.model_validate(raw), dropped
+        except ValidationError as again:
+            err = again
+    return None, dropped
+
+
 def _related(path: str, paths: set[str]) -> bool:
     return any(
         path == other
@@ -136,13 +161,11 @@ def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> Reg
         cfg: RegstackConfig | None = RegstackConfig.model_validate(raw)
     except ValidationError as err:
         problems += [Problem(dotted(e["loc"]), pydantic_message(e)) for e in err.errors()]
-        # The rest may still break cross-field rules: report those in the same round.
-        try:
-            cfg = RegstackConfig.model_validate(_without(raw, [e["loc"] for e in err.errors()]))
-        except ValidationError:
-            cfg = None
+        cfg, dropped = _rest_of(raw, err)
+    else:
+        dropped = set()
     if cfg is not None:
-        reported = {p.path for p in problems}
+        reported = {p.path for p in problems} | dropped
         later = cross_field_problems(cfg)
         if secret_sections is not None:
             later += _secret_problems(cfg, secret_sections)

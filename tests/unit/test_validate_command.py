@@ -199,3 +199,22 @@ def test_a_nested_regstack_block_is_refused_and_its_contents_checked_in_the_same
     )
     assert lines[1].startswith("regstack:registry.colour: unknown key")
     assert len(lines) == 2
+
+
+def test_problems_behind_a_refused_value_are_reported_in_the_same_pass(tmp_path: Path) -> None:
+    # Refusing the rule's only glob empties the rule: the plaintext password and the endpoint
+    # without its port were once reported only after the glob was fixed.
+    stack = tmp_path / "Pulumi.x.yaml"
+    stack.write_text(
+        "config:\n  regstack:tls: {mode: self-signed}\n"
+        "  regstack:auth:\n    enabled: true\n    users: [{name: ci, password: plain}]\n"
+        "  regstack:retention:\n    enabled: true\n"
+        "    rules: [{repositories: ['Team/App'], keep_last: 3}]\n"
+        "  regstack:node_trust: {endpoints: ['10.0.0.5']}\n"
+    )
+    lines = validate(stack).stderr.splitlines()
+    assert sorted(line.split(":", 2)[1] for line in lines) == [
+        "auth.users[0].password",
+        "node_trust.endpoints[0]",
+        "retention.rules[0].repositories[0]",
+    ]
