@@ -15,6 +15,8 @@ declare -A PACKAGE=(
   [docker-registry]=docker-registry [skopeo]=skopeo [promtool]=prometheus
   [redis-server]=redis-server [containerd]=containerd [ctr]=containerd
   [jq]=jq [openssl]=openssl [curl]=curl
+  # the docs: the architecture diagram is rendered from its Graphviz source (docs/architecture.dot)
+  [dot]=graphviz
   # the node-trust and microk8s-addon e2e tests start their own sshd on 127.0.0.1
   [sshd]=openssh-server
   # the test node (scripts/node.sh): runtime, namespaces, kube-proxy's rules
