@@ -9,7 +9,7 @@ stands in for the reader's machine, and only that:
   Operator's CRDs, as those addons would install them.
 - the "own Pulumi CLI" is the one `make toolchain` built, first on PATH, with the machine's
   network rules set in the environment (no update check, no plugin download);
-- the test control plane has no kubelet, so the checkout's dev stack gets
+- the test control plane has no kubelet, so the checkout's dev stack file, which the reader copies, gets
   `regstack:skip_await: true`: the only line that differs from the repository.
 """
 
@@ -55,6 +55,13 @@ def readme_passphrase() -> str:
     return match.group(1)
 
 
+def readme_stack() -> str:
+    """The reader's own stack, which the Quickstart creates from a copy of the dev stack file."""
+    match = re.search(r"^pulumi stack select (\S+) --create", quickstart_commands(), re.M)
+    assert match, "the Quickstart no longer creates a stack"
+    return match.group(1)
+
+
 def checkout_copy(target: Path) -> Path:
     """The repository's tracked files, as a fresh clone would have them."""
     files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
@@ -75,6 +82,7 @@ def checkout_copy(target: Path) -> Path:
 def quickstart(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("quickstart")
     checkout = checkout_copy(root / "regstack")
+    dev_stack_file = (checkout / "Pulumi.dev.yaml").read_text()
     home, stand_ins, log = root / "home", root / "stand-ins", root / "microk8s.log"
     (home / ".kube").mkdir(parents=True)
     stand_ins.mkdir()
@@ -96,14 +104,16 @@ def quickstart(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iter
         cwd=checkout, env=env, capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     try:
-        yield {"run": run, "microk8s": log.read_text() if log.exists() else ""}
+        yield {"run": run, "microk8s": log.read_text() if log.exists() else "",
+               "checkout": checkout, "dev_stack_file": dev_stack_file}  # fmt: skip
     finally:
         # The reader's shell kept these exported; the teardown's shell must say them again, or
         # the destroy fails and the stack's pull secrets stay to conflict with later tests.
         teardown_env = env | {"PULUMI_CONFIG_PASSPHRASE": readme_passphrase(),
                               "KUBECONFIG": str(engine.cluster.kubeconfig)}  # fmt: skip
-        destroyed = subprocess.run(["bash", "-c", "pulumi destroy --yes --skip-preview -s dev && "
-                                    "pulumi stack rm --yes --force -s dev"],
+        stack = readme_stack()
+        destroyed = subprocess.run(["bash", "-c", f"pulumi destroy --yes --skip-preview -s {stack} && "
+                                    f"pulumi stack rm --yes --force -s {stack}"],
                                    cwd=checkout, env=teardown_env, capture_output=True, text=True,
                                    timeout=900)  # fmt: skip
         assert destroyed.returncode == 0, destroyed.stdout[-3000:] + destroyed.stderr[-3000:]
@@ -129,6 +139,13 @@ def test_the_registry_accepts_the_password_the_reader_set(quickstart: dict, engi
     data = secret["data"]["htpasswd"]
     user, hashed = base64.b64decode(data).decode().strip().split(":", 1)
     assert user == "dev" and bcrypt.checkpw(LAB_PASSWORD.encode(), hashed.encode())
+
+
+def test_the_committed_dev_stack_file_is_left_as_it_was(quickstart: dict) -> None:
+    # The reader's password went into their own stack file, a copy of the dev stack's.
+    checkout = quickstart["checkout"]
+    assert (checkout / "Pulumi.dev.yaml").read_text() == quickstart["dev_stack_file"]
+    assert (checkout / f"Pulumi.{readme_stack()}.yaml").exists()
 
 
 def test_it_enables_the_addons_the_dev_stack_needs(quickstart: dict) -> None:

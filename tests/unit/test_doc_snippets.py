@@ -181,7 +181,7 @@ def check_pulumi(words: list[str]) -> None:
         assert config_path_problem(positional[1]) is None, words
 
 
-def check_python(words: list[str]) -> None:
+def check_python(words: list[str], copied: dict[str, str]) -> None:
     assert words[1] == "-m", words
     module, rest = words[2], words[3:]
     if module in ("venv", "pip"):
@@ -195,17 +195,22 @@ def check_python(words: list[str]) -> None:
     assert usage.returncode == 0, (words, usage.stderr)
     for flag in (w.split("=")[0] for w in rest if w.startswith("--")):
         assert re.search(rf"{re.escape(flag)}\b", usage.stdout), (flag, words)
-    for name in (w for w in rest if w.startswith("Pulumi.") and w.endswith(".yaml")):
-        # The docs copy examples/Pulumi.<stack>.yaml to the top before using it.
-        assert (ROOT / name).exists() or (ROOT / "examples" / name).exists(), name
+    for name in (w for w in rest if re.fullmatch(r"(examples/)?Pulumi\.[a-z0-9-]+\.yaml", w)):
+        # A reader's own stack file is the copy of one the page made with `cp`.
+        stack = ROOT / copied.get(name, name)
+        assert stack.exists(), name
+        if rest[0] == "retention-policy":  # needs no secret: it must print a policy as shown
+            printed = subprocess.run([sys.executable, "-m", module, rest[0], str(stack)],
+                                     capture_output=True, text=True, cwd=ROOT, check=False)  # fmt: skip
+            assert printed.returncode == 0, printed.stderr
 
 
-def check_command(words: list[str]) -> None:
+def check_command(words: list[str], copied: dict[str, str]) -> None:
     if words[0] == "sudo" or words[:2] == ["microk8s", "kubectl"]:
         words = words[1:]
     program = Path(words[0]).name
     if program in ("python", "python3"):
-        check_python(words)
+        check_python(words, copied)
     elif program == "make":
         result = subprocess.run(["make", "-n", *words[1:]], capture_output=True, text=True,
                                 cwd=ROOT, check=False)  # fmt: skip
@@ -224,7 +229,13 @@ def check_command(words: list[str]) -> None:
 @of("bash", marker=None)
 def test_every_command_of_a_shell_block_names_what_exists(snippet: Snippet) -> None:
     for words in commands(snippet.body):
-        check_command(words)
+        check_command(words, copies(snippet.page))
+
+
+def copies(page: Path) -> dict[str, str]:
+    """Destination -> source of each `cp SOURCE DEST` in the page's shell blocks."""
+    blocks = (s.body for s in ALL if s.page == page and s.language == "bash")
+    return {words[2]: words[1] for body in blocks for words in commands(body) if words[0] == "cp"}
 
 
 def inline_commands(page: Path) -> list[str]:
@@ -242,4 +253,4 @@ def test_the_runbook_s_inline_commands_are_found() -> None:
 @pytest.mark.parametrize("command", inline_commands(RUNBOOK))
 def test_every_command_of_the_runbook_names_what_exists(command: str) -> None:
     for words in commands(command):
-        check_command(words)
+        check_command(words, {})
