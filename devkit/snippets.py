@@ -22,7 +22,13 @@ from pathlib import Path
 
 from devkit.pulumi_mocks import ROOT
 
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+PAGES = [
+    *(
+        ROOT / name
+        for name in ("README.md", "CONTRIBUTING.md", "SECURITY.md", "examples/README.md")
+    ),
+    *sorted((ROOT / "docs").rglob("*.md")),
+]
 MARKERS = ("stack-fragment", "session", "excerpt", "known-broken")
 _BLOCK = re.compile(
     r"(?:^<!--\s*snippet:\s*(?P<marker>[^:>]+?)(?::\s*(?P<why>.*?))?\s*-->\n)?"

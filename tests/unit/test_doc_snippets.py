@@ -16,7 +16,7 @@ import yaml
 
 from components.config import ConfigError, load_config
 from devkit.pulumi_mocks import ROOT, evaluate
-from devkit.snippets import MARKERS, Snippet, commands, snippets
+from devkit.snippets import MARKERS, PAGES, Snippet, commands, snippets
 
 ALL = list(snippets())
 # Programs the docs run that are not the project's: checked for nothing but their presence here.
@@ -24,7 +24,17 @@ OTHER_PROGRAMS = {
     "microk8s", "curl", "docker", "ssh-keygen", "ssh-keyscan", "tee", "cat", "cut", "base64",
     "tr", "read", "export", "mkdir", "cp", "echo", "printf", "grep", "sort", "uniq", "head", "pip",
 }  # fmt: skip
-PULUMI_COMMANDS = {"login", "stack", "config", "up", "preview", "destroy", "refresh"}
+PULUMI_COMMANDS = {
+    "login",
+    "stack",
+    "config",
+    "up",
+    "preview",
+    "destroy",
+    "refresh",
+    "state",
+    "plugin",
+}
 
 
 def of(*languages: str, marker: str | None = None) -> pytest.MarkDecorator:
@@ -175,10 +185,24 @@ def check_pulumi(words: list[str]) -> None:
     assert words[1] in PULUMI_COMMANDS, words
     positional = [w for i, w in enumerate(words[2:], 2)
                   if not w.startswith("-") and words[i - 1] not in ("-s", "--stack")]  # fmt: skip
-    if words[1:3] == ["stack", "output"]:
-        assert positional[1] in exported_outputs(), words
-    if words[1:3] == ["config", "set"] and "--path" in words:
-        assert config_path_problem(positional[1]) is None, words
+    named = positional[1] if len(positional) > 1 and not placeholder(positional[1]) else None
+    if words[1:3] == ["stack", "output"] and named:
+        assert named in exported_outputs(), words
+    if words[1:3] == ["config", "set"] and "--path" in words and named:
+        assert config_path_problem(named) is None, words
+
+
+def placeholder(word: str) -> bool:
+    """`NAME`, `<stack>`, `...`: prose standing for what the reader puts there."""
+    return word.isupper() or "<" in word or "..." in word
+
+
+@cache
+def usage_of(module: str, *sub: str) -> str:
+    usage = subprocess.run([sys.executable, "-m", module, *sub, "--help"], capture_output=True,
+                           text=True, cwd=ROOT, check=False)  # fmt: skip
+    assert usage.returncode == 0, (module, sub, usage.stderr)
+    return usage.stdout
 
 
 def check_python(words: list[str], copied: dict[str, str]) -> None:
@@ -186,15 +210,11 @@ def check_python(words: list[str], copied: dict[str, str]) -> None:
     module, rest = words[2], words[3:]
     if module in ("venv", "pip"):
         return
-    usage = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
-                           text=True, cwd=ROOT, check=False)  # fmt: skip
     # A CLI with subcommands lists them as {a,b}: the flags are the subcommand's.
-    sub = rest[:1] if re.search(r"^usage: .* \{", usage.stdout) else []
-    usage = subprocess.run([sys.executable, "-m", module, *sub, "--help"], capture_output=True,
-                           text=True, cwd=ROOT, check=False)  # fmt: skip
-    assert usage.returncode == 0, (words, usage.stderr)
+    sub = rest[:1] if re.search(r"^usage: .* \{", usage_of(module)) else []
+    usage = usage_of(module, *sub)
     for flag in (w.split("=")[0] for w in rest if w.startswith("--")):
-        assert re.search(rf"{re.escape(flag)}\b", usage.stdout), (flag, words)
+        assert re.search(rf"{re.escape(flag)}\b", usage), (flag, words)
     for name in (w for w in rest if re.fullmatch(r"(examples/)?Pulumi\.[a-z0-9-]+\.yaml", w)):
         # A reader's own stack file is the copy of one the page made with `cp`.
         stack = ROOT / copied.get(name, name)
@@ -244,13 +264,15 @@ def inline_commands(page: Path) -> list[str]:
 
 
 RUNBOOK = ROOT / "docs" / "runbook.md"
+INLINE = [(page, command) for page in PAGES for command in inline_commands(page)]
 
 
 def test_the_runbook_s_inline_commands_are_found() -> None:
-    assert len(inline_commands(RUNBOOK)) >= 25
+    assert len([command for page, command in INLINE if page == RUNBOOK]) >= 25
 
 
-@pytest.mark.parametrize("command", inline_commands(RUNBOOK))
-def test_every_command_of_the_runbook_names_what_exists(command: str) -> None:
+@pytest.mark.parametrize(("page", "command"), INLINE,
+                         ids=[f"{p.relative_to(ROOT)}: {c}" for p, c in INLINE])  # fmt: skip
+def test_every_command_quoted_in_the_prose_names_what_exists(page: Path, command: str) -> None:
     for words in commands(command):
-        check_command(words, {})
+        check_command(words, copies(page))
