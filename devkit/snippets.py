@@ -66,6 +66,12 @@ def snippets(pages: list[Path] = PAGES) -> Iterator[Snippet]:
             )
 
 
+def inline_commands(page: Path) -> list[str]:
+    """The commands a page quotes in its prose (`kubectl ...`, `make ...`), one line each."""
+    found = re.findall(r"`((?:kubectl|make|pulumi|\.venv/bin/python) [^`]+)`", page.read_text())
+    return [command.replace("\n", " ") for command in found]
+
+
 def commands(script: str) -> Iterator[list[str]]:
     """Each simple command of a shell snippet as words, comments and redirections left out:
     `a | b && c` gives three, and `$(d)` inside a word gives `d` too."""

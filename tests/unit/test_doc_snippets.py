@@ -16,7 +16,7 @@ import yaml
 
 from components.config import ConfigError, load_config
 from devkit.pulumi_mocks import ROOT, evaluate
-from devkit.snippets import MARKERS, PAGES, Snippet, commands, snippets
+from devkit.snippets import MARKERS, PAGES, Snippet, commands, inline_commands, snippets
 
 ALL = list(snippets())
 # Programs the docs run that are not the project's: checked for nothing but their presence here.
@@ -256,11 +256,6 @@ def copies(page: Path) -> dict[str, str]:
     """Destination -> source of each `cp SOURCE DEST` in the page's shell blocks."""
     blocks = (s.body for s in ALL if s.page == page and s.language == "bash")
     return {words[2]: words[1] for body in blocks for words in commands(body) if words[0] == "cp"}
-
-
-def inline_commands(page: Path) -> list[str]:
-    found = re.findall(r"`((?:kubectl|make|pulumi|\.venv/bin/python) [^`]+)`", page.read_text())
-    return [command.replace("\n", " ") for command in found]
 
 
 RUNBOOK = ROOT / "docs" / "runbook.md"
