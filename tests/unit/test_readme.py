@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from components.reference import CONFIG_PAGE, update
 from devkit.pulumi_mocks import ROOT
 
@@ -24,3 +26,13 @@ def test_both_readme_commands_are_make_targets() -> None:
     )
     for target in ("demo", "test"):
         assert f"\n{target}:" in makefile, target
+
+
+def test_every_relative_link_of_the_readme_and_contributing_names_a_file() -> None:
+    # Outside docs/, the strict site build does not see these pages' links.
+    for page in ("README.md", "CONTRIBUTING.md"):
+        text = (ROOT / page).read_text()
+        links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)
+        assert links, page
+        missing = [link for link in links if not (ROOT / link).exists()]
+        assert not missing, (page, missing)
