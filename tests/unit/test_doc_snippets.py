@@ -4,6 +4,7 @@ CLIs, make targets, stack outputs and config keys they name (devkit/snippets.py:
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -108,12 +109,32 @@ def merged(base: dict, over: dict) -> dict:
     return both
 
 
-@of("yaml", "toml", marker="excerpt")
+@of("yaml", "toml", "python", "bash", marker="excerpt")
 def test_an_excerpt_parses_in_its_language(snippet: Snippet) -> None:
     body = "\n".join(
         line.removeprefix(" " * indent(snippet.body)) for line in snippet.body.splitlines()
     )
-    (yaml.safe_load if snippet.language == "yaml" else tomllib.loads)(body)
+    if snippet.language == "bash":
+        result = subprocess.run(["bash", "-n"], input=body, capture_output=True, text=True,
+                                check=False)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    else:
+        parse = {"yaml": yaml.safe_load, "toml": tomllib.loads, "python": ast.parse}
+        parse[snippet.language](body)
+
+
+# (language, marker) pairs some test above runs; a block of any other pair would be checked by none.
+CHECKED = {
+    ("yaml", None), ("yaml", "stack-fragment"), ("toml", None), ("python", None), ("bash", None),
+    ("bash", "session"),
+    *((language, "excerpt") for language in ("yaml", "toml", "python", "bash")),
+    *((language, "known-broken") for language in ("yaml", "python", "bash")),
+}  # fmt: skip
+
+
+def test_every_block_is_one_a_test_checks() -> None:
+    unchecked = [s.name for s in ALL if (s.language, s.marker) not in CHECKED]
+    assert not unchecked, "add a marker a test honours, or a test for this kind of block"
 
 
 @of("toml")
