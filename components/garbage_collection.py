@@ -28,12 +28,12 @@ from typing import Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import distribution_config as render
-from components import kube
-from components.config import GcConfig, PlacementConfig, RegistryConfig
-from components.outputs import as_secret
-from components.placement import pod_placement
-from components.scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
+from . import distribution_config as render
+from . import kube
+from .config import GcConfig, PlacementConfig, RegistryConfig
+from .outputs import as_secret
+from .placement import pod_placement
+from .scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
 PACKAGE = Path(__file__).parent
 # The window's code, mounted under `components/` at the paths it has in this repository, so that

@@ -12,42 +12,42 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import distribution_config as render
-from components import kube
-from components.alert_rules import AlertSettings
-from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
-from components.certificate import RegistryCertificate, RegistryCertificateArgs
-from components.config import (
+from . import distribution_config as render
+from . import kube
+from .alert_rules import AlertSettings
+from .auth import RegistryAuth, RegistryAuthArgs, RegistryUser
+from .certificate import RegistryCertificate, RegistryCertificateArgs
+from .config import (
     RegstackConfig,
     S3StorageConfig,
     duration_seconds,
     prometheus_duration_seconds,
     public_ca,
 )
-from components.distribution import DistributionRegistry, DistributionRegistryArgs
-from components.garbage_collection import (
+from .distribution import DistributionRegistry, DistributionRegistryArgs
+from .garbage_collection import (
     GarbageCollection,
     GarbageCollectionArgs,
     GcProtection,
     window_mode,
 )
-from components.harbor import SERVICE as HARBOR_SERVICE
-from components.harbor import HarborRegistry, HarborRegistryArgs
-from components.microk8s_addon import (
+from .harbor import SERVICE as HARBOR_SERVICE
+from .harbor import HarborRegistry, HarborRegistryArgs
+from .microk8s_addon import (
     NODE_ENDPOINT,
     MicroK8sRegistryAddon,
     MicroK8sRegistryAddonArgs,
 )
-from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
-from components.node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
-from components.outputs import known_after, secret
-from components.ownership import create_only_provider, created_here
-from components.redis_cache import RedisCache, RedisCacheArgs, cache_address
-from components.registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
-from components.retention_job import RetentionJob, RetentionJobArgs
-from components.stack_key import StackKey
-from components.token_server import TokenIdentity, TokenServer, TokenServerArgs
-from components.token_server_config import REALM_PATH
+from .monitoring import RegistryMonitoring, RegistryMonitoringArgs
+from .node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
+from .outputs import known_after, secret
+from .ownership import create_only_provider, created_here
+from .redis_cache import RedisCache, RedisCacheArgs, cache_address
+from .registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
+from .retention_job import RetentionJob, RetentionJobArgs
+from .stack_key import StackKey
+from .token_server import TokenIdentity, TokenServer, TokenServerArgs
+from .token_server_config import REALM_PATH
 
 TOKEN_ISSUER = "regstack-token-server"
 TOKEN_SERVICE = "regstack-registry"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
-from components.config import PlacementConfig, RetentionConfig
-from components.outputs import as_secret
-from components.placement import pod_placement
+from . import kube
+from .config import PlacementConfig, RetentionConfig
+from .outputs import as_secret
+from .placement import pod_placement
 
 ENGINE_DIR = Path(__file__).parent / "retention"
 # The engine runs as `components.retention`, the package it is in this repository, so its

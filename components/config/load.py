@@ -10,16 +10,16 @@ from typing import Any, cast
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from components.config.errors import (
+from .errors import (
     ConfigError,
     Problem,
     dotted,
     nesting_hint,
     pydantic_message,
 )
-from components.config.harbor import SECRET_PLACEHOLDER, SECRET_UNSET
-from components.config.rules import cross_field_problems
-from components.config.stack import RegstackConfig
+from .harbor import SECRET_PLACEHOLDER, SECRET_UNSET
+from .rules import cross_field_problems
+from .stack import RegstackConfig
 
 
 def _secrets(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
