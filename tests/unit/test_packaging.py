@@ -1,4 +1,5 @@
-"""`components` installs as a package and another Pulumi program can build a registry with it."""
+"""`components/` installs as the package `regstack`, and another Pulumi program, one with its own
+`components` package, can build a registry with it."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from devkit.pulumi_mocks import ROOT
+from devkit.source_tree import copy_source
 
 CONSUMER = """
 import json, sys
 import pulumi
 import components
-from components.config import load_config
-from components.platform import RegistryPlatform
+import regstack
+from regstack.config import load_config
+from regstack.platform import RegistryPlatform
 
 class Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args):
@@ -33,7 +36,7 @@ def build():
     RegistryPlatform("shared", load_config({"registry": {"namespace": "images"}}))
 
 build()
-print(json.dumps({"file": components.__file__, "types": sorted(set(registered))}))
+print(json.dumps({"file": regstack.__file__, "own": components.OWN, "types": sorted(set(registered))}))
 """
 
 
@@ -41,8 +44,9 @@ print(json.dumps({"file": components.__file__, "types": sorted(set(registered))}
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project installed as another program would install it."""
     target = tmp_path_factory.mktemp("site")
+    source = copy_source(tmp_path_factory.mktemp("source") / "regstack")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(ROOT)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
         check=True, capture_output=True,
     )  # fmt: skip
     return target
@@ -55,14 +59,49 @@ def test_an_installed_copy_builds_a_registry_in_another_program(
     program = tmp_path / "consumer" / "main.py"
     program.parent.mkdir()
     program.write_text(CONSUMER)
+    # The consumer's own package of the same name as our folder (a layout Pulumi's guides use).
+    (program.parent / "components").mkdir()
+    (program.parent / "components" / "__init__.py").write_text("OWN = 'consumer'\n")
     result = subprocess.run(
         [sys.executable, str(program)], capture_output=True, text=True, check=False,
         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, cwd=program.parent,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = __import__("json").loads(result.stdout.splitlines()[-1])
-    assert report["file"].startswith(str(target))
+    assert report["file"].startswith(str(target / "regstack"))
+    assert report["own"] == "consumer"
     assert "regstack:index:DistributionRegistry" in report["types"]
+
+
+def test_an_installed_copy_is_regstack_only_and_its_command_line_runs(installed: Path) -> None:
+    assert not (installed / "components").exists()
+    result = subprocess.run(
+        [sys.executable, "-m", "regstack", "validate", str(ROOT / "Pulumi.dev.yaml")],
+        capture_output=True, text=True, check=False,
+        env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"}, cwd=installed,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "valid (dev profile" in result.stdout
+
+
+def test_every_subpackage_of_the_folder_is_installed() -> None:
+    """pyproject.toml lists them (the folder is mapped to another name, so no `find`)."""
+    listed = re.search(r"^packages = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(), re.M)
+    assert listed is not None
+    folders = {
+        ".".join(("regstack", *init.parent.relative_to(ROOT / "components").parts))
+        for init in (ROOT / "components").rglob("__init__.py")
+    }
+    assert set(re.findall(r'"([^"]+)"', listed[1])) == folders
+
+
+def test_the_package_imports_itself_only_relatively() -> None:
+    """An absolute `components` import would load a consumer's package of that name once installed."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "relative_imports.py"), "--check", "components"],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
 
 
 def test_an_installed_copy_declares_and_carries_the_apache_2_license(installed: Path) -> None:
