@@ -10,9 +10,9 @@ help:
 
 setup: $(VENV)/.installed ## virtualenv with the pinned dependencies (nothing outside the project)
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 system-deps: ## Debian packages the tests drive, if their commands are missing (services left as they are)

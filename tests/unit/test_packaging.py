@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from devkit.pulumi_mocks import ROOT
 from devkit.source_tree import copy_source
@@ -125,3 +129,40 @@ def test_the_changelogs_newest_release_is_the_packaged_version() -> None:
     )
     assert version is not None
     assert releases[:2] == ["Unreleased", version[1]]
+
+
+def install_requirements() -> dict[str, Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {(req := Requirement(line)).name: req for line in project["dependencies"]}
+
+
+def constraints() -> dict[str, str]:
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    return dict(line.split("==") for line in lines if line and not line.startswith("#"))
+
+
+def test_each_install_requirement_is_a_range_from_the_tested_pin_to_the_next_major() -> None:
+    """A consumer keeps its newer SDKs; the oldest version allowed is the one tested here."""
+    pins = constraints()
+    for name, requirement in install_requirements().items():
+        oldest = Version(pins[name])
+        assert str(requirement.specifier) == f"<{oldest.major + 1},>={oldest}", name
+
+
+def test_the_pins_are_the_versions_the_toolchain_builds() -> None:
+    """The SDKs this repository runs speak to a CLI and providers built at these versions."""
+    built = dict(
+        line.split("=", 1)
+        for line in (ROOT / "scripts/versions.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    pins = constraints()
+    assert pins["pulumi"] == built["PULUMI_VERSION"]
+    assert pins["pulumi-kubernetes"] == built["KUBERNETES_PROVIDER_VERSION"]
+    assert pins["pulumi-command"] == built["COMMAND_PROVIDER_VERSION"]
+
+
+def test_this_environment_runs_the_pinned_versions() -> None:
+    """`make setup` installs with the constraints: a range alone would pull the newest SDKs."""
+    for name, version in constraints().items():
+        assert importlib.metadata.version(name) == version, name
