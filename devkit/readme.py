@@ -14,3 +14,12 @@ def quickstart_commands() -> str:
     match = re.search(r"```bash\n(.*?)```", section, re.S)
     assert match, "the Quickstart has no bash block"
     return match.group(1)
+
+
+def library_example() -> str:
+    """The Python block of the README's section on using the components from another program."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Using the components from another program") :]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "the library section has no python block"
+    return match.group(1)
