@@ -78,7 +78,7 @@ def _default(item: dataclasses.Field[Any]) -> str:
 def _section(cls: type[pulumi.ComponentResource]) -> Iterator[str]:
     init = inspect.signature(cls.__init__)
     args_type = init.parameters["args"].annotation
-    args_cls = getattr(sys.modules[cls.__module__], str(args_type))
+    args_cls: type = getattr(sys.modules[cls.__module__], str(args_type))
     token = re.search(r'super\(\).__init__\(\s*"([^"]+)"', inspect.getsource(cls.__init__))
     module = cls.__module__.replace("components.", "regstack.", 1)
     summary = " ".join((cls.__doc__ or "").split("\n\n")[0].split())
