@@ -25,8 +25,8 @@ lint: $(VENV)/.installed ## ruff and mypy (the tests are linted, not type-checke
 	$(VENV)/bin/mypy components
 	$(VENV)/bin/mypy devkit scripts benchmarks
 
-unit: $(VENV)/.installed ## unit tests only (no servers)
-	$(PY) -m pytest -q -m "not e2e and not servers and not node" tests
+unit: $(VENV)/.installed ## unit tests only (no servers, no PyPI)
+	$(PY) -m pytest -q -m "not e2e and not servers and not node and not pypi" tests
 
 test: setup system-deps lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests
 	bash scripts/checkov.sh --install

@@ -16,6 +16,7 @@ import json
 import runpy
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -58,6 +59,8 @@ def main(program: str, key: str, secret: str) -> None:
     def run() -> None:
         runpy.run_path(program, run_name="__main__")
 
+    # Pulumi runs a program from its directory, where the project's own packages are.
+    sys.path.insert(0, str(Path(program).resolve().parent))
     error = None
     try:
         run()
