@@ -69,7 +69,10 @@ def _field_owner(model: BaseModel, loc: Location) -> tuple[BaseModel, str] | Non
 def _checked(owner: BaseModel, name: str, path: str, output: pulumi.Output[Any]) -> OutputSecret:
     """`output` as the field's value, its rules applied to what it resolves to."""
     field = type(owner).model_fields[name]
-    annotated: Any = Annotated[field.annotation, *field.metadata]  # mypy reads no TypeForm here
+    # mypy reads no TypeForm in a computed Annotated; Annotated needs one annotation at least.
+    annotated: Any = (
+        Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+    )
     adapter: TypeAdapter[Any] = TypeAdapter(annotated)
 
     def check(value: Any) -> str:
