@@ -13,6 +13,9 @@ setup: $(VENV)/.installed ## virtualenv with the pinned dependencies (nothing ou
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
+	@# Installed, the package is `regstack`; the program and the engine tests' copies of it
+	@# (in other directories) import this checkout's `components`: the checkout is on the path.
+	$(PY) -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "regstack-checkout.pth").write_text("$(CURDIR)\n")'
 	touch $@
 
 system-deps: ## Debian packages the tests drive, if their commands are missing (services left as they are)

@@ -166,3 +166,13 @@ def test_this_environment_runs_the_pinned_versions() -> None:
     """`make setup` installs with the constraints: a range alone would pull the newest SDKs."""
     for name, version in constraints().items():
         assert importlib.metadata.version(name) == version, name
+
+
+def test_this_checkouts_environment_imports_components_from_any_directory(tmp_path: Path) -> None:
+    """The engine tests, the render and the benchmarks run copies of the program elsewhere."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import components; print(components.__file__)"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(ROOT / "components" / "__init__.py")
