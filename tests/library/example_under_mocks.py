@@ -1,6 +1,7 @@
 """Run a Pulumi program file under Pulumi's mocks, as a consumer's project would run it, and print
-what it registered as one JSON line. Standard library and `pulumi` only: it runs in environments
-that have nothing of this repository installed but regstack (tests/library).
+what it registered as one JSON line. It needs only `pulumi` installed (and this checkout's devkit,
+which it finds itself): it runs in environments that have nothing of this repository installed but
+regstack (tests/library).
 
     python example_under_mocks.py PROGRAM SECRET_KEY SECRET_VALUE
 
@@ -15,12 +16,14 @@ from __future__ import annotations
 import json
 import runpy
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import rpc
+
+# devkit's helpers come from this checkout, last on the path: they shadow nothing installed.
+sys.path.append(str(Path(__file__).resolve().parents[2]))
+from devkit.pulumi_mocks import plain_strings
 
 
 class Recorder(pulumi.runtime.Mocks):
@@ -33,21 +36,6 @@ class Recorder(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
         return {}, None
-
-
-def plain_strings(value: Any) -> Iterator[str]:
-    """Every string in `value` outside a secret envelope."""
-    if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-        return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from plain_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from plain_strings(item)
 
 
 def main(program: str, key: str, secret: str) -> None:
