@@ -10,9 +10,12 @@ help:
 
 setup: $(VENV)/.installed ## virtualenv with the pinned dependencies (nothing outside the project)
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
+	@# Installed, the package is `regstack`; the program and the engine tests' copies of it
+	@# (in other directories) import this checkout's `components`: the checkout is on the path.
+	$(PY) -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "regstack-checkout.pth").write_text("$(CURDIR)\n")'
 	touch $@
 
 system-deps: ## Debian packages the tests drive, if their commands are missing (services left as they are)
@@ -25,8 +28,8 @@ lint: $(VENV)/.installed ## ruff and mypy (the tests are linted, not type-checke
 	$(VENV)/bin/mypy components
 	$(VENV)/bin/mypy devkit scripts benchmarks
 
-unit: $(VENV)/.installed ## unit tests only (no servers)
-	$(PY) -m pytest -q -m "not e2e and not servers and not node" tests
+unit: $(VENV)/.installed ## unit tests only (no servers, no PyPI)
+	$(PY) -m pytest -q -m "not e2e and not servers and not node and not pypi" tests
 
 test: setup system-deps lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests
 	bash scripts/checkov.sh --install

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from components.config import ConfigError, RegstackConfig, load_config
-from components.retention_job import policy_document
-from components.stack_config import read_stack_file
+from .config import ConfigError, RegstackConfig, load_config
+from .retention_job import policy_document
+from .stack_config import read_stack_file
 
 EXIT_INVALID = 2
 

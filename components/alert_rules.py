@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components import kube
-from components.config import AlertsConfig, RegstackConfig, prometheus_duration_seconds
+from . import kube
+from .config import AlertsConfig, RegstackConfig, prometheus_duration_seconds
 
 RATE_WINDOW = "5m"
 # Blob downloads and upload chunks move whole layers: their duration measures layer size and

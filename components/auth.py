@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import htpasswd
-from components.config import DnsLabel
-from components.outputs import as_secret
-from components.ownership import create_only_provider, created_here
-from components.stack_key import rollout_checksum
+from . import htpasswd
+from .config import DnsLabel
+from .outputs import as_secret
+from .ownership import create_only_provider, created_here
+from .stack_key import rollout_checksum
 
 
 @dataclass(frozen=True)

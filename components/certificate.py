@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import TlsConfig
-from components.outputs import known_after
+from .config import TlsConfig
+from .outputs import known_after
 
 CERT_MANAGER = "cert-manager.io/v1"
 # Long enough that a lab CA outlives many serving certificates; cert-manager renews it anyway.

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from components import kube
-from components.alert_rules import TRANSFER_HANDLERS, AlertSettings, claim_selector
-from components.config import prometheus_duration_seconds
+from . import kube
+from .alert_rules import TRANSFER_HANDLERS, AlertSettings, claim_selector
+from .config import prometheus_duration_seconds
 
 SCHEMA_VERSION = 39
 UID = "regstack-registry"

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import pulumi
 
-from components import kube
-from components.config import RegstackConfig
+from . import kube
+from .config import RegstackConfig
 
 OUTPUT = "data_claim"
 

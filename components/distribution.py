@@ -13,12 +13,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components import distribution_config as render
-from components import kube
-from components.config import RegistryConfig
-from components.placement import pod_placement
-from components.scan_skips import REGISTRY_DATA, SECRET_ENV, checkov_skips
-from components.stack_key import rollout_checksum
+from . import distribution_config as render
+from . import kube
+from .config import RegistryConfig
+from .placement import pod_placement
+from .scan_skips import REGISTRY_DATA, SECRET_ENV, checkov_skips
+from .stack_key import rollout_checksum
 
 
 def _tcp(port: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:

@@ -28,24 +28,26 @@ from typing import Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import distribution_config as render
-from components import kube
-from components.config import GcConfig, PlacementConfig, RegistryConfig
-from components.outputs import as_secret
-from components.placement import pod_placement
-from components.scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
+from . import distribution_config as render
+from . import kube
+from .config import GcConfig, PlacementConfig, RegistryConfig
+from .outputs import as_secret
+from .placement import pod_placement
+from .scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
-REPO = Path(__file__).parent.parent
-# The window's code, mounted at the paths it has in this repository, so that it imports the
-# shared in-use inventory (components/retention) exactly as the tests import it.
-CODE_FILES = (
-    "components/__init__.py",
-    "components/images.py",
-    "components/jobs/__init__.py",
-    "components/jobs/gc_window.py",
-    "components/jobs/gc_protect.py",
-    *sorted(str(p.relative_to(REPO)) for p in (REPO / "components/retention").glob("*.py")),
+PACKAGE = Path(__file__).parent
+# The window's code, mounted under `components/` at the paths it has in this repository, so that
+# it imports the shared in-use inventory (components/retention) exactly as the tests import it.
+# Read from this package's own directory: installed, it is `regstack/`, not `components/`.
+PACKAGE_FILES = (
+    "__init__.py",
+    "images.py",
+    "jobs/__init__.py",
+    "jobs/gc_window.py",
+    "jobs/gc_protect.py",
+    *sorted(str(p.relative_to(PACKAGE)) for p in (PACKAGE / "retention").glob("*.py")),
 )
+CODE_FILES = tuple(f"components/{path}" for path in PACKAGE_FILES)
 SHARED = "/shared"
 CODE = "/opt/regstack"
 ETC = "/etc/registry-gc"
@@ -242,7 +244,10 @@ class GarbageCollection(pulumi.ComponentResource):
         scripts = k8s.core.v1.ConfigMap(
             f"{name}-scripts",
             metadata=meta(f"{kube.GC}-scripts"),
-            data={code_key(path): (REPO / path).read_text() for path in CODE_FILES},
+            data={
+                code_key(f"components/{path}"): (PACKAGE / path).read_text()
+                for path in PACKAGE_FILES
+            },
             opts=child,
         )
         depends: list[pulumi.Resource] = [binding]

@@ -29,11 +29,11 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import distribution_config as render
-from components import kube
-from components.config import HarborConfig, S3StorageConfig
-from components.harbor_secrets import REGISTRY_USER, HarborSecrets, harbor_secrets
-from components.outputs import as_secret
+from . import distribution_config as render
+from . import kube
+from .config import HarborConfig, S3StorageConfig
+from .harbor_secrets import REGISTRY_USER, HarborSecrets, harbor_secrets
+from .outputs import as_secret
 
 RELEASE = "harbor"
 # The nginx Service of clusterIP, nodePort and loadBalancer exposure; pinned (it is the chart's

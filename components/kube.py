@@ -14,9 +14,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import distribution_config as render
-from components.config import StorageConfig
-from components.retention.inuse import WORKLOADS
+from . import distribution_config as render
+from .config import StorageConfig
+from .retention.inuse import WORKLOADS
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "regstack"}
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from components.config import Problem
-from components.strict_yaml import strict_load
+from .config import Problem
+from .strict_yaml import strict_load
 
 PUBLISHED_PASSPHRASE = "regstack-local"
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_command as command
 
-from components.config import MicroK8sConfig
-from components.outputs import known_after
+from .config import MicroK8sConfig
+from .outputs import known_after
 
 ADDON_NAMESPACE = "container-registry"
 NODE_ENDPOINT = "localhost:32000"

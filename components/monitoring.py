@@ -13,11 +13,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
-from components.alert_rules import AlertSettings, alert_rules
-from components.config import MonitoringConfig
-from components.dashboard import registry_dashboard
-from components.outputs import known_after
+from . import kube
+from .alert_rules import AlertSettings, alert_rules
+from .config import MonitoringConfig
+from .dashboard import registry_dashboard
+from .outputs import known_after
 
 MONITORING_API = "monitoring.coreos.com/v1"
 # The metrics Service's own labels (DistributionRegistry): the client-facing Service shares

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_command as command
 
-from components.config import NodeTrustConfig, TrustedNode
+from .config import NodeTrustConfig, TrustedNode
 
 # Every regstack stack marks its files; each prunes only its own, so stacks that trust
 # different registries on the same nodes leave each other's files alone.

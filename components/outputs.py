@@ -7,6 +7,8 @@ from typing import TypeVar, overload
 import pulumi
 from pydantic import SecretStr
 
+from .config.deferred import OutputSecret
+
 T = TypeVar("T")
 
 
@@ -31,5 +33,7 @@ def secret(value: SecretStr) -> pulumi.Output[str]: ...
 def secret(value: None) -> None: ...
 def secret(value: SecretStr | None) -> pulumi.Output[str] | None:
     """A config secret as a Pulumi secret, unwrapped only here, so that it never exists as a
-    plain string outside Pulumi's secret marking."""
+    plain string outside Pulumi's secret marking. One given as an Output stays one."""
+    if isinstance(value, OutputSecret):
+        return as_secret(value.output)
     return None if value is None else pulumi.Output.secret(value.get_secret_value())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 
-from components.config import PlacementConfig
+from .config import PlacementConfig
 
 
 def pod_placement(placement: PlacementConfig) -> dict[str, Any]:

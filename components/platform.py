@@ -12,42 +12,42 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import distribution_config as render
-from components import kube
-from components.alert_rules import AlertSettings
-from components.auth import RegistryAuth, RegistryAuthArgs, RegistryUser
-from components.certificate import RegistryCertificate, RegistryCertificateArgs
-from components.config import (
+from . import distribution_config as render
+from . import kube
+from .alert_rules import AlertSettings
+from .auth import RegistryAuth, RegistryAuthArgs, RegistryUser
+from .certificate import RegistryCertificate, RegistryCertificateArgs
+from .config import (
     RegstackConfig,
     S3StorageConfig,
     duration_seconds,
     prometheus_duration_seconds,
     public_ca,
 )
-from components.distribution import DistributionRegistry, DistributionRegistryArgs
-from components.garbage_collection import (
+from .distribution import DistributionRegistry, DistributionRegistryArgs
+from .garbage_collection import (
     GarbageCollection,
     GarbageCollectionArgs,
     GcProtection,
     window_mode,
 )
-from components.harbor import SERVICE as HARBOR_SERVICE
-from components.harbor import HarborRegistry, HarborRegistryArgs
-from components.microk8s_addon import (
+from .harbor import SERVICE as HARBOR_SERVICE
+from .harbor import HarborRegistry, HarborRegistryArgs
+from .microk8s_addon import (
     NODE_ENDPOINT,
     MicroK8sRegistryAddon,
     MicroK8sRegistryAddonArgs,
 )
-from components.monitoring import RegistryMonitoring, RegistryMonitoringArgs
-from components.node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
-from components.outputs import known_after, secret
-from components.ownership import create_only_provider, created_here
-from components.redis_cache import RedisCache, RedisCacheArgs, cache_address
-from components.registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
-from components.retention_job import RetentionJob, RetentionJobArgs
-from components.stack_key import StackKey
-from components.token_server import TokenIdentity, TokenServer, TokenServerArgs
-from components.token_server_config import REALM_PATH
+from .monitoring import RegistryMonitoring, RegistryMonitoringArgs
+from .node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
+from .outputs import as_secret, known_after, secret
+from .ownership import create_only_provider, created_here
+from .redis_cache import RedisCache, RedisCacheArgs, cache_address
+from .registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
+from .retention_job import RetentionJob, RetentionJobArgs
+from .stack_key import StackKey
+from .token_server import TokenIdentity, TokenServer, TokenServerArgs
+from .token_server_config import REALM_PATH
 
 TOKEN_ISSUER = "regstack-token-server"
 TOKEN_SERVICE = "regstack-registry"
@@ -182,25 +182,23 @@ def registry_secret_env(
     the configured one, else derived from the S3 secret key (as before), else from the stack key.
     """
     registry, s3 = cfg.registry, cfg.registry.storage.s3
-    values: dict[str, pulumi.Input[str]] = {}
-    s3_secret_key: str | None = None
+    # Each through `secret`: a value given as an Output (a cloud bucket's keys) stays one.
+    values: dict[str, pulumi.Output[str]] = {}
+    s3_secret_key: pulumi.Output[str] | None = None
     if registry.storage.type == "s3" and s3 is not None and s3.access_key and s3.secret_key:
-        s3_secret_key = s3.secret_key.get_secret_value()
-        values[render.ENV_S3_ACCESS_KEY] = s3.access_key.get_secret_value()
+        s3_secret_key = secret(s3.secret_key)
+        values[render.ENV_S3_ACCESS_KEY] = secret(s3.access_key)
         values[render.ENV_S3_SECRET_KEY] = s3_secret_key
     if registry.http_secret is not None:
-        values[render.ENV_HTTP_SECRET] = registry.http_secret.get_secret_value()
-    elif s3_secret_key is not None:
-        values[render.ENV_HTTP_SECRET] = derived_http_secret(s3_secret_key)
+        values[render.ENV_HTTP_SECRET] = secret(registry.http_secret)
     else:
-        values[render.ENV_HTTP_SECRET] = pulumi.Output.from_input(stack_key).apply(
-            derived_http_secret
-        )
+        key = s3_secret_key if s3_secret_key is not None else pulumi.Output.from_input(stack_key)
+        values[render.ENV_HTTP_SECRET] = as_secret(key.apply(derived_http_secret))
     if registry.cache.redis != "none" and registry.cache.password is not None:
-        values[render.ENV_REDIS_PASSWORD] = registry.cache.password.get_secret_value()
+        values[render.ENV_REDIS_PASSWORD] = secret(registry.cache.password)
     if registry.proxy is not None and registry.proxy.password is not None:
-        values[render.ENV_PROXY_PASSWORD] = registry.proxy.password.get_secret_value()
-    return {name: pulumi.Output.secret(value) for name, value in values.items()}
+        values[render.ENV_PROXY_PASSWORD] = secret(registry.proxy.password)
+    return values
 
 
 def secret_users(cfg: RegstackConfig) -> list[RegistryUser]:

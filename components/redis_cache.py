@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
-from components.config import CacheConfig, PlacementConfig
-from components.outputs import as_secret
-from components.placement import pod_placement
-from components.scan_skips import REDIS_CACHE, checkov_skips
-from components.stack_key import rollout_checksum
+from . import kube
+from .config import CacheConfig, PlacementConfig
+from .outputs import as_secret
+from .placement import pod_placement
+from .scan_skips import REDIS_CACHE, checkov_skips
+from .stack_key import rollout_checksum
 
 SERVICE = kube.CACHE
 PORT = 6379

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components import kube
+from . import kube
 
 NAMESPACE = "kube-public"
 NAME = "local-registry-hosting"

@@ -15,12 +15,15 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
-from components.config import PlacementConfig, RetentionConfig
-from components.outputs import as_secret
-from components.placement import pod_placement
+from . import kube
+from .config import PlacementConfig, RetentionConfig
+from .outputs import as_secret
+from .placement import pod_placement
 
 ENGINE_DIR = Path(__file__).parent / "retention"
+# The engine runs as `components.retention`, the package it is in this repository, so its
+# imports of the shared modules (`..images`) resolve in the pod as they do here.
+ENGINE_PACKAGE = "components/retention"
 # The one image-reference model the engine shares with the program and the policy pack; as
 # standard library only as the engine, it is mounted beside it, where the engine imports it.
 SHARED_MODULES = {"images.py": "components/images.py"}
@@ -69,7 +72,7 @@ def engine_files() -> dict[str, str]:
 def engine_paths() -> dict[str, str]:
     """ConfigMap key -> path under the code directory: the `retention` package, and each shared
     module at the path the engine imports it by."""
-    return {key: SHARED_MODULES.get(key, f"retention/{key}") for key in engine_files()}
+    return {key: SHARED_MODULES.get(key, f"{ENGINE_PACKAGE}/{key}") for key in engine_files()}
 
 
 def policy_document(retention: RetentionConfig) -> str:
@@ -85,7 +88,7 @@ def command(args: RetentionJobArgs) -> list[str]:
     line = [
         "python",
         "-m",
-        "retention",
+        "components.retention",
         f"--registry={args.registry_url}",
         f"--policy={ETC}/policy/policy.json",
         f"--concurrency={retention.concurrency}",

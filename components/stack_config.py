@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from components.config import SECRET_PLACEHOLDER, SECRET_UNSET, ConfigError, Problem
-from components.strict_yaml import strict_load
+from .config import SECRET_PLACEHOLDER, SECRET_UNSET, ConfigError, Problem
+from .strict_yaml import strict_load
 
 NAMESPACE = "regstack"
 # A `secure:` value is opaque without the stack's secrets provider; validation only needs to

@@ -24,12 +24,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components import htpasswd, kube, scan_skips
-from components import token_server_config as render
-from components.harbor_secrets import token_key_pair
-from components.outputs import as_secret
-from components.scan_skips import checkov_skips
-from components.stack_key import StackKey, rollout_checksum
+from . import htpasswd, kube, scan_skips
+from . import token_server_config as render
+from .harbor_secrets import token_key_pair
+from .outputs import as_secret
+from .scan_skips import checkov_skips
+from .stack_key import StackKey, rollout_checksum
 
 TOKEN_SERVER = "registry-token-server"
 UID = 65532

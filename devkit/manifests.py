@@ -21,7 +21,6 @@ from typing import Any
 import yaml
 
 from devkit.pulumi_mocks import Recorder, is_secret
-from devkit.vendor import harbor_chart
 
 REDACTED = "[secret]"
 
@@ -81,15 +80,16 @@ def chart_objects(stack: str, kubeconfig: Path) -> list[dict[str, Any]]:
     """The Harbor chart's objects of a harbor stack (none for the other backends), rendered by
     the provider (needs the toolchain) from the pinned chart in the vendor directory; the
     chart's `lookup` calls need the API server of `kubeconfig` (they find nothing there)."""
-    from devkit.render import render  # it imports pulumi_kubernetes: only if needed
-    from devkit.stacks import stack_file
+    from devkit.render import (
+        offline_overrides,
+        render,
+        renders_a_chart,
+    )  # imports pulumi_kubernetes
 
-    config = yaml.safe_load(stack_file(stack).read_text())["config"]
-    if config.get("regstack:backend") != "harbor":
+    if not renders_a_chart(stack):
         return []
     with tempfile.TemporaryDirectory() as out:
-        chart = {"regstack:harbor": {"chart": {"path": str(harbor_chart())}}}
-        render(stack, Path(out), chart, kubeconfig)
+        render(stack, Path(out), offline_overrides(stack), kubeconfig)
         return chart_manifests(Path(out))
 
 

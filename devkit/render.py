@@ -23,6 +23,7 @@ import yaml
 from components.harbor import deep_merge
 from components.stack_config import replace_secure
 from devkit.stacks import stack_file
+from devkit.vendor import harbor_chart
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "rendered-placeholder-not-a-secret-0123456789abcdef"  # long enough for every field
@@ -38,6 +39,21 @@ def secure_paths(value: Any, path: str = "") -> Iterator[str]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from secure_paths(item, f"{path}[{index}]")
+
+
+def renders_a_chart(stack: str) -> bool:
+    """Whether the stack deploys the Harbor chart, whose render needs the chart and an API server
+    (Helm's `lookup`)."""
+    config = yaml.safe_load(stack_file(stack).read_text())["config"]
+    return bool(config.get("regstack:backend") == "harbor")
+
+
+def offline_overrides(stack: str) -> dict[str, Any]:
+    """What keeps a render offline: a harbor stack's chart from the vendor directory (the pinned
+    version, devkit/vendor.py) instead of its Helm repository on the internet."""
+    if not renders_a_chart(stack):
+        return {}
+    return {"regstack:harbor": {"chart": {"path": str(harbor_chart())}}}
 
 
 def render(

@@ -6,5 +6,5 @@ demo: setup system-deps ## Debian tools the node needs, toolchain, local cluster
 demo-down: ## destroy the demo stack and stop the local cluster
 	@bash scripts/demo.sh down
 
-render: $(VENV)/.installed ## build/manifests/$(STACK)/: the stack's manifests, via the provider's render mode
+render: $(VENV)/.installed cluster-up ## build/manifests/$(STACK)/: the stack's manifests, via the provider's render mode, offline
 	$(PY) scripts/render.py $(STACK)

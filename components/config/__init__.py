@@ -7,9 +7,9 @@ Structured config lives under the `regstack` namespace of a stack file (`regstac
 
 from __future__ import annotations
 
-from components.config.access import AuthConfig, IssuerRef, PullSecretsConfig, TlsConfig, UserConfig
-from components.config.errors import REMOVED_KEYS, ConfigError, Problem, dotted, pydantic_message
-from components.config.harbor import (
+from .access import AuthConfig, IssuerRef, PullSecretsConfig, TlsConfig, UserConfig
+from .errors import REMOVED_KEYS, ConfigError, Problem, dotted, pydantic_message
+from .harbor import (
     HARBOR_CHART_REPO,
     HARBOR_CHART_VERSION,
     SECRET_PLACEHOLDER,
@@ -32,16 +32,16 @@ from components.config.harbor import (
     NodePort,
     PgName,
 )
-from components.config.load import load_config
-from components.config.maintenance import GcConfig, RetentionConfig, RetentionRule
-from components.config.monitoring import (
+from .load import load_config
+from .maintenance import GcConfig, RetentionConfig, RetentionRule
+from .monitoring import (
     AlertsConfig,
     MonitoringConfig,
     PromDuration,
     prometheus_duration_seconds,
 )
-from components.config.nodes import HostKey, MicroK8sConfig, NodeTrustConfig, TrustedNode
-from components.config.registry import (
+from .nodes import HostKey, MicroK8sConfig, NodeTrustConfig, TrustedNode
+from .registry import (
     AutoscalingConfig,
     CacheConfig,
     IngressConfig,
@@ -57,15 +57,15 @@ from components.config.registry import (
     TolerationConfig,
     is_clean_path,
 )
-from components.config.rules import (
+from .rules import (
     ADDON_SIZE,
     HARBOR_OWNED_VALUES,
     Check,
     cross_field_problems,
     public_ca,
 )
-from components.config.stack import Backend, Profile, RegstackConfig
-from components.config.types import (
+from .stack import Backend, Profile, RegstackConfig
+from .types import (
     BCRYPT_MAX_BYTES,
     CpuQuantity,
     CronSchedule,

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from components.config.types import (
+from ..token_server_config import check_pattern
+from .types import (
     DnsLabel,
     DnsSubdomain,
     Duration,
@@ -19,7 +20,6 @@ from components.config.types import (
     check_password,
     grammar,
 )
-from components.token_server_config import check_pattern
 
 TOKEN_SERVER_IMAGE = "docker.io/cesanta/docker_auth"
 TOKEN_SERVER_VERSION = "1.14.0"

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from components.config.stack import RegstackConfig
+from .stack import RegstackConfig
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from components.config.registry import LabelKey
-from components.config.types import (
+from .registry import LabelKey
+from .types import (
     DnsLabel,
     DnsSubdomain,
     HostOrAddress,

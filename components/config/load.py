@@ -10,16 +10,17 @@ from typing import Any, cast
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from components.config.errors import (
+from .deferred import put_outputs, take_outputs
+from .errors import (
     ConfigError,
     Problem,
     dotted,
     nesting_hint,
     pydantic_message,
 )
-from components.config.harbor import SECRET_PLACEHOLDER, SECRET_UNSET
-from components.config.rules import cross_field_problems
-from components.config.stack import RegstackConfig
+from .harbor import SECRET_PLACEHOLDER, SECRET_UNSET
+from .rules import cross_field_problems
+from .stack import RegstackConfig
 
 
 def _secrets(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -145,7 +146,10 @@ def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> Reg
     `secret_sections`: the top-level keys whose values Pulumi holds encrypted (a stack file's
     `secure:` values arrive as SECRET_PLACEHOLDER: pass `()`); a secret anywhere else is in
     plaintext and refused. None skips that check, for config built in code.
+
+    A secret may be a pulumi Output (config/deferred.py): checked when it resolves.
     """
+    raw, outputs = take_outputs(raw)
     if not isinstance(raw, dict):
         raise ConfigError([Problem("", "the config must be a mapping of keys to values")])
     # components/stack_config passes keys Pulumi would not hand the program as they are.
@@ -170,6 +174,10 @@ def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> Reg
         if secret_sections is not None:
             later += _secret_problems(cfg, secret_sections)
         problems += [p for p in later if not _related(p.path, reported)]
+    if outputs:
+        # Where an Output stands, its placeholder's problems are not the user's.
+        problems = [p for p in problems if p.path not in {dotted(loc) for loc in outputs}]
+        problems += put_outputs(cfg, outputs) if cfg is not None else []
     if problems or cfg is None:
         raise ConfigError(problems)
     return cfg

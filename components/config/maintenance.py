@@ -7,14 +7,14 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.types import (
+from ..retention.policy import PolicyError, TagPattern, glob_regex, parse_policy
+from .types import (
     CronSchedule,
     PinnedImage,
     RepositoryGlob,
     Section,
     UserName,
 )
-from components.retention.policy import PolicyError, TagPattern, glob_regex, parse_policy
 
 
 class GcConfig(Section):

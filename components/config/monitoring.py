@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from components.config.registry import LabelKey, LabelValue
-from components.config.types import DnsLabel, HttpUrl, Section
+from .registry import LabelKey, LabelValue
+from .types import DnsLabel, HttpUrl, Section
 
 _PROM_DURATION = re.compile(
     r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?"

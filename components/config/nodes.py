@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from components.config.registry import is_clean_path
-from components.config.types import Endpoint, HostOrAddress, Section, SshUser, grammar
+from .registry import is_clean_path
+from .types import Endpoint, HostOrAddress, Section, SshUser, grammar
 
 _HOST_KEY = re.compile(
     r"^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,2}( .*)?$"

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from components.config.types import (
+from .types import (
     CpuQuantity,
     DnsLabel,
     DnsSubdomain,

@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from components.config.access import TlsConfig
-from components.config.errors import REMOVED_KEYS, Problem
-from components.config.stack import RegstackConfig
-from components.config.types import duration_seconds, resource_quantity
-from components.distribution_config import release
+from ..distribution_config import release
+from .access import TlsConfig
+from .errors import REMOVED_KEYS, Problem
+from .stack import RegstackConfig
+from .types import duration_seconds, resource_quantity
 
 # The addon's own size pattern (addons/registry/enable in canonical/microk8s-core-addons): whole
 # Gi, at least 20. It prints a refusal for anything else and still exits 0.

@@ -6,13 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.config.access import AuthConfig, PullSecretsConfig, TlsConfig
-from components.config.harbor import HarborConfig
-from components.config.maintenance import GcConfig, RetentionConfig
-from components.config.monitoring import MonitoringConfig
-from components.config.nodes import MicroK8sConfig, NodeTrustConfig
-from components.config.registry import RegistryConfig
-from components.config.types import Section
+from .access import AuthConfig, PullSecretsConfig, TlsConfig
+from .harbor import HarborConfig
+from .maintenance import GcConfig, RetentionConfig
+from .monitoring import MonitoringConfig
+from .nodes import MicroK8sConfig, NodeTrustConfig
+from .registry import RegistryConfig
+from .types import Section
 
 Backend = Literal["microk8s-addon", "distribution", "harbor"]
 

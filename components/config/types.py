@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr
 
-from components.images import ImageReference, InvalidImageReference
+from ..images import ImageReference, InvalidImageReference
 
 
 def fullmatch(pattern: str | re.Pattern[str], text: str) -> bool:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from components.retention.inuse import resolve
-from components.retention.plan import InUse
-from components.retention.registry import Registry
+from ..retention.inuse import resolve
+from ..retention.plan import InUse
+from ..retention.registry import Registry
 
 RESERVED = "regstack-gc-"
 _RESERVED_TAG = re.compile(re.escape(RESERVED) + r"[0-9a-f]{64}")

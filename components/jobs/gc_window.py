@@ -67,11 +67,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from components.jobs import gc_protect
-from components.retention.http import HttpClient, HttpError, ssl_context
-from components.retention.inuse import fetch_in_use_from_cluster, load_in_use_dir, merged
-from components.retention.plan import InUse
-from components.retention.registry import Registry
+from ..retention.http import HttpClient, HttpError, ssl_context
+from ..retention.inuse import fetch_in_use_from_cluster, load_in_use_dir, merged
+from ..retention.plan import InUse
+from ..retention.registry import Registry
+from . import gc_protect
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 # The registry's own variable for the cache password (distribution_config.ENV_REDIS_PASSWORD).

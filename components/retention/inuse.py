@@ -25,8 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from components.images import split_reference
-
+from ..images import split_reference
 from .http import HttpClient, HttpError, MiB
 from .plan import InUse
 from .registry import Manifest, Registry

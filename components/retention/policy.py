@@ -31,7 +31,7 @@ from pathlib import Path
 from re import _parser as sre  # type: ignore[attr-defined]  # the stdlib's own parser
 from typing import Any
 
-from components.images import PROTECTED_ALIASES, RELEASE_PATTERN
+from ..images import PROTECTED_ALIASES, RELEASE_PATTERN
 
 # The chapter's moving aliases and its release tags (components/images.py says which).
 DEFAULT_PROTECTED = (*sorted(PROTECTED_ALIASES), f"re:{RELEASE_PATTERN}")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
 from components.config import ConfigError, load_config
 from components.harbor_secrets import token_key_pair
+from components.platform import RegistryPlatform
 from devkit.pulumi_mocks import (
     Recorder,
     StackState,
+    evaluate,
     is_secret,
     plain_strings,
     platform,
@@ -322,3 +326,30 @@ def test_unsafe_scale_out_settings_are_refused_at_their_path(
         load_config(raw)
     assert [p.path for p in error.value.problems] == [path]
     assert hint in str(error.value)
+
+
+def test_bucket_keys_from_another_resource_reach_the_registry_as_plain_ones_do() -> None:
+    """A bucket and its keys made in the same program (here a ConfigMap stands in for them)."""
+
+    def build() -> None:
+        keys = k8s.core.v1.ConfigMap("bucket", data={"access": ACCESS_KEY, "secret": SECRET_KEY})
+        bucket = {**BUCKET, "access_key": keys.data.apply(lambda d: d["access"]),
+                  "secret_key": keys.data.apply(lambda d: d["secret"])}  # fmt: skip
+        raw = {"registry": {**S3["registry"], "storage": {"type": "s3", "s3": bucket}}}
+        RegistryPlatform("rs", load_config(raw))
+
+    stack = StackState()
+    assert env_secret(evaluate(build, stack=stack)) == env_secret(platform(S3, stack=stack))
+
+
+def test_a_cache_password_that_resolves_to_a_bad_value_ends_the_run_with_its_path() -> None:
+    def build() -> None:
+        cache = {"redis": "deploy", "password": pulumi.Output.secret("two words")}
+        RegistryPlatform("rs", load_config({"registry": {**S3["registry"], "cache": cache}}))
+
+    with pytest.raises(pulumi.RunError) as raised:
+        evaluate(build)
+    assert str(raised.value).startswith(
+        "invalid stack configuration:\nregstack:registry.cache.password: must be "
+    )
+    assert "two words" not in str(raised.value)

@@ -435,7 +435,7 @@ def retention_container(rec: Recorder) -> dict[str, Any]:
 
 def test_retention_runs_the_engine_dry_by_default_against_the_in_cluster_https_endpoint() -> None:
     line = retention_container(platform(RETENTION))["command"]
-    assert line[:3] == ["python", "-m", "retention"]
+    assert line[:3] == ["python", "-m", "components.retention"]
     assert "--registry=https://registry.container-registry.svc.cluster.local:5000" in line
     assert "--apply" not in line and "--in-use-from-cluster" in line
 
@@ -454,6 +454,15 @@ def test_retention_ships_its_policy_and_engine_as_config_maps() -> None:
     assert "__main__.py" in rec.named("rs-retention-code").inputs["data"]
 
 
+# What the pod's `python -m components.retention` imports: its command line and, through it, the
+# in-use inventory and the policy (which imports the shared image-reference module by `..images`).
+ENGINE_MODULES = (
+    "components.retention.cli",
+    "components.retention.inuse",
+    "components.retention.policy",
+)
+
+
 def test_the_retention_engine_runs_from_what_its_job_mounts_and_the_standard_library(
     tmp_path: Path,
 ) -> None:
@@ -470,7 +479,7 @@ def test_the_retention_engine_runs_from_what_its_job_mounts_and_the_standard_lib
     # -S: no site-packages, as in the stock Python image; the engine's policy check imports
     # the shared image-reference module, so it must be among the mounted files.
     done = subprocess.run(
-        [sys.executable, "-S", "-c", "import retention.cli, retention.inuse, retention.policy"],
+        [sys.executable, "-S", "-c", f"import {', '.join(ENGINE_MODULES)}"],
         env={"PYTHONPATH": str(tmp_path)}, cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -86,10 +86,10 @@ def test_the_shared_action_installs_the_official_cli_at_the_sdk_version_and_buil
 
 def pulumi_sdk_version() -> str:
     pin = next(
-        line for line in (ROOT / "pyproject.toml").read_text().splitlines()
-        if line.strip().startswith('"pulumi==')
+        line for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line.startswith("pulumi==")
     )  # fmt: skip
-    return pin.split("==")[1].split('"')[0]
+    return pin.split("==")[1]
 
 
 def every_policy_run() -> list[str]:
@@ -205,7 +205,7 @@ def test_gitlab_deploys_only_from_main_and_prod_only_after_dev() -> None:
 
 def test_gitlab_jobs_set_up_pulumi_and_the_app_image_uses_the_images_command() -> None:
     config = gitlab()
-    assert ".venv/bin/pip install -q -e ." in config[".pulumi"]["before_script"]
+    assert ".venv/bin/pip install -q -c constraints.txt -e ." in config[".pulumi"]["before_script"]
     for name in (".preview", ".deploy"):
         assert config[name]["extends"] == ".pulumi"
     assert config["app-image"]["extends"] == [".pulumi", ".app"]
