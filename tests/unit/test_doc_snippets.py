@@ -146,9 +146,17 @@ def indent(text: str) -> int:
     return min(len(line) - len(line.lstrip()) for line in text.splitlines() if line.strip())
 
 
+# What a reader sets with `pulumi config set --secret KEY` before running a snippet that requires it.
+READER_SECRET = "a-reader's-own-Passw0rd-of-length"
+
+
 def run_python(snippet: Snippet) -> None:
     code = compile(snippet.body, snippet.name, "exec")
-    evaluate(lambda: exec(code, {"__name__": "__main__"}))
+    required = re.findall(r'require(?:_secret)?\("([^"]+)"\)', snippet.body)
+    evaluate(
+        lambda: exec(code, {"__name__": "__main__"}),
+        config={key: READER_SECRET for key in required},
+    )
 
 
 @of("python")
