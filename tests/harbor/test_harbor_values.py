@@ -169,9 +169,9 @@ def test_extra_values_are_deep_merged_last() -> None:
 @pytest.mark.parametrize(
     ("chart", "expected"),
     [
-        ({}, {"chart": "harbor", "version": "1.19.1"}),
+        ({}, {"chart": "harbor", "version": "1.19.2"}),
         ({"repo": "oci://registry.example.com/charts"},
-         {"chart": "oci://registry.example.com/charts/harbor", "version": "1.19.1"}),
+         {"chart": "oci://registry.example.com/charts/harbor", "version": "1.19.2"}),
         ({"path": "./charts/harbor"}, {"chart": "./charts/harbor"}),
     ],
 )  # fmt: skip
