@@ -636,6 +636,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 skip_await=cfg.skip_await,
                 s3=s3 if cfg.registry.storage.type == "s3" else None,
                 s3_keys=_s3_keys(s3) if cfg.registry.storage.type == "s3" and s3 else None,
+                scraper=(cfg.monitoring.scraper_namespace, cfg.monitoring.prometheus_pod_labels),
             ),
             opts=child,
         )
