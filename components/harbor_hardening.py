@@ -9,7 +9,7 @@ transform where it has none (`harden_workload`: the writable directories each im
 (`network_policies`: one per Harbor pod, admitting only the flows Harbor uses).
 
 Which paths each image writes comes from Harbor's Dockerfiles and entrypoints at v2.15.2
-(`make/photon/*` in Harbor's source), as docs/guides/harbor-hardening.md lists them.
+(`make/photon/*` in Harbor's source); docs/guides/production.md lists them with the flows.
 """
 
 from __future__ import annotations
