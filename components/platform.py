@@ -611,10 +611,10 @@ class RegistryPlatform(pulumi.ComponentResource):
         harbor = cfg.harbor
         # Both are required by the config model for the harbor backend.
         assert harbor.admin_password is not None and harbor.secret_seed is not None
-        # Harbor's chart pods run as non-root but do not all set a seccomp profile and drop
-        # every capability, so `restricted` is only warned about here.
+        # The chart's containerSecurityContext (non-root, RuntimeDefault seccomp, no capability)
+        # and regstack's init container meet `restricted`, as the distribution backend does.
         namespace = self._namespace(
-            name, cfg, child, create_only_provider(name, self), enforce="baseline"
+            name, cfg, child, create_only_provider(name, self), enforce="restricted"
         )
         certificate = None
         if cfg.tls.mode != "none":

@@ -8,6 +8,8 @@ written out here, not read from components.harbor_hardening, so that they check 
 
 from __future__ import annotations
 
+import copy
+import urllib.error
 from collections import Counter
 from typing import Any
 
@@ -182,3 +184,30 @@ def test_each_network_policy_admits_exactly_the_ports_of_its_components_service(
         for p in network_policies()
     }
     assert admitted == served
+
+
+def test_the_api_server_admits_every_harbor_pod_under_the_namespaces_pod_security(
+    engine: Engine, objects: list[dict[str, Any]]
+) -> None:
+    """Each workload's pod, dry-run into a namespace with the prod stack's Pod Security labels:
+    kube-apiserver's own admission (restricted) refuses with HTTP 403 and the controls."""
+    (namespace,) = [m for m in manifests(stack_program("prod")) if m["kind"] == "Namespace"]
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    engine.cluster.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                          "metadata": {"name": "harbor-pod-security", "labels": labels}})  # fmt: skip
+    for workload in workloads(objects):
+        pod = copy.deepcopy(workload["spec"]["template"]["spec"])
+        # A StatefulSet's claims, as the volumes its pods get.
+        pod.setdefault("volumes", []).extend(
+            {"name": claim["metadata"]["name"], "persistentVolumeClaim": {"claimName": "data"}}
+            for claim in workload["spec"].get("volumeClaimTemplates", [])
+        )
+        name = workload["metadata"]["name"]
+        try:
+            engine.cluster.create(
+                "/api/v1/namespaces/harbor-pod-security/pods?dryRun=All",
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": pod},
+            )
+        except urllib.error.HTTPError as refused:
+            pytest.fail(f"{name}: {refused.code} {refused.read().decode()}")

@@ -25,6 +25,7 @@ from components.platform import harbor_external_url
 from .support import SEED, harbor_config, register
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+NAMESPACE = "kubernetes:core/v1:Namespace"
 PROMETHEUS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
               "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}  # fmt: skip
 ANYONE = [{"namespaceSelector": {}}, {"ipBlock": {"cidr": "0.0.0.0/0"}}]
@@ -110,6 +111,12 @@ def test_without_trivy_no_policy_admits_the_scanner() -> None:
     found = policies(harbor={"trivy": False})
     assert "trivy" not in found
     assert all("trivy" not in sources for rules in found.values() for sources, _ in rules)
+
+
+def test_harbors_namespace_enforces_the_restricted_pod_security_standard() -> None:
+    (namespace,) = [r for r in register(harbor_config()) if r.type == NAMESPACE]
+    labels = namespace.inputs["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 def container(name: str) -> dict[str, Any]:
