@@ -119,16 +119,20 @@ def writable_volume(container: str, path: str) -> str:
     return f"regstack-{container}{path.replace('/', '-')}"
 
 
-def _ca_trust_script(containers: list[str]) -> str:
-    """Copies the image's trust store per container; an image without /etc/pki (install_cert.sh
-    returns early on anything but Photon) gets an empty original so the file mount exists."""
+def ca_trust_script(
+    containers: list[str], certs: str = CERTS, volume: str = f"/{CA_TRUST_VOLUME}"
+) -> str:
+    """Copies the image's trust store per container, links resolved (install_cert.sh writes
+    through ca-bundle.crt, which must not lead back to the read-only image); an image without
+    /etc/pki (the script returns early on anything but Photon) gets an empty original so that
+    the file mount exists."""
     lines = ["set -e"]
     for name in containers:
-        target = f"/{CA_TRUST_VOLUME}/{name}"
+        target = f"{volume}/{name}"
         lines += [
             f"mkdir -p {target}/certs",
-            f"if [ -d {CERTS} ]; then cp -R {CERTS}/. {target}/certs/; fi",
-            f"if [ -f {CERTS}/ca-bundle.crt ]; then cp {CERTS}/ca-bundle.crt {target}/{ORIGINAL};"
+            f"if [ -d {certs} ]; then cp -RL {certs}/. {target}/certs/; fi",
+            f"if [ -f {certs}/ca-bundle.crt ]; then cp {certs}/ca-bundle.crt {target}/{ORIGINAL};"
             f" else : > {target}/{ORIGINAL}; fi",
         ]
     return "\n".join(lines)
@@ -159,7 +163,7 @@ def harden_pod(pod: dict[str, Any]) -> dict[str, Any]:
         init = {
             "name": CA_TRUST_INIT,
             "image": first["image"],
-            "command": ["/bin/sh", "-c", _ca_trust_script([c["name"] for c in trusting])],
+            "command": ["/bin/sh", "-c", ca_trust_script([c["name"] for c in trusting])],
             "resources": copy.deepcopy(_INIT_RESOURCES),
             "volumeMounts": [{"name": CA_TRUST_VOLUME, "mountPath": f"/{CA_TRUST_VOLUME}"}],
             **{k: copy.deepcopy(first[k]) for k in ("imagePullPolicy", "securityContext")

@@ -6,6 +6,8 @@ tests/e2e/test_harbor_scan_e2e.py checks the same on the real chart's rendered o
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -15,6 +17,7 @@ from pulumi.runtime import rpc
 from components.harbor import harbor_values
 from components.harbor_hardening import (
     CA_TRUST_INIT,
+    ca_trust_script,
     harden_pod,
     harden_workload,
     hardening_values,
@@ -154,6 +157,35 @@ def test_install_cert_gets_a_writable_trust_store_and_original_bundle() -> None:
     script = init["command"][-1]
     assert "/regstack-ca-trust/registry/certs" in script
     assert "/regstack-ca-trust/registryctl/ca-bundle.crt.original" in script
+
+
+def run_ca_trust(tmp_path: Path, certs: Path) -> Path:
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    script = ca_trust_script(["core"], certs=str(certs), volume=str(volume))
+    subprocess.run(["sh", "-c", script], check=True)
+    return volume / "core"
+
+
+def test_the_init_script_copies_the_images_bundle_as_a_file_even_through_a_link(
+    tmp_path: Path,
+) -> None:
+    certs = tmp_path / "etc-pki-tls-certs"
+    certs.mkdir()
+    (tmp_path / "bundle.pem").write_text("image CAs\n")
+    (certs / "ca-bundle.crt").symlink_to(tmp_path / "bundle.pem")
+    copied = run_ca_trust(tmp_path, certs)
+    assert not (copied / "certs" / "ca-bundle.crt").is_symlink()
+    assert (copied / "certs" / "ca-bundle.crt").read_text() == "image CAs\n"
+    assert (copied / "ca-bundle.crt.original").read_text() == "image CAs\n"
+
+
+def test_the_init_script_leaves_an_empty_original_for_an_image_without_a_bundle(
+    tmp_path: Path,
+) -> None:
+    copied = run_ca_trust(tmp_path, tmp_path / "absent")
+    assert (copied / "certs").is_dir()
+    assert (copied / "ca-bundle.crt.original").read_text() == ""
 
 
 def test_a_container_without_install_cert_gets_no_init_container() -> None:
