@@ -33,6 +33,17 @@ TOKEN_SERVER = {
     "(auth.token_server.version); the prod-image-tags policy accepts a tag or a digest",
     "CKV_K8S_15": REGISTRY_DATA["CKV_K8S_15"].replace("the registry", "the token server"),
 }
+RETENTION = {
+    "CKV_K8S_43": "the image is pinned to a release tag set in config (retention.image); the "
+    "prod-image-tags policy accepts a tag or a digest",
+    "CKV_K8S_15": "a public image on a pinned release tag: Always checks no pull credential and "
+    "makes every run of the retention job depend on Docker Hub",
+}
+# Added when retention.protect_in_use keeps the images the cluster's Pods run.
+RETENTION_IN_USE = {
+    "CKV_K8S_38": "the job lists Pods and every kind with a pod template cluster-wide (a "
+    "ClusterRole with the verb list only) to keep every image the cluster runs",
+}
 # Added where the registry gets its secret environment (object storage, replicas, Redis).
 SECRET_ENV = {
     "CKV_K8S_35": "Distribution reads S3 keys, http.secret and the Redis password only from its "
