@@ -19,6 +19,7 @@ from . import kube
 from .config import PlacementConfig, RetentionConfig
 from .outputs import as_secret
 from .placement import pod_placement
+from .scan_skips import RETENTION, RETENTION_IN_USE, checkov_skips
 
 ENGINE_DIR = Path(__file__).parent / "retention"
 # The engine runs as `components.retention`, the package it is in this repository, so its
@@ -37,6 +38,9 @@ ETC = "/etc/retention"
 RUN = "/var/run/retention"
 METRICS_PORT = 9102
 LABELS = kube.app_labels(kube.RETENTION)
+UID = 10001
+"""The job reads no file of the registry's (it speaks HTTP), so unlike GC it need not share the
+registry's UID: a high one that no host account has."""
 
 
 @dataclass(frozen=True)
@@ -227,9 +231,15 @@ class RetentionJob(pulumi.ComponentResource):
             ),
             security_context=kube.restricted_container(),
         )
+        skips = {**RETENTION, **(RETENTION_IN_USE if args.retention.protect_in_use else {})}
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
-            metadata=meta(kube.RETENTION),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=kube.RETENTION,
+                namespace=args.namespace,
+                labels=LABELS,
+                annotations=checkov_skips(skips),
+            ),
             # Two retries: a rerun converges (deleting a deleted digest counts as done).
             spec=kube.maintenance_schedule(
                 args.retention.schedule,
@@ -241,7 +251,7 @@ class RetentionJob(pulumi.ComponentResource):
                     automount_service_account_token=args.retention.protect_in_use,
                     restart_policy="Never",
                     **pod_placement(args.placement),
-                    security_context=kube.restricted_pod(kube.UID),
+                    security_context=kube.restricted_pod(UID),
                     containers=[container],
                     volumes=volumes,
                 ),
