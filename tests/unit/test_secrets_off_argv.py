@@ -52,8 +52,11 @@ def stand_ins(tmp_path: Path, *names: str) -> dict[str, str]:
 def test_the_quickstart_sets_the_lab_password_through_stdin_not_argv(tmp_path: Path) -> None:
     env = stand_ins(tmp_path, "python3", "microk8s", "pulumi") | {"LAB_PASSWORD": PASSWORD}
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
-    (tmp_path / ".venv" / "bin" / "pip").symlink_to(tmp_path / "bin" / "python3")
+    for tool in ("pip", "python"):
+        (tmp_path / ".venv" / "bin" / tool).symlink_to(tmp_path / "bin" / "python3")
     (tmp_path / ".kube").mkdir()
+    # The Quickstart copies the committed dev stack file into the reader's own.
+    (tmp_path / "Pulumi.dev.yaml").write_text((ROOT / "Pulumi.dev.yaml").read_text())
     subprocess.run(["/bin/bash", "-euo", "pipefail", "-c", quickstart_commands()], cwd=tmp_path,
                    env=env, check=True)  # fmt: skip
     argv = (tmp_path / "logs" / "argv.log").read_text()
