@@ -1,0 +1,276 @@
+"""Local stand-ins for the images the goharbor chart pins, for the Harbor node test.
+
+No registry serving goharbor's images is reachable here, so each is built from what is, laid out
+as its Dockerfile and entrypoint under make/photon/ lay it out (users, paths, entrypoint and its
+arguments), and named with the EXACT reference the chart pins (see `references`), as
+scripts/node_images.py does for the Distribution stacks:
+
+- core, jobservice, registryctl, exporter: Harbor's own Go programs, built from the vendored
+  Harbor source by scripts/harbor-build.sh (static binaries), with core's views and migrations;
+- registry-photon: Harbor's Distribution fork (same script), as `registry_DO_NOT_USE_GC`;
+- harbor-db: Debian's PostgreSQL 15 (not Photon's 18) with make/photon/db's scripts unchanged;
+- redis-photon / valkey-photon: Debian's redis-server 7.0 (bookworm has no valkey; valkey-server
+  is a link to it) with make/photon/valkey/redis.conf;
+- nginx-photon: Debian's nginx; harbor-portal: the same nginx serving a static stand-in page
+  (the Angular build needs the npm registry's whole dependency tree and more memory and time than
+  this machine gives a test);
+- Trivy is left out: it needs a vulnerability database, which cannot be downloaded here.
+
+Debian's binaries carry their shared libraries (ldd), as node_images.py packs Python.
+
+    python harbor_images.py OUT_DIR TAG CACHE_IMAGE busybox=PATH bin=DIR source=DIR nginx=PATH
+
+writes OUT_DIR/<name>.tar for each image and prints `reference<TAB>archive` lines.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from node_images import File, Image, _busybox, _shared_libraries, build
+
+PG = "/usr/lib/postgresql/15"
+HARBOR_USER = b"harbor:x:10000:10000::/home/harbor:/bin/sh\n"
+Layer = Callable[[dict[str, Path]], Iterable[File]]
+
+
+def _users(*lines: bytes) -> Layer:
+    """/etc/passwd and /etc/group with the users the upstream Dockerfile adds (UIDs as there)."""
+
+    def layer(_: dict[str, Path]) -> Iterable[File]:
+        passwd = b"root:x:0:0:root:/root:/bin/sh\n" + b"".join(lines)
+        groups = b"root:x:0:\n" + b"".join(
+            b"%s:x:%s:\n" % (line.split(b":")[0], line.split(b":")[3]) for line in lines
+        )
+        yield "etc/passwd", passwd, 0o644
+        yield "etc/group", groups, 0o644
+
+    return layer
+
+
+def _host_files(*paths: str) -> Iterable[File]:
+    """Host binaries (and what they link) at the same paths; directories copied whole."""
+    binaries = []
+    for path in paths:
+        if os.path.isdir(path):
+            for directory, _, files in os.walk(path):
+                for name in sorted(files):
+                    full = os.path.join(directory, name)
+                    if os.path.islink(full):
+                        yield full.lstrip("/"), b"->" + os.readlink(full).encode(), 0o777
+                        continue
+                    executable = os.access(full, os.X_OK)
+                    if executable or name.endswith(".so"):
+                        binaries.append(full)
+                    yield full.lstrip("/"), full, 0o755 if executable else 0o644
+        else:
+            binaries.append(path)
+            yield path.lstrip("/"), os.path.realpath(path), 0o755
+    for lib in sorted(_shared_libraries(binaries)):
+        yield lib.lstrip("/"), lib, 0o755
+
+
+def _bash(_: dict[str, Path]) -> Iterable[File]:
+    """Debian's bash: Harbor's entrypoints are bash scripts."""
+    yield from _host_files("/bin/bash")
+    yield "usr/bin/bash", b"->/bin/bash", 0o777
+
+
+def _photon_scripts(*pairs: tuple[str, str]) -> Layer:
+    """make/photon files at their image paths, executable as the Dockerfile makes them."""
+
+    def layer(inputs: dict[str, Path]) -> Iterable[File]:
+        for source, target in pairs:
+            yield target, str(inputs["source"] / "make" / "photon" / source), 0o755
+
+    return layer
+
+
+def _binary(name: str, target: str) -> Layer:
+    def layer(inputs: dict[str, Path]) -> Iterable[File]:
+        yield target, str(inputs["bin"] / name), 0o755
+
+    return layer
+
+
+def _tree(source: str, target: str) -> Iterable[File]:
+    for directory, _, files in os.walk(source):
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            yield os.path.join(target, os.path.relpath(path, source)), path, 0o644
+
+
+def _core_files(inputs: dict[str, Path]) -> Iterable[File]:
+    """core/Dockerfile: views and migrations beside the binary (WORKDIR /harbor). `icons` (the
+    artifact-type icons the UI asks for) is not in the vendored source: left out."""
+    yield from _tree(str(inputs["source"] / "src" / "core" / "views"), "harbor/views")
+    yield from _tree(str(inputs["source"] / "make" / "migrations"), "harbor/migrations")
+
+
+def _zoneinfo(_: dict[str, Path]) -> Iterable[File]:
+    """tzdata, which core's and the database's base images install."""
+    yield from _tree("/usr/share/zoneinfo", "usr/share/zoneinfo")
+
+
+def _postgres(inputs: dict[str, Path]) -> Iterable[File]:
+    """Debian's PostgreSQL 15 server and client where its relocatable layout expects them,
+    linked from /usr/bin (the entrypoint calls initdb, pg_ctl, psql and postgres by name)."""
+    yield from _host_files(f"{PG}/bin", f"{PG}/lib", "/usr/share/postgresql/15")
+    for program in ("postgres", "initdb", "pg_ctl", "psql"):
+        yield f"usr/bin/{program}", f"->{PG}/bin/{program}".encode(), 0o777
+    # initdb.sh asks for en_US.UTF-8, which the host has only as locale sources.
+    for directory, _, files in os.walk(inputs["locale"]):
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            target = os.path.join(
+                "usr/lib/locale/en_US.utf8", os.path.relpath(path, inputs["locale"])
+            )
+            yield target, path, 0o644
+    yield "run/postgresql/", b"", 0o2777
+    yield "var/lib/postgresql/data/", b"", 0o777
+    yield (
+        "docker-entrypoint-initdb.d/initial-registry.sql",
+        str(inputs["source"] / "make/photon/db/initial-registry.sql"),
+        0o644,
+    )
+
+
+def _redis(inputs: dict[str, Path]) -> Iterable[File]:
+    yield from _host_files("/usr/bin/redis-server")
+    yield "usr/bin/valkey-server", b"->/usr/bin/redis-server", 0o777
+    yield "etc/redis.conf", str(inputs["source"] / "make/photon/valkey/redis.conf"), 0o644
+    yield "var/lib/redis/", b"", 0o777
+
+
+def _nginx(inputs: dict[str, Path]) -> Iterable[File]:
+    """Debian's nginx; logs to the container's output as nginx/Dockerfile.base links them."""
+    yield "usr/sbin/nginx", str(inputs["nginx"]), 0o755
+    for lib in sorted(_shared_libraries([str(inputs["nginx"])])):
+        yield lib.lstrip("/"), lib, 0o755
+    yield "var/log/nginx/access.log", b"->/dev/stdout", 0o777
+    yield "var/log/nginx/error.log", b"->/dev/stderr", 0o777
+    yield "var/cache/nginx/", b"", 0o777
+    yield "var/lib/nginx/", b"", 0o777
+    yield "etc/nginx/mime.types", MIME_TYPES, 0o644
+
+
+MIME_TYPES = b"""types {
+    text/html html;
+    text/css css;
+    application/javascript js;
+    application/json json;
+    image/png png;
+    image/svg+xml svg;
+}
+"""
+
+PORTAL_PAGE = b"""<!doctype html>
+<html><head><title>Harbor</title></head>
+<body><p>regstack test stand-in for Harbor's portal: the Angular UI is not built here.</p></body>
+</html>
+"""
+
+
+def _portal_page(_: dict[str, Path]) -> Iterable[File]:
+    yield "usr/share/nginx/html/index.html", PORTAL_PAGE, 0o644
+
+
+HARBOR_BASE = (_busybox, _bash, _users(HARBOR_USER))
+NGINX_USER = b"nginx:x:10000:10000::/home/nginx:/bin/bash\n"
+NGINX = ("nginx", "-g", "daemon off;")
+
+
+def images(tag: str, cache_image: str) -> dict[str, Image]:
+    """The chart's images at `tag`; `cache_image` is redis-photon (1.19.1) or valkey-photon."""
+    hub = "docker.io/goharbor"
+    cache_program = "valkey-server" if "valkey" in cache_image else "redis-server"
+    cache_user = b"valkey" if "valkey" in cache_image else b"redis"
+    return {
+        "harbor-core": Image(
+            f"{hub}/harbor-core:{tag}",
+            (*HARBOR_BASE, _zoneinfo, _core_files,
+             _photon_scripts(("core/entrypoint.sh", "harbor/entrypoint.sh"),
+                             ("common/install_cert.sh", "harbor/install_cert.sh")),
+             _binary("core", "harbor/harbor_core")),
+            entrypoint=("/harbor/entrypoint.sh",), user="harbor", workdir="/harbor/",
+        ),
+        "harbor-jobservice": Image(
+            f"{hub}/harbor-jobservice:{tag}",
+            (*HARBOR_BASE,
+             _photon_scripts(("jobservice/entrypoint.sh", "harbor/entrypoint.sh"),
+                             ("common/install_cert.sh", "harbor/install_cert.sh")),
+             _binary("jobservice", "harbor/harbor_jobservice")),
+            entrypoint=("/harbor/entrypoint.sh",), user="harbor", workdir="/harbor/",
+        ),
+        "registry-photon": Image(
+            f"{hub}/registry-photon:{tag}",
+            (*HARBOR_BASE,
+             _photon_scripts(("registry/entrypoint.sh", "home/harbor/entrypoint.sh"),
+                             ("common/install_cert.sh", "home/harbor/install_cert.sh")),
+             _binary("registry", "usr/bin/registry_DO_NOT_USE_GC")),
+            entrypoint=("/home/harbor/entrypoint.sh",), user="harbor",
+        ),
+        "harbor-registryctl": Image(
+            f"{hub}/harbor-registryctl:{tag}",
+            (*HARBOR_BASE,
+             _photon_scripts(("registryctl/start.sh", "home/harbor/start.sh"),
+                             ("common/install_cert.sh", "home/harbor/install_cert.sh")),
+             _binary("registry", "usr/bin/registry_DO_NOT_USE_GC"),
+             _binary("registryctl", "home/harbor/harbor_registryctl")),
+            entrypoint=("/home/harbor/start.sh",), user="harbor",
+        ),
+        "harbor-exporter": Image(
+            f"{hub}/harbor-exporter:{tag}",
+            (*HARBOR_BASE,
+             _photon_scripts(("exporter/entrypoint.sh", "harbor/entrypoint.sh"),
+                             ("common/install_cert.sh", "harbor/install_cert.sh")),
+             _binary("exporter", "harbor/harbor_exporter")),
+            entrypoint=("/harbor/entrypoint.sh",), user="harbor", workdir="/harbor",
+        ),
+        "harbor-db": Image(
+            f"{hub}/harbor-db:{tag}",
+            (_busybox, _bash, _users(b"postgres:x:999:999::/home/postgres:/bin/bash\n"),
+             _zoneinfo, _postgres,
+             _photon_scripts(("db/docker-entrypoint.sh", "docker-entrypoint.sh"),
+                             ("db/initdb.sh", "initdb.sh"), ("db/upgrade.sh", "upgrade.sh"),
+                             ("db/docker-healthcheck.sh", "docker-healthcheck.sh"))),
+            # Upstream passes "15" "18" (upgrade from PostgreSQL 15, run 18); this stand-in runs
+            # Debian's 15, so there is nothing to upgrade from.
+            entrypoint=("/docker-entrypoint.sh", "", "15"), user="postgres", workdir="/",
+            env=("PGDATA=/var/lib/postgresql/data",),
+        ),
+        "cache": Image(
+            f"{hub}/{cache_image}:{tag}",
+            (_busybox, _users(cache_user + b":x:999:999::/var/lib/redis:/sbin/nologin\n"),
+             _redis,
+             _photon_scripts(("valkey/docker-healthcheck", "usr/bin/docker-healthcheck"))),
+            cmd=(cache_program, "/etc/redis.conf"), user=cache_user.decode(),
+            workdir="/var/lib/redis",
+        ),
+        "nginx-photon": Image(
+            f"{hub}/nginx-photon:{tag}", (_busybox, _users(NGINX_USER), _nginx), cmd=NGINX,
+            user="nginx",
+        ),
+        "harbor-portal": Image(
+            f"{hub}/harbor-portal:{tag}",
+            (_busybox, _users(NGINX_USER), _nginx, _portal_page), cmd=NGINX, user="nginx",
+        ),
+    }  # fmt: skip
+
+
+def main(argv: list[str]) -> None:
+    out, tag, cache_image = Path(argv[0]), argv[1], argv[2]
+    inputs = {key: Path(value) for key, value in (arg.split("=", 1) for arg in argv[3:])}
+    out.mkdir(parents=True, exist_ok=True)
+    for name, image in images(tag, cache_image).items():
+        archive = out / f"{name}.tar"
+        if not archive.exists():
+            build(image, inputs, archive)
+        print(f"{image.reference}\t{archive}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
