@@ -26,6 +26,7 @@ writes OUT_DIR/<name>.tar for each image and prints `reference<TAB>archive` line
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -118,6 +119,16 @@ def _zoneinfo(_: dict[str, Path]) -> Iterable[File]:
 def _postgres(inputs: dict[str, Path]) -> Iterable[File]:
     """Debian's PostgreSQL 15 server and client where its relocatable layout expects them,
     linked from /usr/bin (the entrypoint calls initdb, pg_ctl, psql and postgres by name)."""
+    # First, as of two files at one path a layer keeps the first: db/Dockerfile.base's two edits
+    # of the sample initdb copies (listen on every address, the socket in /run/postgresql).
+    sample = Path("/usr/share/postgresql/15/postgresql.conf.sample").read_text()
+    sample = re.sub(r"(?m)^#listen_addresses = 'localhost'", "listen_addresses = '*'", sample)
+    sample = re.sub(
+        r"(?m)^#?unix_socket_directories = '[^']*'",
+        "unix_socket_directories = '/run/postgresql'",
+        sample,
+    )
+    yield "usr/share/postgresql/15/postgresql.conf.sample", sample.encode(), 0o644
     yield from _host_files(f"{PG}/bin", f"{PG}/lib", "/usr/share/postgresql/15")
     for program in ("postgres", "initdb", "pg_ctl", "psql"):
         yield f"usr/bin/{program}", f"->{PG}/bin/{program}".encode(), 0o777
@@ -130,6 +141,8 @@ def _postgres(inputs: dict[str, Path]) -> Iterable[File]:
             )
             yield target, path, 0o644
     yield "run/postgresql/", b"", 0o2777
+    # Debian's clients look for the socket in /var/run/postgresql: /var/run is /run, as there.
+    yield "var/run", b"->/run", 0o777
     yield "var/lib/postgresql/data/", b"", 0o777
     yield (
         "docker-entrypoint-initdb.d/initial-registry.sql",
