@@ -16,6 +16,9 @@ Pulumi secret. The admin password reaches the chart only as the name of a Secret
 owns (`existingSecretAdminPassword`), never inline. Harbor applies that password on its first
 start only: changing `harbor.admin_password` later updates the Secret but not the login; rotate it
 in Harbor (UI or `PUT /api/v2.0/users/{id}/password`) and then in config.
+
+The chart's pods are hardened as the rest of regstack (limits, read-only root filesystems, a
+NetworkPolicy each): see `components.harbor_hardening`.
 """
 
 from __future__ import annotations
@@ -30,12 +33,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import distribution_config as render
-from components import kube
+from components import harbor_hardening, kube
 from components.config import HarborConfig, S3StorageConfig
 from components.harbor_secrets import REGISTRY_USER, HarborSecrets, harbor_secrets
 from components.outputs import as_secret
 
-RELEASE = "harbor"
+RELEASE = harbor_hardening.RELEASE
 # The nginx Service of clusterIP, nodePort and loadBalancer exposure; pinned (it is the chart's
 # default) because in-cluster endpoints are built from it.
 SERVICE = "harbor"
@@ -65,6 +68,11 @@ class HarborRegistryArgs:
     """Keep images in this bucket instead of the registry volume."""
     s3_keys: tuple[pulumi.Output[str], pulumi.Output[str]] | None = None
     """Access key id and secret key, when not from the pods' cloud identity."""
+    scraper: tuple[str, Mapping[str, str]] = (
+        "monitoring",
+        {"app.kubernetes.io/name": "prometheus"},
+    )
+    """Namespace and pod labels of the Prometheus that may reach Harbor's metrics ports."""
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +194,8 @@ def harbor_values(
     s3: S3StorageConfig | None = None,
     s3_ca_secret: str | None = None,
 ) -> dict[str, Any]:
-    """The chart's values: regstack's settings, then `harbor.extra_values` merged over them."""
+    """The chart's values: regstack's settings and hardening, then `harbor.extra_values` merged
+    over them."""
     host = urlsplit(external_url).hostname or ""
     volumes = harbor.persistence
     values: dict[str, Any] = {
@@ -237,7 +246,8 @@ def harbor_values(
         values["persistence"]["imageChartStorage"] = _image_storage(
             s3, credentials_secret, s3_ca_secret
         )
-    return deep_merge(values, harbor.extra_values)
+    hardened = deep_merge(harbor_hardening.hardening_values(), values)
+    return deep_merge(hardened, harbor.extra_values)
 
 
 def chart_source(harbor: HarborConfig) -> dict[str, Any]:
@@ -319,9 +329,21 @@ class HarborRegistry(pulumi.ComponentResource):
             skip_await=args.skip_await,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                transforms=[_keep_volumes] if args.protect_data else None,
+                transforms=[
+                    *([_keep_volumes] if args.protect_data else []),
+                    harbor_hardening.harden_workload,
+                ],
             ),
         )
+        for component, spec in harbor_hardening.network_policies(args.harbor, args.scraper).items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{component}-network-policy",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{RELEASE}-{component}", namespace=args.namespace, labels=kube.MANAGED_BY
+                ),
+                spec=spec,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
         self.external_url = pulumi.Output.from_input(args.external_url)
         self.credentials_secret_name = secret.metadata.name

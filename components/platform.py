@@ -611,10 +611,10 @@ class RegistryPlatform(pulumi.ComponentResource):
         harbor = cfg.harbor
         # Both are required by the config model for the harbor backend.
         assert harbor.admin_password is not None and harbor.secret_seed is not None
-        # Harbor's chart pods run as non-root but do not all set a seccomp profile and drop
-        # every capability, so `restricted` is only warned about here.
+        # The chart's containerSecurityContext (non-root, RuntimeDefault seccomp, no capability)
+        # and regstack's init container meet `restricted`, as the distribution backend does.
         namespace = self._namespace(
-            name, cfg, child, create_only_provider(name, self), enforce="baseline"
+            name, cfg, child, create_only_provider(name, self), enforce="restricted"
         )
         certificate = None
         if cfg.tls.mode != "none":
@@ -636,6 +636,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 skip_await=cfg.skip_await,
                 s3=s3 if cfg.registry.storage.type == "s3" else None,
                 s3_keys=_s3_keys(s3) if cfg.registry.storage.type == "s3" and s3 else None,
+                scraper=(cfg.monitoring.scraper_namespace, cfg.monitoring.prometheus_pod_labels),
             ),
             opts=child,
         )

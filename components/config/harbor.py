@@ -22,10 +22,9 @@ from components.config.types import (
 HARBOR_CHART_REPO = "https://helm.goharbor.io"
 
 
-# Chart 1.19.1 ships Harbor 2.15.1: the release the end-to-end tests deploy (its source is in
-# ../shared/vendor/). 1.19.2 (Harbor 2.15.2) exists but could not be obtained to test, so users
-# get what was tested; `harbor.chart.version` moves it.
-HARBOR_CHART_VERSION = "1.19.1"
+# Chart 1.19.2 ships Harbor 2.15.2: the release the end-to-end tests deploy (the chart and
+# Harbor's source at that tag are in ../shared/vendor/); `harbor.chart.version` moves it.
+HARBOR_CHART_VERSION = "1.19.2"
 
 
 _CHART_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")

@@ -86,7 +86,7 @@ def test_the_prod_stack_installs_harbor_from_the_real_chart(prod: RegstackProjec
         status, deployment = cluster.get(f"{APPS}/deployments/harbor-{workload}")
         assert status == 200, workload
     images = {c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]}
-    assert images == {"docker.io/goharbor/harbor-exporter:v2.15.1"}
+    assert images == {"docker.io/goharbor/harbor-exporter:v2.15.2"}
     for workload in ("database", "redis", "trivy"):
         assert cluster.get(f"{APPS}/statefulsets/harbor-{workload}")[0] == 200, workload
     ingress = cluster.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses/harbor-ingress")[1]  # fmt: skip

@@ -3,8 +3,8 @@
 Generated pods (tests/policy/pod_strategies.py: each control broken alone, in pairs and threes,
 valid edge cases) go to the test cluster's kube-apiserver as server-side dry runs
 (`?dryRun=All`) in two namespaces, labelled `pod-security.kubernetes.io/enforce: restricted` and
-`baseline` (pinned to v1.34). The pack, configured to hold the second to baseline as
-policy/config/prod.json does for Harbor's namespace, must refuse exactly the pods the API server
+`baseline` (pinned to v1.34). The pack, configured to hold the second to baseline (the
+`baseline_namespaces` setting), must refuse exactly the pods the API server
 refuses, for exactly the controls (check IDs) the server names. One HTTPS connection carries
 every request, so a few hundred pods per standard take seconds.
 """
@@ -46,7 +46,7 @@ EXAMPLES = 400
 EPHEMERAL_EXAMPLES = 150
 VERSION = "v1.34"
 NAMESPACES: dict[Level, str] = {"restricted": "psa-restricted", "baseline": "psa-baseline"}
-# As policy/config/prod.json holds Harbor's namespace to baseline.
+# As a pack config holds a namespace to baseline (`baseline_namespaces`).
 PACK = Settings.from_config({"baseline_namespaces": [NAMESPACES["baseline"]]})
 
 # The ForbiddenReason of each check of k8s.io/pod-security-admission/policy.

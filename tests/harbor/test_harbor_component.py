@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import rpc
 
+from components.harbor_hardening import harden_workload
 from components.harbor_secrets import harbor_secrets
 
 from .support import ADMIN_PASSWORD, DATABASE_PASSWORD, SEED, harbor_config, only, register
@@ -76,7 +77,7 @@ def test_the_chart_is_released_as_harbor_into_the_registry_namespace() -> None:
 
 
 def test_production_protects_the_charts_volume_claims() -> None:
-    (keep,) = only(register(harbor_config()), CHART).transforms
+    keep, _ = only(register(harbor_config()), CHART).transforms
     claim = pulumi.ResourceTransformArgs(
         custom=True, type_="kubernetes:core/v1:PersistentVolumeClaim", name="data",
         props={}, opts=pulumi.ResourceOptions(),
@@ -87,7 +88,7 @@ def test_production_protects_the_charts_volume_claims() -> None:
 
 
 def test_the_volume_transform_leaves_other_objects_alone() -> None:
-    (keep,) = only(register(harbor_config()), CHART).transforms
+    keep, _ = only(register(harbor_config()), CHART).transforms
     deployment = pulumi.ResourceTransformArgs(
         custom=True, type_="kubernetes:apps/v1:Deployment", name="core",
         props={}, opts=pulumi.ResourceOptions(),
@@ -97,4 +98,4 @@ def test_the_volume_transform_leaves_other_objects_alone() -> None:
 
 def test_a_dev_stack_does_not_protect_volumes() -> None:
     cfg = harbor_config(profile="dev")
-    assert only(register(cfg), CHART).transforms == []
+    assert only(register(cfg), CHART).transforms == [harden_workload]

@@ -30,7 +30,7 @@ def test_the_chart_defaults_to_the_pinned_goharbor_release() -> None:
     assert (chart.repo, chart.name, chart.version) == (
         "https://helm.goharbor.io",
         "harbor",
-        "1.19.1",
+        "1.19.2",
     )
 
 
