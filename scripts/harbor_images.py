@@ -97,6 +97,21 @@ def _binary(name: str, target: str) -> Layer:
     return layer
 
 
+def _photon(install_dir: str) -> Layer:
+    """What install_cert.sh (run by each Go image's entrypoint) looks for: the Photon release
+    marker, without which it does nothing, and the trust bundle it rewrites (the host's here).
+    Last layer of the image: its directories are writable by the harbor user, whom upstream's
+    Dockerfiles give them (`chown -R harbor:harbor`; this builder writes every file as root)."""
+
+    def layer(_: dict[str, Path]) -> Iterable[File]:
+        yield "etc/lsb-release", b'DISTRIB_ID="VMware Photon OS"\nDISTRIB_RELEASE="5.0"\n', 0o644
+        yield "etc/pki/tls/certs/", b"", 0o777
+        yield "etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt", 0o666
+        yield f"{install_dir}/", b"", 0o777
+
+    return layer
+
+
 def _tree(source: str, target: str) -> Iterable[File]:
     for directory, _, files in os.walk(source):
         for name in sorted(files):
@@ -207,7 +222,7 @@ def images(tag: str, cache_image: str) -> dict[str, Image]:
             (*HARBOR_BASE, _zoneinfo, _core_files,
              _photon_scripts(("core/entrypoint.sh", "harbor/entrypoint.sh"),
                              ("common/install_cert.sh", "harbor/install_cert.sh")),
-             _binary("core", "harbor/harbor_core")),
+             _binary("core", "harbor/harbor_core"), _photon("harbor")),
             entrypoint=("/harbor/entrypoint.sh",), user="harbor", workdir="/harbor/",
         ),
         "harbor-jobservice": Image(
@@ -215,7 +230,7 @@ def images(tag: str, cache_image: str) -> dict[str, Image]:
             (*HARBOR_BASE,
              _photon_scripts(("jobservice/entrypoint.sh", "harbor/entrypoint.sh"),
                              ("common/install_cert.sh", "harbor/install_cert.sh")),
-             _binary("jobservice", "harbor/harbor_jobservice")),
+             _binary("jobservice", "harbor/harbor_jobservice"), _photon("harbor")),
             entrypoint=("/harbor/entrypoint.sh",), user="harbor", workdir="/harbor/",
         ),
         "registry-photon": Image(
@@ -223,7 +238,7 @@ def images(tag: str, cache_image: str) -> dict[str, Image]:
             (*HARBOR_BASE,
              _photon_scripts(("registry/entrypoint.sh", "home/harbor/entrypoint.sh"),
                              ("common/install_cert.sh", "home/harbor/install_cert.sh")),
-             _binary("registry", "usr/bin/registry_DO_NOT_USE_GC")),
+             _binary("registry", "usr/bin/registry_DO_NOT_USE_GC"), _photon("home/harbor")),
             entrypoint=("/home/harbor/entrypoint.sh",), user="harbor",
         ),
         "harbor-registryctl": Image(
@@ -232,7 +247,7 @@ def images(tag: str, cache_image: str) -> dict[str, Image]:
              _photon_scripts(("registryctl/start.sh", "home/harbor/start.sh"),
                              ("common/install_cert.sh", "home/harbor/install_cert.sh")),
              _binary("registry", "usr/bin/registry_DO_NOT_USE_GC"),
-             _binary("registryctl", "home/harbor/harbor_registryctl")),
+             _binary("registryctl", "home/harbor/harbor_registryctl"), _photon("home/harbor")),
             entrypoint=("/home/harbor/start.sh",), user="harbor",
         ),
         "harbor-exporter": Image(
@@ -240,7 +255,7 @@ def images(tag: str, cache_image: str) -> dict[str, Image]:
             (*HARBOR_BASE,
              _photon_scripts(("exporter/entrypoint.sh", "harbor/entrypoint.sh"),
                              ("common/install_cert.sh", "harbor/install_cert.sh")),
-             _binary("exporter", "harbor/harbor_exporter")),
+             _binary("exporter", "harbor/harbor_exporter"), _photon("harbor")),
             entrypoint=("/harbor/entrypoint.sh",), user="harbor", workdir="/harbor",
         ),
         "harbor-db": Image(
