@@ -37,8 +37,8 @@ IN_USE = f"{REGISTRY}-in-use"
 the image references it runs; GC and retention keep them as they keep this cluster's."""
 
 UID = 1000
-"""The non-root user the twuni chart also runs Distribution as; GC and retention share it so
-that they can read what the registry wrote."""
+"""The non-root user the twuni chart also runs Distribution as; GC shares it so that it can read
+what the registry wrote."""
 
 
 def app_labels(app: str) -> dict[str, str]:

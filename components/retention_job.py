@@ -19,6 +19,7 @@ from components import kube
 from components.config import PlacementConfig, RetentionConfig
 from components.outputs import as_secret
 from components.placement import pod_placement
+from components.scan_skips import RETENTION, RETENTION_IN_USE, checkov_skips
 
 ENGINE_DIR = Path(__file__).parent / "retention"
 # The one image-reference model the engine shares with the program and the policy pack; as
@@ -34,6 +35,9 @@ ETC = "/etc/retention"
 RUN = "/var/run/retention"
 METRICS_PORT = 9102
 LABELS = kube.app_labels(kube.RETENTION)
+UID = 10001
+"""The job reads no file of the registry's (it speaks HTTP), so unlike GC it need not share the
+registry's UID: a high one that no host account has."""
 
 
 @dataclass(frozen=True)
@@ -224,9 +228,15 @@ class RetentionJob(pulumi.ComponentResource):
             ),
             security_context=kube.restricted_container(),
         )
+        skips = {**RETENTION, **(RETENTION_IN_USE if args.retention.protect_in_use else {})}
         cron = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
-            metadata=meta(kube.RETENTION),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=kube.RETENTION,
+                namespace=args.namespace,
+                labels=LABELS,
+                annotations=checkov_skips(skips),
+            ),
             # Two retries: a rerun converges (deleting a deleted digest counts as done).
             spec=kube.maintenance_schedule(
                 args.retention.schedule,
@@ -238,7 +248,7 @@ class RetentionJob(pulumi.ComponentResource):
                     automount_service_account_token=args.retention.protect_in_use,
                     restart_policy="Never",
                     **pod_placement(args.placement),
-                    security_context=kube.restricted_pod(kube.UID),
+                    security_context=kube.restricted_pod(UID),
                     containers=[container],
                     volumes=volumes,
                 ),

@@ -33,6 +33,17 @@ TOKEN_SERVER = {
     "(auth.token_server.version); the prod-image-tags policy accepts a tag or a digest",
     "CKV_K8S_15": REGISTRY_DATA["CKV_K8S_15"].replace("the registry", "the token server"),
 }
+RETENTION = {
+    "CKV_K8S_43": "the image is pinned to a release tag set in config (retention.image); the "
+    "prod-image-tags policy accepts a tag or a digest",
+    "CKV_K8S_15": "a public image on a pinned release tag: Always checks no pull credential and "
+    "makes every run of the retention job depend on Docker Hub",
+}
+# Added when retention.protect_in_use keeps the images the cluster's Pods run.
+RETENTION_IN_USE = {
+    "CKV_K8S_38": "the job lists Pods and every kind with a pod template cluster-wide (a "
+    "ClusterRole with the verb list only) to keep every image the cluster runs",
+}
 # Added where the registry gets its secret environment (object storage, replicas, Redis).
 SECRET_ENV = {
     "CKV_K8S_35": "Distribution reads S3 keys, http.secret and the Redis password only from its "
@@ -48,42 +59,44 @@ _HARBOR_IMAGES = {
     "CKV_K8S_15": "images on the chart's pinned release tag: Always checks no pull credential and "
     "makes every restart of Harbor depend on Docker Hub (and on a node with local images fail)",
 }
-_HARBOR_ENV = (
-    "Harbor {what} only from environment variables (no *_FILE variant or config-file key in "
-    "Harbor 2.15.2: {where}); the chart takes them from its Secrets, never from a ConfigMap"
-)
-_HARBOR_DATA_UID = (
-    "UID 999 owns the existing {what} data (the chart's runAsUser and fsGroup); MicroK8s "
-    "hostpath volumes ignore fsGroup, so another UID would lose access to it{more}"
-)
+# Secrets Harbor 2.15.2 reads only from environment variables (no *_FILE variant, no config-file
+# key): who reads what, and where in Harbor's source.
+_HARBOR_ENV_ONLY = {
+    "core": ("core reads CORE_SECRET, JOBSERVICE_SECRET, REGISTRY_CREDENTIAL_PASSWORD, "
+             "HARBOR_ADMIN_PASSWORD and POSTGRESQL_PASSWORD",
+             "os.Getenv in src/lib/config/systemconfig.go, EnvKey in "
+             "src/lib/config/metadata/metadatalist.go"),
+    "jobservice": ("jobservice reads CORE_SECRET, JOBSERVICE_SECRET and REGISTRY_CREDENTIAL_PASSWORD",
+                   "os.Getenv in src/lib/config/systemconfig.go"),
+    "registry": ("registryctl reads CORE_SECRET and JOBSERVICE_SECRET",
+                 "os.Getenv in src/registryctl/config/config.go; the registry's "
+                 "REGISTRY_HTTP_SECRET and storage keys could only move into its config file, "
+                 "which the chart keeps in a ConfigMap"),
+    "exporter": ("the exporter reads HARBOR_DATABASE_PASSWORD and HARBOR_ADMIN_PASSWORD",
+                 "viper.AutomaticEnv in src/cmd/exporter/main.go"),
+    "trivy": ("the Trivy adapter reads SCANNER_REDIS_URL and SCANNER_TRIVY_GITHUB_TOKEN",
+              "harbor-scanner-trivy's envconfig"),
+    "database": ("the image's /docker-healthcheck.sh, which the chart's probes run, reads "
+                 "POSTGRES_PASSWORD",
+                 "its entrypoint also takes POSTGRES_PASSWORD_FILE, the healthcheck does not"),
+}  # fmt: skip
+_HARBOR_LOW_UID = {
+    "database": "UID 999 owns the existing PostgreSQL data (the chart's runAsUser and fsGroup); "
+    "MicroK8s hostpath volumes ignore fsGroup, so another UID would lose access to it; initdb "
+    "also refuses a UID the image's /etc/passwd does not name",
+    "redis": "UID 999 owns the existing Valkey data (the chart's runAsUser and fsGroup); "
+    "MicroK8s hostpath volumes ignore fsGroup, so another UID would lose access to it",
+}
 HARBOR: dict[str, dict[str, str]] = {
-    "core": {**_HARBOR_IMAGES, "CKV_K8S_35": _HARBOR_ENV.format(
-        what="core reads CORE_SECRET, JOBSERVICE_SECRET, REGISTRY_CREDENTIAL_PASSWORD, "
-        "HARBOR_ADMIN_PASSWORD and POSTGRESQL_PASSWORD",
-        where="os.Getenv in src/lib/config/systemconfig.go, EnvKey in "
-        "src/lib/config/metadata/metadatalist.go")},
-    "jobservice": {**_HARBOR_IMAGES, "CKV_K8S_35": _HARBOR_ENV.format(
-        what="jobservice reads CORE_SECRET, JOBSERVICE_SECRET and REGISTRY_CREDENTIAL_PASSWORD",
-        where="os.Getenv in src/lib/config/systemconfig.go")},
-    "registry": {**_HARBOR_IMAGES, "CKV_K8S_35": _HARBOR_ENV.format(
-        what="registryctl reads CORE_SECRET and JOBSERVICE_SECRET, and its registry "
-        "REGISTRY_HTTP_SECRET and storage keys,",
-        where="os.Getenv in src/registryctl/config/config.go; Distribution's REGISTRY_* "
-        "variables")},
-    "exporter": {**_HARBOR_IMAGES, "CKV_K8S_35": _HARBOR_ENV.format(
-        what="the exporter reads HARBOR_DATABASE_PASSWORD and HARBOR_ADMIN_PASSWORD",
-        where="viper.AutomaticEnv in src/cmd/exporter/main.go")},
-    "trivy": {**_HARBOR_IMAGES, "CKV_K8S_35": _HARBOR_ENV.format(
-        what="the Trivy adapter reads SCANNER_REDIS_URL and SCANNER_TRIVY_GITHUB_TOKEN",
-        where="harbor-scanner-trivy's envconfig")},
-    "database": {**_HARBOR_IMAGES,
-        "CKV_K8S_35": "the image's /docker-healthcheck.sh, which the chart's probes run, reads "
-        "POSTGRES_PASSWORD from the environment to sign in over TCP",
-        "CKV_K8S_40": _HARBOR_DATA_UID.format(what="PostgreSQL",
-            more="; initdb also refuses a UID the image's /etc/passwd does not name")},
-    "redis": {**_HARBOR_IMAGES, "CKV_K8S_40": _HARBOR_DATA_UID.format(what="Valkey", more="")},
-    "portal": dict(_HARBOR_IMAGES),
-    "nginx": dict(_HARBOR_IMAGES),
+    component: {
+        **_HARBOR_IMAGES,
+        **({"CKV_K8S_35": f"{_HARBOR_ENV_ONLY[component][0]} only from environment "
+            f"variables ({_HARBOR_ENV_ONLY[component][1]}); the chart takes them from its "
+            "Secrets, never from a ConfigMap"} if component in _HARBOR_ENV_ONLY else {}),
+        **({"CKV_K8S_40": _HARBOR_LOW_UID[component]} if component in _HARBOR_LOW_UID else {}),
+    }
+    for component in ("core", "jobservice", "registry", "exporter", "trivy", "database", "redis",
+                      "portal", "nginx")
 }  # fmt: skip
 
 

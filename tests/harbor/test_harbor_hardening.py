@@ -7,6 +7,7 @@ tests/e2e/test_harbor_scan_e2e.py checks the same on the real chart's rendered o
 from __future__ import annotations
 
 import subprocess
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from components.harbor_hardening import (
 )
 from components.harbor_secrets import harbor_secrets
 from components.platform import harbor_external_url
+from devkit.vendor import VENDOR
 
 from .support import SEED, harbor_config, register
 
@@ -186,6 +188,65 @@ def test_the_init_script_leaves_an_empty_original_for_an_image_without_a_bundle(
     copied = run_ca_trust(tmp_path, tmp_path / "absent")
     assert (copied / "certs").is_dir()
     assert (copied / "ca-bundle.crt.original").read_text() == ""
+
+
+HARBOR_SOURCE = VENDOR / "harbor-src-v2.15.2.tar.gz"
+
+
+def install_cert(root: Path) -> Path:
+    """Harbor's own make/photon/common/install_cert.sh, as /harbor/install_cert.sh under `root`:
+    its absolute paths moved under `root`, and /etc/pki/tls/certs to the init script's copy
+    (the emptyDir mounts, which a file tree can only stand for)."""
+    with tarfile.open(HARBOR_SOURCE) as source:
+        member = next(m for m in source if m.name.endswith("make/photon/common/install_cert.sh"))
+        text = source.extractfile(member).read().decode()  # type: ignore[union-attr]
+    for path, moved in (("/etc/pki/tls/certs", f"{root}/volume/core/certs"),
+                        ("/etc/lsb-release", f"{root}/etc/lsb-release"),
+                        ("/etc/harbor/ssl", f"{root}/etc/harbor/ssl"),
+                        ("/harbor_cust_cert", f"{root}/harbor_cust_cert")):  # fmt: skip
+        text = text.replace(path, moved)
+    script = root / "harbor" / "install_cert.sh"
+    script.parent.mkdir()
+    script.write_text(text)
+    # The subPath mount of the init script's original, beside the script.
+    (root / "harbor" / "ca-bundle.crt.original").symlink_to(
+        root / "volume" / "core" / "ca-bundle.crt.original"
+    )
+    return script
+
+
+def files(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.skipif(not HARBOR_SOURCE.is_file(), reason=f"{HARBOR_SOURCE} is missing")
+@pytest.mark.parametrize("linked", [False, True], ids=["bundle-file", "bundle-link"])
+def test_harbors_install_cert_runs_on_the_copied_trust_store_and_writes_nothing_else(
+    tmp_path: Path, linked: bool
+) -> None:
+    image = tmp_path / "image-certs"
+    image.mkdir()
+    (tmp_path / "image-bundle.pem").write_text("image CAs\n")
+    if linked:
+        (image / "ca-bundle.crt").symlink_to(tmp_path / "image-bundle.pem")
+    else:
+        (image / "ca-bundle.crt").write_text("image CAs\n")
+    (tmp_path / "etc" / "harbor" / "ssl" / "core").mkdir(parents=True)
+    (tmp_path / "etc" / "lsb-release").write_text("DISTRIB_ID=Photon\n")
+    (tmp_path / "etc" / "harbor" / "ssl" / "core" / "ca.crt").write_text("internal CA\n")
+    (tmp_path / "harbor_cust_cert").mkdir()
+    (tmp_path / "harbor_cust_cert" / "s3.crt").write_text("custom CA\n")
+    (tmp_path / "volume").mkdir()
+    subprocess.run(["sh", "-c", ca_trust_script(["core"], certs=str(image),
+                                                volume=str(tmp_path / "volume"))], check=True)  # fmt: skip
+    script = install_cert(tmp_path)
+    before = files(tmp_path)
+    for _ in range(2):  # a restarted container runs it again
+        subprocess.run(["bash", str(script)], check=True, capture_output=True)
+    changed = {k for k, v in files(tmp_path).items() if before.get(k) != v}
+    assert changed == {"volume/core/certs/ca-bundle.crt"}
+    bundle = (tmp_path / "volume" / "core" / "certs" / "ca-bundle.crt").read_text()
+    assert bundle == "image CAs\ninternal CA\ncustom CA\n"
 
 
 def test_a_container_without_install_cert_gets_no_init_container() -> None:
