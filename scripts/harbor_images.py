@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from node_images import File, Image, _busybox, _shared_libraries, build
+from node_images import File, Image, _busybox, _shared_libraries, write_images
 
 PG = "/usr/lib/postgresql/15"
 HARBOR_USER = b"harbor:x:10000:10000::/home/harbor:/bin/sh\n"
@@ -211,52 +211,55 @@ NGINX_USER = b"nginx:x:10000:10000::/home/nginx:/bin/bash\n"
 NGINX = ("nginx", "-g", "daemon off;")
 
 
+REGISTRY_BINARY = "usr/bin/registry_DO_NOT_USE_GC"
+
+
+def _go_image(
+    reference: str,
+    entrypoint: str,
+    directory: str,
+    binaries: tuple[tuple[str, str], ...],
+    extra: tuple[Layer, ...] = (),
+    workdir: str = "",
+) -> Image:
+    """One of Harbor's Go images: its entrypoint script and install_cert.sh in `directory`
+    (upstream's /harbor or /home/harbor), its binaries (built name, path in the image), run as
+    the harbor user."""
+    script = f"{directory}/{entrypoint.rsplit('/', 1)[1]}"
+    layers = (
+        *HARBOR_BASE, *extra,
+        _photon_scripts((entrypoint, script), ("common/install_cert.sh", f"{directory}/install_cert.sh")),
+        *(_binary(name, target) for name, target in binaries),
+        _photon(directory),
+    )  # fmt: skip
+    return Image(reference, layers, entrypoint=(f"/{script}",), user="harbor", workdir=workdir)
+
+
 def images(tag: str, cache_image: str) -> dict[str, Image]:
     """The chart's images at `tag`; `cache_image` is redis-photon (1.19.1) or valkey-photon."""
     hub = "docker.io/goharbor"
     cache_program = "valkey-server" if "valkey" in cache_image else "redis-server"
     cache_user = b"valkey" if "valkey" in cache_image else b"redis"
     return {
-        "harbor-core": Image(
-            f"{hub}/harbor-core:{tag}",
-            (*HARBOR_BASE, _zoneinfo, _core_files,
-             _photon_scripts(("core/entrypoint.sh", "harbor/entrypoint.sh"),
-                             ("common/install_cert.sh", "harbor/install_cert.sh")),
-             _binary("core", "harbor/harbor_core"), _photon("harbor")),
-            entrypoint=("/harbor/entrypoint.sh",), user="harbor", workdir="/harbor/",
+        "harbor-core": _go_image(
+            f"{hub}/harbor-core:{tag}", "core/entrypoint.sh", "harbor",
+            (("core", "harbor/harbor_core"),), extra=(_zoneinfo, _core_files), workdir="/harbor/",
         ),
-        "harbor-jobservice": Image(
-            f"{hub}/harbor-jobservice:{tag}",
-            (*HARBOR_BASE,
-             _photon_scripts(("jobservice/entrypoint.sh", "harbor/entrypoint.sh"),
-                             ("common/install_cert.sh", "harbor/install_cert.sh")),
-             _binary("jobservice", "harbor/harbor_jobservice"), _photon("harbor")),
-            entrypoint=("/harbor/entrypoint.sh",), user="harbor", workdir="/harbor/",
+        "harbor-jobservice": _go_image(
+            f"{hub}/harbor-jobservice:{tag}", "jobservice/entrypoint.sh", "harbor",
+            (("jobservice", "harbor/harbor_jobservice"),), workdir="/harbor/",
         ),
-        "registry-photon": Image(
-            f"{hub}/registry-photon:{tag}",
-            (*HARBOR_BASE,
-             _photon_scripts(("registry/entrypoint.sh", "home/harbor/entrypoint.sh"),
-                             ("common/install_cert.sh", "home/harbor/install_cert.sh")),
-             _binary("registry", "usr/bin/registry_DO_NOT_USE_GC"), _photon("home/harbor")),
-            entrypoint=("/home/harbor/entrypoint.sh",), user="harbor",
+        "registry-photon": _go_image(
+            f"{hub}/registry-photon:{tag}", "registry/entrypoint.sh", "home/harbor",
+            (("registry", REGISTRY_BINARY),),
         ),
-        "harbor-registryctl": Image(
-            f"{hub}/harbor-registryctl:{tag}",
-            (*HARBOR_BASE,
-             _photon_scripts(("registryctl/start.sh", "home/harbor/start.sh"),
-                             ("common/install_cert.sh", "home/harbor/install_cert.sh")),
-             _binary("registry", "usr/bin/registry_DO_NOT_USE_GC"),
-             _binary("registryctl", "home/harbor/harbor_registryctl"), _photon("home/harbor")),
-            entrypoint=("/home/harbor/start.sh",), user="harbor",
+        "harbor-registryctl": _go_image(
+            f"{hub}/harbor-registryctl:{tag}", "registryctl/start.sh", "home/harbor",
+            (("registry", REGISTRY_BINARY), ("registryctl", "home/harbor/harbor_registryctl")),
         ),
-        "harbor-exporter": Image(
-            f"{hub}/harbor-exporter:{tag}",
-            (*HARBOR_BASE,
-             _photon_scripts(("exporter/entrypoint.sh", "harbor/entrypoint.sh"),
-                             ("common/install_cert.sh", "harbor/install_cert.sh")),
-             _binary("exporter", "harbor/harbor_exporter"), _photon("harbor")),
-            entrypoint=("/harbor/entrypoint.sh",), user="harbor", workdir="/harbor",
+        "harbor-exporter": _go_image(
+            f"{hub}/harbor-exporter:{tag}", "exporter/entrypoint.sh", "harbor",
+            (("exporter", "harbor/harbor_exporter"),), workdir="/harbor",
         ),
         "harbor-db": Image(
             f"{hub}/harbor-db:{tag}",
@@ -291,13 +294,7 @@ def images(tag: str, cache_image: str) -> dict[str, Image]:
 
 def main(argv: list[str]) -> None:
     out, tag, cache_image = Path(argv[0]), argv[1], argv[2]
-    inputs = {key: Path(value) for key, value in (arg.split("=", 1) for arg in argv[3:])}
-    out.mkdir(parents=True, exist_ok=True)
-    for name, image in images(tag, cache_image).items():
-        archive = out / f"{name}.tar"
-        if not archive.exists():
-            build(image, inputs, archive)
-        print(f"{image.reference}\t{archive}")
+    write_images(images(tag, cache_image), out, argv[3:])
 
 
 if __name__ == "__main__":

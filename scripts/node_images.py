@@ -246,15 +246,20 @@ def _json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
-def main(argv: list[str]) -> None:
-    out = Path(argv[0])
-    inputs = {key: Path(value) for key, value in (arg.split("=", 1) for arg in argv[1:])}
+def write_images(images: dict[str, Image], out: Path, arguments: list[str]) -> None:
+    """OUT/<name>.tar for each image not yet there, from `key=PATH` inputs; prints
+    `reference<TAB>archive` lines."""
+    inputs = {key: Path(value) for key, value in (arg.split("=", 1) for arg in arguments)}
     out.mkdir(parents=True, exist_ok=True)
-    for name, image in IMAGES.items():
+    for name, image in images.items():
         archive = out / f"{name}.tar"
         if not archive.exists():
             build(image, inputs, archive)
         print(f"{image.reference}\t{archive}")
+
+
+def main(argv: list[str]) -> None:
+    write_images(IMAGES, Path(argv[0]), argv[1:])
 
 
 if __name__ == "__main__":
