@@ -1,6 +1,6 @@
 # A real node for the test cluster (scripts/node.sh): kubelet, kube-proxy, kube-scheduler built at
 # the toolchain's Kubernetes version under their own cache key (scripts/node-build.sh).
-.PHONY: node-build node-up node-down node-status node-test
+.PHONY: node-build node-up node-down node-status node-test harbor-images
 
 node-build: ## build kubelet, kube-scheduler, kube-proxy (cached in ~/.cache/regstack/node/)
 	@bash scripts/node-build.sh
@@ -14,5 +14,8 @@ node-down: ## stop the node only (cluster-down stops both)
 node-status: ## is the node up and Ready?
 	@bash scripts/node.sh status
 
-node-test: $(VENV)/.installed toolchain node-build ## the node tier: tests that run real pods
+harbor-images: $(VENV)/.installed ## Harbor's stand-in images for the Harbor node test (cached in ~/.cache/regstack/harbor-images/)
+	@bash scripts/harbor-images.sh >/dev/null
+
+node-test: $(VENV)/.installed toolchain node-build harbor-images ## the node tier: tests that run real pods (-m 'node and not harbor' without Harbor)
 	$(PY) -m pytest -q -m node tests

@@ -40,6 +40,10 @@ class Image:
     layers: tuple[Callable[[dict[str, Path]], Iterable[File]], ...]
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
+    # Set only where the mirrored upstream image sets them (scripts/harbor_images.py).
+    user: str = ""
+    workdir: str = ""
+    env: tuple[str, ...] = ()
 
 
 def _busybox(inputs: dict[str, Path]) -> Iterable[File]:
@@ -195,7 +199,8 @@ def build(image: Image, inputs: dict[str, Path], out: Path) -> None:
         diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
         gz = gzip.compress(tar, mtime=0)
         layers.append(_blob(blobs, gz, "application/vnd.oci.image.layer.v1.tar+gzip"))
-    env = [PATH_ENV, *(_python_env() if _python in image.layers else [])]
+    env = [PATH_ENV, *(_python_env() if _python in image.layers else []), *image.env]
+    extra = {"User": image.user, "WorkingDir": image.workdir}
     config = {
         "architecture": "amd64",
         "os": "linux",
@@ -207,6 +212,7 @@ def build(image: Image, inputs: dict[str, Path], out: Path) -> None:
             "Entrypoint": list(image.entrypoint) or None,
             "Cmd": list(image.cmd) or None,
             "Labels": {LABEL: "true", "org.opencontainers.image.description": NOTE},
+            **{key: value for key, value in extra.items() if value},
         },
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }
@@ -240,15 +246,20 @@ def _json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
-def main(argv: list[str]) -> None:
-    out = Path(argv[0])
-    inputs = {key: Path(value) for key, value in (arg.split("=", 1) for arg in argv[1:])}
+def write_images(images: dict[str, Image], out: Path, arguments: list[str]) -> None:
+    """OUT/<name>.tar for each image not yet there, from `key=PATH` inputs; prints
+    `reference<TAB>archive` lines."""
+    inputs = {key: Path(value) for key, value in (arg.split("=", 1) for arg in arguments)}
     out.mkdir(parents=True, exist_ok=True)
-    for name, image in IMAGES.items():
+    for name, image in images.items():
         archive = out / f"{name}.tar"
         if not archive.exists():
             build(image, inputs, archive)
         print(f"{image.reference}\t{archive}")
+
+
+def main(argv: list[str]) -> None:
+    write_images(IMAGES, Path(argv[0]), argv[1:])
 
 
 if __name__ == "__main__":

@@ -30,15 +30,20 @@ MANIFEST_TYPES = (
 )
 
 
-def dev_project(node_cluster: NodeCluster, tmp: Path) -> RegstackProject:
-    """A copy of Pulumi.dev.yaml for the node: Pulumi waits for readiness (skip_await off), and
-    the dev user's password is this module's throwaway one. Nothing is deployed yet."""
+def node_engine(node_cluster: NodeCluster, tmp: Path) -> Engine:
+    """The real pulumi CLI with a state and home of its own, deploying to the node's cluster."""
     cluster = Cluster(state=node_cluster.state, kubeconfig=node_cluster.kubeconfig,
                       **_cluster_access(node_cluster))  # fmt: skip
     env = pulumi_env(tmp / "home", tmp / "state")
     env["KUBECONFIG"] = str(node_cluster.kubeconfig)
-    engine = Engine(bin_dir=ensure_toolchain(), cluster=cluster, env=env, venv=REPO / ".venv")
-    cluster.create_namespace("observability")  # where the dev stack's dashboard goes
+    return Engine(bin_dir=ensure_toolchain(), cluster=cluster, env=env, venv=REPO / ".venv")
+
+
+def dev_project(node_cluster: NodeCluster, tmp: Path) -> RegstackProject:
+    """A copy of Pulumi.dev.yaml for the node: Pulumi waits for readiness (skip_await off), and
+    the dev user's password is this module's throwaway one. Nothing is deployed yet."""
+    engine = node_engine(node_cluster, tmp)
+    engine.cluster.create_namespace("observability")  # where the dev stack's dashboard goes
     project = RegstackProject.copy(engine, tmp, "dev")
     project.run("config", "set", "regstack:skip_await", "false")
     project.set_secret("regstack:auth.users[0].password", PASSWORD)
