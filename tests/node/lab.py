@@ -19,6 +19,8 @@ from engine import REPO, Cluster, Engine, ensure_toolchain, pulumi_env
 from node import NodeCluster
 from regstack_project import RegstackProject
 
+from devkit.oci import Layout
+
 REGISTRY = "localhost:32000"
 PASSWORD = "node-tier-dev-password"  # a throwaway stack's, set as a Pulumi secret
 NAMESPACE = "container-registry"
@@ -39,15 +41,27 @@ def node_engine(node_cluster: NodeCluster, tmp: Path) -> Engine:
     return Engine(bin_dir=ensure_toolchain(), cluster=cluster, env=env, venv=REPO / ".venv")
 
 
-def dev_project(node_cluster: NodeCluster, tmp: Path) -> RegstackProject:
-    """A copy of Pulumi.dev.yaml for the node: Pulumi waits for readiness (skip_await off), and
-    the dev user's password is this module's throwaway one. Nothing is deployed yet."""
+def dev_project(
+    node_cluster: NodeCluster, tmp: Path, source: Path | None = None
+) -> RegstackProject:
+    """A copy of Pulumi.dev.yaml (or of `source`, a dev stack file of another release) for the
+    node: Pulumi waits for readiness (skip_await off), and the dev user's password is this
+    module's throwaway one. Nothing is deployed yet."""
     engine = node_engine(node_cluster, tmp)
     engine.cluster.create_namespace("observability")  # where the dev stack's dashboard goes
-    project = RegstackProject.copy(engine, tmp, "dev")
+    project = RegstackProject.copy(engine, tmp, "dev", source=source)
     project.run("config", "set", "regstack:skip_await", "false")
     project.set_secret("regstack:auth.users[0].password", PASSWORD)
     return project
+
+
+def layout_image(layouts: Path, seed: str, platforms: tuple[str, ...] = ("amd64",)) -> str:
+    """A small image of its own blobs (an index of several platforms), as a skopeo source."""
+    layout = Layout(layouts / seed)
+    layout.directory.mkdir(parents=True)
+    images = [layout.image(f"{seed}-{arch}", arch=arch) for arch in platforms]
+    layout.name(seed, images[0] if len(images) == 1 else layout.index(images))
+    return f"oci:{layout.directory}:{seed}"
 
 
 def pull_secret_namespaces(project: RegstackProject) -> list[str]:

@@ -27,14 +27,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import NAMESPACE, REGISTRY, Lab, dev_project, node_images, pull_secret_namespaces
+from lab import (
+    NAMESPACE,
+    REGISTRY,
+    Lab,
+    dev_project,
+    layout_image,
+    node_images,
+    pull_secret_namespaces,
+)
 from node import NodeCluster
 
 from components import kube
 from components.config import load_config
 from components.jobs.gc_window import RECORD
 from components.stack_config import read_stack_file
-from devkit.oci import Layout
 from devkit.stacks import DUMMY_SECRET
 
 # The harshest retention a team could ask for: no tag kept, so only in-use protection keeps any.
@@ -97,11 +104,7 @@ class Lifecycle:
 
     def layout_image(self, seed: str, platforms: tuple[str, ...] = ("amd64",)) -> str:
         """A small image of its own blobs (an index of several platforms), as a skopeo source."""
-        layout = Layout(self.layouts / seed)
-        layout.directory.mkdir(parents=True)
-        images = [layout.image(f"{seed}-{arch}", arch=arch) for arch in platforms]
-        layout.name(seed, images[0] if len(images) == 1 else layout.index(images))
-        return f"oci:{layout.directory}:{seed}"
+        return layout_image(self.layouts, seed, platforms)
 
     def push_for_workload(self, image: str, source: str) -> str:
         """Push an image a workload will name by its tag; return that reference."""

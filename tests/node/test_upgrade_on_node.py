@@ -1,0 +1,159 @@
+"""A dev stack made by the previous release of regstack is upgraded to this checkout's (issue 24),
+as pulumi-eks' and pulumi-awsx' upgrade tests do.
+
+The release is checked out from git (its program and `components/`, and the dev stack file its
+user has), run with its own pinned SDKs and providers (the same versions as constraints.txt, which
+the test checks), and applied on the real node; images are pushed to the registry. The same
+stack (same state, name, passphrase and stack file) then gets this checkout's program: its
+preview must neither replace nor delete anything that holds the registry's data or identity,
+and after `up` every image pushed before pulls whole with the digest it was pushed under, and a
+pod runs one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from lab import NAMESPACE, REGISTRY, Lab, dev_project, layout_image, node_images
+from lab import pull_secret_namespaces as team_namespaces
+from node import REPO, NodeCluster, pod
+from regstack_project import RegstackProject
+
+from components.data_guard import OUTPUT
+
+RELEASE, RELEASE_COMMIT = "0.1.0", "9655da1"  # CHANGELOG.md: `## 0.1.0 - 2026-12-01`
+# What a user of the release has: its program and library, and the stack file it shipped.
+RELEASE_FILES = ("__main__.py", "components", "Pulumi.dev.yaml")
+# The SDKs and providers the engine runs: a release pinning others cannot share this toolchain.
+SDKS = ("pulumi", "pulumi-kubernetes", "pulumi-command")
+# What holds the registry's data, its logins and its identity: an upgrade may change them in
+# place, never delete them or make them again.
+KEPT_TYPES = (
+    "apps/v1:Deployment",
+    "core/v1:PersistentVolumeClaim",
+    "core/v1:Secret",
+    "Certificate",
+)
+DELETING = ("delete", "replace", "delete-replaced", "create-replacement", "discard")
+
+
+@dataclass
+class Upgrade:
+    """The stack as the release left it, and what was pushed to its registry."""
+
+    lab: Lab
+    pushed: dict[str, str]
+    """Image reference in the registry -> the digest it was pushed under."""
+
+
+def release_tree(destination: Path) -> Path:
+    """The release's files, from this clone's git history; fails (never skips) without it."""
+    found = subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{RELEASE_COMMIT}^{{commit}}"],
+                           capture_output=True, text=True)  # fmt: skip
+    if found.returncode != 0:
+        pytest.fail(f"release {RELEASE} (commit {RELEASE_COMMIT}) is not in this clone's history: "
+                    "fetch it (git fetch --unshallow, or the branch holding it) to run the upgrade test")  # fmt: skip
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", RELEASE_COMMIT, *RELEASE_FILES],
+                             capture_output=True, check=True).stdout  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(destination, filter="data")
+    return destination
+
+
+def release_pins() -> dict[str, str]:
+    """name -> version the release's pyproject.toml pins, for the SDKs the engine runs."""
+    pyproject = subprocess.run(["git", "-C", str(REPO), "show", f"{RELEASE_COMMIT}:pyproject.toml"],
+                               capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return dict(re.findall(rf'"({"|".join(SDKS)})==([^"]+)"', pyproject))
+
+
+def constraint_pins() -> dict[str, str]:
+    lines = (REPO / "constraints.txt").read_text().splitlines()
+    return dict(line.split("==") for line in lines if line.split("==")[0] in SDKS)
+
+
+def use_program(project: RegstackProject, program: Path) -> None:
+    """Make `program` (a `__main__.py`, with `components/` beside it or not) the project's."""
+    shutil.rmtree(project.directory / "components", ignore_errors=True)
+    if (program.parent / "components").is_dir():
+        shutil.copytree(program.parent / "components", project.directory / "components")
+    shutil.copy(program, project.directory / "__main__.py")
+
+
+@pytest.fixture(scope="module")
+def upgrade(
+    node_cluster: NodeCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Upgrade]:
+    tmp = tmp_path_factory.mktemp("upgrade")
+    release = release_tree(tmp / f"release-{RELEASE}")
+    # One toolchain for both sides: the release pinned the versions the engine runs today.
+    assert release_pins() == constraint_pins(), (
+        f"release {RELEASE} pins other SDKs than constraints.txt"
+    )
+    versions = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", RELEASE_COMMIT, "--",
+                               "scripts/versions.env"])  # fmt: skip
+    assert versions.returncode == 0, f"the CLI and providers moved since {RELEASE}: build its own"
+    project = dev_project(node_cluster, tmp, source=release / "Pulumi.dev.yaml")
+    # The release's `components/` beside its program comes first on the program's path: the
+    # checkout's, also on the venv's path, is not imported.
+    use_program(project, release / "__main__.py")
+    try:
+        project.up()
+        # The release exported no data_claim (data_guard came after it): its program ran.
+        assert OUTPUT not in project.outputs(), "the checkout's program ran, not the release's"
+        lab = Lab.open(node_cluster, project, tmp)
+        pushed = {
+            "upgrade/busybox:1": lab.push("upgrade/busybox:1", node_images(node_cluster)["busybox"]),
+            "upgrade/multi:1": lab.push_from("upgrade/multi:1", layout_image(tmp / "layouts", "multi", ("amd64", "arm64"))),
+        }  # fmt: skip
+        use_program(project, REPO / "__main__.py")
+        yield Upgrade(lab, pushed)
+    finally:
+        project.destroy(check=False)
+        # regstack never deletes a namespace it made: as an operator would once done with them,
+        # so that the next module's stack may make them again.
+        for namespace in (NAMESPACE, *team_namespaces(project)):
+            project.engine.cluster.delete_namespace(namespace)
+
+
+def test_the_upgrade_preview_replaces_and_deletes_nothing_holding_the_registrys_data(
+    upgrade: Upgrade,
+) -> None:
+    project = upgrade.lab.project
+    steps = json.loads(project.run("preview", "--json", "--diff").stdout).get("steps", [])
+    changed = [f"{s['op']} {s['urn'].split('::', 2)[-1]} {s.get('diffReasons', [])}"
+               for s in steps if s["op"] not in ("same", "read")]  # fmt: skip
+    print(f"the upgrade's preview from {RELEASE}:", *changed, sep="\n  ")
+    lost = [f"{s['op']} {s['urn'].split('::', 2)[-1]}: replaced for {s.get('replaceReasons', [])}"
+            for s in steps if s["op"] in DELETING
+            and any(kind in s["urn"].split("::")[2] for kind in KEPT_TYPES)]  # fmt: skip
+    assert lost == [], "\n".join(lost)
+
+
+def test_after_the_upgrade_every_image_pushed_before_pulls_and_a_pod_runs_one(
+    upgrade: Upgrade,
+) -> None:
+    lab = upgrade.lab
+    lab.project.up()
+    assert OUTPUT in lab.project.outputs(), "the release's program ran again, not the checkout's"
+    lab.node.wait_for("the registry to serve", lambda: lab.registry_ready() and lab.get("/v2/") == 200,
+                      timeout=240)  # fmt: skip
+    pulled = {image: lab.pull(f"{image.split(':')[0]}@{digest}", image.replace("/", "-"))
+              for image, digest in upgrade.pushed.items()}  # fmt: skip
+    tagged = {image: lab.digest(image) for image in upgrade.pushed}
+    assert (pulled, tagged) == (upgrade.pushed, upgrade.pushed)
+    image = f"{REGISTRY}/upgrade/busybox@{upgrade.pushed['upgrade/busybox:1']}"
+    lab.node.apply(pod("after-upgrade", "dev", "echo ran after the upgrade", image=image,
+                       imagePullSecrets=[{"name": "regstack-pull"}]))  # fmt: skip
+    phase = lab.node.wait_for("the pod to finish", lambda: lab.node.pod_phase("dev", "after-upgrade")
+                              in ("Succeeded", "Failed") and lab.node.pod_phase("dev", "after-upgrade"))  # fmt: skip
+    assert phase == "Succeeded", lab.node.kubectl("logs", "-n", "dev", "after-upgrade", check=False)
