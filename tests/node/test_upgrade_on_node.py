@@ -24,8 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import NAMESPACE, REGISTRY, Lab, dev_project, layout_image, node_images
-from lab import pull_secret_namespaces as team_namespaces
+from lab import (
+    NAMESPACE,
+    REGISTRY,
+    Lab,
+    dev_project,
+    layout_image,
+    node_images,
+    pull_secret_namespaces,
+)
 from node import REPO, NodeCluster, pod
 from regstack_project import RegstackProject
 
@@ -58,10 +65,11 @@ class Upgrade:
     claim_uid: str
     """The UID of the claim the release made for the registry's data."""
 
-    def claim(self) -> tuple[str, str | None]:
-        """(UID, deletion time) of the registry's data claim now."""
-        meta = self.lab.node.get("pvc", "-n", NAMESPACE, kube.DATA_CLAIM)["metadata"]
-        return meta["uid"], meta.get("deletionTimestamp")
+
+def data_claim(node: NodeCluster) -> tuple[str, str | None]:
+    """(UID, deletion time) of the registry's data claim."""
+    meta = node.get("pvc", "-n", NAMESPACE, kube.DATA_CLAIM)["metadata"]
+    return meta["uid"], meta.get("deletionTimestamp")
 
 
 def release_tree(destination: Path) -> Path:
@@ -124,14 +132,14 @@ def upgrade(
             "upgrade/busybox:1": lab.push("upgrade/busybox:1", node_images(node_cluster)["busybox"]),
             "upgrade/multi:1": lab.push_from("upgrade/multi:1", layout_image(tmp / "layouts", "multi", ("amd64", "arm64"))),
         }  # fmt: skip
-        claim_uid = node_cluster.get("pvc", "-n", NAMESPACE, kube.DATA_CLAIM)["metadata"]["uid"]
+        claim_uid, _ = data_claim(node_cluster)
         use_program(project, REPO / "__main__.py")
         yield Upgrade(lab, pushed, claim_uid)
     finally:
         project.destroy(check=False)
         # regstack never deletes a namespace it made: as an operator would once done with them,
         # so that the next module's stack may make them again.
-        for namespace in (NAMESPACE, *team_namespaces(project)):
+        for namespace in (NAMESPACE, *pull_secret_namespaces(project)):
             project.engine.cluster.delete_namespace(namespace)
 
 
@@ -163,7 +171,7 @@ def test_after_the_upgrade_the_registry_keeps_its_claim_and_serves_every_image_p
     lab.project.up()
     assert OUTPUT in lab.project.outputs(), "the release's program ran again, not the checkout's"
     # The images would still pull from a claim being deleted, until the registry's pod restarts.
-    assert upgrade.claim() == (upgrade.claim_uid, None)
+    assert data_claim(lab.node) == (upgrade.claim_uid, None)
     lab.node.wait_for("the registry to serve", lambda: lab.registry_ready() and lab.get("/v2/") == 200,
                       timeout=240)  # fmt: skip
     pulled = {image: lab.pull(f"{image.split(':')[0]}@{digest}", image.replace("/", "-"))
