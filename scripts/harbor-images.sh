@@ -39,8 +39,9 @@ inputs() {
   [[ -f "$d/.ready" ]] && return
   rm -rf "$d"
   mkdir -p "$d/source" "$d/nginx" "$d/locale"
-  tar -xzf "$VENDOR/harbor-src-v2.15.2.tar.gz" -C "$d/source" --strip-components=1 \
-    harbor-v2.15.2/make/photon harbor-v2.15.2/make/migrations harbor-v2.15.2/src/core/views
+  # The chart's image tag is the Harbor release whose source scripts/harbor-build.sh builds.
+  tar -xzf "$VENDOR/harbor-src-$TAG.tar.gz" -C "$d/source" --strip-components=1 \
+    "harbor-$TAG/make/photon" "harbor-$TAG/make/migrations" "harbor-$TAG/src/core/views"
   (cd "$d/nginx" && apt-get download nginx >/dev/null 2>&1 && dpkg-deb -x nginx_*.deb x)
   # initdb.sh asks PostgreSQL for en_US.UTF-8; the host has the locale's sources only.
   localedef -i en_US -f UTF-8 "$d/locale/en_US.UTF-8"
