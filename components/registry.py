@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 else:
     from .config.args import RegistryArgs
 
-TYPE = "regstack:index:Registry"
-
 
 class Registry(pulumi.ComponentResource):
     """A private container registry on Kubernetes (Distribution, Harbor or the MicroK8s addon),
@@ -53,7 +51,7 @@ class Registry(pulumi.ComponentResource):
         except ConfigError as error:
             # Before super().__init__: a config with a problem registers no resource at all.
             raise pulumi.RunError(f"invalid Registry args:\n{error}") from None
-        super().__init__(TYPE, name, None, opts)
+        super().__init__("regstack:index:Registry", name, None, opts)
         platform = RegistryPlatform(name, config, pulumi.ResourceOptions(parent=self))
         self.backend = pulumi.Output.from_input(config.backend)
         self.endpoint = platform.endpoint

@@ -13,8 +13,8 @@ from pydantic import BaseModel, SecretStr
 
 from components.config import RegstackConfig
 from components.config.args import RegistryArgs
-from components.registry import TYPE, Registry
-from devkit.pulumi_mocks import evaluate, is_secret, plain_strings, unwrap
+from components.registry import Registry
+from devkit.pulumi_mocks import ROOT, evaluate, is_secret, plain_strings, unwrap
 
 PASSWORD = "correct-horse-battery"
 LAB = {"tls": {"mode": "self-signed"},
@@ -71,7 +71,9 @@ def test_keys_without_a_default_are_required_in_the_args() -> None:
 def test_the_registry_builds_the_platform_as_its_only_child() -> None:
     rec = evaluate(lambda: Registry("rs", LAB))
     children = [
-        urn.split("::")[-2:] for urn in rec.urns if urn.split("::")[2].split("$")[-2:-1] == [TYPE]
+        urn.split("::")[-2:]
+        for urn in rec.urns
+        if urn.split("::")[2].split("$")[-2:-1] == ["regstack:index:Registry"]
     ]
     assert children == [["regstack:index:Registry$regstack:index:RegistryPlatform", "rs"]]
 
@@ -98,3 +100,9 @@ def test_a_bad_arg_fails_with_its_path_before_any_resource_is_registered() -> No
     with pytest.raises(Exception, match=r"registry\.service\.node_port: .*30000") as raised:
         evaluate(lambda: Registry("rs", bad))
     assert "invalid Registry args" in str(raised.value)
+
+
+def test_the_library_guide_shows_the_yaml_example_the_engine_tests_run() -> None:
+    example = (ROOT / "docs" / "examples" / "yaml" / "Pulumi.yaml").read_text(encoding="utf-8")
+    guide = (ROOT / "docs" / "guides" / "library.md").read_text(encoding="utf-8")
+    assert f"```yaml\n{example}```" in guide
