@@ -35,6 +35,7 @@ PULUMI_COMMANDS = {
     "refresh",
     "state",
     "plugin",
+    "package",
 }
 
 
