@@ -42,7 +42,7 @@ test: setup system-deps lint ## everything CI runs: lint, unit, real-server, pol
 	bash scripts/node-build.sh
 	bash scripts/harbor-images.sh >/dev/null
 	$(PY) -m pytest -q tests
-	$(MAKE) --no-print-directory test-newest
+	$(MAKE) --no-print-directory test-newest test-newest-engine
 
 bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing
 	$(PY) benchmarks/bench_program.py
