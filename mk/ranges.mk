@@ -6,8 +6,8 @@
 
 NEWEST_PATH := $(CURDIR)/build/newest-path
 # test_this_environment_runs_the_pinned_versions checks the bottom end's environment.
-NEWEST_PYTEST = PYTHONPATH=$(CURDIR):$(NEWEST_PATH) "$$(bash scripts/newest-env.sh $(1))/bin/python" \
-	-m pytest -q -p no:cacheprovider \
+NEWEST_PYTEST = venv="$$(bash scripts/newest-env.sh $(1))" && \
+	PYTHONPATH=$(CURDIR):$(NEWEST_PATH) "$$venv/bin/python" -m pytest -q -p no:cacheprovider \
 	--deselect tests/unit/test_packaging.py::test_this_environment_runs_the_pinned_versions
 
 $(NEWEST_PATH)/regstack:
