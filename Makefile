@@ -28,10 +28,12 @@ lint: $(VENV)/.installed ## ruff and mypy (the tests are linted, not type-checke
 	$(VENV)/bin/mypy components
 	$(VENV)/bin/mypy devkit scripts benchmarks
 
+# The unit tier: mocks only, no servers, no PyPI (mk/ranges.mk runs it on the newest SDKs too).
+UNIT_TIER := not e2e and not servers and not node and not pypi
 unit: $(VENV)/.installed ## unit tests only (no servers, no PyPI)
-	$(PY) -m pytest -q -m "not e2e and not servers and not node and not pypi" tests
+	$(PY) -m pytest -q -m "$(UNIT_TIER)" tests
 
-test: setup system-deps lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests
+test: setup system-deps lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests, at both ends of the version ranges
 	bash scripts/checkov.sh --install
 	bash scripts/toolchain.sh
 	bash scripts/s3-server.sh
@@ -41,6 +43,7 @@ test: setup system-deps lint ## everything CI runs: lint, unit, real-server, pol
 	bash scripts/harbor-images.sh >/dev/null
 	bash scripts/language-yaml.sh
 	$(PY) -m pytest -q tests
+	$(MAKE) --no-print-directory test-newest test-newest-engine
 
 bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing
 	$(PY) benchmarks/bench_program.py

@@ -22,20 +22,25 @@ source "$ROOT/scripts/cluster-versions.env"
 VENDOR="${REGSTACK_VENDOR:-$ROOT/../shared/vendor}"
 CACHE_BASE="${REGSTACK_CACHE:-$HOME/.cache/regstack}/cert-manager"
 GO_VERSION="$(go env GOVERSION)"
-CACHE="$CACHE_BASE/controller-$CERT_MANAGER_VERSION-vcert-$VCERT_VERSION-$GO_VERSION"
+CACHE="$CACHE_BASE/controller-$CERT_MANAGER_VERSION-main-$CERT_MANAGER_CONTROLLER_SOURCE-vcert-$VCERT_VERSION-$GO_VERSION"
 BINARY="$CACHE/cert-manager-controller"
 
 log() { printf '[cert-manager] %s\n' "$*" >&2; }
 
 build() {
-  mkdir -p "$CACHE_BASE"
-  exec 9>"$CACHE_BASE/.lock"
+  # Built already: no lock, so that a build of another version never holds up a cluster start.
+  if [[ -x "$BINARY" ]]; then
+    echo "$BINARY"
+    return 0
+  fi
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE.lock"
   flock 9
   if [[ -x "$BINARY" ]]; then
     echo "$BINARY"
     return 0
   fi
-  local controller="$VENDOR/cert-manager-controller-$CERT_MANAGER_VERSION.tar.gz"
+  local controller="$VENDOR/cert-manager-controller-$CERT_MANAGER_CONTROLLER_SOURCE.tar.gz"
   local vcert="$VENDOR/vcert-$VCERT_VERSION.tar.gz"
   local f
   for f in "$controller" "$vcert"; do
@@ -46,14 +51,15 @@ build() {
   mkdir -p "$work"
   tar -xzf "$controller" -C "$work"
   tar -xzf "$vcert" -C "$work"
-  local src="$work/cert-manager-controller-$CERT_MANAGER_VERSION"
-  log "building cmd/controller $CERT_MANAGER_VERSION (log: $CACHE/build.log)"
+  local src="$work/cert-manager-controller-$CERT_MANAGER_CONTROLLER_SOURCE"
+  log "building cmd/controller $CERT_MANAGER_VERSION (main module from $CERT_MANAGER_CONTROLLER_SOURCE; log: $CACHE/build.log)"
   local start=$SECONDS
   (
     cd "$src"
     export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false -mod=mod" GOTOOLCHAIN=local
     # Upstream builds it inside the monorepo (replace => ../../); here the parent module comes
-    # from the proxy at the same tag, and vcert from its extracted source.
+    # from the proxy at CERT_MANAGER_VERSION (cluster-versions.env: why the main module's source
+    # may be an earlier patch release), and vcert from its extracted source.
     go mod edit -dropreplace github.com/cert-manager/cert-manager \
       -require "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" \
       -replace "github.com/Venafi/vcert/v5=$work/vcert-$VCERT_VERSION"

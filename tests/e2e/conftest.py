@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine import REPO, Cluster, Engine, ensure_toolchain, pulumi_env
+from engine import Cluster, Engine, ensure_toolchain, pulumi_env
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +24,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         state = tmp_path_factory.mktemp("pulumi-state")
         env = pulumi_env(home, state)
         env["KUBECONFIG"] = str(cluster.kubeconfig)
-        yield Engine(bin_dir=bin_dir, cluster=cluster, env=env, venv=REPO / ".venv")
+        # The programs run in the environment the tests run in: .venv (the pinned SDKs), or the
+        # newest SDKs' under `make test-newest-engine`.
+        yield Engine(bin_dir=bin_dir, cluster=cluster, env=env, venv=Path(sys.prefix))
     finally:
         cluster.down()

@@ -69,6 +69,14 @@ class RegstackProject:
                         f"regstack:pull_secrets.namespaces[{index}]", f"{namespace}-{team}")  # fmt: skip
         return project
 
+    def use_program(self, program: Path) -> None:
+        """Make `program` (a `__main__.py`, with `components/` beside it or not) the project's:
+        another release's, say; its `components/` then comes first on the program's path."""
+        shutil.rmtree(self.directory / "components", ignore_errors=True)
+        if (program.parent / "components").is_dir():
+            shutil.copytree(program.parent / "components", self.directory / "components")
+        shutil.copy(program, self.directory / "__main__.py")
+
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.engine.pulumi(*args, "--stack", self.stack, cwd=self.directory, check=check,
                                   passphrase=self.passphrase)  # fmt: skip

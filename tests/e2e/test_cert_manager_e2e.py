@@ -10,6 +10,7 @@ issued CA, because the CA Certificate carries `pulumi.com/waitFor` and the engin
 from __future__ import annotations
 
 import base64
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine import Engine, write_program
+from engine import SCRIPTS, Engine, write_program
 from regstack_project import RegstackProject
 
 pytestmark = pytest.mark.e2e
@@ -156,3 +157,17 @@ def test_the_ca_node_trust_writes_is_the_one_cert_manager_issued(
     finally:
         engine.pulumi("destroy", "--yes", "--skip-preview", cwd=project, check=False)
         engine.pulumi("stack", "rm", "--yes", "--force", "read-ca", cwd=project, check=False)
+
+
+def test_the_controller_runs_cert_managers_code_at_the_pinned_version(engine: Engine) -> None:
+    """Its main package may come from an earlier patch release's source (cluster-versions.env):
+    what it links, github.com/cert-manager/cert-manager, must be CERT_MANAGER_VERSION's."""
+    versions = (SCRIPTS / "cluster-versions.env").read_text()
+    pinned = re.search(r"^CERT_MANAGER_VERSION=(\S+)$", versions, re.M)
+    assert pinned is not None
+    binary = subprocess.run(["bash", str(SCRIPTS / "cert-manager.sh"), "--bin"], check=True,
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    built = subprocess.run(["go", "version", "-m", binary], check=True, capture_output=True,
+                           text=True).stdout  # fmt: skip
+    linked = re.findall(r"^\tdep\tgithub\.com/cert-manager/cert-manager\t(\S+)", built, re.M)
+    assert linked == [pinned[1]]

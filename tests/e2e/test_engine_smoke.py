@@ -4,6 +4,8 @@ the throwaway API server."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
 import pwd
 import subprocess
@@ -34,6 +36,13 @@ cm = k8s.core.v1.ConfigMap(
 pulumi.export("configmap", cm.metadata["name"])
 """
 
+VERSIONS_PROGRAM = """\
+import importlib.metadata
+import pulumi
+
+for sdk in ("pulumi", "pulumi-kubernetes", "pydantic"):
+    pulumi.export(sdk, importlib.metadata.version(sdk))
+"""
 CM_PATH = "/api/v1/namespaces/engine-smoke/configmaps/smoke"
 NS_PATH = "/api/v1/namespaces/engine-smoke"
 
@@ -63,6 +72,18 @@ def test_up_preview_destroy(engine: Engine, tmp_path: Path) -> None:
         time.sleep(1)
 
     engine.pulumi("stack", "rm", "--yes", cwd=project)
+
+
+def test_the_program_runs_on_the_sdks_the_tests_run_on(engine: Engine, tmp_path: Path) -> None:
+    """Both ends of the version ranges (`make test-newest-engine` runs these tests on the newest
+    `pulumi` SDK): the engine must run the program in that environment too, not in .venv."""
+    project = write_program(tmp_path / "sdks", "engine-sdks", VERSIONS_PROGRAM, engine.venv)
+    engine.pulumi("stack", "init", "sdks", cwd=project)
+    engine.pulumi("up", "--yes", "--skip-preview", cwd=project)
+    outputs = json.loads(engine.pulumi("stack", "output", "--json", cwd=project).stdout)
+    engine.pulumi("stack", "rm", "--yes", "--force", cwd=project)
+    assert outputs == {sdk: importlib.metadata.version(sdk) for sdk in outputs}
+    assert set(outputs) == {"pulumi", "pulumi-kubernetes", "pydantic"}
 
 
 def test_listing_the_toolchain_writes_nothing_into_the_users_pulumi_home(engine: Engine) -> None:

@@ -1,9 +1,9 @@
 """An existing Pulumi project's Python environment with the newest SDKs (newest.txt), built once
 from PyPI under ~/.cache/regstack (keyed by those versions) and copied for each test session.
 
-Mocks only: running the newest SDKs through the engine needs a Pulumi CLI and a
-pulumi-kubernetes provider plugin at matching versions, and this machine builds the provider only
-at 4.25.0 (the Go module proxy serves its module only at that pseudo-version, scripts/versions.env).
+Mocks only: running the newest provider SDKs through the engine needs provider plugins at their
+versions, and this machine builds the pulumi-kubernetes provider only at 4.25.0 (the Go module
+proxy serves its module only at that pseudo-version, scripts/versions.env).
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
-
-from devkit.pulumi_mocks import ROOT
 
 NEWEST = Path(__file__).with_name("newest.txt")
 CACHE = Path.home() / ".cache" / "regstack" / "library"
@@ -46,8 +43,8 @@ def installed(python: Path) -> dict[str, str]:
 
 
 def base_environment() -> Path:
-    """The cached environment with the newest SDKs (and pytest, for the unit suite)."""
-    wanted = f"{sys.version}\n{NEWEST.read_text()}\n{dev_tools()}"
+    """The cached environment with the newest SDKs."""
+    wanted = f"{sys.version}\n{NEWEST.read_text()}\n"
     key = hashlib.sha256(wanted.encode()).hexdigest()[:16]
     base = CACHE / f"sdk-{key}"
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -56,7 +53,7 @@ def base_environment() -> Path:
         if not (base / "complete").exists():
             shutil.rmtree(base, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(base)], check=True)
-            pip(base / "bin" / "python", "install", "-q", "-r", str(NEWEST), *dev_tools())
+            pip(base / "bin" / "python", "install", "-q", "-r", str(NEWEST))
             (base / "complete").touch()
     return base
 
@@ -65,9 +62,3 @@ def copy_environment(destination: Path) -> Path:
     """A copy of the base environment (its python, to run with `-m`), for one session to change."""
     shutil.copytree(base_environment(), destination, symlinks=True)
     return destination / "bin" / "python"
-
-
-def dev_tools() -> list[str]:
-    """pytest and hypothesis at the versions of the project's dev extra."""
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    return [pin for pin in extra["dev"] if pin.split("==")[0] in ("pytest", "hypothesis")]

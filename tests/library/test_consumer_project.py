@@ -1,9 +1,9 @@
 """regstack installed into another Pulumi project, one with its own `components` package and the
-newest SDKs PyPI serves (newest.txt): nothing is downgraded, both packages import, the README's
-example runs as written, and this repository's unit suite passes on those SDKs.
+newest SDKs PyPI serves (newest.txt): nothing is downgraded, both packages import, and the README's
+example runs as written. This repository's unit tier on those SDKs is `make test-newest`.
 
-Under Pulumi's mocks only (consumer.py says why the engine cannot run the newest SDKs here); the
-engine tests (tests/e2e) run the pinned versions, the bottom of each range. Needs PyPI the first
+Under Pulumi's mocks only; the engine tests' run on the newest `pulumi` SDK is
+`make test-newest-engine` (scripts/newest-env.sh says why its providers stay at the pinned ones). Needs PyPI the first
 time; the environment is cached after that.
 """
 
@@ -17,7 +17,6 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from devkit.pulumi_mocks import ROOT
 from devkit.readme import library_example
 from devkit.source_tree import copy_source
 from tests.library.consumer import copy_environment, installed, newest, pip
@@ -93,24 +92,3 @@ def test_the_readme_example_runs_as_written_on_the_newest_sdks(
     assert report["error"] is None
     assert "regstack:index:RegistryPlatform" in report["types"]
     assert report["plaintext"] is False
-
-
-def test_the_unit_suite_passes_on_the_newest_sdks(consumer: tuple[Path, dict[str, str]]) -> None:
-    """The repository's sources (not the installed copy), under mocks, at the top of the ranges."""
-    python, _ = consumer
-    done = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *UNIT_SUITE],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-4000:]
-
-
-# tests/unit, less what checks this repository's own environment rather than the SDKs: the docs
-# site (mkdocs is no SDK, and not installed here), that the pinned versions are installed and that
-# `make setup` put the checkout on the path.
-UNIT_SUITE = [
-    "tests/unit",
-    "--ignore=tests/unit/test_docs_site.py",
-    "--deselect=tests/unit/test_packaging.py::test_this_environment_runs_the_pinned_versions",
-    "--deselect=tests/unit/test_packaging.py::test_this_checkouts_environment_imports_components_from_any_directory",
-]

@@ -12,15 +12,11 @@ pod runs one.
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import shutil
 import subprocess
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,14 +30,11 @@ from lab import (
     pull_secret_namespaces,
 )
 from node import REPO, NodeCluster, pod
-from regstack_project import RegstackProject
 
 from components import kube
 from components.data_guard import OUTPUT
+from devkit.release import RELEASE, RELEASE_COMMIT, ReleaseMissing, release_tree
 
-RELEASE, RELEASE_COMMIT = "0.1.0", "9655da1"  # CHANGELOG.md: `## 0.1.0 - 2026-12-01`
-# What a user of the release has: its program and library, and the stack file it shipped.
-RELEASE_FILES = ("__main__.py", "components", "Pulumi.dev.yaml")
 # The SDKs and providers the engine runs: a release pinning others cannot share this toolchain.
 SDKS = ("pulumi", "pulumi-kubernetes", "pulumi-command")
 # What holds the registry's data, its logins and its identity: an upgrade may change them in
@@ -72,20 +65,6 @@ def data_claim(node: NodeCluster) -> tuple[str, str | None]:
     return meta["uid"], meta.get("deletionTimestamp")
 
 
-def release_tree(destination: Path) -> Path:
-    """The release's files, from this clone's git history; fails (never skips) without it."""
-    found = subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{RELEASE_COMMIT}^{{commit}}"],
-                           capture_output=True, text=True)  # fmt: skip
-    if found.returncode != 0:
-        pytest.fail(f"release {RELEASE} (commit {RELEASE_COMMIT}) is not in this clone's history: "
-                    "fetch it (git fetch --unshallow, or the branch holding it) to run the upgrade test")  # fmt: skip
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", RELEASE_COMMIT, *RELEASE_FILES],
-                             capture_output=True, check=True).stdout  # fmt: skip
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(destination, filter="data")
-    return destination
-
-
 def release_pins() -> dict[str, str]:
     """name -> version the release's pyproject.toml pins, for the SDKs the engine runs."""
     pyproject = subprocess.run(["git", "-C", str(REPO), "show", f"{RELEASE_COMMIT}:pyproject.toml"],
@@ -98,20 +77,15 @@ def constraint_pins() -> dict[str, str]:
     return dict(line.split("==") for line in lines if line.split("==")[0] in SDKS)
 
 
-def use_program(project: RegstackProject, program: Path) -> None:
-    """Make `program` (a `__main__.py`, with `components/` beside it or not) the project's."""
-    shutil.rmtree(project.directory / "components", ignore_errors=True)
-    if (program.parent / "components").is_dir():
-        shutil.copytree(program.parent / "components", project.directory / "components")
-    shutil.copy(program, project.directory / "__main__.py")
-
-
 @pytest.fixture(scope="module")
 def upgrade(
     node_cluster: NodeCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Upgrade]:
     tmp = tmp_path_factory.mktemp("upgrade")
-    release = release_tree(tmp / f"release-{RELEASE}")
+    try:  # fails, never skips, without the release
+        release = release_tree(tmp / f"release-{RELEASE}")
+    except ReleaseMissing as missing:
+        pytest.fail(f"{missing} to run the upgrade test")
     # One toolchain for both sides: the release pinned the versions the engine runs today.
     assert release_pins() == constraint_pins(), (
         f"release {RELEASE} pins other SDKs than constraints.txt"
@@ -122,7 +96,7 @@ def upgrade(
     project = dev_project(node_cluster, tmp, source=release / "Pulumi.dev.yaml")
     # The release's `components/` beside its program comes first on the program's path: the
     # checkout's, also on the venv's path, is not imported.
-    use_program(project, release / "__main__.py")
+    project.use_program(release / "__main__.py")
     try:
         project.up()
         # The release exported no data_claim (data_guard came after it): its program ran.
@@ -133,7 +107,7 @@ def upgrade(
             "upgrade/multi:1": lab.push_from("upgrade/multi:1", layout_image(tmp / "layouts", "multi", ("amd64", "arm64"))),
         }  # fmt: skip
         claim_uid, _ = data_claim(node_cluster)
-        use_program(project, REPO / "__main__.py")
+        project.use_program(REPO / "__main__.py")
         yield Upgrade(lab, pushed, claim_uid)
     finally:
         project.destroy(check=False)

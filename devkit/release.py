@@ -1,0 +1,35 @@
+"""The previous release of regstack, from this clone's git history: what its user has (its
+program, its library and the dev stack file it shipped). The upgrade test (tests/node) applies
+it and upgrades it; the engine benchmark times its preview beside this checkout's."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from pathlib import Path
+
+from devkit.pulumi_mocks import ROOT
+
+RELEASE, RELEASE_COMMIT = "0.1.0", "9655da1"  # CHANGELOG.md: `## 0.1.0 - 2026-12-01`
+RELEASE_FILES = ("__main__.py", "components", "Pulumi.dev.yaml")
+
+
+class ReleaseMissing(RuntimeError):
+    """The release's commit is not in this clone (a shallow clone, say)."""
+
+
+def release_tree(destination: Path) -> Path:
+    """The release's files extracted into `destination`, which is returned."""
+    found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{RELEASE_COMMIT}^{{commit}}"],
+                           capture_output=True, text=True)  # fmt: skip
+    if found.returncode != 0:
+        raise ReleaseMissing(
+            f"release {RELEASE} (commit {RELEASE_COMMIT}) is not in this clone's history: fetch it "
+            "(git fetch --unshallow, or the branch holding it)"
+        )
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", RELEASE_COMMIT, *RELEASE_FILES],
+                             capture_output=True, check=True).stdout  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(destination, filter="data")
+    return destination
