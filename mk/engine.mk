@@ -1,9 +1,13 @@
 # Engine: Pulumi CLI, language host, providers and a throwaway control plane,
 # all built from the Go module proxy (scripts/toolchain.sh, scripts/cluster.sh).
-.PHONY: toolchain cluster-up cluster-down cluster-status end-to-end bench-engine
+.PHONY: toolchain language-nodejs cluster-up cluster-down cluster-status end-to-end bench-engine
 
 toolchain: ## build the pinned pulumi CLI, plugins, etcd and kube-apiserver (cached)
 	@bash scripts/toolchain.sh
+
+language-nodejs: ## build Pulumi's Node.js language host and fetch the TypeScript programs' npm packages (cached)
+	@bash scripts/language-nodejs.sh
+	@bash scripts/npm-parts.sh
 
 cluster-up: toolchain ## start etcd + kube-apiserver (+ controller-manager) on 127.0.0.1, kubeconfig in .regstack/
 	@bash scripts/cluster.sh up
