@@ -41,6 +41,7 @@ test: setup system-deps lint ## everything CI runs: lint, unit, real-server, pol
 	bash scripts/token-server.sh
 	bash scripts/node-build.sh
 	bash scripts/harbor-images.sh >/dev/null
+	bash scripts/language-yaml.sh
 	$(PY) -m pytest -q tests
 
 bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing

@@ -16,6 +16,7 @@ import inspect
 import pkgutil
 import re
 import sys
+import typing
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,7 +79,12 @@ def _default(item: dataclasses.Field[Any]) -> str:
 def _section(cls: type[pulumi.ComponentResource]) -> Iterator[str]:
     init = inspect.signature(cls.__init__)
     args_type = init.parameters["args"].annotation
-    args_cls: type = getattr(sys.modules[cls.__module__], str(args_type))
+    # A string under `from __future__ import annotations`; Registry's is the TypedDict itself.
+    args_cls: type = (
+        args_type
+        if isinstance(args_type, type)
+        else getattr(sys.modules[cls.__module__], str(args_type))
+    )
     token = re.search(r'super\(\).__init__\(\s*"([^"]+)"', inspect.getsource(cls.__init__))
     module = cls.__module__.replace("components.", "regstack.", 1)
     summary = " ".join((cls.__doc__ or "").split("\n\n")[0].split())
@@ -96,6 +102,12 @@ def _section(cls: type[pulumi.ComponentResource]) -> Iterator[str]:
         for item in dataclasses.fields(args_cls):
             kind = _cell(str(item.type))
             yield f"| `{item.name}` | `{kind}` | {_cell(_default(item))} | {_cell(docs.get(item.name, ''))} |"
+    elif typing.is_typeddict(args_cls):
+        yield (
+            f"Args: `{args_cls.__name__}`, a mapping of the keys of a stack's `regstack:` config "
+            "([the config reference](../reference/config.md)), checked by `load_config`; a secret "
+            "may be an Output. The component package serves it to other languages (below)."
+        )
     else:
         yield (
             f"Args: `{args_cls.__name__}`, the whole validated config (`load_config`; every key "

@@ -1,0 +1,108 @@
+"""The Registry component and its args: the config model as TypedDicts (the schema other Pulumi
+languages see), validated like a stack's config, under Pulumi's mocks."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import bcrypt
+import pulumi
+import pytest
+from pydantic import BaseModel, SecretStr
+
+from components.config import RegstackConfig
+from components.config.args import RegistryArgs
+from components.registry import Registry
+from devkit.pulumi_mocks import ROOT, evaluate, is_secret, plain_strings, unwrap
+
+PASSWORD = "correct-horse-battery"
+LAB = {"tls": {"mode": "self-signed"},
+       "auth": {"enabled": True, "users": [{"name": "dev", "password": PASSWORD}]}}  # fmt: skip
+
+
+def _inner(annotation: Any) -> Any:
+    """The TypedDict (or plain type) inside Required, list and dict annotations."""
+    while typing.get_origin(annotation) in (typing.Required, list, dict):
+        annotation = typing.get_args(annotation)[-1]
+    return annotation
+
+
+def _model(annotation: Any) -> type[BaseModel] | None:
+    for arg in (annotation, *typing.get_args(annotation)):
+        for inner in (arg, *typing.get_args(arg)):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return None
+
+
+def _pairs(model: type[BaseModel], args: type, path: str = "") -> list[tuple[str, Any, Any]]:
+    """(path, pydantic field annotation, args annotation) for every key, at every depth."""
+    found = []
+    annotations = args.__annotations__  # raw: pulumi.Input's forward refs do not resolve
+    for name, field in model.model_fields.items():
+        here = f"{path}.{name}" if path else name
+        assert name in annotations, f"{here} is in the config model but not in RegistryArgs"
+        found.append((here, field.annotation, annotations[name]))
+        nested = _model(field.annotation)
+        if nested is not None:
+            found += _pairs(nested, _inner(annotations[name]), here)
+    return found
+
+
+def test_every_config_key_at_every_depth_is_a_key_of_the_args() -> None:
+    pairs = _pairs(RegstackConfig, RegistryArgs)
+    assert len(pairs) > 150  # every section's keys, not only the top ones
+
+
+def test_secrets_take_pulumi_inputs_and_every_other_key_a_plain_value() -> None:
+    for path, field, arg in _pairs(RegstackConfig, RegistryArgs):
+        secret = "SecretStr" in repr(field) or repr(field).endswith(repr(SecretStr))
+        takes_output = "Output" in repr(_inner(arg))
+        assert takes_output == secret, path
+
+
+def test_keys_without_a_default_are_required_in_the_args() -> None:
+    user = _inner(_inner(RegistryArgs.__annotations__["auth"]).__annotations__["users"])
+    assert user.__required_keys__ == {"name", "password"}
+    assert RegistryArgs.__required_keys__ == frozenset()
+
+
+def test_the_registry_builds_the_platform_as_its_only_child() -> None:
+    rec = evaluate(lambda: Registry("rs", LAB))
+    children = [
+        urn.split("::")[-2:]
+        for urn in rec.urns
+        if urn.split("::")[2].split("$")[-2:-1] == ["regstack:index:Registry"]
+    ]
+    assert children == [["regstack:index:Registry$regstack:index:RegistryPlatform", "rs"]]
+
+
+def test_a_password_given_in_plain_is_a_secret_in_every_resource() -> None:
+    rec = evaluate(lambda: Registry("rs", LAB))
+    assert all(PASSWORD not in list(plain_strings(r.inputs)) for r in rec.resources)
+
+
+def test_a_password_given_as_an_output_is_taken_and_stays_secret() -> None:
+    def build() -> None:
+        users = [{"name": "dev", "password": pulumi.Output.secret(PASSWORD)}]
+        Registry("rs", {**LAB, "auth": {"enabled": True, "users": users}})
+
+    rec = evaluate(build)
+    data = rec.named("rs-auth-htpasswd").inputs["stringData"]
+    assert is_secret(data) and bcrypt.checkpw(
+        PASSWORD.encode(), unwrap(data)["htpasswd"].split(":")[1].strip().encode()
+    )
+
+
+def test_a_bad_arg_fails_with_its_path_before_any_resource_is_registered() -> None:
+    bad = {**LAB, "registry": {"service": {"node_port": 80}}}
+    with pytest.raises(Exception, match=r"registry\.service\.node_port: .*30000") as raised:
+        evaluate(lambda: Registry("rs", bad))
+    assert "invalid Registry args" in str(raised.value)
+
+
+def test_the_library_guide_shows_the_yaml_example_the_engine_tests_run() -> None:
+    example = (ROOT / "docs" / "examples" / "yaml" / "Pulumi.yaml").read_text(encoding="utf-8")
+    guide = (ROOT / "docs" / "guides" / "library.md").read_text(encoding="utf-8")
+    assert f"```yaml\n{example}```" in guide
