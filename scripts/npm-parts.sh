@@ -18,7 +18,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PROGRAMS=(tests/e2e/typescript/smoke)
+PROGRAMS=(tests/e2e/typescript/smoke docs/examples/typescript)
 CACHE="${REGSTACK_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/regstack/npm}"
 
 if [[ "${1:-}" == "--cache-dir" ]]; then
