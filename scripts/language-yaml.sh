@@ -22,6 +22,8 @@ gobuild_bin_flag "$@"
 
 build() {
   gobuild_wrapper "$PULUMI_YAML_MODULE@$PULUMI_YAML_VERSION"
+  go get "github.com/pulumi/pulumi/sdk/v3@$PULUMI_SDK_VERSION" \
+    "github.com/pulumi/pulumi/pkg/v3@$PULUMI_SDK_VERSION"
   # The host reports this version to the CLI (`pulumi about`), as the release build stamps it.
   go build -ldflags "-s -w -X $PULUMI_YAML_MODULE/pkg/version.Version=$PULUMI_YAML_VERSION" \
     -o "$BIN.tmp" "$PULUMI_YAML_MODULE/cmd/pulumi-language-yaml"

@@ -34,13 +34,17 @@ PASSPHRASE = "regstack-yaml-not-published"
 
 
 def yaml_host(engine: Engine) -> Engine:
-    """`engine` with pulumi-language-yaml (scripts/language-yaml.sh, cached) on its PATH."""
+    """`engine` with pulumi-language-yaml (scripts/language-yaml.sh, cached) on its PATH, and
+    the Python that runs Registry's dynamic resource (the stack key) named, as the example's
+    header asks: the engine starts that provider with `PULUMI_PYTHON_CMD`, and only a Python
+    program tells it which virtualenv to use instead."""
     built = subprocess.run(["bash", str(REPO / "scripts" / "language-yaml.sh"), "--bin"],
                            check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
     subprocess.run(["bash", str(REPO / "scripts" / "language-yaml.sh")], check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     path = f"{Path(built).parent}{os.pathsep}{engine.env['PATH']}"
-    return dataclasses.replace(engine, env=engine.env | {"PATH": path})
+    python = str(engine.venv / "bin" / "python")
+    return dataclasses.replace(engine, env=engine.env | {"PATH": path, "PULUMI_PYTHON_CMD": python})
 
 
 @dataclass

@@ -24,6 +24,7 @@ def project(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     project = YamlProject.copy(engine, tmp_path_factory.mktemp("yaml"), PASSWORD)
     # No node here: no pod becomes ready.
     project.run("config", "set", "skipAwait", "true")
+    project.run("config", "set", "namespace", NAMESPACE)  # other modules use the default
     yield project
     project.run("destroy", "--yes", "--skip-preview", check=False)
 
@@ -40,8 +41,8 @@ def test_the_yaml_program_deploys_the_registry_and_exports_its_endpoint(
 ) -> None:
     outputs = deployed.outputs()
     assert outputs["endpoint"] == "localhost:32000"
-    assert outputs["inClusterEndpoint"].startswith(f"registry.{NAMESPACE}.svc")
-    assert outputs["dockerLogin"] == "docker login localhost:32000 -u ci"
+    assert outputs["in_cluster_endpoint"].startswith(f"registry.{NAMESPACE}.svc")
+    assert outputs["docker_login"] == "docker login localhost:32000 -u dev"
 
 
 def test_the_registry_runs_in_the_namespace_the_program_names(deployed: YamlProject) -> None:
