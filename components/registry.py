@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from .config import ConfigError, load_config
+from .config import ConfigError, Problem, load_config
 from .platform import RegistryPlatform
 
 if TYPE_CHECKING:
@@ -22,10 +22,30 @@ else:
     from .config.args import RegistryArgs
 
 
+PLATFORM_OUTPUTS = (
+    "endpoint",
+    "in_cluster_endpoint",
+    "pull_secret_names",
+    "ca_secret_name",
+    "tls_secret_name",
+    "docker_login",
+    "docker_daemon_json",
+)
+
+
+class RegistryArgsError(pulumi.RunError):
+    """Registry's args break the config's rules: Pulumi prints the lines, with no traceback."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"invalid Registry args:\n{ConfigError(problems)}")
+        self.problems = problems
+
+
 class Registry(pulumi.ComponentResource):
     """A private container registry on Kubernetes (Distribution, Harbor or the MicroK8s addon),
     with its certificate, logins, pull secrets, maintenance jobs and monitoring."""
 
+    # Annotated here, not inherited: Pulumi's schema is inferred from this class's annotations.
     backend: pulumi.Output[str]
     """Which registry runs: microk8s-addon, distribution or harbor."""
     endpoint: pulumi.Output[str]
@@ -50,26 +70,13 @@ class Registry(pulumi.ComponentResource):
             config = load_config(dict(args))
         except ConfigError as error:
             # Before super().__init__: a config with a problem registers no resource at all.
-            raise pulumi.RunError(f"invalid Registry args:\n{error}") from None
+            raise RegistryArgsError(error.problems) from None
         super().__init__("regstack:index:Registry", name, None, opts)
         platform = RegistryPlatform(name, config, pulumi.ResourceOptions(parent=self))
         self.backend = pulumi.Output.from_input(config.backend)
-        self.endpoint = platform.endpoint
-        self.in_cluster_endpoint = platform.in_cluster_endpoint
-        self.pull_secret_names = platform.pull_secret_names
-        self.ca_secret_name = platform.ca_secret_name
-        self.tls_secret_name = platform.tls_secret_name
-        self.docker_login = platform.docker_login
-        self.docker_daemon_json = platform.docker_daemon_json
+        # The rest are the platform's own outputs, under the same names.
+        for output in PLATFORM_OUTPUTS:
+            setattr(self, output, getattr(platform, output))
         self.register_outputs(
-            {
-                "backend": self.backend,
-                "endpoint": self.endpoint,
-                "in_cluster_endpoint": self.in_cluster_endpoint,
-                "pull_secret_names": self.pull_secret_names,
-                "ca_secret_name": self.ca_secret_name,
-                "tls_secret_name": self.tls_secret_name,
-                "docker_login": self.docker_login,
-                "docker_daemon_json": self.docker_daemon_json,
-            }
+            {name: getattr(self, name) for name in ("backend", *PLATFORM_OUTPUTS)}
         )

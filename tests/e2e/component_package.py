@@ -55,7 +55,7 @@ class YamlProject:
     directory: Path
 
     @classmethod
-    def copy(cls, engine: Engine, tmp: Path, password: str) -> YamlProject:
+    def copy(cls, engine: Engine, tmp: Path, password: str, stack: str = "yaml") -> YamlProject:
         """The example as written, but for its package path: the copy is elsewhere, so it
         names the checkout's provider/ by its absolute path."""
         directory = tmp / "regstack-yaml"
@@ -65,7 +65,7 @@ class YamlProject:
         (directory / "Pulumi.yaml").write_text(text.replace("../../../provider", str(PACKAGE)))
         project = cls(yaml_host(engine), directory)
         provider_plugins(project.engine)
-        project.run("stack", "init", "yaml")
+        project.run("stack", "init", stack)  # one state for the session: one name each
         project.run("config", "set", "--secret", "registryPassword", password)
         return project
 

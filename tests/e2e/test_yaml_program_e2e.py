@@ -76,3 +76,29 @@ def test_destroy_removes_every_resource_and_leaves_an_empty_stack(deployed: Yaml
         f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/registry"
     )
     assert status == 404
+
+
+def test_a_bad_value_fails_the_preview_with_its_config_path_and_no_traceback(
+    engine: Engine, tmp_path: Path
+) -> None:
+    project = YamlProject.copy(engine, tmp_path, PASSWORD, stack="bad-value")
+    project.run("config", "set", "skipAwait", "true")
+    project.run("config", "set", "namespace", "Not_A_Namespace")
+    failed = project.run("preview", check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "has a problem: regstack:registry.namespace: 'Not_A_Namespace' is not" in output, output
+    assert "Traceback" not in output and 'File "' not in output, output  # no stack frames
+
+
+def test_a_namespace_given_as_a_secret_is_refused_at_its_path_rather_than_shown_in_plain(
+    engine: Engine, tmp_path: Path
+) -> None:
+    project = YamlProject.copy(engine, tmp_path, PASSWORD, stack="secret-namespace")
+    project.run("config", "set", "skipAwait", "true")
+    project.run("config", "set", "--secret", "namespace", NAMESPACE)
+    failed = project.run("preview", check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    refused = "regstack:registry.namespace: is a pulumi Output, which only a secret (a password"
+    assert refused in output, output

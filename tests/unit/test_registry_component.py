@@ -106,3 +106,16 @@ def test_the_library_guide_shows_the_yaml_example_the_engine_tests_run() -> None
     example = (ROOT / "docs" / "examples" / "yaml" / "Pulumi.yaml").read_text(encoding="utf-8")
     guide = (ROOT / "docs" / "guides" / "library.md").read_text(encoding="utf-8")
     assert f"```yaml\n{example}```" in guide
+
+
+def test_the_registry_declares_every_output_of_the_platform_with_its_type() -> None:
+    from components.platform import RegistryPlatform
+    from components.registry import PLATFORM_OUTPUTS
+
+    platform = {k: str(v) for k, v in RegistryPlatform.__annotations__.items()}
+    # The platform's are strings (`from __future__ import annotations`), Registry's are types.
+    registry = {
+        k: str(v).replace("pulumi.output.", "pulumi.") for k, v in Registry.__annotations__.items()
+    }
+    assert set(PLATFORM_OUTPUTS) == set(platform)
+    assert {k: registry[k] for k in platform} == platform
