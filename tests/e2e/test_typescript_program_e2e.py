@@ -6,6 +6,7 @@ SDK, with the user's password a stack secret. The node tier
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -29,6 +30,23 @@ def project(
     project.run("config", "set", "namespace", NAMESPACE)
     yield project
     project.run("destroy", "--yes", "--skip-preview", check=False)
+
+
+def test_a_bad_value_fails_the_preview_with_its_config_path_and_no_stack_frames(
+    project: TypeScriptProject,
+) -> None:
+    # A second stack of the same copy, left unselected: the SDK and packages are installed once.
+    project.run("stack", "init", "bad-value", "--no-select")
+    for key, value in (("skipAwait", "true"), ("namespace", "Not_A_Namespace")):
+        project.run("config", "set", "--stack", "bad-value", key, value)
+    project.run("config", "set", "--stack", "bad-value", "--secret", "registryPassword", PASSWORD)
+    failed = project.run("preview", "--stack", "bad-value", check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "has a problem: regstack:registry.namespace: 'Not_A_Namespace' is not" in output, output
+    # Neither the Node.js SDK's frames (`    at ...`) nor the provider's Python ones.
+    assert not re.search(r"^\s+at \S", output, re.M), output
+    assert "Traceback" not in output, output
 
 
 @pytest.fixture(scope="module")
