@@ -1,7 +1,7 @@
 """The TypeScript example (docs/examples/typescript) through the engine on the loopback API
 server: a TypeScript program deploys regstack's Registry from the component package's generated
 SDK, with the user's password a stack secret. The node tier
-(tests/node/test_typescript_program_on_node.py) pushes and pulls through the registry it deploys."""
+(tests/node/test_example_programs_on_node.py) pushes and pulls through the registry it deploys."""
 
 from __future__ import annotations
 

@@ -6,14 +6,18 @@ and the TypeScript example of regstack's component package as a stack."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-from component_package import PACKAGE, provider_plugins
-from engine import REPO, SCRIPTS, Engine
+from component_package import (
+    EXAMPLES,
+    ExampleProject,
+    naming_the_package,
+    provider_plugins,
+    with_language_host,
+)
+from engine import SCRIPTS, Engine
 
 
 def _script_output(*args: str) -> str:
@@ -24,14 +28,18 @@ def _script_output(*args: str) -> str:
 
 def nodejs_env(env: dict[str, str]) -> dict[str, str]:
     """`env` (an Engine's) with the Node.js language host on PATH, where the CLI finds language
-    hosts, and npm installing from regstack's cache only. Builds and fetches what is missing."""
+    hosts, and npm offline (`npm_offline`). Builds the host if missing."""
     subprocess.run(
         ["bash", str(SCRIPTS / "language-nodejs.sh")], check=True, stdout=subprocess.DEVNULL
     )
-    subprocess.run(["bash", str(SCRIPTS / "npm-parts.sh")], check=True, stdout=subprocess.DEVNULL)
     host = Path(_script_output(str(SCRIPTS / "language-nodejs.sh"), "--bin"))
+    return npm_offline(env | {"PATH": f"{host.parent}:{env['PATH']}"})
+
+
+def npm_offline(env: dict[str, str]) -> dict[str, str]:
+    """`env` with npm installing from regstack's cache only; fetches what the cache lacks."""
+    subprocess.run(["bash", str(SCRIPTS / "npm-parts.sh")], check=True, stdout=subprocess.DEVNULL)
     return env | {
-        "PATH": f"{host.parent}:{env['PATH']}",
         "npm_config_cache": _script_output(str(SCRIPTS / "npm-parts.sh"), "--cache-dir"),
         "npm_config_offline": "true",
         "npm_config_update_notifier": "false",
@@ -53,40 +61,21 @@ def copy_program(source: Path, directory: Path, env: dict[str, str]) -> Path:
     return directory
 
 
-EXAMPLE = REPO / "docs" / "examples" / "typescript"
-PASSPHRASE = "regstack-typescript-not-published"
-
-
-@dataclass
-class TypeScriptProject:
-    """The TypeScript example (docs/examples/typescript) as a new stack in its own directory,
-    with the component package's SDK generated and every npm package installed."""
-
-    engine: Engine
-    directory: Path
+class TypeScriptProject(ExampleProject):
+    """The TypeScript example (docs/examples/typescript), its package's SDK generated and every
+    npm package installed."""
 
     @classmethod
     def copy(cls, engine: Engine, tmp: Path, password: str) -> TypeScriptProject:
-        """The example as written, but for its package path: the copy is elsewhere, so it
-        names the checkout's provider/ by its absolute path. `pulumi install` then does what
-        it does for a user: generates the SDK into sdks/ and runs `npm install` (offline here)."""
+        """`pulumi install` does what it does for a user: generates the SDK into sdks/ and runs
+        `npm install` (offline here, from regstack's npm cache)."""
+        example = EXAMPLES / "typescript"
         directory = tmp / "regstack-typescript"
-        shutil.copytree(EXAMPLE, directory, ignore=shutil.ignore_patterns("node_modules", "sdks"))
-        text = (directory / "Pulumi.yaml").read_text(encoding="utf-8")
-        assert "regstack: ../../../provider" in text
-        (directory / "Pulumi.yaml").write_text(text.replace("../../../provider", str(PACKAGE)))
-        # The Python that runs Registry's dynamic resource (the stack key), as the example's
-        # header says.
-        env = nodejs_env(engine.env) | {"PULUMI_PYTHON_CMD": str(engine.venv / "bin" / "python")}
-        project = cls(dataclasses.replace(engine, env=env), directory)
+        shutil.copytree(example, directory, ignore=shutil.ignore_patterns("node_modules", "sdks"))
+        (directory / "Pulumi.yaml").write_text(naming_the_package(example / "Pulumi.yaml"))
+        host = with_language_host(engine, "language-nodejs.sh")
+        project = cls(dataclasses.replace(host, env=npm_offline(host.env)), directory)
         provider_plugins(project.engine)
         project.run("install")
-        project.run("stack", "init", "typescript")
-        project.run("config", "set", "--secret", "registryPassword", password)
+        project.new_stack("typescript", password)
         return project
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.engine.pulumi(*args, cwd=self.directory, check=check, passphrase=PASSPHRASE)
-
-    def outputs(self) -> dict:
-        return json.loads(self.run("stack", "output", "--json", "--show-secrets").stdout)

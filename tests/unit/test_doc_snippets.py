@@ -147,7 +147,7 @@ def test_every_block_is_one_a_test_checks() -> None:
 
 @of("typescript")
 def test_a_typescript_block_is_the_example_program_the_engine_tests_run(snippet: Snippet) -> None:
-    # tests/e2e/test_typescript_program_e2e.py and tests/node/test_typescript_program_on_node.py
+    # tests/e2e/test_typescript_program_e2e.py and tests/node/test_example_programs_on_node.py
     # deploy docs/examples/typescript: a page shows one of its files as it is.
     programs = {
         path.read_text() for path in (ROOT / "docs" / "examples" / "typescript").glob("*.ts")
