@@ -36,6 +36,8 @@ unit: $(VENV)/.installed ## unit tests only (no servers, no PyPI)
 test: setup system-deps lint ## everything CI runs: lint, unit, real-server, policy, scan and end-to-end tests, at both ends of the version ranges
 	bash scripts/checkov.sh --install
 	bash scripts/toolchain.sh
+	bash scripts/language-nodejs.sh
+	bash scripts/npm-parts.sh
 	bash scripts/s3-server.sh
 	bash scripts/registry-server.sh
 	bash scripts/token-server.sh

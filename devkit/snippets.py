@@ -27,7 +27,13 @@ PAGES = [
         ROOT / name
         for name in ("README.md", "CONTRIBUTING.md", "SECURITY.md", "examples/README.md")
     ),
-    *sorted((ROOT / "docs").rglob("*.md")),
+    # Not what `pulumi install` leaves in a TypeScript example run in place (the SDK it
+    # generates, the npm packages): the docs' pages only.
+    *sorted(
+        page
+        for page in (ROOT / "docs").rglob("*.md")
+        if not {"node_modules", "sdks"} & set(page.relative_to(ROOT).parts)
+    ),
 ]
 MARKERS = ("stack-fragment", "session", "excerpt", "known-broken")
 _BLOCK = re.compile(

@@ -14,7 +14,7 @@ cluster-down: ## stop the test control plane and delete its state
 cluster-status: ## is the test control plane up?
 	@bash scripts/cluster.sh status
 
-end-to-end: $(VENV)/.installed toolchain language-yaml ## end-to-end tests against a throwaway cluster
+end-to-end: $(VENV)/.installed toolchain language-yaml language-nodejs ## end-to-end tests against a throwaway cluster
 	$(PY) -m pytest -q -m e2e tests/e2e
 
 bench-engine: $(VENV)/.installed toolchain ## `pulumi preview` time: empty program, one ConfigMap, the dev stack

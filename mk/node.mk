@@ -17,5 +17,5 @@ node-status: ## is the node up and Ready?
 harbor-images: $(VENV)/.installed ## Harbor's stand-in images for the Harbor node test (cached in ~/.cache/regstack/harbor-images/)
 	@bash scripts/harbor-images.sh >/dev/null
 
-node-test: $(VENV)/.installed toolchain node-build harbor-images language-yaml ## the node tier: tests that run real pods (-m 'node and not harbor' without Harbor)
+node-test: $(VENV)/.installed toolchain node-build harbor-images language-yaml language-nodejs ## the node tier: tests that run real pods (-m 'node and not harbor' without Harbor)
 	$(PY) -m pytest -q -m node tests

@@ -22,6 +22,8 @@ declare -A PACKAGE=(
   # the test node (scripts/node.sh): runtime, namespaces, kube-proxy's rules
   [runc]=runc [nsenter]=util-linux
   [ip]=iproute2 [iptables]=iptables
+  # the TypeScript programs' e2e tests (scripts/npm-parts.sh, tests/e2e/typescript_program.py)
+  [node]=nodejs [npm]=npm
 )
 # package -> the service its installation registers
 declare -A SERVICE=(

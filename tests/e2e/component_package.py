@@ -29,48 +29,61 @@ def provider_plugins(engine: Engine) -> None:
                       cwd=REPO)  # fmt: skip
 
 
-EXAMPLE = REPO / "docs" / "examples" / "yaml" / "Pulumi.yaml"
-PASSPHRASE = "regstack-yaml-not-published"
+EXAMPLES = REPO / "docs" / "examples"
+PASSPHRASE = "regstack-examples-not-published"
 
 
-def yaml_host(engine: Engine) -> Engine:
-    """`engine` with pulumi-language-yaml (scripts/language-yaml.sh, cached) on its PATH, and
-    the Python that runs Registry's dynamic resource (the stack key) named, as the example's
-    header asks: the engine starts that provider with `PULUMI_PYTHON_CMD`, and only a Python
-    program tells it which virtualenv to use instead."""
-    built = subprocess.run(["bash", str(REPO / "scripts" / "language-yaml.sh"), "--bin"],
+def naming_the_package(example: Path) -> str:
+    """The example's Pulumi.yaml as written, but for its package path: a copy is elsewhere, so
+    it names the checkout's provider/ by its absolute path."""
+    text = example.read_text(encoding="utf-8")
+    assert "regstack: ../../../provider" in text
+    return text.replace("../../../provider", str(PACKAGE))
+
+
+def with_language_host(engine: Engine, script: str) -> Engine:
+    """`engine` with the language host that scripts/`script` builds (cached) on its PATH, and
+    the Python that runs Registry's dynamic resource (the stack key) named, as the examples tell
+    their users: only a Python program names a virtualenv for it."""
+    subprocess.run(["bash", str(REPO / "scripts" / script)], check=True, stdout=subprocess.DEVNULL)
+    built = subprocess.run(["bash", str(REPO / "scripts" / script), "--bin"],
                            check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
-    subprocess.run(["bash", str(REPO / "scripts" / "language-yaml.sh")], check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
     path = f"{Path(built).parent}{os.pathsep}{engine.env['PATH']}"
     python = str(engine.venv / "bin" / "python")
     return dataclasses.replace(engine, env=engine.env | {"PATH": path, "PULUMI_PYTHON_CMD": python})
 
 
 @dataclass
-class YamlProject:
-    """The YAML example (docs/examples/yaml) as a new stack in its own directory."""
+class ExampleProject:
+    """An example program of the package (docs/examples/<language>) as a stack in a directory
+    of its own; each language's `copy` makes one."""
 
     engine: Engine
     directory: Path
 
-    @classmethod
-    def copy(cls, engine: Engine, tmp: Path, password: str, stack: str = "yaml") -> YamlProject:
-        """The example as written, but for its package path: the copy is elsewhere, so it
-        names the checkout's provider/ by its absolute path."""
-        directory = tmp / "regstack-yaml"
-        directory.mkdir()
-        text = EXAMPLE.read_text(encoding="utf-8")
-        assert "regstack: ../../../provider" in text
-        (directory / "Pulumi.yaml").write_text(text.replace("../../../provider", str(PACKAGE)))
-        project = cls(yaml_host(engine), directory)
-        provider_plugins(project.engine)
-        project.run("stack", "init", stack)  # one state for the session: one name each
-        project.run("config", "set", "--secret", "registryPassword", password)
-        return project
+    def new_stack(self, stack: str, password: str) -> None:
+        """A new stack (one state for the session: one name each) with the user's password as
+        its secret."""
+        self.run("stack", "init", stack)
+        self.run("config", "set", "--secret", "registryPassword", password)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.engine.pulumi(*args, cwd=self.directory, check=check, passphrase=PASSPHRASE)
 
     def outputs(self) -> dict:
         return json.loads(self.run("stack", "output", "--json", "--show-secrets").stdout)
+
+
+class YamlProject(ExampleProject):
+    """The YAML example (docs/examples/yaml/Pulumi.yaml)."""
+
+    @classmethod
+    def copy(cls, engine: Engine, tmp: Path, password: str, stack: str = "yaml") -> YamlProject:
+        directory = tmp / "regstack-yaml"
+        directory.mkdir()
+        example = EXAMPLES / "yaml" / "Pulumi.yaml"
+        (directory / "Pulumi.yaml").write_text(naming_the_package(example))
+        project = cls(with_language_host(engine, "language-yaml.sh"), directory)
+        provider_plugins(project.engine)
+        project.new_stack(stack, password)
+        return project

@@ -1,7 +1,7 @@
 """The YAML example (docs/examples/yaml/Pulumi.yaml) through the engine on the loopback API
 server: a Pulumi YAML program deploys regstack's Registry from the component package, with the
-user's password a stack secret. The node tier (tests/node/test_yaml_program_on_node.py) pushes and
-pulls through the registry it deploys."""
+user's password a stack secret. The node tier (tests/node/test_example_programs_on_node.py)
+pushes and pulls through the registry it deploys."""
 
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ PULUMI_COMMANDS = {
     "state",
     "plugin",
     "package",
+    "install",
 }
 
 
@@ -64,7 +65,13 @@ def validate(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_pages_are_read_into_their_blocks_and_markers() -> None:
     # A reader that found nothing would let every page through.
-    assert len(ALL) >= 25 and {s.language for s in ALL} == {"bash", "yaml", "python", "toml"}
+    assert len(ALL) >= 25 and {s.language for s in ALL} == {
+        "bash",
+        "yaml",
+        "python",
+        "toml",
+        "typescript",
+    }
     assert {s.marker for s in ALL} - {None} <= set(MARKERS)
 
 
@@ -127,7 +134,7 @@ def test_an_excerpt_parses_in_its_language(snippet: Snippet) -> None:
 # (language, marker) pairs some test above runs; a block of any other pair would be checked by none.
 CHECKED = {
     ("yaml", None), ("yaml", "stack-fragment"), ("toml", None), ("python", None), ("bash", None),
-    ("bash", "session"),
+    ("bash", "session"), ("typescript", None),
     *((language, "excerpt") for language in ("yaml", "toml", "python", "bash")),
     *((language, "known-broken") for language in ("yaml", "python", "bash")),
 }  # fmt: skip
@@ -136,6 +143,16 @@ CHECKED = {
 def test_every_block_is_one_a_test_checks() -> None:
     unchecked = [s.name for s in ALL if (s.language, s.marker) not in CHECKED]
     assert not unchecked, "add a marker a test honours, or a test for this kind of block"
+
+
+@of("typescript")
+def test_a_typescript_block_is_the_example_program_the_engine_tests_run(snippet: Snippet) -> None:
+    # tests/e2e/test_typescript_program_e2e.py and tests/node/test_example_programs_on_node.py
+    # deploy docs/examples/typescript: a page shows one of its files as it is.
+    programs = {
+        path.read_text() for path in (ROOT / "docs" / "examples" / "typescript").glob("*.ts")
+    }
+    assert snippet.body in programs
 
 
 @of("toml")

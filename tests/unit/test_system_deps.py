@@ -10,7 +10,7 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "system-deps.sh"
 TOOLS = ["docker-registry", "skopeo", "promtool", "redis-server", "containerd", "ctr", "jq", "sshd",
-         "openssl", "curl", "runc", "nsenter", "ip", "iptables", "dot"]  # fmt: skip
+         "openssl", "curl", "runc", "nsenter", "ip", "iptables", "dot", "node", "npm"]  # fmt: skip
 HOST_UTILITIES = ["bash", "sort", "grep", "tee", "chmod", "rm", "cat", "printf"]
 
 
