@@ -46,7 +46,9 @@ POD_SUBNET=10.244.0.0/24
 NODE_PORTS="${REGSTACK_NODE_PORTS:-32000}"
 TOOLCHAIN_BIN="$(bash "$ROOT/scripts/toolchain.sh" --bin-dir)"
 NODE_BIN="$(bash "$ROOT/scripts/node-build.sh" --bin-dir)"
-PV_COUNT=6
+# A volume whose claim is gone stays Released (Retain, as MicroK8s' hostpath keeps data): one test
+# session's node modules use each their own (the example programs two, the lifecycle three, ...).
+PV_COUNT=12
 # shellcheck source=processes.sh
 source "$ROOT/scripts/processes.sh"
 
