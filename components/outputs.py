@@ -7,7 +7,7 @@ from typing import TypeVar, overload
 import pulumi
 from pydantic import SecretStr
 
-from .config.deferred import OutputSecret
+from .config.deferred import OutputSecret, OutputStr
 
 T = TypeVar("T")
 
@@ -37,3 +37,13 @@ def secret(value: SecretStr | None) -> pulumi.Output[str] | None:
     if isinstance(value, OutputSecret):
         return as_secret(value.output)
     return None if value is None else pulumi.Output.secret(value.get_secret_value())
+
+
+@overload
+def input_of(value: str) -> pulumi.Input[str]: ...
+@overload
+def input_of(value: None) -> None: ...
+def input_of(value: str | None) -> pulumi.Input[str] | None:
+    """A config value that may have been given as an Output (config/deferred.py), as an Input:
+    that Output, checked when it resolves, else the plain value."""
+    return value.output if isinstance(value, OutputStr) else value

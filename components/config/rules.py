@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from ..distribution_config import release
-from .access import TlsConfig
+from .access import PUBLIC_ACME, TlsConfig
 from .errors import REMOVED_KEYS, Problem
 from .stack import RegstackConfig
 from .types import duration_seconds, resource_quantity
@@ -309,15 +309,12 @@ def _distribution_only(
 _PRIVATE_SUFFIXES = (".local", ".lan", ".internal", ".home.arpa", ".test", ".localhost", ".invalid")
 
 
-_PUBLIC_ACME = re.compile(r"letsencrypt|lets-encrypt|zerossl|buypass", re.IGNORECASE)
-
-
 def public_ca(tls: TlsConfig) -> bool:
     """Whether the issuer looks like a public ACME CA, which certifies public DNS names only."""
     return (
         tls.mode == "issuer"
         and tls.issuer is not None
-        and bool(_PUBLIC_ACME.search(tls.issuer.name))
+        and bool(PUBLIC_ACME.search(tls.issuer.name))
     )
 
 
@@ -333,13 +330,13 @@ def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
         # A public CA certifies public names only: the in-cluster Service names and localhost
         # that RegistryPlatform adds for the lab CA are left out of its certificate.
         (
-            bool(_PUBLIC_ACME.search(issuer)) and not (cfg.registry.hostnames or tls.dns_names),
+            bool(PUBLIC_ACME.search(issuer)) and not (cfg.registry.hostnames or tls.dns_names),
             "registry.hostnames",
             f"{issuer!r} looks like a public ACME CA, which certifies public DNS names only: list "
             "the names clients use here (or in tls.dns_names)",
         ),
         (
-            bool(_PUBLIC_ACME.search(issuer)) and bool(private),
+            bool(PUBLIC_ACME.search(issuer)) and bool(private),
             "tls.issuer.name",
             f"{issuer!r} looks like a public ACME CA, which only issues for public DNS names and "
             f"never for {', '.join(private)}: use tls.mode self-signed or an issuer of your own CA",
