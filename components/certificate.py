@@ -23,7 +23,7 @@ WAIT_FOR = "pulumi.com/waitFor"
 class RegistryCertificateArgs:
     namespace: pulumi.Input[str]
     tls: TlsConfig
-    dns_names: list[str]
+    dns_names: pulumi.Input[list[str]]
     """Every DNS name clients use: host names, service names, `localhost` for the node port."""
     ip_addresses: list[str]
     read_ca: bool = False

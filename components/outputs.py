@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar, overload
 
 import pulumi
@@ -47,3 +48,27 @@ def input_of(value: str | None) -> pulumi.Input[str] | None:
     """A config value that may have been given as an Output (config/deferred.py), as an Input:
     that Output, checked when it resolves, else the plain value."""
     return value.output if isinstance(value, OutputStr) else value
+
+
+def joined(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
+    """The parts as one string, each config value through `input_of`: a plain string when every
+    part is plain (a plain config renders as it always did), else an Output."""
+    inputs = [input_of(part) if isinstance(part, str) else part for part in parts]
+    texts = [part for part in inputs if isinstance(part, str)]
+    if len(texts) == len(inputs):
+        return "".join(texts)
+    return pulumi.Output.concat(*inputs)
+
+
+def distinct(items: Sequence[pulumi.Input[str]]) -> pulumi.Input[list[str]]:
+    """`items` without repeats, in order: a plain list when every item is plain, else an Output
+    of one (two Outputs may resolve to the same text)."""
+    texts = [item for item in items if isinstance(item, str)]
+    if len(texts) == len(items):
+        return list(dict.fromkeys(texts))
+    return pulumi.Output.all(*items).apply(lambda values: list(dict.fromkeys(values)))
+
+
+def shown(value: str, stand_in: str) -> str:
+    """`value` for a message, or `stand_in` when it is an Output, whose text is not known yet."""
+    return stand_in if isinstance(value, OutputStr) else value

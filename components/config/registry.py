@@ -17,6 +17,7 @@ from .types import (
     HostPort,
     ImageRepository,
     ImageVersion,
+    MayBeOutput,
     MemoryQuantity,
     PrintableSecret,
     Quantity,
@@ -274,7 +275,7 @@ class AutoscalingConfig(Section):
 class RegistryConfig(Section):
     """The registry itself (distribution backend; the addon uses namespace and storage size)."""
 
-    namespace: DnsLabel = Field(
+    namespace: Annotated[DnsLabel, MayBeOutput("regstack-namespace-output")] = Field(
         "container-registry",
         description="Namespace (the addon's, so clients need no change). regstack creates it "
         "(it must not exist yet) and never deletes it.",

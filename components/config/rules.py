@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ..distribution_config import release
 from .access import PUBLIC_ACME, TlsConfig
+from .deferred import OutputStr
 from .errors import REMOVED_KEYS, Problem
 from .stack import RegstackConfig
 from .types import duration_seconds, resource_quantity
@@ -993,6 +994,34 @@ def _backend_section_problems(cfg: RegstackConfig) -> list[Problem]:
             harbor and bool(service.model_fields_set),
             "registry.service",
             "Harbor is reached through harbor.expose (type, node_ports); remove registry.service",
+        ),
+    )
+
+
+def output_problems(cfg: RegstackConfig) -> list[Problem]:
+    """What this config cannot build from a value given as an Output (config/deferred.py): the
+    parts that still need the namespace as text, refused before any resource is registered."""
+    if not isinstance(cfg.registry.namespace, OutputStr):
+        return []
+    output, plain = "is a pulumi Output, which", "give registry.namespace as a plain value"
+    return _failing(
+        (
+            cfg.backend != "distribution",
+            "registry.namespace",
+            f"{output} only the distribution backend takes (not {cfg.backend} yet): {plain}",
+        ),
+        (
+            cfg.monitoring.enabled,
+            "registry.namespace",
+            f"{output} monitoring cannot take yet (its alert rules and dashboard name the "
+            f"namespace in their queries): {plain}, or set monitoring.enabled: false",
+        ),
+        (
+            cfg.registry.cache.redis == "deploy",
+            "registry.namespace",
+            f"{output} a deployed cache cannot take yet (its address, named after the "
+            f"namespace, is in the registry's config file): {plain}, or set "
+            "registry.cache.redis to external or none",
         ),
     )
 

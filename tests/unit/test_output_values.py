@@ -11,12 +11,21 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import load_config
+from components.config import ConfigError, load_config
 from components.platform import RegistryPlatform
-from devkit.pulumi_mocks import Recorder, StackState, evaluate, plain_strings
+from devkit.pulumi_mocks import Recorder, StackState, evaluate, plain_strings, unwrap
 
 ISSUER = {"mode": "issuer", "issuer": {"name": "lab-issuer", "kind": "ClusterIssuer"}}
-PLACEHOLDERS = ("regstack-issuer-output",)
+PLACEHOLDERS = ("regstack-issuer-output", "regstack-namespace-output")
+PASSWORD = "correct-horse-battery"
+# Every part that names the namespace: the certificate, pull secrets, GC's protection and the
+# retention job (both dial the registry's Service), local-registry-hosting.
+FULL = {"profile": "dev", "tls": {"mode": "self-signed"},
+        "auth": {"enabled": True, "users": [{"name": "dev", "password": PASSWORD}]},
+        "pull_secrets": {"namespaces": ["apps"]},
+        "retention": {"enabled": True, "rules": [{"repositories": ["team/*"], "keep_last": 5}]},
+        "registry": {"advertise": True}}  # fmt: skip
+SERVICE = "registry.made-here.svc.cluster.local:5000"
 
 
 def platform_with(raw: dict[str, Any], stack: StackState | None = None) -> Recorder:
@@ -43,6 +52,10 @@ def failure(raw: Callable[[], dict[str, Any]]) -> str:
     with pytest.raises(pulumi.RunError) as raised:
         evaluate(lambda: RegistryPlatform("rs", load_config(raw())))
     return str(raised.value)
+
+
+def with_namespace(namespace: pulumi.Input[str], raw: dict[str, Any] = FULL) -> dict[str, Any]:
+    return {**raw, "registry": {**raw.get("registry", {}), "namespace": namespace}}
 
 
 def issuer_config(name: pulumi.Input[str]) -> dict[str, Any]:
@@ -91,9 +104,11 @@ def test_a_plain_issuer_name_renders_the_same_resources_as_the_same_name_given_a
 
 
 def test_no_resource_holds_the_placeholder_that_stood_in_for_an_output() -> None:
-    rec = evaluate(
-        lambda: RegistryPlatform("rs", load_config(issuer_config(an_output("made-here")())))
-    )
+    def build() -> None:
+        raw = with_namespace(an_output("made-here")(), issuer_config(an_output("made-here")()))
+        RegistryPlatform("rs", load_config({**FULL, **raw}))
+
+    rec = evaluate(build)
     found = [(r.name, s) for r in rec.resources for s in plain_strings(r.inputs)
              if any(p in s for p in PLACEHOLDERS)]  # fmt: skip
     assert found == []
@@ -107,3 +122,92 @@ def test_reading_an_output_value_as_text_raises_rather_than_using_its_placeholde
 
     with pytest.raises(TypeError, match=r"outputs\.input_of"):
         evaluate(build)
+
+
+def built_in(namespace: str, raw: dict[str, Any] = FULL) -> Recorder:
+    """What the platform registers for `raw` with its namespace given as an Output."""
+    return evaluate(lambda: RegistryPlatform("rs", load_config(with_namespace(
+        pulumi.Output.from_input(namespace), raw))))  # fmt: skip
+
+
+def test_a_namespace_given_as_an_output_is_the_one_regstack_creates_and_deploys_into() -> None:
+    rec = built_in("made-here")
+    assert rec.named("rs-namespace").inputs["metadata"]["name"] == "made-here"
+    assert rec.named("rs-registry-deployment").inputs["metadata"]["namespace"] == "made-here"
+
+
+def test_the_certificate_names_the_service_in_the_namespace_given_as_an_output() -> None:
+    names = built_in("made-here").named("rs-certificate-tls").inputs["spec"]["dnsNames"]
+    assert names == ["registry", "registry.made-here", "registry.made-here.svc",
+                     "registry.made-here.svc.cluster.local", "localhost"]  # fmt: skip
+
+
+def test_pull_secrets_authenticate_the_service_in_the_namespace_given_as_an_output() -> None:
+    data = unwrap(built_in("made-here").named("rs-auth-pull-apps").inputs["stringData"])
+    hosts = json.loads(data[".dockerconfigjson"])["auths"]
+    assert sorted(hosts) == ["localhost:32000", SERVICE, "registry.made-here.svc:5000"]
+
+
+def test_gc_and_retention_dial_the_service_in_the_namespace_given_as_an_output() -> None:
+    rec = built_in("made-here")
+    job = rec.named("rs-retention-cronjob").inputs["spec"]["jobTemplate"]["spec"]["template"]
+    assert f"--registry=https://{SERVICE}" in job["spec"]["containers"][0]["command"]
+    gc = rec.named("rs-gc-cronjob").inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert f"--protect-registry=https://{SERVICE}" in gc["initContainers"][0]["args"][0]
+
+
+def test_without_a_host_name_the_endpoint_is_the_service_in_the_namespace_given_as_an_output() -> (
+    None
+):
+    endpoints: list[str] = []
+
+    def build() -> None:
+        raw = with_namespace(pulumi.Output.from_input("made-here"), {})
+        raw["registry"]["service"] = {"type": "ClusterIP"}
+        RegistryPlatform("rs", load_config(raw)).endpoint.apply(endpoints.append)
+
+    evaluate(build)
+    assert endpoints == [SERVICE]
+
+
+def test_a_namespace_that_resolves_to_a_bad_name_ends_the_run_with_its_path() -> None:
+    message = failure(lambda: with_namespace(pulumi.Output.from_input("Not_A_Namespace")))
+    assert message.startswith(
+        "invalid stack configuration:\nregstack:registry.namespace: 'Not_A_Namespace' is not "
+    )
+
+
+def test_a_namespace_given_as_a_secret_is_refused_rather_than_shown_in_plain() -> None:
+    message = failure(lambda: with_namespace(pulumi.Output.secret("made-here")))
+    assert "regstack:registry.namespace: is a pulumi secret" in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ({"backend": "harbor"}, "only the distribution backend takes (not harbor yet)"),
+        ({"monitoring": {"enabled": True}}, "or set monitoring.enabled: false"),
+        ({"registry": {"cache": {"redis": "deploy"}}}, "registry.cache.redis to external or none"),
+    ],
+    ids=["harbor", "monitoring", "deployed cache"],
+)
+def test_a_namespace_output_where_a_part_needs_it_as_text_is_refused_before_any_resource(
+    raw: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(with_namespace(pulumi.Output.from_input("made-here"), raw))
+    # Harbor's own required keys are missing too: only the namespace's problem matters here.
+    about = [p.message for p in raised.value.problems if p.path == "registry.namespace"]
+    assert len(about) == 1 and says in about[0]
+
+
+def test_a_plain_namespace_renders_the_same_resources_as_the_same_namespace_given_as_an_output() -> (
+    None
+):
+    stack = StackState()
+    plain = platform_with(with_namespace("made-here"), stack)
+    given = evaluate(
+        lambda: RegistryPlatform("rs", load_config(with_namespace(an_output("made-here")()))),
+        stack=stack,
+    )
+    assert rendered(given) == rendered(plain)
