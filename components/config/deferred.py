@@ -130,13 +130,15 @@ def _checked(field: FieldInfo, path: str, output: pulumi.Output[Any]) -> pulumi.
 
     def check(value: Any) -> str:
         try:
-            adapter.validate_python(value)
+            valid = adapter.validate_python(value)
         except ValidationError as err:
             raise _invalid([Problem(path, pydantic_message(e)) for e in err.errors()]) from None
-        refusal = marker.refuse(value) if marker and marker.refuse else None
+        if marker is None:  # a secret: its value as given, never SecretStr's mask
+            return str(value)
+        refusal = marker.refuse(valid) if marker.refuse else None
         if refusal is not None:
             raise _invalid([Problem(path, refusal)])
-        return str(value)
+        return str(valid)  # as a plain value is kept: an endpoint without its trailing slash
 
     return output.apply(check)
 

@@ -1000,16 +1000,26 @@ def _backend_section_problems(cfg: RegstackConfig) -> list[Problem]:
 
 def output_problems(cfg: RegstackConfig) -> list[Problem]:
     """What this config cannot build from a value given as an Output (config/deferred.py): the
-    parts that still need the namespace as text, refused before any resource is registered."""
-    if not isinstance(cfg.registry.namespace, OutputStr):
-        return []
+    parts that still need a value as text, refused before any resource is registered."""
+    s3 = cfg.registry.storage.s3
+    given = {
+        "registry.namespace": cfg.registry.namespace,
+        "registry.storage.s3.bucket": s3.bucket if s3 else None,
+        "registry.storage.s3.endpoint": s3.endpoint if s3 else None,
+    }
+    problems = [
+        Problem(
+            path,
+            f"is a pulumi Output, which only the distribution backend takes (not {cfg.backend} "
+            f"yet): give {path} as a plain value",
+        )
+        for path, value in given.items()
+        if isinstance(value, OutputStr) and cfg.backend != "distribution"
+    ]
+    if not isinstance(cfg.registry.namespace, OutputStr) or problems:
+        return problems
     output, plain = "is a pulumi Output, which", "give registry.namespace as a plain value"
     return _failing(
-        (
-            cfg.backend != "distribution",
-            "registry.namespace",
-            f"{output} only the distribution backend takes (not {cfg.backend} yet): {plain}",
-        ),
         (
             cfg.monitoring.enabled,
             "registry.namespace",

@@ -10,13 +10,15 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from components.config import ConfigError, load_config
 from components.platform import RegistryPlatform
 from devkit.pulumi_mocks import Recorder, StackState, evaluate, plain_strings, unwrap
 
 ISSUER = {"mode": "issuer", "issuer": {"name": "lab-issuer", "kind": "ClusterIssuer"}}
-PLACEHOLDERS = ("regstack-issuer-output", "regstack-namespace-output")
+PLACEHOLDERS = ("regstack-issuer-output", "regstack-namespace-output", "regstack-bucket-output",
+                "regstack-endpoint-output")  # fmt: skip
 PASSWORD = "correct-horse-battery"
 # Every part that names the namespace: the certificate, pull secrets, GC's protection and the
 # retention job (both dial the registry's Service), local-registry-hosting.
@@ -56,6 +58,15 @@ def failure(raw: Callable[[], dict[str, Any]]) -> str:
 
 def with_namespace(namespace: pulumi.Input[str], raw: dict[str, Any] = FULL) -> dict[str, Any]:
     return {**raw, "registry": {**raw.get("registry", {}), "namespace": namespace}}
+
+
+def with_bucket(
+    bucket: pulumi.Input[str], endpoint: pulumi.Input[str], raw: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`raw` keeping its images in the bucket at `endpoint` (keys from the pod's identity)."""
+    raw = raw if raw is not None else {}
+    s3 = {"bucket": bucket, "endpoint": endpoint}
+    return {**raw, "registry": {**raw.get("registry", {}), "storage": {"type": "s3", "s3": s3}}}
 
 
 def issuer_config(name: pulumi.Input[str]) -> dict[str, Any]:
@@ -106,6 +117,7 @@ def test_a_plain_issuer_name_renders_the_same_resources_as_the_same_name_given_a
 def test_no_resource_holds_the_placeholder_that_stood_in_for_an_output() -> None:
     def build() -> None:
         raw = with_namespace(an_output("made-here")(), issuer_config(an_output("made-here")()))
+        raw = with_bucket(an_output("made-here")(), an_output("https://s3.made.here")(), raw)
         RegistryPlatform("rs", load_config({**FULL, **raw}))
 
     rec = evaluate(build)
@@ -210,4 +222,64 @@ def test_a_plain_namespace_renders_the_same_resources_as_the_same_namespace_give
         lambda: RegistryPlatform("rs", load_config(with_namespace(an_output("made-here")()))),
         stack=stack,
     )
+    assert rendered(given) == rendered(plain)
+
+
+def config_yml(rec: Recorder) -> dict[str, Any]:
+    return dict(yaml.safe_load(rec.named("rs-registry-config").inputs["data"]["config.yml"]))
+
+
+def with_bucket_outputs(bucket: str, endpoint: str) -> Recorder:
+    """What the platform registers with the bucket and its endpoint given as Outputs."""
+    return evaluate(lambda: RegistryPlatform("rs", load_config(with_bucket(
+        pulumi.Output.from_input(bucket), pulumi.Output.from_input(endpoint)))))  # fmt: skip
+
+
+def test_a_bucket_and_its_endpoint_given_as_outputs_are_in_the_registrys_config_file() -> None:
+    driver = config_yml(with_bucket_outputs("made-here", "https://s3.made.here:9000"))["storage"]
+    assert (driver["s3"]["bucket"], driver["s3"]["regionendpoint"], driver["s3"]["secure"]) == (
+        "made-here",
+        "https://s3.made.here:9000",
+        True,
+    )
+
+
+def test_an_endpoint_given_as_an_output_loses_its_trailing_slash_as_a_plain_one_does() -> None:
+    driver = config_yml(with_bucket_outputs("made-here", "https://s3.made.here/"))["storage"]
+    assert driver["s3"]["regionendpoint"] == "https://s3.made.here"
+
+
+def test_a_bucket_that_resolves_to_a_bad_name_ends_the_run_with_its_path() -> None:
+    message = failure(lambda: with_bucket(pulumi.Output.from_input("Bad_Bucket"), "https://s3.lab"))
+    assert message.startswith(
+        "invalid stack configuration:\nregstack:registry.storage.s3.bucket: must be an S3 bucket"
+    )
+
+
+def test_an_endpoint_that_resolves_to_plain_http_is_refused_at_its_path() -> None:
+    message = failure(lambda: with_bucket("blobs", pulumi.Output.from_input("http://s3.lab")))
+    assert "regstack:registry.storage.s3.endpoint: 'http://s3.lab' is plain HTTP" in message
+    assert "give an http endpoint as a plain value" in message
+
+
+def test_a_bucket_output_with_the_harbor_backend_is_refused_before_any_resource() -> None:
+    raw = with_bucket(
+        pulumi.Output.from_input("made-here"), "https://s3.lab", {"backend": "harbor"}
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(raw)
+    about = [p.message for p in raised.value.problems if p.path == "registry.storage.s3.bucket"]
+    assert len(about) == 1 and "only the distribution backend takes (not harbor yet)" in about[0]
+
+
+def test_a_plain_bucket_and_endpoint_render_the_same_resources_as_the_same_given_as_outputs() -> (
+    None
+):
+    stack = StackState()
+    plain = platform_with(with_bucket("made-here", "https://s3.made.here"), stack)
+    given = evaluate(
+        lambda: RegistryPlatform("rs", load_config(with_bucket(
+            an_output("made-here")(), an_output("https://s3.made.here")()))),
+        stack=stack,
+    )  # fmt: skip
     assert rendered(given) == rendered(plain)

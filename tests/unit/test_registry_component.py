@@ -56,7 +56,12 @@ def test_every_config_key_at_every_depth_is_a_key_of_the_args() -> None:
     assert len(pairs) > 150  # every section's keys, not only the top ones
 
 
-FROM_RESOURCES = {"tls.issuer.name", "registry.namespace"}
+FROM_RESOURCES = {
+    "tls.issuer.name",
+    "registry.namespace",
+    "registry.storage.s3.bucket",
+    "registry.storage.s3.endpoint",
+}
 """The keys besides secrets that may come from another resource (config/deferred.py)."""
 
 
