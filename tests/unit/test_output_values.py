@@ -4,6 +4,7 @@ and a plain value renders as before (components/config/deferred.py, `MayBeOutput
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -283,3 +284,26 @@ def test_a_plain_bucket_and_endpoint_render_the_same_resources_as_the_same_given
         stack=stack,
     )  # fmt: skip
     assert rendered(given) == rendered(plain)
+
+
+def unknown() -> pulumi.Output[str]:
+    """An Output whose value a preview does not know yet (a resource still to be created)."""
+    loop = asyncio.get_event_loop()
+    value, known = loop.create_future(), loop.create_future()
+    value.set_result(None)
+    known.set_result(False)
+    return pulumi.Output(set(), value, known)
+
+
+def test_a_preview_with_every_output_value_unknown_registers_the_same_resources() -> None:
+    def with_all(value: Callable[[str], pulumi.Output[str]]) -> dict[str, Any]:
+        raw = with_namespace(value("made-here"), issuer_config(value("made-here")))
+        return {**FULL, **with_bucket(value("made-here"), value("https://s3.made.here"), raw)}
+
+    previewed = evaluate(
+        lambda: RegistryPlatform("rs", load_config(with_all(lambda _: unknown()))), preview=True
+    )
+    applied = evaluate(
+        lambda: RegistryPlatform("rs", load_config(with_all(pulumi.Output.from_input)))
+    )
+    assert sorted(r.name for r in previewed.resources) == sorted(r.name for r in applied.resources)
