@@ -143,7 +143,7 @@ def _checked(field: FieldInfo, path: str, output: pulumi.Output[Any]) -> pulumi.
     return output.apply(check)
 
 
-def _plain(path: str, output: pulumi.Output[str]) -> pulumi.Output[str]:
+def _no_secret(path: str, output: pulumi.Output[str]) -> pulumi.Output[str]:
     """`output`, refused when it is a secret: a field that is no secret is shown in plain (a
     namespace in every object's metadata), and regstack does not unwrap a secret into one."""
 
@@ -170,7 +170,8 @@ def put_outputs(cfg: BaseModel, taken: dict[Location, pulumi.Output[Any]]) -> li
     """Put each Output back into its field of `cfg`; a problem for a field that takes none."""
     problems = []
     for loc, output in taken.items():
-        owner, field = _field_owner(cfg, loc), _field(loc)
+        owner = _field_owner(cfg, loc)
+        field = type(owner[0]).model_fields[owner[1]] if owner else None
         marker = output_marker(field) if field else None
         secret = owner is not None and isinstance(getattr(*owner), SecretStr)
         if owner is None or field is None or not (secret or marker):
@@ -185,7 +186,7 @@ def put_outputs(cfg: BaseModel, taken: dict[Location, pulumi.Output[Any]]) -> li
         model, name = owner
         path = dotted(loc)
         value: str | SecretStr = (
-            OutputStr(marker.placeholder, _checked(field, path, _plain(path, output)))
+            OutputStr(marker.placeholder, _checked(field, path, _no_secret(path, output)))
             if marker
             else OutputSecret(_checked(field, path, output))
         )
