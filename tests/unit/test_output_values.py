@@ -16,6 +16,7 @@ import yaml
 from components.config import ConfigError, load_config
 from components.platform import RegistryPlatform
 from devkit.pulumi_mocks import Recorder, StackState, evaluate, plain_strings, unwrap
+from tests.harbor.support import BASE as HARBOR
 
 Given = Callable[[str], pulumi.Input[str]]
 """How a test gives a value: `str` (plain) or `pulumi.Output.from_input` (from a resource)."""
@@ -159,6 +160,14 @@ def test_an_issuer_name_given_as_an_output_is_the_serving_certificates_issuer() 
     spec = built(lambda: issuer(output)).named("rs-certificate-tls").inputs["spec"]
     assert spec["issuerRef"] == {"name": "made-here", "kind": "ClusterIssuer",
                                  "group": "cert-manager.io"}  # fmt: skip
+
+
+def test_an_issuer_name_given_as_an_output_is_harbors_certificates_issuer_too() -> None:
+    def config() -> dict[str, Any]:
+        return with_issuer(output("company-ca"), {**HARBOR, "tls": {}})
+
+    certificates = built(config).of_type("kubernetes:cert-manager.io/v1:Certificate")
+    assert [c.inputs["spec"]["issuerRef"]["name"] for c in certificates] == ["company-ca"]
 
 
 def test_an_issuer_name_that_resolves_to_a_bad_name_ends_the_run_with_its_path() -> None:
