@@ -1000,7 +1000,8 @@ def _backend_section_problems(cfg: RegstackConfig) -> list[Problem]:
 
 def output_problems(cfg: RegstackConfig) -> list[Problem]:
     """What this config cannot build from a value given as an Output (config/deferred.py): the
-    parts that still need a value as text, refused before any resource is registered."""
+    parts that still need a value as text (Harbor's values, the addon, the deployed cache's
+    address in config.yml), refused before any resource is registered."""
     s3 = cfg.registry.storage.s3
     given = {
         "registry.namespace": cfg.registry.namespace,
@@ -1016,22 +1017,13 @@ def output_problems(cfg: RegstackConfig) -> list[Problem]:
         for path, value in given.items()
         if isinstance(value, OutputStr) and cfg.backend != "distribution"
     ]
-    if not isinstance(cfg.registry.namespace, OutputStr) or problems:
-        return problems
-    output, plain = "is a pulumi Output, which", "give registry.namespace as a plain value"
-    return _failing(
+    return problems or _failing(
         (
-            cfg.monitoring.enabled,
+            isinstance(cfg.registry.namespace, OutputStr) and cfg.registry.cache.redis == "deploy",
             "registry.namespace",
-            f"{output} monitoring cannot take yet (its alert rules and dashboard name the "
-            f"namespace in their queries): {plain}, or set monitoring.enabled: false",
-        ),
-        (
-            cfg.registry.cache.redis == "deploy",
-            "registry.namespace",
-            f"{output} a deployed cache cannot take yet (its address, named after the "
-            f"namespace, is in the registry's config file): {plain}, or set "
-            "registry.cache.redis to external or none",
+            "is a pulumi Output, which a deployed cache cannot take yet (its address, named "
+            "after the namespace, is in the registry's config file): give registry.namespace "
+            "as a plain value, or set registry.cache.redis to external or none",
         ),
     )
 

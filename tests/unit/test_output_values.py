@@ -27,12 +27,12 @@ PLACEHOLDERS = ("regstack-issuer-output", "regstack-namespace-output", "regstack
                 "regstack-endpoint-output")  # fmt: skip
 PASSWORD = "correct-horse-battery"
 # Every part that names the namespace: the certificate, pull secrets, GC's protection and the
-# retention job (both dial the registry's Service), local-registry-hosting.
+# retention job (both dial the registry's Service), local-registry-hosting, alerts, dashboard.
 FULL = {"profile": "dev", "tls": {"mode": "self-signed"},
         "auth": {"enabled": True, "users": [{"name": "dev", "password": PASSWORD}]},
         "pull_secrets": {"namespaces": ["apps"]},
         "retention": {"enabled": True, "rules": [{"repositories": ["team/*"], "keep_last": 5}]},
-        "registry": {"advertise": True}}  # fmt: skip
+        "registry": {"advertise": True}, "monitoring": {"enabled": True}}  # fmt: skip
 SERVICE = "registry.made-here.svc.cluster.local:5000"
 output = pulumi.Output.from_input
 
@@ -232,6 +232,13 @@ def test_without_a_host_name_the_endpoint_is_the_service_in_the_namespace_given_
     assert endpoints == [SERVICE]
 
 
+def test_alert_rules_and_the_dashboard_watch_the_namespace_given_as_an_output() -> None:
+    rec = built(lambda: with_namespace(output("made-here"), {"monitoring": {"enabled": True}}))
+    rules = json.dumps(rec.named("rs-monitoring-rules").inputs["spec"])
+    dashboard = rec.named("rs-monitoring-dashboard").inputs["data"]["regstack-registry.json"]
+    assert "made-here" in rules and "made-here" in dashboard
+
+
 def test_a_namespace_that_resolves_to_a_bad_name_ends_the_run_with_its_path() -> None:
     message = failure(lambda: with_namespace(output("Not_A_Namespace")))
     assert message.startswith(
@@ -248,10 +255,9 @@ def test_a_namespace_given_as_a_secret_is_refused_rather_than_shown_in_plain() -
     ("raw", "says"),
     [
         ({"backend": "harbor"}, "only the distribution backend takes (not harbor yet)"),
-        ({"monitoring": {"enabled": True}}, "or set monitoring.enabled: false"),
         ({"registry": {"cache": {"redis": "deploy"}}}, "registry.cache.redis to external or none"),
     ],
-    ids=["harbor", "monitoring", "deployed cache"],
+    ids=["harbor", "deployed cache"],
 )
 def test_a_namespace_output_where_a_part_needs_it_as_text_is_refused_before_any_resource(
     raw: dict[str, Any], says: str
