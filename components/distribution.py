@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -103,18 +104,29 @@ def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
 
 def config_file(settings: render.RenderSettings) -> pulumi.Input[str]:
     """config.yml's text; an Output when the bucket or its endpoint was given as one (by the
-    resource that made the bucket), rendered once they resolve."""
+    resource that made the bucket), or the cache's address is one (named after a namespace
+    given as one), rendered once they resolve."""
 
     def text(resolved: render.RenderSettings) -> str:
         return yaml.safe_dump(render.registry_config(resolved), sort_keys=True)
 
-    s3 = settings.s3
-    given = (input_of(s3.bucket), input_of(s3.endpoint)) if s3 is not None else ()
-    if s3 is None or not any(isinstance(value, pulumi.Output) for value in given):
+    s3, redis = settings.s3, settings.redis
+    given = {
+        "bucket": input_of(s3.bucket) if s3 else None,
+        "endpoint": input_of(s3.endpoint) if s3 else None,
+        "cache": input_of(redis.address) if redis else None,
+    }
+    if not any(isinstance(value, pulumi.Output) for value in given.values()):
         return text(settings)
-    return pulumi.Output.all(*given).apply(
-        lambda values: text(replace(settings, s3=replace(s3, bucket=values[0], endpoint=values[1])))
-    )
+
+    def resolved(values: dict[str, Any]) -> render.RenderSettings:
+        return replace(
+            settings,
+            s3=s3 and replace(s3, bucket=values["bucket"], endpoint=values["endpoint"]),
+            redis=redis and replace(redis, address=values["cache"]),
+        )
+
+    return pulumi.Output.all(**given).apply(lambda values: text(resolved(values)))
 
 
 class DistributionRegistry(pulumi.ComponentResource):

@@ -31,7 +31,7 @@ import pulumi_kubernetes as k8s
 from . import distribution_config as render
 from . import kube
 from .config import GcConfig, PlacementConfig, RegistryConfig
-from .outputs import as_secret, joined
+from .outputs import as_secret, input_of, joined
 from .placement import pod_placement
 from .scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
@@ -273,10 +273,14 @@ class GarbageCollection(pulumi.ComponentResource):
         restore_flags = window
         restore_env: list[k8s.core.v1.EnvVarArgs] = []
         if args.cache_address is not None:
+            # A shell word: an IPv6 address's brackets would otherwise be a glob. The address
+            # is an Output when the namespace it is named after was given as one.
+            address = pulumi.Output.from_input(input_of(args.cache_address))
             restore_flags = pulumi.Output.concat(
-                # A shell word: an IPv6 address's brackets would otherwise be a glob.
                 window,
-                f" --redis={shlex.quote(args.cache_address)} --redis-db={args.cache_db}",
+                " --redis=",
+                address.apply(shlex.quote),
+                f" --redis-db={args.cache_db}",
             )
             restore_env = [e for e in args.registry_env if e.name == render.ENV_REDIS_PASSWORD]
         secret_env = any(e.value_from is not None for e in args.registry_env)

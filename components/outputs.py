@@ -60,6 +60,17 @@ def joined(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
     return pulumi.Output.concat(*inputs)
 
 
+def joined_text(*parts: str) -> str:
+    """`joined`, kept a str so that it flows where text does: a value given as an Output makes
+    it one too (an `OutputStr`, its placeholder the parts' placeholders), which a component
+    reads through `input_of` where it uses it."""
+    value = joined(*parts)
+    if isinstance(value, str):
+        return value
+    assert isinstance(value, pulumi.Output)
+    return OutputStr("".join(str.__str__(part) for part in parts), value)
+
+
 def distinct(items: Sequence[pulumi.Input[str]]) -> pulumi.Input[list[str]]:
     """`items` without repeats, in order: a plain list when every item is plain, else an Output
     of one (two Outputs may resolve to the same text)."""

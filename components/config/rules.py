@@ -1000,8 +1000,8 @@ def _backend_section_problems(cfg: RegstackConfig) -> list[Problem]:
 
 def output_problems(cfg: RegstackConfig) -> list[Problem]:
     """What this config cannot build from a value given as an Output (config/deferred.py): the
-    parts that still need a value as text (Harbor's values, the addon, the deployed cache's
-    address in config.yml), refused before any resource is registered."""
+    backends that still need the value as text (Harbor's values, the addon), refused before
+    any resource is registered."""
     s3 = cfg.registry.storage.s3
     given = {
         "registry.namespace": cfg.registry.namespace,
@@ -1017,15 +1017,7 @@ def output_problems(cfg: RegstackConfig) -> list[Problem]:
         for path, value in given.items()
         if isinstance(value, OutputStr) and cfg.backend != "distribution"
     ]
-    return problems or _failing(
-        (
-            isinstance(cfg.registry.namespace, OutputStr) and cfg.registry.cache.redis == "deploy",
-            "registry.namespace",
-            "is a pulumi Output, which a deployed cache cannot take yet (its address, named "
-            "after the namespace, is in the registry's config file): give registry.namespace "
-            "as a plain value, or set registry.cache.redis to external or none",
-        ),
-    )
+    return problems
 
 
 def cross_field_problems(cfg: RegstackConfig) -> list[Problem]:

@@ -27,12 +27,14 @@ PLACEHOLDERS = ("regstack-issuer-output", "regstack-namespace-output", "regstack
                 "regstack-endpoint-output")  # fmt: skip
 PASSWORD = "correct-horse-battery"
 # Every part that names the namespace: the certificate, pull secrets, GC's protection and the
-# retention job (both dial the registry's Service), local-registry-hosting, alerts, dashboard.
+# retention job (both dial the registry's Service), local-registry-hosting, alerts, dashboard,
+# the deployed cache's address (in config.yml and GC's restore step).
 FULL = {"profile": "dev", "tls": {"mode": "self-signed"},
         "auth": {"enabled": True, "users": [{"name": "dev", "password": PASSWORD}]},
         "pull_secrets": {"namespaces": ["apps"]},
         "retention": {"enabled": True, "rules": [{"repositories": ["team/*"], "keep_last": 5}]},
-        "registry": {"advertise": True}, "monitoring": {"enabled": True}}  # fmt: skip
+        "registry": {"advertise": True, "cache": {"redis": "deploy", "password": "cache-pw-0123"}},
+        "monitoring": {"enabled": True}}  # fmt: skip
 SERVICE = "registry.made-here.svc.cluster.local:5000"
 output = pulumi.Output.from_input
 
@@ -251,21 +253,22 @@ def test_a_namespace_given_as_a_secret_is_refused_rather_than_shown_in_plain() -
     assert "regstack:registry.namespace: is a pulumi secret" in message
 
 
-@pytest.mark.parametrize(
-    ("raw", "says"),
-    [
-        ({"backend": "harbor"}, "only the distribution backend takes (not harbor yet)"),
-        ({"registry": {"cache": {"redis": "deploy"}}}, "registry.cache.redis to external or none"),
-    ],
-    ids=["harbor", "deployed cache"],
-)
-def test_a_namespace_output_where_a_part_needs_it_as_text_is_refused_before_any_resource(
-    raw: dict[str, Any], says: str
-) -> None:
+def test_a_namespace_output_with_the_harbor_backend_is_refused_before_any_resource() -> None:
     def check() -> None:
-        assert says in refusal(with_namespace(output("made-here"), raw), "registry.namespace")
+        raw = with_namespace(output("made-here"), {"backend": "harbor"})
+        message = refusal(raw, "registry.namespace")
+        assert "only the distribution backend takes (not harbor yet)" in message
 
     assert evaluate(check).resources == []
+
+
+def test_the_cache_the_registry_and_gc_use_is_the_one_in_the_namespace_given_as_an_output() -> None:
+    rec = built(lambda: namespace(output))
+    address = "registry-cache.made-here.svc.cluster.local:6379"
+    config = yaml.safe_load(rec.named("rs-registry-config").inputs["data"]["config.yml"])
+    assert config["redis"]["addrs"] == [address]
+    gc = rec.named("rs-gc-cronjob").inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert f"--redis={address} " in gc["containers"][1]["args"][0]
 
 
 # --- registry.storage.s3.bucket and .endpoint ---------------------------------------------------
