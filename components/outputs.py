@@ -13,7 +13,7 @@ from .config.deferred import OutputSecret, OutputStr
 T = TypeVar("T")
 
 
-def known_after(resource: pulumi.Resource, value: T) -> pulumi.Output[T]:
+def known_after(resource: pulumi.Resource, value: pulumi.Input[T]) -> pulumi.Output[T]:
     """`value`, carrying a dependency on `resource`.
 
     The URN is known even during preview, so consumers see the value in `pulumi preview` and

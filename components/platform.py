@@ -105,9 +105,9 @@ def certificate_ip_addresses(cfg: RegstackConfig) -> list[str]:
 
 
 def _plain(value: pulumi.Input[str]) -> str:
-    """A value the Harbor backend needs as text: the config rules refuse an Output namespace
-    with it (config/rules.py, output_problems)."""
-    assert isinstance(value, str), "the config rules take an Output namespace for distribution only"
+    """Harbor's externalURL as text: the config rules refuse an Output namespace where the URL
+    would be named after it (config/rules.py, output_problems)."""
+    assert isinstance(value, str), "the config rules refuse an Output namespace in Harbor's URL"
     return value
 
 
@@ -657,7 +657,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         in_cluster = (
             endpoint
             if harbor.expose.type == "ingress"
-            else _plain(service_dns_names(cfg, HARBOR_SERVICE)[-1])
+            else service_dns_names(cfg, HARBOR_SERVICE)[-1]
         )
         return Backend(
             pulumi.Output.from_input(endpoint), known_after(registry, in_cluster), certificate

@@ -1008,16 +1008,32 @@ def output_problems(cfg: RegstackConfig) -> list[Problem]:
         "registry.storage.s3.bucket": s3.bucket if s3 else None,
         "registry.storage.s3.endpoint": s3.endpoint if s3 else None,
     }
-    problems = [
-        Problem(
-            path,
-            f"is a pulumi Output, which only the distribution backend takes (not {cfg.backend} "
-            f"yet): give {path} as a plain value",
-        )
-        for path, value in given.items()
-        if isinstance(value, OutputStr) and cfg.backend != "distribution"
-    ]
-    return problems
+    outputs = [path for path, value in given.items() if isinstance(value, OutputStr)]
+    # Harbor's externalURL is its in-cluster Service's name when it has no host name and no
+    # node port: the URL its nodes and clients are set up with, which must be text.
+    named_url = (
+        cfg.backend == "harbor"
+        and cfg.harbor.expose.type == "clusterIP"
+        and not cfg.registry.hostnames
+    )
+    return _failing(
+        *[
+            (
+                cfg.backend == "microk8s-addon",
+                path,
+                "is a pulumi Output, which the microk8s-addon backend does not take (it keeps "
+                f"its own namespace and storage): give {path} as a plain value",
+            )
+            for path in outputs
+        ],
+        (
+            "registry.namespace" in outputs and named_url,
+            "registry.namespace",
+            "is a pulumi Output, but Harbor's URL would be named after it (harbor.expose.type "
+            "clusterIP without registry.hostnames), which must be known before deploying: give "
+            "registry.namespace as a plain value, or a host name",
+        ),
+    )
 
 
 def cross_field_problems(cfg: RegstackConfig) -> list[Problem]:

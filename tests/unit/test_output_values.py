@@ -69,6 +69,11 @@ def bucket(given: Given) -> dict[str, Any]:
     return with_bucket(given("made-here"), given("https://s3.made.here"))
 
 
+def harbor(given: Given) -> dict[str, Any]:
+    raw = with_namespace(given("made-here"), with_issuer(given("company-ca"), HARBOR))
+    return with_bucket(given("made-here"), given("https://s3.made.here"), raw)
+
+
 def every(given: Given) -> dict[str, Any]:
     return with_bucket(
         given("made-here"),
@@ -123,7 +128,7 @@ def unknown(_: str) -> pulumi.Output[str]:
 # --- every value --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("config", [issuer, namespace, bucket], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("config", [issuer, namespace, bucket, harbor], ids=lambda c: c.__name__)
 def test_a_plain_value_renders_the_same_resources_as_the_same_value_given_as_an_output(
     config: Config,
 ) -> None:
@@ -253,11 +258,32 @@ def test_a_namespace_given_as_a_secret_is_refused_rather_than_shown_in_plain() -
     assert "regstack:registry.namespace: is a pulumi secret" in message
 
 
-def test_a_namespace_output_with_the_harbor_backend_is_refused_before_any_resource() -> None:
+def test_a_namespace_given_as_an_output_is_the_one_harbor_is_installed_in() -> None:
+    rec = built(lambda: with_namespace(output("made-here"), HARBOR))
+    assert rec.named("rs-namespace").inputs["metadata"]["name"] == "made-here"
+    assert rec.named("rs-harbor-chart").inputs["namespace"] == "made-here"
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ({"backend": "microk8s-addon"}, "the microk8s-addon backend does not take"),
+        (
+            {
+                **HARBOR,
+                "registry": {},
+                "harbor": {**HARBOR["harbor"], "expose": {"type": "clusterIP"}},
+            },
+            "Harbor's URL would be named after it",
+        ),
+    ],
+    ids=["addon", "harbor named after it"],
+)
+def test_a_namespace_output_where_it_must_be_text_is_refused_before_any_resource(
+    raw: dict[str, Any], says: str
+) -> None:
     def check() -> None:
-        raw = with_namespace(output("made-here"), {"backend": "harbor"})
-        message = refusal(raw, "registry.namespace")
-        assert "only the distribution backend takes (not harbor yet)" in message
+        assert says in refusal(with_namespace(output("made-here"), raw), "registry.namespace")
 
     assert evaluate(check).resources == []
 
@@ -305,10 +331,10 @@ def test_an_endpoint_that_resolves_to_plain_http_is_refused_at_its_path() -> Non
     assert "give an http endpoint as a plain value" in message
 
 
-def test_a_bucket_output_with_the_harbor_backend_is_refused_before_any_resource() -> None:
-    def check() -> None:
-        raw = with_bucket(output("made-here"), "https://s3.lab", {"backend": "harbor"})
-        message = refusal(raw, "registry.storage.s3.bucket")
-        assert "only the distribution backend takes (not harbor yet)" in message
+def test_a_bucket_and_its_endpoint_given_as_outputs_are_in_harbors_values() -> None:
+    def config() -> dict[str, Any]:
+        return with_bucket(output("made-here"), output("https://s3.made.here/"), HARBOR)
 
-    assert evaluate(check).resources == []
+    values = unwrap(built(config).named("rs-harbor-chart").inputs["values"])
+    driver = values["persistence"]["imageChartStorage"]["s3"]
+    assert (driver["bucket"], driver["regionendpoint"]) == ("made-here", "https://s3.made.here")
