@@ -75,9 +75,7 @@ def node_endpoint(cfg: RegstackConfig) -> pulumi.Input[str]:
     return joined(service_dns_names(cfg)[-1], f":{service.port}")
 
 
-def service_dns_names(
-    cfg: RegstackConfig, service: str = kube.REGISTRY
-) -> list[str | pulumi.Input[str]]:
+def service_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[pulumi.Input[str]]:
     """The Service's names, shortest first; all but the first are Outputs when the namespace is
     one (given as an Output: config/deferred.py)."""
     namespace = cfg.registry.namespace
