@@ -35,7 +35,7 @@ class RegistryAuthArgs:
     users: list[RegistryUser]
     realm: str
     bcrypt_cost: int
-    registry_hosts: list[str]
+    registry_hosts: pulumi.Input[list[str]]
     """Every host:port clients use; each pull secret authenticates all of them."""
     stack_key: pulumi.Input[str]
     """The stack's random key (components/stack_key.py): it salts the hashes and keys the digest."""
@@ -156,8 +156,10 @@ class RegistryAuth(pulumi.ComponentResource):
                 ),
             )
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created]))
+        # The hosts may be an Output (of a namespace made in the same program).
+        hosts_and_password = pulumi.Output.all(args.registry_hosts, user.password)
         content: pulumi.Output[str] = as_secret(
-            user.password.apply(lambda pw: docker_config(args.registry_hosts, user.name, pw))
+            hosts_and_password.apply(lambda both: docker_config(both[0], user.name, both[1]))
         )
         secret = k8s.core.v1.Secret(
             f"{name}-pull-{namespace}",

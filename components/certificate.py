@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .config import TlsConfig
-from .outputs import known_after
+from .outputs import input_of, known_after
 
 CERT_MANAGER = "cert-manager.io/v1"
 # Long enough that a lab CA outlives many serving certificates; cert-manager renews it anyway.
@@ -23,7 +23,7 @@ WAIT_FOR = "pulumi.com/waitFor"
 class RegistryCertificateArgs:
     namespace: pulumi.Input[str]
     tls: TlsConfig
-    dns_names: list[str]
+    dns_names: pulumi.Input[list[str]]
     """Every DNS name clients use: host names, service names, `localhost` for the node port."""
     ip_addresses: list[str]
     read_ca: bool = False
@@ -46,6 +46,7 @@ class RegistryCertificate(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.ca_pem = None
+        issuer_ref: dict[str, pulumi.Input[str]]
         if args.tls.mode == "self-signed":
             issuer_ref, ca_issuer, ca_secret = self._lab_ca(child, args)
             self.ca_secret_name = pulumi.Output.from_input(ca_secret)
@@ -56,7 +57,8 @@ class RegistryCertificate(pulumi.ComponentResource):
             )
         else:
             assert args.tls.issuer is not None  # enforced by the config model
-            issuer_ref = {"name": args.tls.issuer.name, "kind": args.tls.issuer.kind}
+            issuer = args.tls.issuer
+            issuer_ref = {"name": input_of(issuer.name), "kind": issuer.kind}
             self.ca_secret_name = pulumi.Output.from_input(None)
 
         serving = self._resource(
@@ -112,7 +114,7 @@ class RegistryCertificate(pulumi.ComponentResource):
 
     def _lab_ca(
         self, child: pulumi.ResourceOptions, args: RegistryCertificateArgs
-    ) -> tuple[dict[str, str], k8s.apiextensions.CustomResource, str]:
+    ) -> tuple[dict[str, pulumi.Input[str]], k8s.apiextensions.CustomResource, str]:
         """Self-signed Issuer -> CA Certificate -> CA Issuer, as cert-manager documents it."""
         bootstrap = self._resource("Issuer", "selfsigned", {"selfSigned": {}}, child)
         ca_secret = f"{self._name}-ca"

@@ -7,7 +7,8 @@ Works on any cluster. Object names follow the MicroK8s addon (`registry` in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -16,6 +17,7 @@ import yaml
 from . import distribution_config as render
 from . import kube
 from .config import RegistryConfig
+from .outputs import input_of
 from .placement import pod_placement
 from .scan_skips import REGISTRY_DATA, SECRET_ENV, checkov_skips
 from .stack_key import rollout_checksum
@@ -100,6 +102,33 @@ def render_settings(args: DistributionRegistryArgs) -> render.RenderSettings:
     )
 
 
+def config_file(settings: render.RenderSettings) -> pulumi.Input[str]:
+    """config.yml's text; an Output when the bucket or its endpoint was given as one (by the
+    resource that made the bucket), or the cache's address is one (named after a namespace
+    given as one), rendered once they resolve."""
+
+    def text(resolved: render.RenderSettings) -> str:
+        return yaml.safe_dump(render.registry_config(resolved), sort_keys=True)
+
+    s3, redis = settings.s3, settings.redis
+    given = {
+        "bucket": input_of(s3.bucket) if s3 else None,
+        "endpoint": input_of(s3.endpoint) if s3 else None,
+        "cache": input_of(redis.address) if redis else None,
+    }
+    if not any(isinstance(value, pulumi.Output) for value in given.values()):
+        return text(settings)
+
+    def resolved(values: dict[str, Any]) -> render.RenderSettings:
+        return replace(
+            settings,
+            s3=s3 and replace(s3, bucket=values["bucket"], endpoint=values["endpoint"]),
+            redis=redis and replace(redis, address=values["cache"]),
+        )
+
+    return pulumi.Output.all(**given).apply(lambda values: text(resolved(values)))
+
+
 class DistributionRegistry(pulumi.ComponentResource):
     """PVC, config, Deployment, Services and optional Ingress for one registry."""
 
@@ -125,7 +154,7 @@ class DistributionRegistry(pulumi.ComponentResource):
         # The pod must get exactly the secrets config.yml leaves out.
         assert sorted(args.secret_env) == sorted(render.secret_env_names(settings))
         self.env_secret = self._env_secret(name)
-        config_text = yaml.safe_dump(render.registry_config(settings), sort_keys=True)
+        config_text = config_file(settings)
         s3 = registry.storage.s3
         self.s3_ca_bundle = s3.ca_bundle if settings.s3 is not None and s3 is not None else None
         config_map = k8s.core.v1.ConfigMap(
@@ -348,7 +377,7 @@ class DistributionRegistry(pulumi.ComponentResource):
     def _deployment(
         self,
         name: str,
-        config_text: str,
+        config_text: pulumi.Input[str],
         claim_name: pulumi.Input[str] | None,
         config_map: k8s.core.v1.ConfigMap,
     ) -> k8s.apps.v1.Deployment:

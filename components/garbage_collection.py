@@ -31,7 +31,7 @@ import pulumi_kubernetes as k8s
 from . import distribution_config as render
 from . import kube
 from .config import GcConfig, PlacementConfig, RegistryConfig
-from .outputs import as_secret
+from .outputs import as_secret, input_of, joined
 from .placement import pod_placement
 from .scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
@@ -71,7 +71,7 @@ LABELS = kube.app_labels(kube.GC)
 class GcProtection:
     """How the Job reaches the registry to tag in-use manifests (as RetentionJob reaches it)."""
 
-    registry_url: str
+    registry_url: pulumi.Input[str]
     username: str | None = None
     password: pulumi.Output[str] | None = None
     ca_secret_name: pulumi.Input[str] | None = None
@@ -251,7 +251,7 @@ class GarbageCollection(pulumi.ComponentResource):
             opts=child,
         )
         depends: list[pulumi.Resource] = [binding]
-        protect_flags = ""
+        protect_flags: pulumi.Input[str] = ""
         protect_mounts: list[k8s.core.v1.VolumeMountArgs] = []
         protect_volumes: list[k8s.core.v1.VolumeArgs] = []
         if args.protection is not None:
@@ -273,10 +273,14 @@ class GarbageCollection(pulumi.ComponentResource):
         restore_flags = window
         restore_env: list[k8s.core.v1.EnvVarArgs] = []
         if args.cache_address is not None:
+            # A shell word: an IPv6 address's brackets would otherwise be a glob. The address
+            # is an Output when the namespace it is named after was given as one.
+            address = pulumi.Output.from_input(input_of(args.cache_address))
             restore_flags = pulumi.Output.concat(
-                # A shell word: an IPv6 address's brackets would otherwise be a glob.
                 window,
-                f" --redis={shlex.quote(args.cache_address)} --redis-db={args.cache_db}",
+                " --redis=",
+                address.apply(shlex.quote),
+                f" --redis-db={args.cache_db}",
             )
             restore_env = [e for e in args.registry_env if e.name == render.ENV_REDIS_PASSWORD]
         secret_env = any(e.value_from is not None for e in args.registry_env)
@@ -394,14 +398,13 @@ class GarbageCollection(pulumi.ComponentResource):
         meta: Callable[[str], k8s.meta.v1.ObjectMetaArgs],
         child: pulumi.ResourceOptions,
         depends: list[pulumi.Resource],
-    ) -> tuple[str, list[k8s.core.v1.VolumeMountArgs], list[k8s.core.v1.VolumeArgs]]:
+    ) -> tuple[pulumi.Input[str], list[k8s.core.v1.VolumeMountArgs], list[k8s.core.v1.VolumeArgs]]:
         """What tagging in-use manifests needs: the cluster-wide in-use reader, the registry's
         URL, credentials and CA, and the in-use files of other clusters (kube.IN_USE)."""
         protection = args.protection
         assert protection is not None
         depends.append(kube.in_use_reader(name, kube.GC, account, args.namespace, child))
-        flags = f" --protect-registry={protection.registry_url}"
-        flags += f" --protect-in-use-dir={ETC}/in-use"
+        flags = f" --protect-in-use-dir={ETC}/in-use"
         mounts = [k8s.core.v1.VolumeMountArgs(name="in-use", mount_path=f"{ETC}/in-use",
                                               read_only=True)]  # fmt: skip
         volumes = [kube.in_use_files()]
@@ -432,4 +435,5 @@ class GarbageCollection(pulumi.ComponentResource):
                     items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")],
                 ),
             ))  # fmt: skip
-        return flags, mounts, volumes
+        # The URL may be an Output (of a namespace made in the same program).
+        return joined(" --protect-registry=", protection.registry_url, flags), mounts, volumes

@@ -36,7 +36,7 @@ from . import distribution_config as render
 from . import harbor_hardening, kube
 from .config import HarborConfig, S3StorageConfig
 from .harbor_secrets import REGISTRY_USER, HarborSecrets, harbor_secrets
-from .outputs import as_secret
+from .outputs import as_secret, input_of
 
 RELEASE = harbor_hardening.RELEASE
 # The nginx Service of clusterIP, nodePort and loadBalancer exposure; pinned (it is the chart's
@@ -303,11 +303,15 @@ class HarborRegistry(pulumi.ComponentResource):
             ca = {"ca.crt": pulumi.Output.secret(args.s3.ca_bundle)}
             ca_secret = self._secret(f"{name}-s3-ca", args.namespace, ca).metadata.name
 
+        s3 = args.s3
         values = pulumi.Output.all(
             seed=args.secret_seed,
             tls=args.tls_secret_name,
             credentials=secret.metadata.name,
             s3_ca=ca_secret,
+            # Either may be an Output (of the resource that made the bucket).
+            bucket=input_of(s3.bucket) if s3 else None,
+            endpoint=input_of(s3.endpoint) if s3 else None,
         ).apply(
             lambda resolved: harbor_values(
                 args.harbor,
@@ -315,7 +319,10 @@ class HarborRegistry(pulumi.ComponentResource):
                 tls_secret_name=resolved["tls"],
                 credentials_secret=resolved["credentials"],
                 secrets=harbor_secrets(resolved["seed"]),
-                s3=args.s3,
+                s3=s3
+                and s3.model_copy(
+                    update={"bucket": resolved["bucket"], "endpoint": resolved["endpoint"]}
+                ),
                 s3_ca_secret=resolved["s3_ca"],
             )
         )

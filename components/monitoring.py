@@ -7,8 +7,9 @@ for the dashboard, Grafana's dashboard sidecar watching the dashboard namespace.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -17,7 +18,7 @@ from . import kube
 from .alert_rules import AlertSettings, alert_rules
 from .config import MonitoringConfig
 from .dashboard import registry_dashboard
-from .outputs import known_after
+from .outputs import input_of, known_after
 
 MONITORING_API = "monitoring.coreos.com/v1"
 # The metrics Service's own labels (DistributionRegistry): the client-facing Service shares
@@ -29,6 +30,17 @@ METRICS_SERVICE_LABELS = {
 # kube-prometheus-stack's Grafana sidecar imports ConfigMaps carrying this label.
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 DASHBOARD_FILE = "regstack-registry.json"
+
+T = TypeVar("T")
+
+
+def in_namespace(alerts: AlertSettings, render: Callable[[AlertSettings], T]) -> pulumi.Input[T]:
+    """`render(alerts)`; rendered once the namespace resolves when it was given as an Output
+    (the queries name it), else at once, as before."""
+    namespace = input_of(alerts.namespace)
+    if not isinstance(namespace, pulumi.Output):
+        return render(alerts)
+    return namespace.apply(lambda name: render(replace(alerts, namespace=name)))
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,8 @@ class RegistryMonitoring(pulumi.ComponentResource):
             },
             child,
         )
-        rule = self._custom("rules", "PrometheusRule", alert_rules(args.alerts), child)
+        rules = in_namespace(args.alerts, alert_rules)
+        rule = self._custom("rules", "PrometheusRule", rules, child)
         if args.alerts.retention:
             # Each retention Job's pod serves its run's metrics for a few scrapes (RetentionJob).
             selector = {"app.kubernetes.io/name": kube.RETENTION}
@@ -96,7 +109,11 @@ class RegistryMonitoring(pulumi.ComponentResource):
                 namespace=monitoring.namespace,
                 labels={**kube.MANAGED_BY, **DASHBOARD_LABEL},
             ),
-            data={DASHBOARD_FILE: json.dumps(registry_dashboard(args.alerts), indent=1)},
+            data={
+                DASHBOARD_FILE: in_namespace(
+                    args.alerts, lambda alerts: json.dumps(registry_dashboard(alerts), indent=1)
+                )
+            },
             opts=child,
         )
 
@@ -115,7 +132,7 @@ class RegistryMonitoring(pulumi.ComponentResource):
         self,
         role: str,
         kind: str,
-        spec: dict[str, Any],
+        spec: pulumi.Input[dict[str, Any]],
         opts: pulumi.ResourceOptions,
         object_name: str = kube.REGISTRY,
     ) -> k8s.apiextensions.CustomResource:

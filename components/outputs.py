@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar, overload
 
 import pulumi
 from pydantic import SecretStr
 
-from .config.deferred import OutputSecret
+from .config.deferred import OutputSecret, OutputStr
 
 T = TypeVar("T")
 
 
-def known_after(resource: pulumi.Resource, value: T) -> pulumi.Output[T]:
+def known_after(resource: pulumi.Resource, value: pulumi.Input[T]) -> pulumi.Output[T]:
     """`value`, carrying a dependency on `resource`.
 
     The URN is known even during preview, so consumers see the value in `pulumi preview` and
@@ -37,3 +38,48 @@ def secret(value: SecretStr | None) -> pulumi.Output[str] | None:
     if isinstance(value, OutputSecret):
         return as_secret(value.output)
     return None if value is None else pulumi.Output.secret(value.get_secret_value())
+
+
+@overload
+def input_of(value: str) -> pulumi.Input[str]: ...
+@overload
+def input_of(value: None) -> None: ...
+def input_of(value: str | None) -> pulumi.Input[str] | None:
+    """A config value that may have been given as an Output (config/deferred.py), as an Input:
+    that Output, checked when it resolves, else the plain value."""
+    return value.output if isinstance(value, OutputStr) else value
+
+
+def joined(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
+    """The parts as one string, each config value through `input_of`: a plain string when every
+    part is plain (a plain config renders as it always did), else an Output."""
+    inputs = [input_of(part) if isinstance(part, str) else part for part in parts]
+    texts = [part for part in inputs if isinstance(part, str)]
+    if len(texts) == len(inputs):
+        return "".join(texts)
+    return pulumi.Output.concat(*inputs)
+
+
+def joined_text(*parts: str) -> str:
+    """`joined`, kept a str so that it flows where text does: a value given as an Output makes
+    it one too (an `OutputStr`, its placeholder the parts' placeholders), which a component
+    reads through `input_of` where it uses it."""
+    value = joined(*parts)
+    if isinstance(value, str):
+        return value
+    assert isinstance(value, pulumi.Output)
+    return OutputStr("".join(str.__str__(part) for part in parts), value)
+
+
+def distinct(items: Sequence[pulumi.Input[str]]) -> pulumi.Input[list[str]]:
+    """`items` without repeats, in order: a plain list when every item is plain, else an Output
+    of one (two Outputs may resolve to the same text)."""
+    texts = [item for item in items if isinstance(item, str)]
+    if len(texts) == len(items):
+        return list(dict.fromkeys(texts))
+    return pulumi.Output.all(*items).apply(lambda values: list(dict.fromkeys(values)))
+
+
+def shown(value: str, stand_in: str) -> str:
+    """`value` for a message, or `stand_in` when it is an Output, whose text is not known yet."""
+    return stand_in if isinstance(value, OutputStr) else value

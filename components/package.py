@@ -3,15 +3,16 @@
 Pulumi's component provider (pulumi.provider.experimental) infers the schema from Registry's
 args and builds the component for a YAML, TypeScript, Go... program. This provider adds:
 
-- secret flags in the schema on the inputs that take an Output (config/args.py makes only the
-  passwords and keys so: the generated SDKs then mark them secret), and the config model's
-  descriptions on every key;
+- secret flags in the schema on the passwords and keys (config/args.py makes them Inputs, as it
+  does the values that may come from another resource, a namespace or an issuer: those are no
+  secrets), so the generated SDKs mark them secret; and the config model's descriptions on every
+  key;
 - invalid args reported as invalid inputs, each `regstack:<path>: <what to do>` line as the
   engine shows a property's problem, instead of an exception with the component's stack frames.
 
 A secret reaches Registry as the Output the engine sends in its place, nested where the program
-put it (`auth.users[0].password`); any other key given an Output, secret or from a resource, is
-refused by `load_config` at its path.
+put it (`auth.users[0].password`), and so does a value from another resource; any other key given
+an Output, secret or from a resource, is refused by `load_config` at its path.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.server import ComponentInitError
 
 from .config.args import ARGS_TYPES
+from .config.deferred import output_marker
 from .registry import Registry, RegistryArgsError
 
 NAME = "regstack"
@@ -54,7 +56,8 @@ class RegstackProvider(ComponentProvider):
                 prop = properties[mapping[field_name]]
                 if field.description:
                     prop["description"] = field.description
-                if "plain" not in prop and prop.get("type") == "string":
+                secret = "plain" not in prop and output_marker(field) is None
+                if secret and prop.get("type") == "string":
                     prop["secret"] = True
         return schema
 

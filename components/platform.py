@@ -40,7 +40,7 @@ from .microk8s_addon import (
 )
 from .monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from .node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
-from .outputs import as_secret, known_after, secret
+from .outputs import as_secret, distinct, input_of, joined, known_after, secret, shown
 from .ownership import create_only_provider, created_here
 from .redis_cache import RedisCache, RedisCacheArgs, cache_address
 from .registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
@@ -60,9 +60,10 @@ def pod_security(enforce: str) -> dict[str, str]:
     return {**labels, "pod-security.kubernetes.io/enforce": enforce}
 
 
-def node_endpoint(cfg: RegstackConfig) -> str:
+def node_endpoint(cfg: RegstackConfig) -> pulumi.Input[str]:
     """Where people push from: the first host name (through the Ingress, or at the node port
-    when there is no Ingress), else the node port on localhost."""
+    when there is no Ingress), else the node port on localhost, else the Service's cluster name
+    (an Output when the namespace is one)."""
     service = cfg.registry.service
     hostnames = cfg.registry.hostnames
     if hostnames and cfg.registry.ingress.enabled:
@@ -71,30 +72,41 @@ def node_endpoint(cfg: RegstackConfig) -> str:
         return f"{hostnames[0] if hostnames else 'localhost'}:{service.node_port}"
     if hostnames:  # a ClusterIP or LoadBalancer Service answers on its own port
         return f"{hostnames[0]}:{service.port}"
-    return f"{kube.REGISTRY}.{cfg.registry.namespace}.svc.cluster.local:{service.port}"
+    return joined(service_dns_names(cfg)[-1], f":{service.port}")
 
 
-def service_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[str]:
+def service_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[pulumi.Input[str]]:
+    """The Service's names, shortest first; all but the first are Outputs when the namespace is
+    one (given as an Output: config/deferred.py)."""
     namespace = cfg.registry.namespace
     return [
         service,
-        f"{service}.{namespace}",
-        f"{service}.{namespace}.svc",
-        f"{service}.{namespace}.svc.cluster.local",
+        joined(service, ".", namespace),
+        joined(service, ".", namespace, ".svc"),
+        joined(service, ".", namespace, ".svc.cluster.local"),
     ]
 
 
-def certificate_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[str]:
+def certificate_dns_names(
+    cfg: RegstackConfig, service: str = kube.REGISTRY
+) -> pulumi.Input[list[str]]:
     """Every name a client may dial, deduplicated in a stable order. A public ACME CA refuses
     the whole order for a cluster name or localhost: its certificate has the public ones only."""
-    names = [*cfg.registry.hostnames, *cfg.tls.dns_names]
+    names: list[pulumi.Input[str]] = [*cfg.registry.hostnames, *cfg.tls.dns_names]
     if not public_ca(cfg.tls):
         names += [*service_dns_names(cfg, service), "localhost"]
-    return list(dict.fromkeys(names))
+    return distinct(names)
 
 
 def certificate_ip_addresses(cfg: RegstackConfig) -> list[str]:
     return [*([] if public_ca(cfg.tls) else ["127.0.0.1"]), *cfg.tls.ip_addresses]
+
+
+def _plain(value: pulumi.Input[str]) -> str:
+    """Harbor's externalURL as text: the config rules refuse an Output namespace where the URL
+    would be named after it (config/rules.py, output_problems)."""
+    assert isinstance(value, str), "the config rules refuse an Output namespace in Harbor's URL"
+    return value
 
 
 def harbor_external_url(cfg: RegstackConfig) -> str:
@@ -107,18 +119,18 @@ def harbor_external_url(cfg: RegstackConfig) -> str:
         port = expose.node_ports.https if tls else expose.node_ports.http
         return f"{scheme}://{host or 'localhost'}:{port}"
     if host is None:  # clusterIP only: the config model requires a host name otherwise
-        host = service_dns_names(cfg, HARBOR_SERVICE)[-1]
+        host = _plain(service_dns_names(cfg, HARBOR_SERVICE)[-1])
     return f"{scheme}://{host}"
 
 
-def registry_hosts(cfg: RegstackConfig) -> list[str]:
+def registry_hosts(cfg: RegstackConfig) -> pulumi.Input[list[str]]:
     """The host[:port] keys a pull secret must authenticate."""
     service = cfg.registry.service
-    hosts = [node_endpoint(cfg), *cfg.registry.hostnames]
+    hosts: list[pulumi.Input[str]] = [node_endpoint(cfg), *cfg.registry.hostnames]
     if service.type == "NodePort":
         hosts.append(f"localhost:{service.node_port}")
-    hosts += [f"{name}:{service.port}" for name in service_dns_names(cfg)[-2:]]
-    return list(dict.fromkeys(hosts))
+    hosts += [joined(name, f":{service.port}") for name in service_dns_names(cfg)[-2:]]
+    return distinct(hosts)
 
 
 def node_pull_endpoints(cfg: RegstackConfig) -> list[str]:
@@ -206,14 +218,14 @@ def secret_users(cfg: RegstackConfig) -> list[RegistryUser]:
     return [RegistryUser(u.name, secret(u.password)) for u in cfg.auth.users]
 
 
-def registry_access(cfg: RegstackConfig) -> tuple[str, RegistryUser | None]:
+def registry_access(cfg: RegstackConfig) -> tuple[pulumi.Input[str], RegistryUser | None]:
     """How an in-cluster Job (retention, GC's protection) reaches the registry's API: its URL,
     and the user it signs in as (retention.user, else `auth.maintainer()`) when auth is on."""
     scheme = "https" if cfg.tls.mode != "none" else "http"
     service = service_dns_names(cfg, kube.REGISTRY)[-1]
-    registry_url = f"{scheme}://{service}:{cfg.registry.service.port}"
+    registry_url = joined(f"{scheme}://", service, f":{cfg.registry.service.port}")
     if public_ca(cfg.tls):  # its certificate has no in-cluster name: dial a public one
-        registry_url = f"https://{node_endpoint(cfg)}"
+        registry_url = joined("https://", node_endpoint(cfg))
     user = None
     if cfg.auth.enabled:
         wanted = cfg.retention.user or cfg.auth.maintainer()
@@ -330,7 +342,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         # A claim regstack is lent lives in a namespace someone else made (the MicroK8s addon's):
         # regstack uses that namespace as it is, never creates or labels it.
         if cfg.registry.storage.existing_claim is not None:
-            return pulumi.Output.from_input(namespace)
+            return pulumi.Output.from_input(input_of(namespace))
         # Otherwise the namespace is regstack's to create, never an existing one to take over, and
         # never deleted: whatever else people put in it would go with it (components/ownership.py).
         what_to_do = (
@@ -338,12 +350,12 @@ class RegistryPlatform(pulumi.ComponentResource):
             "(the MicroK8s addon's registry-claim), set registry.storage.existing_claim: regstack "
             "then uses the namespace as it is. If an earlier `pulumi destroy` left it (regstack "
             f"never deletes a namespace), delete it once it holds nothing you need: kubectl delete "
-            f"namespace {namespace}."
+            f"namespace {shown(namespace, '<registry.namespace>')}."
         )
         return k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=namespace, labels={**kube.MANAGED_BY, **pod_security(enforce)}
+                name=input_of(namespace), labels={**kube.MANAGED_BY, **pod_security(enforce)}
             ),
             opts=created_here(f"{name}-namespace", child, create_only, what_to_do, keep=True),
         ).metadata.name

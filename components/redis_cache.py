@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from . import kube
 from .config import CacheConfig, PlacementConfig
-from .outputs import as_secret
+from .outputs import as_secret, joined_text
 from .placement import pod_placement
 from .scan_skips import REDIS_CACHE, checkov_skips
 from .stack_key import rollout_checksum
@@ -49,7 +49,8 @@ def auth_config(password: str) -> str:
 
 
 def cache_address(namespace: str) -> str:
-    return f"{SERVICE}.{namespace}.svc.cluster.local:{PORT}"
+    """The Service's address; one given as an Output when the namespace was (`joined_text`)."""
+    return joined_text(SERVICE, ".", namespace, f".svc.cluster.local:{PORT}")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from .config import RegstackConfig
+from .config.deferred import output_marker
 
 BEGIN = "<!-- config-reference:begin -->"
 END = "<!-- config-reference:end -->"
@@ -66,6 +67,8 @@ def rows(model: type[BaseModel] = RegstackConfig, prefix: str = "") -> list[str]
             else None
         )
         kind = f"list of {item.__name__}" if item else _type_name(field.annotation)
+        if output_marker(field) is not None:
+            kind += ", may be an Output"  # from another resource: config/deferred.py
         lines.append(f"| `{path}` | {kind} | {_default(field)} | {field.description or ''} |")
         if item is not None:
             lines += rows(item, f"{path}[].")

@@ -2,7 +2,8 @@
 
 This is the component other Pulumi languages use (provider/, the component package): its args
 are the config model as TypedDicts (config/args.py), from which Pulumi infers the schema. In
-Python it takes the same mapping `load_config` does, with secrets as plain strings or Outputs.
+Python it takes the same mapping `load_config` does, with secrets and the values that may come
+from another resource (config/deferred.py) as plain strings or Outputs.
 
 No `from __future__ import annotations` here: the component provider reads the annotations.
 """

@@ -34,9 +34,9 @@ def hosting_document(host: str, from_runtime: str, from_cluster: str) -> str:
 
 @dataclass
 class LocalRegistryHostingArgs:
-    host: str
+    host: pulumi.Input[str]
     """Where people push from (the node port on localhost, or the first host name)."""
-    host_from_container_runtime: str
+    host_from_container_runtime: pulumi.Input[str]
     """The name nodes pull by; regstack's node trust makes it the same as `host`."""
     host_from_cluster_network: pulumi.Input[str]
     """The registry's Service address inside the cluster."""
@@ -47,11 +47,10 @@ class LocalRegistryHosting(pulumi.ComponentResource):
         self, name: str, args: LocalRegistryHostingArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("regstack:index:LocalRegistryHosting", name, None, opts)
-        document = pulumi.Output.from_input(args.host_from_cluster_network).apply(
-            lambda in_cluster: hosting_document(
-                args.host, args.host_from_container_runtime, in_cluster
-            )
+        hosts = pulumi.Output.all(
+            args.host, args.host_from_container_runtime, args.host_from_cluster_network
         )
+        document = hosts.apply(lambda names: hosting_document(*names))
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-configmap",
             metadata=k8s.meta.v1.ObjectMetaArgs(

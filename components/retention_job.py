@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from . import kube
 from .config import PlacementConfig, RetentionConfig
-from .outputs import as_secret
+from .outputs import as_secret, joined
 from .placement import pod_placement
 from .scan_skips import RETENTION, RETENTION_IN_USE, checkov_skips
 
@@ -47,7 +47,7 @@ registry's UID: a high one that no host account has."""
 class RetentionJobArgs:
     namespace: pulumi.Input[str]
     retention: RetentionConfig
-    registry_url: str
+    registry_url: pulumi.Input[str]
     """In-cluster URL of the registry API, e.g. https://registry.ns.svc.cluster.local:5000."""
     username: str | None = None
     password: pulumi.Output[str] | None = None
@@ -87,13 +87,13 @@ def policy_document(retention: RetentionConfig) -> str:
     )
 
 
-def command(args: RetentionJobArgs) -> list[str]:
+def command(args: RetentionJobArgs) -> list[pulumi.Input[str]]:
     retention = args.retention
-    line = [
+    line: list[pulumi.Input[str]] = [
         "python",
         "-m",
         "components.retention",
-        f"--registry={args.registry_url}",
+        joined("--registry=", args.registry_url),
         f"--policy={ETC}/policy/policy.json",
         f"--concurrency={retention.concurrency}",
     ]

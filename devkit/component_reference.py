@@ -105,8 +105,8 @@ def _section(cls: type[pulumi.ComponentResource]) -> Iterator[str]:
     elif typing.is_typeddict(args_cls):
         yield (
             f"Args: `{args_cls.__name__}`, a mapping of the keys of a stack's `regstack:` config "
-            "([the config reference](../reference/config.md)), checked by `load_config`; a secret "
-            "may be an Output. The component package serves it to other languages (below)."
+            "([the config reference](../reference/config.md)), checked by `load_config`; a secret, "
+            "and a key the config reference marks so, may be an Output. The component package serves it to other languages (below)."
         )
     else:
         yield (

@@ -98,11 +98,13 @@ def evaluate(
     existing: dict[str, dict[str, Any]] | None = None,
     stack: StackState | None = None,
     secret_keys: list[str] | None = None,
+    preview: bool = False,
 ) -> Recorder:
     """Run `build` under fresh mocks (stack `test`) and wait for every registration; `stack`
-    carries state over from an earlier run of the same stack (a new stack when None)."""
+    carries state over from an earlier run of the same stack (a new stack when None); `preview`
+    runs it as `pulumi preview` does, where an Output may be unknown."""
     recorder = Recorder(existing=existing or {}, stack=stack or StackState())
-    pulumi.runtime.set_mocks(recorder, project="regstack", stack="test", preview=False)
+    pulumi.runtime.set_mocks(recorder, project="regstack", stack="test", preview=preview)
     # Every section is a secret, as `pulumi config set --secret` leaves one holding a password.
     keys = secret_keys if secret_keys is not None else [f"regstack:{k}" for k in config or {}]
     pulumi.runtime.set_all_config(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
@@ -15,6 +16,7 @@ from .types import (
     HttpUrl,
     ImageVersion,
     IpAddress,
+    MayBeOutput,
     Section,
     UserName,
     check_password,
@@ -29,10 +31,27 @@ the two equal)."""
 RepositoryPattern = Annotated[str, AfterValidator(check_pattern)]
 
 
+PUBLIC_ACME = re.compile(r"letsencrypt|lets-encrypt|zerossl|buypass", re.IGNORECASE)
+"""Issuer names that look like a public ACME CA, which certifies public DNS names only."""
+
+
+def _public_acme_refusal(name: str) -> str | None:
+    # The certificate's names were chosen for an issuer of one's own CA (cluster names and
+    # localhost included), which a public ACME CA would refuse the whole order for.
+    if PUBLIC_ACME.search(name) is None:
+        return None
+    return (
+        f"{name!r} looks like a public ACME CA, whose certificate regstack gives public names "
+        "only; it must know that before deploying: give tls.issuer.name as a plain value"
+    )
+
+
 class IssuerRef(Section):
     """A cert-manager issuer that already exists in the cluster."""
 
-    name: DnsSubdomain = Field(description="Issuer name, e.g. letsencrypt-prod.")
+    name: Annotated[
+        DnsSubdomain, MayBeOutput("regstack-issuer-output", refuse=_public_acme_refusal)
+    ] = Field(description="Issuer name, e.g. letsencrypt-prod.")
     kind: Literal["Issuer", "ClusterIssuer"] = Field("ClusterIssuer", description="Issuer kind.")
 
 

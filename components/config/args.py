@@ -5,9 +5,10 @@ str, int, float, bool, lists, string-keyed dicts and `pulumi.Input[...]`, nothin
 TypedDicts here are made from the pydantic models, field by field, so the schema other languages
 see cannot drift from what `load_config` accepts:
 
-- a secret (`SecretStr`) becomes `pulumi.Input[str]`: it may come from another resource;
-- every other value is plain, as `load_config` needs it to check the config before any resource
-  is registered;
+- a secret (`SecretStr`) and a field marked `MayBeOutput` (a namespace, an issuer) become
+  `pulumi.Input[str]`: they may come from another resource (config/deferred.py);
+- every other value is plain, as `load_config` needs it to decide what to build before any
+  resource is registered;
 - a `Literal` is a str (its description lists the choices), `Annotated` drops to its type;
 - a field without a default is `Required`, the rest may be left out (total=False).
 
@@ -21,6 +22,7 @@ from typing import Any, Literal, Required, TypedDict, Union
 import pulumi
 from pydantic import BaseModel, SecretStr
 
+from .deferred import output_marker
 from .stack import RegstackConfig
 
 SCHEMA_TYPES = (str, int, float, bool)
@@ -65,6 +67,8 @@ def typed_dict(model: type[BaseModel], made: Made, name: str | None = None) -> t
     fields = {}
     for field_name, field in model.model_fields.items():
         value = _value_type(field.annotation, made)
+        if output_marker(field) is not None:
+            value = pulumi.Input[value]  # type: ignore[misc,valid-type]
         fields[field_name] = Required[value] if field.is_required() else value
     # The functional form: the class statement cannot take computed fields.
     result: type = TypedDict(name, fields, total=False)  # type: ignore[misc]

@@ -1,21 +1,32 @@
-"""Secrets that arrive as Pulumi Outputs: `pulumi.Config().require_secret(...)`, a password from
-another resource. Their value is unknown while the config is checked, so a secret field takes
-the Output, the rest of the config is checked as usual, and the field's own rules run on the
-value once it resolves, failing the deployment with the same `regstack:<path>: message` line.
+"""Values that arrive as Pulumi Outputs: a secret from `pulumi.Config().require_secret(...)`, a
+password from another resource, a namespace or an issuer made in the same program. Their value
+is unknown while the config is checked, so such a field takes the Output, the rest of the config
+is checked as usual, and the field's own rules run on the value once it resolves, failing the
+deployment with the same `regstack:<path>: message` line.
 
-Only secret fields (`SecretStr`) take an Output; elsewhere one is a problem at its path. The
-cross-field rules see a placeholder in its place: they never read a secret's value.
+Which fields take an Output: every secret (`SecretStr`), and the fields marked `MayBeOutput`
+(config/types.py). Elsewhere an Output is a problem at its path: the value decides what is
+built, which must be known before any resource is registered. The cross-field rules see a
+placeholder in its place: a secret's is never read, a marked field's is a valid value on which
+no decision turns (the field's `refuse` catches a resolved value that would have turned one).
+
+The components read such a field through `outputs.secret` or `outputs.input_of`, which hand on
+the Output; reading it as text raises (`OutputStr`), so a plain string never stands in silently.
 """
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 import pulumi
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
-from .errors import ConfigError, Problem, dotted, pydantic_message
+from .errors import ConfigError, Problem, dotted, model_at, pydantic_message
 from .harbor import SECRET_PLACEHOLDER
+from .types import MayBeOutput
 
 Location = tuple[int | str, ...]
 
@@ -34,10 +45,47 @@ class OutputSecret(SecretStr):
         )
 
 
+class OutputStr(str):
+    """A `MayBeOutput` field given as an Output: its placeholder as text, to the checks that ran
+    before it was put back; `output` is its value, checked when it resolves."""
+
+    output: pulumi.Output[str]
+
+    def __new__(cls, placeholder: str, output: pulumi.Output[str]) -> OutputStr:
+        text = super().__new__(cls, placeholder)
+        text.output = output
+        return text
+
+    def _refuse(self, *_: Any) -> Any:
+        raise TypeError(
+            f"this value is a pulumi Output (the placeholder {str.__str__(self)!r} stands in for "
+            "it): read it through regstack's `outputs.input_of`, which keeps it an Output"
+        )
+
+    __str__ = __format__ = __add__ = __radd__ = __mod__ = _refuse
+
+
+def _field(loc: Location) -> FieldInfo | None:
+    """The field a value at `loc` is given for; None for a list item or a key of no model."""
+    model = model_at(loc) if loc and isinstance(loc[-1], str) else None
+    return model.model_fields.get(str(loc[-1])) if model else None
+
+
+def output_marker(field: FieldInfo) -> MayBeOutput | None:
+    """The field's `MayBeOutput`, in its metadata or inside an optional's `Annotated`."""
+    found = [m for m in field.metadata if isinstance(m, MayBeOutput)]
+    for arg in typing.get_args(field.annotation):
+        if typing.get_origin(arg) is Annotated:
+            found += [m for m in arg.__metadata__ if isinstance(m, MayBeOutput)]
+    return found[0] if found else None
+
+
 def take_outputs(raw: Any, loc: Location = ()) -> tuple[Any, dict[Location, pulumi.Output[Any]]]:
     """`raw` with each Output replaced by a placeholder, and the Outputs by location."""
     if isinstance(raw, pulumi.Output):
-        return SECRET_PLACEHOLDER, {loc: raw}
+        field = _field(loc)
+        marker = output_marker(field) if field else None
+        return (marker.placeholder if marker else SECRET_PLACEHOLDER), {loc: raw}
     taken: dict[Location, pulumi.Output[Any]] = {}
     if isinstance(raw, dict):
         plain = {}
@@ -66,44 +114,82 @@ def _field_owner(model: BaseModel, loc: Location) -> tuple[BaseModel, str] | Non
     return None
 
 
-def _checked(owner: BaseModel, name: str, path: str, output: pulumi.Output[Any]) -> OutputSecret:
-    """`output` as the field's value, its rules applied to what it resolves to."""
-    field = type(owner).model_fields[name]
+def _invalid(problems: list[Problem]) -> pulumi.RunError:
+    # RunError: Pulumi prints these lines and ends the deployment, with no traceback.
+    return pulumi.RunError(f"invalid stack configuration:\n{ConfigError(problems)}")
+
+
+def _checked(field: FieldInfo, path: str, output: pulumi.Output[Any]) -> pulumi.Output[str]:
+    """`output`, with the field's rules (and its marker's `refuse`) applied to what it resolves to."""
     # mypy reads no TypeForm in a computed Annotated; Annotated needs one annotation at least.
     annotated: Any = (
         Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
     )
     adapter: TypeAdapter[Any] = TypeAdapter(annotated)
+    marker = output_marker(field)
 
     def check(value: Any) -> str:
         try:
-            adapter.validate_python(value)
+            valid = adapter.validate_python(value)
         except ValidationError as err:
-            problems = [Problem(path, pydantic_message(e)) for e in err.errors()]
-            # RunError: Pulumi prints these lines and ends the deployment, with no traceback.
-            raise pulumi.RunError(
-                f"invalid stack configuration:\n{ConfigError(problems)}"
-            ) from None
-        return str(value)
+            raise _invalid([Problem(path, pydantic_message(e)) for e in err.errors()]) from None
+        if marker is None:  # a secret: its value as given, never SecretStr's mask
+            return str(value)
+        refusal = marker.refuse(valid) if marker.refuse else None
+        if refusal is not None:
+            raise _invalid([Problem(path, refusal)])
+        return str(valid)  # as a plain value is kept: an endpoint without its trailing slash
 
-    return OutputSecret(output.apply(check))
+    return output.apply(check)
+
+
+def _no_secret(path: str, output: pulumi.Output[str]) -> pulumi.Output[str]:
+    """`output`, refused when it is a secret: a field that is no secret is shown in plain (a
+    namespace in every object's metadata), and regstack does not unwrap a secret into one."""
+
+    async def known() -> bool:
+        if await output.is_secret():
+            raise _invalid(
+                [
+                    Problem(
+                        path,
+                        "is a pulumi secret, but this value is shown in plain (in the cluster's "
+                        "objects and in outputs): give it as a value that is no secret",
+                    )
+                ]
+            )
+        return await output.is_known()
+
+    # `future()` is None while the value is unknown (a preview): `known()` is then False, and
+    # nothing reads the value.
+    value = typing.cast(Awaitable[str], output.future())
+    return pulumi.Output(output.resources(), value, known())
 
 
 def put_outputs(cfg: BaseModel, taken: dict[Location, pulumi.Output[Any]]) -> list[Problem]:
-    """Put each Output back into its secret field of `cfg`; a problem for any other field."""
+    """Put each Output back into its field of `cfg`; a problem for a field that takes none."""
     problems = []
     for loc, output in taken.items():
         owner = _field_owner(cfg, loc)
-        if owner is None or not isinstance(getattr(*owner), SecretStr):
+        field = type(owner[0]).model_fields[owner[1]] if owner else None
+        marker = output_marker(field) if field else None
+        secret = owner is not None and isinstance(getattr(*owner), SecretStr)
+        if owner is None or field is None or not (secret or marker):
             problems.append(
                 Problem(
                     dotted(loc),
-                    "is a pulumi Output, which only a secret (a password, a key) may be: "
-                    "give this value as a plain one",
+                    "is a pulumi Output, which only a secret (a password, a key) and the keys the "
+                    "config reference marks `may be an Output` take: give this value as a plain one",
                 )
             )
             continue
         model, name = owner
+        path = dotted(loc)
+        value: str | SecretStr = (
+            OutputStr(marker.placeholder, _checked(field, path, _no_secret(path, output)))
+            if marker
+            else OutputSecret(_checked(field, path, output))
+        )
         # The models are frozen: nothing else may change a checked config.
-        object.__setattr__(model, name, _checked(model, name, dotted(loc), output))
+        object.__setattr__(model, name, value)
     return problems

@@ -44,7 +44,7 @@ def _field_model(annotation: Any) -> type[BaseModel] | None:
     return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
 
 
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+def model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     """The model that holds the key at the end of `loc`."""
     current: type[BaseModel] | None = RegstackConfig
     for part in (p for p in loc[:-1] if not isinstance(p, int)):
@@ -81,7 +81,7 @@ def nesting_hint(parts: list[str]) -> str:
 
 
 def _unknown_key_message(loc: tuple[int | str, ...]) -> str:
-    key, model = str(loc[-1]), _model_at(loc)
+    key, model = str(loc[-1]), model_at(loc)
     if key in REMOVED_KEYS:
         return f"unknown key: {REMOVED_KEYS[key]}"
     if len(loc) == 1 and "." in key:

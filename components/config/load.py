@@ -19,7 +19,7 @@ from .errors import (
     pydantic_message,
 )
 from .harbor import SECRET_PLACEHOLDER, SECRET_UNSET
-from .rules import cross_field_problems
+from .rules import cross_field_problems, output_problems
 from .stack import RegstackConfig
 
 
@@ -177,7 +177,9 @@ def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> Reg
     if outputs:
         # Where an Output stands, its placeholder's problems are not the user's.
         problems = [p for p in problems if p.path not in {dotted(loc) for loc in outputs}]
-        problems += put_outputs(cfg, outputs) if cfg is not None else []
+        if cfg is not None:
+            problems += put_outputs(cfg, outputs)
+            problems += output_problems(cfg)
     if problems or cfg is None:
         raise ConfigError(problems)
     return cfg

@@ -17,6 +17,7 @@ from .types import (
     HostPort,
     ImageRepository,
     ImageVersion,
+    MayBeOutput,
     MemoryQuantity,
     PrintableSecret,
     Quantity,
@@ -53,6 +54,17 @@ def _check_endpoint_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _plain_http_refusal(endpoint: str) -> str | None:
+    # Whether the registry speaks TLS to the bucket, and the rules on plain HTTP (the prod
+    # profile's, the CA bundle's), are decided before deploying: on an https placeholder.
+    if not endpoint.startswith("http:"):
+        return None
+    return (
+        f"{endpoint!r} is plain HTTP, which regstack must know before deploying (the prod "
+        "profile's and the CA bundle's rules): give an http endpoint as a plain value"
+    )
+
+
 def is_clean_path(text: str, pattern: str, max_length: int) -> bool:
     """`text` matches `pattern` within `max_length` characters and has no '.' or '..' segment."""
     segments = text.strip("/").split("/")
@@ -85,13 +97,20 @@ def _check_ca_bundle(text: str) -> str:
 class S3StorageConfig(Section):
     """An S3-compatible bucket (AWS, MinIO, SeaweedFS, Ceph RGW...) the registry keeps blobs in."""
 
-    bucket: Annotated[str, AfterValidator(_check_bucket)] = Field(description="Bucket name.")
+    bucket: Annotated[str, AfterValidator(_check_bucket), MayBeOutput("regstack-bucket-output")] = (
+        Field(description="Bucket name.")
+    )
     region: Annotated[
         str, AfterValidator(grammar(r"[A-Za-z0-9][A-Za-z0-9_.-]*", 64, "a region name"))
     ] = Field("us-east-1", description="Region (any for most servers).")
-    endpoint: Annotated[str, AfterValidator(_check_endpoint_url)] | None = Field(
-        None, description="Endpoint URL of an S3-compatible server; AWS when unset."
-    )
+    endpoint: (
+        Annotated[
+            str,
+            AfterValidator(_check_endpoint_url),
+            MayBeOutput("https://regstack-endpoint-output.invalid", refuse=_plain_http_refusal),
+        ]
+        | None
+    ) = Field(None, description="Endpoint URL of an S3-compatible server; AWS when unset.")
     path_style: bool = Field(
         True,
         description="Path-style URLs (bucket in the path), as most S3-compatible servers need.",
@@ -274,7 +293,7 @@ class AutoscalingConfig(Section):
 class RegistryConfig(Section):
     """The registry itself (distribution backend; the addon uses namespace and storage size)."""
 
-    namespace: DnsLabel = Field(
+    namespace: Annotated[DnsLabel, MayBeOutput("regstack-namespace-output")] = Field(
         "container-registry",
         description="Namespace (the addon's, so clients need no change). regstack creates it "
         "(it must not exist yet) and never deletes it.",

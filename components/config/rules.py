@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from ..distribution_config import release
-from .access import TlsConfig
+from .access import PUBLIC_ACME, TlsConfig
+from .deferred import OutputStr
 from .errors import REMOVED_KEYS, Problem
 from .stack import RegstackConfig
 from .types import duration_seconds, resource_quantity
@@ -309,15 +310,12 @@ def _distribution_only(
 _PRIVATE_SUFFIXES = (".local", ".lan", ".internal", ".home.arpa", ".test", ".localhost", ".invalid")
 
 
-_PUBLIC_ACME = re.compile(r"letsencrypt|lets-encrypt|zerossl|buypass", re.IGNORECASE)
-
-
 def public_ca(tls: TlsConfig) -> bool:
     """Whether the issuer looks like a public ACME CA, which certifies public DNS names only."""
     return (
         tls.mode == "issuer"
         and tls.issuer is not None
-        and bool(_PUBLIC_ACME.search(tls.issuer.name))
+        and bool(PUBLIC_ACME.search(tls.issuer.name))
     )
 
 
@@ -333,13 +331,13 @@ def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
         # A public CA certifies public names only: the in-cluster Service names and localhost
         # that RegistryPlatform adds for the lab CA are left out of its certificate.
         (
-            bool(_PUBLIC_ACME.search(issuer)) and not (cfg.registry.hostnames or tls.dns_names),
+            bool(PUBLIC_ACME.search(issuer)) and not (cfg.registry.hostnames or tls.dns_names),
             "registry.hostnames",
             f"{issuer!r} looks like a public ACME CA, which certifies public DNS names only: list "
             "the names clients use here (or in tls.dns_names)",
         ),
         (
-            bool(_PUBLIC_ACME.search(issuer)) and bool(private),
+            bool(PUBLIC_ACME.search(issuer)) and bool(private),
             "tls.issuer.name",
             f"{issuer!r} looks like a public ACME CA, which only issues for public DNS names and "
             f"never for {', '.join(private)}: use tls.mode self-signed or an issuer of your own CA",
@@ -996,6 +994,44 @@ def _backend_section_problems(cfg: RegstackConfig) -> list[Problem]:
             harbor and bool(service.model_fields_set),
             "registry.service",
             "Harbor is reached through harbor.expose (type, node_ports); remove registry.service",
+        ),
+    )
+
+
+def output_problems(cfg: RegstackConfig) -> list[Problem]:
+    """What this config cannot build from a value given as an Output (config/deferred.py): the
+    backends that still need the value as text (Harbor's values, the addon), refused before
+    any resource is registered."""
+    s3 = cfg.registry.storage.s3
+    given = {
+        "registry.namespace": cfg.registry.namespace,
+        "registry.storage.s3.bucket": s3.bucket if s3 else None,
+        "registry.storage.s3.endpoint": s3.endpoint if s3 else None,
+    }
+    outputs = [path for path, value in given.items() if isinstance(value, OutputStr)]
+    # Harbor's externalURL is its in-cluster Service's name when it has no host name and no
+    # node port: the URL its nodes and clients are set up with, which must be text.
+    named_url = (
+        cfg.backend == "harbor"
+        and cfg.harbor.expose.type == "clusterIP"
+        and not cfg.registry.hostnames
+    )
+    return _failing(
+        *[
+            (
+                cfg.backend == "microk8s-addon",
+                path,
+                "is a pulumi Output, which the microk8s-addon backend does not take (it keeps "
+                f"its own namespace and storage): give {path} as a plain value",
+            )
+            for path in outputs
+        ],
+        (
+            "registry.namespace" in outputs and named_url,
+            "registry.namespace",
+            "is a pulumi Output, but Harbor's URL would be named after it (harbor.expose.type "
+            "clusterIP without registry.hostnames), which must be known before deploying: give "
+            "registry.namespace as a plain value, or a host name",
         ),
     )
 

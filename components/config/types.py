@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -548,6 +549,20 @@ UserName = Annotated[str, AfterValidator(_check_user_name)]
 
 
 ImageVersion = Annotated[str, AfterValidator(_check_image_version)]
+
+
+@dataclass(frozen=True)
+class MayBeOutput:
+    """Marks a field whose value may come from another resource as a pulumi Output (a namespace,
+    an issuer made in the same program): config/deferred.py checks the rest of the config with
+    `placeholder` in the Output's place, and the value once it resolves, by the field's own rules
+    and by `refuse`. Pydantic ignores this metadata; config/args.py makes the field an Input."""
+
+    placeholder: str
+    """A valid value of the field that no decision depends on: what the checks see meanwhile."""
+    refuse: Callable[[str], str | None] | None = None
+    """Why a resolved value cannot be taken though the field's rules admit it (a decision made
+    on the placeholder that value would have changed), else None."""
 
 
 class Section(BaseModel):

@@ -56,6 +56,26 @@ def test_exactly_the_passwords_and_keys_are_secret_inputs(schema: dict) -> None:
     assert {name: keys for name, keys in marked.items() if keys} == SECRETS
 
 
+FROM_RESOURCES = {
+    "IssuerRef": {"name"},
+    "RegistryConfig": {"namespace"},
+    "S3StorageConfig": {"bucket", "endpoint"},
+}
+"""The values besides secrets that may come from another resource (config/deferred.py)."""
+
+
+def test_exactly_the_secrets_and_the_values_from_resources_take_outputs(schema: dict) -> None:
+    inputs = {
+        name.split(":")[-1]: {
+            key for key, prop in spec["properties"].items() if not prop.get("plain")
+        }
+        for name, spec in schema["types"].items()
+    }
+    expected = {name: SECRETS.get(name, set()) | FROM_RESOURCES.get(name, set())
+                for name in SECRETS.keys() | FROM_RESOURCES.keys()}  # fmt: skip
+    assert {name: keys for name, keys in inputs.items() if keys} == expected
+
+
 def test_a_user_needs_a_name_and_a_password_and_says_what_each_key_is(schema: dict) -> None:
     user = schema["types"]["regstack:index:UserConfig"]
     assert sorted(user["required"]) == ["name", "password"]

@@ -69,6 +69,6 @@ def test_an_output_where_a_plain_value_is_needed_is_a_problem_at_its_path() -> N
     with pytest.raises(ConfigError) as raised:
         load_config({"gc": {"schedule": pulumi.Output.from_input("0 2 * * 0")}})
     assert [(p.path, p.message) for p in raised.value.problems] == [
-        ("gc.schedule", "is a pulumi Output, which only a secret (a password, a key) may be: "
-         "give this value as a plain one"),
+        ("gc.schedule", "is a pulumi Output, which only a secret (a password, a key) and the "
+         "keys the config reference marks `may be an Output` take: give this value as a plain one"),
     ]  # fmt: skip

@@ -3,6 +3,7 @@ languages see), validated like a stack's config, under Pulumi's mocks."""
 
 from __future__ import annotations
 
+import json
 import typing
 from typing import Any
 
@@ -55,11 +56,22 @@ def test_every_config_key_at_every_depth_is_a_key_of_the_args() -> None:
     assert len(pairs) > 150  # every section's keys, not only the top ones
 
 
-def test_secrets_take_pulumi_inputs_and_every_other_key_a_plain_value() -> None:
+FROM_RESOURCES = {
+    "tls.issuer.name",
+    "registry.namespace",
+    "registry.storage.s3.bucket",
+    "registry.storage.s3.endpoint",
+}
+"""The keys besides secrets that may come from another resource (config/deferred.py)."""
+
+
+def test_secrets_and_values_from_resources_take_pulumi_inputs_and_every_other_key_a_plain_value() -> (
+    None
+):
     for path, field, arg in _pairs(RegstackConfig, RegistryArgs):
         secret = "SecretStr" in repr(field) or repr(field).endswith(repr(SecretStr))
         takes_output = "Output" in repr(_inner(arg))
-        assert takes_output == secret, path
+        assert takes_output == (secret or path in FROM_RESOURCES), path
 
 
 def test_keys_without_a_default_are_required_in_the_args() -> None:
@@ -119,3 +131,13 @@ def test_the_registry_declares_every_output_of_the_platform_with_its_type() -> N
     }
     assert set(PLATFORM_OUTPUTS) == set(platform)
     assert {k: registry[k] for k in platform} == platform
+
+
+def test_the_schema_takes_a_value_from_a_resource_as_an_input_that_is_no_secret() -> None:
+    from components.package import RegstackProvider
+
+    schema = json.loads(RegstackProvider("0.0.1").schema or "{}")
+    name = schema["types"]["regstack:index:IssuerRef"]["properties"]["name"]
+    password = schema["types"]["regstack:index:UserConfig"]["properties"]["password"]
+    assert ("plain" in name, "secret" in name) == (False, False)
+    assert ("plain" in password, password.get("secret")) == (False, True)
