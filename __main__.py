@@ -6,7 +6,7 @@ from pathlib import Path
 import pulumi
 
 from components.config import ConfigError, load_config
-from components.data_guard import OUTPUT, created_claim, refuse_dropping_the_data_claim
+from components.data_guard import OUTPUT, after_the_data_claim_check, created_claim
 from components.lab_passphrase import published_passphrase_problem
 from components.platform import RegistryPlatform
 from components.stack_config import program_secret_sections, read_program_config
@@ -21,8 +21,7 @@ stack_file = Path(f"Pulumi.{pulumi.get_stack()}.yaml")
 if problem := published_passphrase_problem(config.profile, stack_file, os.environ):
     raise pulumi.RunError(f"invalid stack configuration:\n{problem}")
 
-refuse_dropping_the_data_claim(config)
-platform = RegistryPlatform("regstack", config)
+platform = RegistryPlatform("regstack", config, after_the_data_claim_check(config))
 
 pulumi.export("backend", config.backend)
 pulumi.export(OUTPUT, created_claim(config))

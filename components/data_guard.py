@@ -10,7 +10,9 @@ the fields whose change would replace it.
 
 The refusal is a RunError from an apply, so it ends `pulumi preview` as well as `pulumi up`. An up
 deletes unregistered resources only once the program has finished without error, so the claim is
-never deleted on the way.
+never deleted on the way. Nothing else may be registered before the check has passed either (the
+MicroK8s addon's Command would run `microk8s enable` at once): the platform component waits for
+it, and its children wait for the platform's URN.
 """
 
 from __future__ import annotations
@@ -70,13 +72,15 @@ def refusal(previous: object, cfg: RegstackConfig) -> str | None:
     )
 
 
-def refuse_dropping_the_data_claim(cfg: RegstackConfig) -> None:
-    """Fail the run when the last one created a data claim that this config would delete."""
+def after_the_data_claim_check(cfg: RegstackConfig) -> pulumi.ResourceOptions:
+    """Options that hold a resource back until the check has passed, and fail the run when the
+    last one created a data claim that this config would delete."""
     stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
     last_run = pulumi.StackReference("regstack-last-run", stack_name=stack)
 
-    def check(previous: object) -> None:
+    def check(previous: object) -> list[pulumi.Resource]:
         if problem := refusal(previous, cfg):
             raise pulumi.RunError(problem)
+        return []  # nothing to depend on: the wait for this Output is the point
 
-    last_run.get_output(OUTPUT).apply(check)
+    return pulumi.ResourceOptions(depends_on=last_run.get_output(OUTPUT).apply(check))

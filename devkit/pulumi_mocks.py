@@ -58,6 +58,8 @@ class Recorder(pulumi.runtime.Mocks):
     existing: dict[str, dict[str, Any]] = field(default_factory=dict)
     """State of objects already in the cluster, by type token, returned to reads."""
     stack: StackState = field(default_factory=StackState)
+    last_run: dict[str, Any] = field(default_factory=dict)
+    """The outputs a StackReference reads: those of the stack's last run (none: never run)."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(
@@ -65,8 +67,8 @@ class Recorder(pulumi.runtime.Mocks):
         )
         if args.typ.startswith("pulumi-python:dynamic"):
             return self.stack.outputs(args.name, args.inputs)
-        if args.typ == "pulumi:pulumi:StackReference":  # read by name: a stack never run yet
-            return args.resource_id or args.name, {"outputs": {}}
+        if args.typ == "pulumi:pulumi:StackReference":  # read by name
+            return args.resource_id or args.name, {"outputs": self.last_run}
         if args.resource_id is not None:
             return args.resource_id, self.existing.get(args.typ, {})
         return f"{args.name}-id", dict(args.inputs)
@@ -99,11 +101,15 @@ def evaluate(
     stack: StackState | None = None,
     secret_keys: list[str] | None = None,
     preview: bool = False,
+    last_run: dict[str, Any] | None = None,
 ) -> Recorder:
     """Run `build` under fresh mocks (stack `test`) and wait for every registration; `stack`
-    carries state over from an earlier run of the same stack (a new stack when None); `preview`
-    runs it as `pulumi preview` does, where an Output may be unknown."""
-    recorder = Recorder(existing=existing or {}, stack=stack or StackState())
+    carries state over from an earlier run of the same stack (a new stack when None), and
+    `last_run` holds the outputs that run exported; `preview` runs it as `pulumi preview`
+    does, where an Output may be unknown."""
+    recorder = Recorder(
+        existing=existing or {}, stack=stack or StackState(), last_run=last_run or {}
+    )
     pulumi.runtime.set_mocks(recorder, project="regstack", stack="test", preview=preview)
     # Every section is a secret, as `pulumi config set --secret` leaves one holding a password.
     keys = secret_keys if secret_keys is not None else [f"regstack:{k}" for k in config or {}]
@@ -127,10 +133,13 @@ def run_program(
     stack: StackState | None = None,
     secret_keys: list[str] | None = None,
     existing: dict[str, dict[str, Any]] | None = None,
+    last_run: dict[str, Any] | None = None,
 ) -> Recorder:
     """Evaluate the project's `__main__.py` with the given `regstack:` config."""
     program = lambda: runpy.run_path(str(ROOT / "__main__.py"))  # noqa: E731
-    return evaluate(program, config, existing=existing, stack=stack, secret_keys=secret_keys)
+    return evaluate(
+        program, config, existing=existing, stack=stack, secret_keys=secret_keys, last_run=last_run
+    )
 
 
 def _encode(value: Any) -> str:

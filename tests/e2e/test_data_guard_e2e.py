@@ -4,6 +4,7 @@ preview and in up, through the engine on the real API server; a change that keep
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -63,6 +64,7 @@ def test_a_change_that_deletes_or_replaces_the_claim_is_refused_in_preview_and_u
 ) -> None:
     stack_file = stored.directory / f"Pulumi.{stored.stack}.yaml"
     applied = stack_file.read_text()
+    resources_before = urns(stored)
     for command in change:
         stored.run(*command)
     try:
@@ -74,5 +76,11 @@ def test_a_change_that_deletes_or_replaces_the_claim_is_refused_in_preview_and_u
             assert "Nothing was changed" in said
             assert "Traceback" not in said
             assert stored.engine.cluster.get(CLAIM)[0] == 200
+            assert urns(stored) == resources_before
     finally:
         stack_file.write_text(applied)
+
+
+def urns(project: RegstackProject) -> set[str]:
+    """The resources the stack's state holds."""
+    return {resource["urn"] for resource in json.loads(project.export())["deployment"]["resources"]}

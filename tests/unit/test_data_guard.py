@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
+import pytest
+
 from components.config import load_config
 from components.data_guard import created_claim, refusal
+from devkit.pulumi_mocks import run_program
 
 AUTH = {"enabled": True, "users": [{"name": "dev", "password": "a-password"}]}
 
@@ -59,3 +63,13 @@ def test_another_storage_class_is_refused_kubernetes_would_replace_the_claim() -
     assert problem is not None
     assert "would replace the claim registry-data" in problem
     assert "storage_class default -> fast" in problem
+
+
+def test_a_refused_change_registers_no_resource_of_its_own() -> None:
+    # The MicroK8s addon's Command would run `microk8s enable registry` on the node as soon as
+    # it were registered: the refusal has to come first, not race it.
+    addon = {"profile": "dev", "backend": "microk8s-addon", "gc": {"enabled": False}}
+    with pytest.raises(pulumi.RunError, match="would delete the claim registry-data"):
+        run_program(addon, last_run={"data_claim": CREATED})
+    registered = pulumi.runtime.settings.get_monitor().resources
+    assert [urn.split("::")[-1] for urn in registered] == ["regstack-last-run"]
