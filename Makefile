@@ -44,7 +44,7 @@ test: setup system-deps lint ## everything CI runs: lint, unit, real-server, pol
 	bash scripts/node-build.sh
 	bash scripts/harbor-images.sh >/dev/null
 	bash scripts/language-yaml.sh
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 	$(MAKE) --no-print-directory test-newest test-newest-engine
 
 bench: $(VENV)/.installed ## benchmarks; prints figures, asserts nothing
