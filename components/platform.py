@@ -339,14 +339,16 @@ class RegistryPlatform(pulumi.ComponentResource):
         enforce: str,
     ) -> pulumi.Output[str]:
         namespace = cfg.registry.namespace
-        # A claim regstack is lent lives in a namespace someone else made (the MicroK8s addon's):
-        # regstack uses that namespace as it is, never creates or labels it.
-        if cfg.registry.storage.existing_claim is not None:
+        # A claim regstack is lent lives in a namespace someone else made (the MicroK8s addon's),
+        # and a program may make the namespace itself: regstack uses such a namespace as it is,
+        # never creates or labels it.
+        if cfg.registry.storage.existing_claim is not None or not cfg.registry.create_namespace:
             return pulumi.Output.from_input(input_of(namespace))
         # Otherwise the namespace is regstack's to create, never an existing one to take over, and
         # never deleted: whatever else people put in it would go with it (components/ownership.py).
         what_to_do = (
-            "Choose another registry.namespace. To serve the images of a claim that lives there "
+            "Choose another registry.namespace, or set registry.create_namespace: false to deploy "
+            "into it as it is. To serve the images of a claim that lives there "
             "(the MicroK8s addon's registry-claim), set registry.storage.existing_claim: regstack "
             "then uses the namespace as it is. If an earlier `pulumi destroy` left it (regstack "
             f"never deletes a namespace), delete it once it holds nothing you need: kubectl delete "

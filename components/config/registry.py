@@ -298,6 +298,12 @@ class RegistryConfig(Section):
         description="Namespace (the addon's, so clients need no change). regstack creates it "
         "(it must not exist yet) and never deletes it.",
     )
+    create_namespace: bool = Field(
+        True,
+        description="Create `namespace`. false: deploy into one that exists, say a Namespace "
+        "your program makes (its name as an Output); regstack then never labels or deletes it, "
+        "so its Pod Security level is yours to set.",
+    )
     image: ImageRepository = Field(
         "docker.io/library/registry", description="Registry image repository."
     )

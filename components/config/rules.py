@@ -901,6 +901,7 @@ _REGISTRY_KEYS_USED = {
     ),
     "harbor": (
         "namespace",
+        "create_namespace",
         "hostnames",
         "storage.type",
         "storage.s3",
