@@ -25,8 +25,12 @@ mkdir -p "$PULUMI_HOME" "$_regstack_state"
 # The published lab passphrase (README) opens the committed dev stack and the lab's throwaway
 # stacks, so it goes only with the lab's own state: never with a backend of yours, never over a
 # passphrase (or passphrase file) you set. The program refuses a prod profile under it.
+# metadata=skip: the file backend otherwise rewrites a `.attrs` file beside each checkpoint in
+# place (gocloud's fileblob: truncate, then write), and the data guard's StackReference, which
+# reads the stack's own checkpoint during an update, fails with `failed to load checkpoint: EOF`
+# when it lands in between. The checkpoint itself is replaced by an atomic rename.
 if [[ -z "${PULUMI_BACKEND_URL:-}" ]]; then
-  export PULUMI_BACKEND_URL="file://$_regstack_state"
+  export PULUMI_BACKEND_URL="file://$_regstack_state?metadata=skip"
   if [[ -z "${PULUMI_CONFIG_PASSPHRASE+set}${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]]; then
     export PULUMI_CONFIG_PASSPHRASE=regstack-local
   fi

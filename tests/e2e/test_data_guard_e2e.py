@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from engine import Engine
@@ -41,6 +43,15 @@ def stored(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     yield project
     project.destroy(check=False)
     project.remove()
+
+
+def test_the_lab_backend_rewrites_no_attributes_file_that_the_guards_read_could_catch_half_written(
+    stored: RegstackProject,
+) -> None:
+    # The guard reads the stack's own checkpoint during an update (scripts/pulumi-env.sh).
+    state = Path(urlparse(stored.engine.env["PULUMI_BACKEND_URL"]).path)
+    assert list(state.rglob(f"{stored.stack}.json"))
+    assert list(state.rglob("*.attrs")) == []
 
 
 def test_a_change_that_keeps_the_claim_is_not_refused(stored: RegstackProject) -> None:

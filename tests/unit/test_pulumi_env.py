@@ -79,7 +79,7 @@ def test_with_the_toolchain_built_the_cli_is_first_on_path_and_prompts_stay_on(
 @needs_go
 def test_the_lab_state_gets_the_published_lab_passphrase(tmp_path: Path) -> None:
     values = with_toolchain(tmp_path)
-    assert values["PULUMI_BACKEND_URL"] == f"file://{tmp_path / 'state'}"
+    assert values["PULUMI_BACKEND_URL"] == f"file://{tmp_path / 'state'}?metadata=skip"
     assert values["PULUMI_CONFIG_PASSPHRASE"] == "regstack-local"
 
 
