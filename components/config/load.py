@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from .deferred import put_outputs, take_outputs
+from .deferred import check_when_resolved, put_outputs, take_outputs
 from .errors import (
     ConfigError,
     Problem,
@@ -19,7 +19,7 @@ from .errors import (
     pydantic_message,
 )
 from .harbor import SECRET_PLACEHOLDER, SECRET_UNSET
-from .rules import cross_field_problems, output_problems
+from .rules import cross_field_problems, output_problems, resolved_rules
 from .stack import RegstackConfig
 
 
@@ -180,6 +180,8 @@ def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> Reg
         if cfg is not None:
             problems += put_outputs(cfg, outputs)
             problems += output_problems(cfg)
+            for value, rule in resolved_rules(cfg):
+                check_when_resolved(value, rule)
     if problems or cfg is None:
         raise ConfigError(problems)
     return cfg

@@ -61,6 +61,8 @@ FROM_RESOURCES = {
     "registry.namespace",
     "registry.storage.s3.bucket",
     "registry.storage.s3.endpoint",
+    "registry.storage.s3.ca_bundle",
+    "registry.hostnames",  # each host name
 }
 """The keys besides secrets that may come from another resource (config/deferred.py)."""
 
