@@ -227,18 +227,27 @@ def check_when_resolved(value: OutputStr, rule: Callable[[str], Problem | None])
     value.output = value.output.apply(check)
 
 
-def put_outputs(cfg: BaseModel, taken: dict[Location, pulumi.Output[Any]]) -> list[Problem]:
-    """Put each Output back into its field of `cfg`; a problem for a field that takes none."""
+def _is_secret(annotated: Any) -> bool:
+    """Whether a type (an optional's, an `Annotated`'s) is a secret's."""
+    if isinstance(annotated, type):
+        return issubclass(annotated, SecretStr)
+    return any(_is_secret(arg) for arg in typing.get_args(annotated))
+
+
+def put_outputs(
+    cfg: BaseModel, taken: dict[Location, pulumi.Output[Any]], whole: bool = True
+) -> list[Problem]:
+    """Put each Output back into its field of `cfg`; a problem for a field that takes none.
+
+    `whole`: whether `cfg` holds every value given. When values were dropped for their problems
+    (load.py's `_rest_of`), a list item may stand at another index, and `cfg` is refused anyway:
+    only the Outputs at keys that take none are reported then."""
     problems = []
     for loc, output in taken.items():
-        owner, rules = _owner(cfg, loc), _rules_at(loc)
+        rules = _rules_at(loc)
         marker = rules[1] if rules else None
-        secret = (
-            owner is not None
-            and isinstance(owner[0], BaseModel)
-            and (isinstance(getattr(owner[0], str(owner[1])), SecretStr))
-        )
-        if owner is None or rules is None or not (secret or marker):
+        owner = _owner(cfg, loc) if whole else None
+        if rules is None or not (marker or _is_secret(rules[0])) or (whole and owner is None):
             problems.append(
                 Problem(
                     dotted(loc),
@@ -246,6 +255,8 @@ def put_outputs(cfg: BaseModel, taken: dict[Location, pulumi.Output[Any]]) -> li
                     "config reference marks `may be an Output` take: give this value as a plain one",
                 )
             )
+            continue
+        if owner is None:  # not `whole`: the config has problems of its own
             continue
         path, annotated = dotted(loc), rules[0]
         value: str | SecretStr = (

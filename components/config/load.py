@@ -178,7 +178,7 @@ def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> Reg
         # Where an Output stands, its placeholder's problems are not the user's.
         problems = [p for p in problems if p.path not in {dotted(loc) for loc in outputs}]
         if cfg is not None:
-            problems += put_outputs(cfg, outputs)
+            problems += put_outputs(cfg, outputs, whole=not dropped)
             problems += output_problems(cfg)
             for value, rule in resolved_rules(cfg):
                 check_when_resolved(value, rule)

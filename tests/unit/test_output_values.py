@@ -191,6 +191,32 @@ def test_a_preview_with_every_output_value_unknown_registers_the_same_resources(
     assert sorted(r.name for r in previewed.resources) == sorted(r.name for r in applied.resources)
 
 
+def problems_of(raw: dict[str, Any]) -> list[str]:
+    """Every `regstack:<path>: ...` line `load_config` refuses `raw` with."""
+    lines: list[str] = []
+
+    def check() -> None:
+        with pytest.raises(ConfigError) as raised:
+            load_config(raw)
+        lines.extend(str(problem) for problem in raised.value.problems)
+
+    evaluate(check)
+    return lines
+
+
+def test_an_output_after_a_refused_list_item_is_not_reported_as_a_key_that_takes_none() -> None:
+    # The refused item is dropped to check the rest: the Output's index then names another item.
+    lines = problems_of(with_hostnames(["Not_A_Host!", output(HOST)], {}))
+    assert [line.split(":")[1] for line in lines] == ["registry.hostnames[0]"]
+
+
+def test_a_secret_output_after_a_refused_user_leaves_that_users_problem_alone() -> None:
+    users = [{"name": "not a name", "password": PASSWORD},
+             {"name": "ci", "password": pulumi.Output.secret(PASSWORD)}]  # fmt: skip
+    lines = problems_of({"auth": {"enabled": True, "users": users}})
+    assert [line.split(":")[1] for line in lines] == ["auth.users[0].name"]
+
+
 # --- tls.issuer.name ----------------------------------------------------------------------------
 
 
