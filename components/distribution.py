@@ -139,8 +139,9 @@ class DistributionRegistry(pulumi.ComponentResource):
     claim_name: pulumi.Output[str] | None
     """None with object storage (no volume)."""
     config_map_name: pulumi.Output[str]
-    s3_ca_bundle: str | None
-    """The CA the registry trusts for its S3 endpoint, if any (GC mounts it too)."""
+    s3_ca_bundle: pulumi.Input[str] | None
+    """The CA the registry trusts for its S3 endpoint, if any (GC mounts it too); an Output
+    when it was given as one (read from a Secret, say)."""
 
     def __init__(
         self, name: str, args: DistributionRegistryArgs, opts: pulumi.ResourceOptions | None = None
@@ -156,13 +157,15 @@ class DistributionRegistry(pulumi.ComponentResource):
         self.env_secret = self._env_secret(name)
         config_text = config_file(settings)
         s3 = registry.storage.s3
-        self.s3_ca_bundle = s3.ca_bundle if settings.s3 is not None and s3 is not None else None
+        self.s3_ca_bundle = (
+            input_of(s3.ca_bundle) if settings.s3 is not None and s3 is not None else None
+        )
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=self._metadata(f"{kube.REGISTRY}-config"),
             data={
                 "config.yml": config_text,
-                **({kube.S3_CA_KEY: self.s3_ca_bundle} if self.s3_ca_bundle else {}),
+                **({kube.S3_CA_KEY: self.s3_ca_bundle} if self.s3_ca_bundle is not None else {}),
             },
             opts=self._child,
         )
@@ -393,7 +396,7 @@ class DistributionRegistry(pulumi.ComponentResource):
             config_text,
             self._args.htpasswd_checksum or "",
             *secret_values,
-            *([self.s3_ca_bundle] if self.s3_ca_bundle else []),
+            *([self.s3_ca_bundle] if self.s3_ca_bundle is not None else []),
         )
         scheme = "HTTPS" if self._args.tls_secret_name is not None else "HTTP"
         # With auth on, /v2/ answers 401, which a probe counts as a failure; / is always 200.
@@ -560,7 +563,7 @@ class DistributionRegistry(pulumi.ComponentResource):
             self._metadata(kube.REGISTRY, needs_nodes=True),
             annotations,
             registry.ingress.class_name,
-            registry.hostnames,
+            [input_of(host) for host in registry.hostnames],
             self._args.tls_secret_name,
             ("/", "Prefix"),
             (service.metadata.name, registry.service.port),

@@ -300,7 +300,7 @@ class HarborRegistry(pulumi.ComponentResource):
         if args.s3 is not None and args.s3.ca_bundle is not None:
             # The key name the chart's `caBundleSecretName` expects. A CA is public, but Secret
             # data stays secret in state like any other (the secret-values policy).
-            ca = {"ca.crt": pulumi.Output.secret(args.s3.ca_bundle)}
+            ca = {"ca.crt": pulumi.Output.secret(input_of(args.s3.ca_bundle))}
             ca_secret = self._secret(f"{name}-s3-ca", args.namespace, ca).metadata.name
 
         s3 = args.s3

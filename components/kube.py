@@ -176,7 +176,7 @@ def ingress(
     metadata: k8s.meta.v1.ObjectMetaArgs,
     annotations: Mapping[str, str],
     class_name: str | None,
-    hosts: list[str],
+    hosts: list[pulumi.Input[str]],
     tls_secret_name: pulumi.Input[str] | None,
     path: tuple[str, str],
     backend: tuple[pulumi.Input[str], int],

@@ -230,8 +230,8 @@ def docker_daemon_json(endpoints: list[str]) -> str:
 @dataclass(frozen=True)
 class NodeTrustArgs:
     trust: NodeTrustConfig
-    endpoints: list[str]
-    """`host[:port]` names the nodes pull the registry by."""
+    endpoints: pulumi.Input[list[str]]
+    """`host[:port]` names the nodes pull the registry by (an Output when a host name is one)."""
     ca_pem: pulumi.Input[str] | None
     """The self-signed CA to trust; None for a plain-HTTP registry."""
     private_key: pulumi.Input[str] | None
@@ -248,19 +248,12 @@ class NodeTrust(pulumi.ComponentResource):
         super().__init__("regstack:index:NodeTrust", name, None, opts)
         directory, restart = certs_dir(args.trust), restart_command(args.trust)
         owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"
-        ca = pulumi.Output.from_input(args.ca_pem) if args.ca_pem is not None else None
-        runtime = args.trust.runtime
         # The CA certificate is public; unsecret it so previews show what nodes will trust.
-        files = (
-            pulumi.Output.unsecret(ca).apply(
-                lambda pem: trust_files(
-                    args.endpoints, directory, pem, runtime, owner, args.mirror_of
-                )
-            )
-            if ca is not None
-            else pulumi.Output.from_input(
-                trust_files(args.endpoints, directory, None, runtime, owner, args.mirror_of)
-            )
+        ca = pulumi.Output.unsecret(pulumi.Output.from_input(args.ca_pem))
+        runtime = args.trust.runtime
+        # The endpoints name the files: an Output when a host name is one (config/deferred.py).
+        files = pulumi.Output.all(args.endpoints, ca).apply(
+            lambda both: trust_files(both[0], directory, both[1], runtime, owner, args.mirror_of)
         )
         for node in args.trust.nodes:
             self._node(name, node, files, directory, restart, owner, args.private_key)

@@ -72,8 +72,9 @@ def joined_text(*parts: str) -> str:
 
 
 def distinct(items: Sequence[pulumi.Input[str]]) -> pulumi.Input[list[str]]:
-    """`items` without repeats, in order: a plain list when every item is plain, else an Output
-    of one (two Outputs may resolve to the same text)."""
+    """`items` without repeats, in order, each config value through `input_of`: a plain list
+    when every item is plain, else an Output of one (two Outputs may resolve to the same text)."""
+    items = [input_of(item) if isinstance(item, str) else item for item in items]
     texts = [item for item in items if isinstance(item, str)]
     if len(texts) == len(items):
         return list(dict.fromkeys(texts))

@@ -63,15 +63,15 @@ def pod_security(enforce: str) -> dict[str, str]:
 def node_endpoint(cfg: RegstackConfig) -> pulumi.Input[str]:
     """Where people push from: the first host name (through the Ingress, or at the node port
     when there is no Ingress), else the node port on localhost, else the Service's cluster name
-    (an Output when the namespace is one)."""
+    (an Output when that host name or the namespace is one)."""
     service = cfg.registry.service
     hostnames = cfg.registry.hostnames
     if hostnames and cfg.registry.ingress.enabled:
-        return hostnames[0]
+        return input_of(hostnames[0])
     if service.type == "NodePort":
-        return f"{hostnames[0] if hostnames else 'localhost'}:{service.node_port}"
+        return joined(hostnames[0] if hostnames else "localhost", f":{service.node_port}")
     if hostnames:  # a ClusterIP or LoadBalancer Service answers on its own port
-        return f"{hostnames[0]}:{service.port}"
+        return joined(hostnames[0], f":{service.port}")
     return joined(service_dns_names(cfg)[-1], f":{service.port}")
 
 
@@ -133,23 +133,23 @@ def registry_hosts(cfg: RegstackConfig) -> pulumi.Input[list[str]]:
     return distinct(hosts)
 
 
-def node_pull_endpoints(cfg: RegstackConfig) -> list[str]:
-    """The `host[:port]` names nodes and workstations pull the registry by."""
+def node_pull_endpoints(cfg: RegstackConfig) -> pulumi.Input[list[str]]:
+    """The `host[:port]` names nodes and workstations pull the registry by (an Output when a
+    host name is one)."""
     service = cfg.registry.service
     # A wildcard names no host to pull from, and would be a `*.` folder under certs.d.
     hostnames = [host for host in cfg.registry.hostnames if not host.startswith("*.")]
+    names: list[pulumi.Input[str]] = []
     if cfg.backend == "microk8s-addon":
         names = [NODE_ENDPOINT]
     elif cfg.backend == "harbor":
         names = [urlsplit(harbor_external_url(cfg)).netloc]
     elif cfg.registry.ingress.enabled:
-        names = hostnames
+        names = [*hostnames]
     elif service.type == "NodePort":
         hosts = ["localhost", *hostnames]
-        names = [f"{host}:{service.node_port}" for host in hosts]
-    else:
-        names = []
-    return list(dict.fromkeys([*names, *cfg.node_trust.endpoints]))
+        names = [joined(host, f":{service.node_port}") for host in hosts]
+    return distinct([*names, *cfg.node_trust.endpoints])
 
 
 def token_realm(cfg: RegstackConfig) -> str:
@@ -284,8 +284,10 @@ class RegistryPlatform(pulumi.ComponentResource):
                 opts=child,
             )
         insecure = cfg.profile == "dev" and cfg.tls.mode == "none"
-        self.docker_daemon_json = pulumi.Output.from_input(
-            docker_daemon_json(node_pull_endpoints(cfg)) if insecure else None
+        self.docker_daemon_json = (
+            pulumi.Output.from_input(node_pull_endpoints(cfg)).apply(docker_daemon_json)
+            if insecure
+            else pulumi.Output.from_input(None)
         )
 
         first_user = cfg.auth.users[0].name if cfg.auth.enabled else None
@@ -550,7 +552,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 service_type="ClusterIP" if behind_ingress else registry.service.type,
                 node_port=server.node_port,
                 ingress_hosts=(
-                    [h for h in registry.hostnames if not h.startswith("*.")]
+                    [input_of(h) for h in registry.hostnames if not h.startswith("*.")]
                     if behind_ingress
                     else []
                 ),

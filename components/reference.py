@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from .config import RegstackConfig
-from .config.deferred import output_marker
+from .config.deferred import item_output_marker, output_marker
 
 BEGIN = "<!-- config-reference:begin -->"
 END = "<!-- config-reference:end -->"
@@ -69,6 +69,8 @@ def rows(model: type[BaseModel] = RegstackConfig, prefix: str = "") -> list[str]
         kind = f"list of {item.__name__}" if item else _type_name(field.annotation)
         if output_marker(field) is not None:
             kind += ", may be an Output"  # from another resource: config/deferred.py
+        if item_output_marker(field) is not None:
+            kind += ", each may be an Output"
         lines.append(f"| `{path}` | {kind} | {_default(field)} | {field.description or ''} |")
         if item is not None:
             lines += rows(item, f"{path}[].")

@@ -62,7 +62,7 @@ class TokenServerArgs:
     expiration_seconds: int = 300
     service_type: str = "ClusterIP"
     node_port: int | None = None
-    ingress_hosts: list[str] = field(default_factory=list)
+    ingress_hosts: list[pulumi.Input[str]] = field(default_factory=list)
     """Registry hosts whose `/auth` path the Ingress routes here; none: no Ingress."""
     ingress_class_name: str | None = None
     skip_await: bool = False

@@ -6,7 +6,8 @@ TypedDicts here are made from the pydantic models, field by field, so the schema
 see cannot drift from what `load_config` accepts:
 
 - a secret (`SecretStr`) and a field marked `MayBeOutput` (a namespace, an issuer) become
-  `pulumi.Input[str]`: they may come from another resource (config/deferred.py);
+  `pulumi.Input[str]`, and so does each item of a list whose items are marked (host names):
+  they may come from another resource (config/deferred.py);
 - every other value is plain, as `load_config` needs it to decide what to build before any
   resource is registered;
 - a `Literal` is a str (its description lists the choices), `Annotated` drops to its type;
@@ -22,8 +23,8 @@ from typing import Any, Literal, Required, TypedDict, Union
 import pulumi
 from pydantic import BaseModel, SecretStr
 
-from .deferred import output_marker
 from .stack import RegstackConfig
+from .types import MayBeOutput
 
 SCHEMA_TYPES = (str, int, float, bool)
 
@@ -36,7 +37,9 @@ def _value_type(annotation: Any, made: Made) -> Any:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return _value_type(args[0], made)
+        inner = _value_type(args[0], made)
+        marked = any(isinstance(m, MayBeOutput) for m in annotation.__metadata__)
+        return pulumi.Input[inner] if marked else inner  # type: ignore[misc,valid-type]
     if origin in (Union, types.UnionType):
         present = [arg for arg in args if arg is not type(None)]
         if len(present) != 1:
@@ -67,7 +70,8 @@ def typed_dict(model: type[BaseModel], made: Made, name: str | None = None) -> t
     fields = {}
     for field_name, field in model.model_fields.items():
         value = _value_type(field.annotation, made)
-        if output_marker(field) is not None:
+        # Pydantic moves a field's own `Annotated` metadata to `field.metadata`.
+        if any(isinstance(m, MayBeOutput) for m in field.metadata):
             value = pulumi.Input[value]  # type: ignore[misc,valid-type]
         fields[field_name] = Required[value] if field.is_required() else value
     # The functional form: the class statement cannot take computed fields.

@@ -4,11 +4,14 @@ is unknown while the config is checked, so such a field takes the Output, the re
 is checked as usual, and the field's own rules run on the value once it resolves, failing the
 deployment with the same `regstack:<path>: message` line.
 
-Which fields take an Output: every secret (`SecretStr`), and the fields marked `MayBeOutput`
-(config/types.py). Elsewhere an Output is a problem at its path: the value decides what is
-built, which must be known before any resource is registered. The cross-field rules see a
-placeholder in its place: a secret's is never read, a marked field's is a valid value on which
-no decision turns (the field's `refuse` catches a resolved value that would have turned one).
+Which fields take an Output: every secret (`SecretStr`), the fields marked `MayBeOutput`
+(config/types.py), and each item of a list whose items are marked (`registry.hostnames[0]`; the
+list itself is plain: how many items it has is decided on). Elsewhere an Output is a problem at
+its path: the value decides what is built, which must be known before any resource is
+registered. The cross-field rules see a placeholder in its place: a secret's is never read, a
+marked field's is a valid value on which no decision turns (the field's `refuse` catches a
+resolved value that would have turned one; `check_when_resolved` applies a cross-field rule that
+still holds, config/rules.py's `resolved_rules`).
 
 The components read such a field through `outputs.secret` or `outputs.input_of`, which hand on
 the Output; reading it as text raises (`OutputStr`), so a plain string never stands in silently.
@@ -16,8 +19,9 @@ the Output; reading it as text raises (`OutputStr`), so a plain string never sta
 
 from __future__ import annotations
 
+import types
 import typing
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import pulumi
@@ -71,20 +75,54 @@ def _field(loc: Location) -> FieldInfo | None:
     return model.model_fields.get(str(loc[-1])) if model else None
 
 
-def output_marker(field: FieldInfo) -> MayBeOutput | None:
-    """The field's `MayBeOutput`, in its metadata or inside an optional's `Annotated`."""
-    found = [m for m in field.metadata if isinstance(m, MayBeOutput)]
-    for arg in typing.get_args(field.annotation):
-        if typing.get_origin(arg) is Annotated:
-            found += [m for m in arg.__metadata__ if isinstance(m, MayBeOutput)]
+def _marker_in(annotation: Any) -> MayBeOutput | None:
+    found = [m for m in getattr(annotation, "__metadata__", ()) if isinstance(m, MayBeOutput)]
     return found[0] if found else None
+
+
+def output_marker(field: FieldInfo) -> MayBeOutput | None:
+    """The field's `MayBeOutput`, in its metadata or inside an optional's `Annotated` (not a
+    list's: its items may be Outputs, the list itself may not)."""
+    found = [m for m in field.metadata if isinstance(m, MayBeOutput)]
+    if typing.get_origin(field.annotation) in (typing.Union, types.UnionType):
+        found += [m for arg in typing.get_args(field.annotation) if (m := _marker_in(arg))]
+    return found[0] if found else None
+
+
+def _item_type(field: FieldInfo) -> Any:
+    """The type of the items of a list field (its `Annotated`, with its rules), else None."""
+    if typing.get_origin(field.annotation) is not list:
+        return None
+    return typing.get_args(field.annotation)[0]
+
+
+def item_output_marker(field: FieldInfo) -> MayBeOutput | None:
+    """The `MayBeOutput` of a list field's items (host names), else None."""
+    return _marker_in(_item_type(field))
+
+
+def _rules_at(loc: Location) -> tuple[Any, MayBeOutput | None] | None:
+    """The type (with its rules) of the value at `loc`, and its marker: a field's, or a list
+    item's (`registry.hostnames[0]`); None where `loc` names neither."""
+    if loc and isinstance(loc[-1], int):
+        field = _field(loc[:-1])
+        item = _item_type(field) if field else None
+        return (item, _marker_in(item)) if item is not None else None
+    field = _field(loc)
+    if field is None:
+        return None
+    # mypy reads no TypeForm in a computed Annotated; Annotated needs one annotation at least.
+    annotated: Any = (
+        Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+    )
+    return annotated, output_marker(field)
 
 
 def take_outputs(raw: Any, loc: Location = ()) -> tuple[Any, dict[Location, pulumi.Output[Any]]]:
     """`raw` with each Output replaced by a placeholder, and the Outputs by location."""
     if isinstance(raw, pulumi.Output):
-        field = _field(loc)
-        marker = output_marker(field) if field else None
+        rules = _rules_at(loc)
+        marker = rules[1] if rules else None
         return (marker.placeholder if marker else SECRET_PLACEHOLDER), {loc: raw}
     taken: dict[Location, pulumi.Output[Any]] = {}
     if isinstance(raw, dict):
@@ -103,15 +141,27 @@ def take_outputs(raw: Any, loc: Location = ()) -> tuple[Any, dict[Location, pulu
     return raw, taken
 
 
-def _field_owner(model: BaseModel, loc: Location) -> tuple[BaseModel, str] | None:
-    """The model holding the field at `loc`, and the field's name; None if `loc` names none."""
+def _owner(model: BaseModel, loc: Location) -> tuple[BaseModel | list[Any], int | str] | None:
+    """The model holding the field at `loc` and the field's name, or the list holding the item
+    at `loc` and its index; None if `loc` names neither."""
     node: Any = model
     for part in loc[:-1]:
         node = node[part] if isinstance(part, int) else getattr(node, str(part), None)
     name = loc[-1] if loc else None
     if isinstance(node, BaseModel) and isinstance(name, str) and name in type(node).model_fields:
         return node, name
+    if isinstance(node, list) and isinstance(name, int) and name < len(node):
+        return node, name
     return None
+
+
+def _put(owner: tuple[BaseModel | list[Any], int | str], value: Any) -> None:
+    holder, key = owner
+    if isinstance(holder, list):
+        holder[int(key)] = value
+    else:
+        # The models are frozen: nothing else may change a checked config.
+        object.__setattr__(holder, str(key), value)
 
 
 def _invalid(problems: list[Problem]) -> pulumi.RunError:
@@ -119,14 +169,12 @@ def _invalid(problems: list[Problem]) -> pulumi.RunError:
     return pulumi.RunError(f"invalid stack configuration:\n{ConfigError(problems)}")
 
 
-def _checked(field: FieldInfo, path: str, output: pulumi.Output[Any]) -> pulumi.Output[str]:
-    """`output`, with the field's rules (and its marker's `refuse`) applied to what it resolves to."""
-    # mypy reads no TypeForm in a computed Annotated; Annotated needs one annotation at least.
-    annotated: Any = (
-        Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
-    )
+def _checked(
+    annotated: Any, marker: MayBeOutput | None, path: str, output: pulumi.Output[Any]
+) -> pulumi.Output[str]:
+    """`output`, with the rules of its type `annotated` (and `marker.refuse`) applied to what
+    it resolves to."""
     adapter: TypeAdapter[Any] = TypeAdapter(annotated)
-    marker = output_marker(field)
 
     def check(value: Any) -> str:
         try:
@@ -166,15 +214,40 @@ def _no_secret(path: str, output: pulumi.Output[str]) -> pulumi.Output[str]:
     return pulumi.Output(output.resources(), value, known())
 
 
-def put_outputs(cfg: BaseModel, taken: dict[Location, pulumi.Output[Any]]) -> list[Problem]:
-    """Put each Output back into its field of `cfg`; a problem for a field that takes none."""
+def check_when_resolved(value: OutputStr, rule: Callable[[str], Problem | None]) -> None:
+    """Apply `rule`, a cross-field rule (config/rules.py, resolved_rules), to what `value`
+    resolves to as well: its problem ends the deployment as the field's own do."""
+
+    def check(text: str) -> str:
+        problem = rule(text)
+        if problem is not None:
+            raise _invalid([problem])
+        return text
+
+    value.output = value.output.apply(check)
+
+
+def _is_secret(annotated: Any) -> bool:
+    """Whether a type (an optional's, an `Annotated`'s) is a secret's."""
+    if isinstance(annotated, type):
+        return issubclass(annotated, SecretStr)
+    return any(_is_secret(arg) for arg in typing.get_args(annotated))
+
+
+def put_outputs(
+    cfg: BaseModel, taken: dict[Location, pulumi.Output[Any]], whole: bool = True
+) -> list[Problem]:
+    """Put each Output back into its field of `cfg`; a problem for a field that takes none.
+
+    `whole`: whether `cfg` holds every value given. When values were dropped for their problems
+    (load.py's `_rest_of`), a list item may stand at another index, and `cfg` is refused anyway:
+    only the Outputs at keys that take none are reported then."""
     problems = []
     for loc, output in taken.items():
-        owner = _field_owner(cfg, loc)
-        field = type(owner[0]).model_fields[owner[1]] if owner else None
-        marker = output_marker(field) if field else None
-        secret = owner is not None and isinstance(getattr(*owner), SecretStr)
-        if owner is None or field is None or not (secret or marker):
+        rules = _rules_at(loc)
+        marker = rules[1] if rules else None
+        owner = _owner(cfg, loc) if whole else None
+        if rules is None or not (marker or _is_secret(rules[0])) or (whole and owner is None):
             problems.append(
                 Problem(
                     dotted(loc),
@@ -183,13 +256,21 @@ def put_outputs(cfg: BaseModel, taken: dict[Location, pulumi.Output[Any]]) -> li
                 )
             )
             continue
-        model, name = owner
-        path = dotted(loc)
+        if owner is None:  # not `whole`: the config has problems of its own
+            continue
+        path, annotated = dotted(loc), rules[0]
         value: str | SecretStr = (
-            OutputStr(marker.placeholder, _checked(field, path, _no_secret(path, output)))
-            if marker
-            else OutputSecret(_checked(field, path, output))
+            OutputSecret(_checked(annotated, None, path, output))
+            if marker is None
+            else OutputStr(
+                marker.placeholder,
+                _checked(
+                    annotated,
+                    marker,
+                    path,
+                    output if marker.secret_ok else _no_secret(path, output),
+                ),
+            )
         )
-        # The models are frozen: nothing else may change a checked config.
-        object.__setattr__(model, name, value)
+        _put(owner, value)
     return problems

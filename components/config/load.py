@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from .deferred import put_outputs, take_outputs
+from .deferred import check_when_resolved, put_outputs, take_outputs
 from .errors import (
     ConfigError,
     Problem,
@@ -19,7 +19,7 @@ from .errors import (
     pydantic_message,
 )
 from .harbor import SECRET_PLACEHOLDER, SECRET_UNSET
-from .rules import cross_field_problems, output_problems
+from .rules import cross_field_problems, output_problems, resolved_rules
 from .stack import RegstackConfig
 
 
@@ -178,8 +178,10 @@ def load_config(raw: Any, secret_sections: Collection[str] | None = None) -> Reg
         # Where an Output stands, its placeholder's problems are not the user's.
         problems = [p for p in problems if p.path not in {dotted(loc) for loc in outputs}]
         if cfg is not None:
-            problems += put_outputs(cfg, outputs)
+            problems += put_outputs(cfg, outputs, whole=not dropped)
             problems += output_problems(cfg)
+            for value, rule in resolved_rules(cfg):
+                check_when_resolved(value, rule)
     if problems or cfg is None:
         raise ConfigError(problems)
     return cfg

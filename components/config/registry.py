@@ -94,6 +94,34 @@ def _check_ca_bundle(text: str) -> str:
     return text
 
 
+# What the checks see in place of a CA bundle given as an Output: a certificate that signs
+# nothing (its key was thrown away when it was made), which no resource ever holds.
+CA_BUNDLE_PLACEHOLDER = """\
+-----BEGIN CERTIFICATE-----
+MIIBnjCCAUWgAwIBAgIUG43omLxlW2q9R++clKbFUjLE33AwCgYIKoZIzj0EAwIw
+JDEiMCAGA1UEAwwZcmVnc3RhY2stY2EtYnVuZGxlLW91dHB1dDAgFw0yNjEyMDYx
+NTIxMzJaGA8yMTI2MTExMjE1MjEzMlowJDEiMCAGA1UEAwwZcmVnc3RhY2stY2Et
+YnVuZGxlLW91dHB1dDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABBCx97cY8vv6
+ymsGderF4P9Q+TtQt0iea1bBnkh30H8qi5KN7ALxmBnfy1nNQw8wHjfoNlMvkQ2P
+M3jjAI6d8zWjUzBRMB0GA1UdDgQWBBTNlBNbEtCfq5BVtW2HqeddtJ0EkzAfBgNV
+HSMEGDAWgBTNlBNbEtCfq5BVtW2HqeddtJ0EkzAPBgNVHRMBAf8EBTADAQH/MAoG
+CCqGSM49BAMCA0cAMEQCIDQevN8LJpcbHDuk4PIenbzHTITlrKkYT9/yuLzJpKP5
+AiAa3gf4Ywzemo9Q8Nlyhek8Zm60fNnW5MnsDs11uMYfdg==
+-----END CERTIFICATE-----
+"""
+
+
+def _wildcard_refusal(name: str) -> str | None:
+    # A wildcard is left out of what needs one host to dial (the token realm, node trust,
+    # Harbor's URL): regstack must know which names are wildcards before deploying.
+    if not name.startswith("*."):
+        return None
+    return (
+        f"{name!r} is a wildcard, which regstack must know before deploying (a wildcard names "
+        "no host to dial): give it as a plain value"
+    )
+
+
 class S3StorageConfig(Section):
     """An S3-compatible bucket (AWS, MinIO, SeaweedFS, Ceph RGW...) the registry keeps blobs in."""
 
@@ -116,7 +144,14 @@ class S3StorageConfig(Section):
         description="Path-style URLs (bucket in the path), as most S3-compatible servers need.",
     )
     tls_verify: bool = Field(True, description="Verify the endpoint's TLS certificate.")
-    ca_bundle: Annotated[str, AfterValidator(_check_ca_bundle)] | None = Field(
+    ca_bundle: (
+        Annotated[
+            str,
+            AfterValidator(_check_ca_bundle),
+            MayBeOutput(CA_BUNDLE_PLACEHOLDER, secret_ok=True),
+        ]
+        | None
+    ) = Field(
         None,
         description="PEM CA certificate(s) that sign the endpoint's certificate (e.g. a lab "
         "MinIO's own CA), trusted besides the image's CAs.",
@@ -315,9 +350,12 @@ class RegistryConfig(Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     ingress: IngressConfig = Field(default_factory=IngressConfig)
-    hostnames: list[Hostname] = Field(
-        default_factory=list, description="External host names (Ingress, certificate SANs)."
-    )
+    hostnames: list[
+        Annotated[
+            Hostname,
+            MayBeOutput("regstack-hostname-output.example", refuse=_wildcard_refusal),
+        ]
+    ] = Field(default_factory=list, description="External host names (Ingress, certificate SANs).")
     replicas: int = Field(1, ge=1, le=20, description="Registry pods, without autoscaling.")
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -319,14 +319,21 @@ def public_ca(tls: TlsConfig) -> bool:
     )
 
 
+def _private(names: Iterable[str]) -> list[str]:
+    return [name for name in names if name.endswith(_PRIVATE_SUFFIXES) or "." not in name]
+
+
+def _public_acme_message(issuer: str, private: list[str]) -> str:
+    return (
+        f"{issuer!r} looks like a public ACME CA, which only issues for public DNS names and "
+        f"never for {', '.join(private)}: use tls.mode self-signed or an issuer of your own CA"
+    )
+
+
 def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
     tls = cfg.tls
     issuer = tls.issuer.name if tls.mode == "issuer" and tls.issuer else ""
-    private = [
-        name
-        for name in (*cfg.registry.hostnames, *tls.dns_names)
-        if name.endswith(_PRIVATE_SUFFIXES) or "." not in name
-    ]
+    private = _private([*cfg.registry.hostnames, *tls.dns_names])
     return _failing(
         # A public CA certifies public names only: the in-cluster Service names and localhost
         # that RegistryPlatform adds for the lab CA are left out of its certificate.
@@ -339,8 +346,7 @@ def _tls_problems(cfg: RegstackConfig) -> list[Problem]:
         (
             bool(PUBLIC_ACME.search(issuer)) and bool(private),
             "tls.issuer.name",
-            f"{issuer!r} looks like a public ACME CA, which only issues for public DNS names and "
-            f"never for {', '.join(private)}: use tls.mode self-signed or an issuer of your own CA",
+            _public_acme_message(issuer, private),
         ),
         (
             tls.mode == "issuer" and tls.issuer is None,
@@ -1003,13 +1009,20 @@ def output_problems(cfg: RegstackConfig) -> list[Problem]:
     """What this config cannot build from a value given as an Output (config/deferred.py): the
     backends that still need the value as text (Harbor's values, the addon), refused before
     any resource is registered."""
-    s3 = cfg.registry.storage.s3
+    s3, hostnames = cfg.registry.storage.s3, cfg.registry.hostnames
     given = {
         "registry.namespace": cfg.registry.namespace,
         "registry.storage.s3.bucket": s3.bucket if s3 else None,
         "registry.storage.s3.endpoint": s3.endpoint if s3 else None,
+        "registry.storage.s3.ca_bundle": s3.ca_bundle if s3 else None,
     }
     outputs = [path for path, value in given.items() if isinstance(value, OutputStr)]
+    # (The addon refuses every host name: it ignores them.) The token server's URL, unless
+    # given, is the first host name that is no wildcard: config.yml and the token server
+    # are rendered with it.
+    named = [(index, host) for index, host in enumerate(hostnames) if not host.startswith("*.")]
+    token = cfg.auth.enabled and cfg.auth.mode == "token"
+    realm_from = named[0] if token and cfg.auth.token_server.realm is None and named else None
     # Harbor's externalURL is its in-cluster Service's name when it has no host name and no
     # node port: the URL its nodes and clients are set up with, which must be text.
     named_url = (
@@ -1034,7 +1047,38 @@ def output_problems(cfg: RegstackConfig) -> list[Problem]:
             "clusterIP without registry.hostnames), which must be known before deploying: give "
             "registry.namespace as a plain value, or a host name",
         ),
+        (
+            cfg.backend == "harbor" and bool(hostnames) and isinstance(hostnames[0], OutputStr),
+            "registry.hostnames[0]",
+            "is a pulumi Output, but the first host name becomes Harbor's externalURL (in its "
+            "configuration, the address docker logs in to), which must be known before "
+            "deploying: give registry.hostnames[0] as a plain value",
+        ),
+        (
+            realm_from is not None and isinstance(realm_from[1], OutputStr),
+            f"registry.hostnames[{realm_from[0] if realm_from else 0}]",
+            "is a pulumi Output, but the token server's URL (auth.token_server.realm, unset) "
+            "would be made from it before deploying: set auth.token_server.realm, e.g. "
+            "https://<this host name>/auth, or give this host name as a plain value",
+        ),
     )
+
+
+def resolved_rules(cfg: RegstackConfig) -> list[tuple[OutputStr, Callable[[str], Problem | None]]]:
+    """The cross-field rules that a value given as an Output must meet once it resolves, each
+    with that value (config/deferred.py): a host name, with a public ACME CA, must be public."""
+    if not public_ca(cfg.tls):
+        return []
+    assert cfg.tls.issuer is not None  # public_ca says there is one
+    issuer = cfg.tls.issuer.name
+
+    def public_only(name: str) -> Problem | None:
+        private = _private([name])
+        return (
+            Problem("tls.issuer.name", _public_acme_message(issuer, private)) if private else None
+        )
+
+    return [(host, public_only) for host in cfg.registry.hostnames if isinstance(host, OutputStr)]
 
 
 def cross_field_problems(cfg: RegstackConfig) -> list[Problem]:

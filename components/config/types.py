@@ -553,16 +553,20 @@ ImageVersion = Annotated[str, AfterValidator(_check_image_version)]
 
 @dataclass(frozen=True)
 class MayBeOutput:
-    """Marks a field whose value may come from another resource as a pulumi Output (a namespace,
-    an issuer made in the same program): config/deferred.py checks the rest of the config with
-    `placeholder` in the Output's place, and the value once it resolves, by the field's own rules
-    and by `refuse`. Pydantic ignores this metadata; config/args.py makes the field an Input."""
+    """Marks a field (or a list's items) whose value may come from another resource as a pulumi
+    Output (a namespace, an issuer made in the same program): config/deferred.py checks the rest
+    of the config with `placeholder` in the Output's place, and the value once it resolves, by
+    the field's own rules and by `refuse`. Pydantic ignores this metadata; config/args.py makes
+    the field (or each item) an Input."""
 
     placeholder: str
     """A valid value of the field that no decision depends on: what the checks see meanwhile."""
     refuse: Callable[[str], str | None] | None = None
     """Why a resolved value cannot be taken though the field's rules admit it (a decision made
     on the placeholder that value would have changed), else None."""
+    secret_ok: bool = False
+    """Whether a secret Output is taken too, and kept a secret: a CA certificate read from a
+    Kubernetes Secret. Otherwise a secret is refused, as the value is shown in plain."""
 
 
 class Section(BaseModel):

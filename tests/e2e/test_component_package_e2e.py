@@ -58,16 +58,22 @@ def test_exactly_the_passwords_and_keys_are_secret_inputs(schema: dict) -> None:
 
 FROM_RESOURCES = {
     "IssuerRef": {"name"},
-    "RegistryConfig": {"namespace"},
-    "S3StorageConfig": {"bucket", "endpoint"},
+    "RegistryConfig": {"namespace", "hostnames"},
+    "S3StorageConfig": {"bucket", "endpoint", "caBundle"},
 }
-"""The values besides secrets that may come from another resource (config/deferred.py)."""
+"""The values besides secrets that may come from another resource (config/deferred.py); of
+`hostnames`, each item (the list itself is plain: how many names there are is known)."""
+
+
+def _takes_outputs(prop: dict) -> bool:
+    """Whether a property, or each item of a list property, takes an Output (is not plain)."""
+    return not (prop.get("plain") and prop.get("items", prop).get("plain"))
 
 
 def test_exactly_the_secrets_and_the_values_from_resources_take_outputs(schema: dict) -> None:
     inputs = {
         name.split(":")[-1]: {
-            key for key, prop in spec["properties"].items() if not prop.get("plain")
+            key for key, prop in spec["properties"].items() if _takes_outputs(prop)
         }
         for name, spec in schema["types"].items()
     }

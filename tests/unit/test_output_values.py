@@ -1,6 +1,7 @@
 """Values other than secrets given as Pulumi Outputs (a ClusterIssuer, a namespace name, a bucket
-made in the same program): each ends in the resources that use it, is checked when it resolves
-with its path, and a plain value renders as before (components/config/deferred.py, `MayBeOutput`)."""
+and its CA, a host name made in the same program): each ends in the resources that use it, is
+checked when it resolves with its path, and a plain value renders as before
+(components/config/deferred.py, `MayBeOutput`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import pytest
 import yaml
 
 from components.config import ConfigError, load_config
+from components.config.registry import CA_BUNDLE_PLACEHOLDER
+from components.harbor_secrets import token_key_pair
 from components.platform import RegistryPlatform
-from devkit.pulumi_mocks import Recorder, StackState, evaluate, plain_strings, unwrap
+from devkit.pulumi_mocks import Recorder, StackState, evaluate, is_secret, plain_strings, unwrap
 from tests.harbor.support import BASE as HARBOR
 
 Given = Callable[[str], pulumi.Input[str]]
@@ -24,7 +27,8 @@ Config = Callable[[Given], dict[str, Any]]
 """A config with its values given one way: called inside the program, where Outputs are made."""
 
 PLACEHOLDERS = ("regstack-issuer-output", "regstack-namespace-output", "regstack-bucket-output",
-                "regstack-endpoint-output")  # fmt: skip
+                "regstack-endpoint-output", "regstack-hostname-output",
+                CA_BUNDLE_PLACEHOLDER.strip())  # fmt: skip
 PASSWORD = "correct-horse-battery"
 # Every part that names the namespace: the certificate, pull secrets, GC's protection and the
 # retention job (both dial the registry's Service), local-registry-hosting, alerts, dashboard,
@@ -36,6 +40,8 @@ FULL = {"profile": "dev", "tls": {"mode": "self-signed"},
         "registry": {"advertise": True, "cache": {"redis": "deploy", "password": "cache-pw-0123"}},
         "monitoring": {"enabled": True}}  # fmt: skip
 SERVICE = "registry.made-here.svc.cluster.local:5000"
+HOST = "registry.made.here"
+LAB_CA = token_key_pair("a CA made in the same program")[1]  # any PEM certificate will do
 output = pulumi.Output.from_input
 
 
@@ -44,12 +50,23 @@ def with_namespace(namespace: pulumi.Input[str], raw: dict[str, Any] = FULL) -> 
 
 
 def with_bucket(
-    bucket: pulumi.Input[str], endpoint: pulumi.Input[str], raw: dict[str, Any] | None = None
+    bucket: pulumi.Input[str],
+    endpoint: pulumi.Input[str],
+    raw: dict[str, Any] | None = None,
+    ca: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
-    """`raw` keeping its images in the bucket at `endpoint` (keys from the pod's identity)."""
+    """`raw` keeping its images in the bucket at `endpoint` (keys from the pod's identity),
+    whose certificate `ca` signs if given."""
     raw = raw if raw is not None else {}
-    s3 = {"bucket": bucket, "endpoint": endpoint}
+    s3 = {"bucket": bucket, "endpoint": endpoint, **({"ca_bundle": ca} if ca is not None else {})}
     return {**raw, "registry": {**raw.get("registry", {}), "storage": {"type": "s3", "s3": s3}}}
+
+
+def with_hostnames(
+    names: list[pulumi.Input[str]], raw: dict[str, Any] = FULL, ingress: bool = True
+) -> dict[str, Any]:
+    registry = {**raw.get("registry", {}), "hostnames": names, "ingress": {"enabled": ingress}}
+    return {**raw, "registry": registry}
 
 
 def with_issuer(name: pulumi.Input[str], raw: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -69,16 +86,28 @@ def bucket(given: Given) -> dict[str, Any]:
     return with_bucket(given("made-here"), given("https://s3.made.here"))
 
 
+def ca_bundle(given: Given) -> dict[str, Any]:
+    return with_bucket("blobs", "https://s3.made.here", ca=given(LAB_CA))
+
+
+def hostname(given: Given) -> dict[str, Any]:
+    """FULL behind an Ingress for a host name: the Ingress, the certificate, the pull secrets,
+    local-registry-hosting and the endpoint name it."""
+    return with_hostnames([given(HOST)])
+
+
 def harbor(given: Given) -> dict[str, Any]:
     raw = with_namespace(given("made-here"), with_issuer(given("company-ca"), HARBOR))
-    return with_bucket(given("made-here"), given("https://s3.made.here"), raw)
+    raw = {**raw, "registry": {**raw["registry"], "hostnames": ["harbor.lab", given(HOST)]}}
+    return with_bucket(given("made-here"), given("https://s3.made.here"), raw, ca=given(LAB_CA))
 
 
 def every(given: Given) -> dict[str, Any]:
     return with_bucket(
         given("made-here"),
         given("https://s3.made.here"),
-        with_issuer(given("made-here"), namespace(given)),
+        with_issuer(given("made-here"), with_hostnames([given(HOST)], namespace(given))),
+        ca=given(LAB_CA),
     )
 
 
@@ -128,7 +157,9 @@ def unknown(_: str) -> pulumi.Output[str]:
 # --- every value --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("config", [issuer, namespace, bucket, harbor], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "config", [issuer, namespace, bucket, ca_bundle, hostname, harbor], ids=lambda c: c.__name__
+)
 def test_a_plain_value_renders_the_same_resources_as_the_same_value_given_as_an_output(
     config: Config,
 ) -> None:
@@ -158,6 +189,32 @@ def test_a_preview_with_every_output_value_unknown_registers_the_same_resources(
     previewed = built(lambda: every(unknown), preview=True)
     applied = built(lambda: every(output))
     assert sorted(r.name for r in previewed.resources) == sorted(r.name for r in applied.resources)
+
+
+def problems_of(raw: dict[str, Any]) -> list[str]:
+    """Every `regstack:<path>: ...` line `load_config` refuses `raw` with."""
+    lines: list[str] = []
+
+    def check() -> None:
+        with pytest.raises(ConfigError) as raised:
+            load_config(raw)
+        lines.extend(str(problem) for problem in raised.value.problems)
+
+    evaluate(check)
+    return lines
+
+
+def test_an_output_after_a_refused_list_item_is_not_reported_as_a_key_that_takes_none() -> None:
+    # The refused item is dropped to check the rest: the Output's index then names another item.
+    lines = problems_of(with_hostnames(["Not_A_Host!", output(HOST)], {}))
+    assert [line.split(":")[1] for line in lines] == ["registry.hostnames[0]"]
+
+
+def test_a_secret_output_after_a_refused_user_leaves_that_users_problem_alone() -> None:
+    users = [{"name": "not a name", "password": PASSWORD},
+             {"name": "ci", "password": pulumi.Output.secret(PASSWORD)}]  # fmt: skip
+    lines = problems_of({"auth": {"enabled": True, "users": users}})
+    assert [line.split(":")[1] for line in lines] == ["auth.users[0].name"]
 
 
 # --- tls.issuer.name ----------------------------------------------------------------------------
@@ -338,3 +395,157 @@ def test_a_bucket_and_its_endpoint_given_as_outputs_are_in_harbors_values() -> N
     values = unwrap(built(config).named("rs-harbor-chart").inputs["values"])
     driver = values["persistence"]["imageChartStorage"]["s3"]
     assert (driver["bucket"], driver["regionendpoint"]) == ("made-here", "https://s3.made.here")
+
+
+# --- registry.storage.s3.ca_bundle --------------------------------------------------------------
+
+
+def test_a_ca_bundle_given_as_an_output_is_the_one_the_registry_trusts_for_its_bucket() -> None:
+    data = built(lambda: ca_bundle(output)).named("rs-registry-config").inputs["data"]
+    assert data["s3-ca.crt"] == LAB_CA
+
+
+def test_a_ca_bundle_read_from_a_secret_is_taken_and_stays_a_secret() -> None:
+    rec = built(lambda: with_bucket("blobs", "https://s3.lab", ca=pulumi.Output.secret(LAB_CA)))
+    data = rec.named("rs-registry-config").inputs["data"]
+    assert is_secret(data) and unwrap(data)["s3-ca.crt"] == LAB_CA
+
+
+def test_a_ca_bundle_that_resolves_to_no_certificate_ends_the_run_without_showing_it() -> None:
+    given = "a secret-looking text that is no certificate"
+    message = failure(lambda: with_bucket("blobs", "https://s3.lab", ca=output(given)))
+    assert message.startswith(
+        "invalid stack configuration:\nregstack:registry.storage.s3.ca_bundle: must be PEM"
+    )
+    assert given not in message
+
+
+def test_a_ca_bundle_given_as_an_output_is_in_harbors_trust_store_for_its_bucket() -> None:
+    rec = built(lambda: with_bucket("blobs", "https://s3.lab", HARBOR, ca=output(LAB_CA)))
+    assert unwrap(rec.named("rs-harbor-s3-ca").inputs["stringData"]) == {"ca.crt": LAB_CA}
+
+
+def test_a_ca_bundle_output_with_the_microk8s_addon_is_refused_before_any_resource() -> None:
+    def check() -> None:
+        raw = with_bucket("blobs", "https://s3.lab", {"backend": "microk8s-addon"}, output(LAB_CA))
+        message = refusal(raw, "registry.storage.s3.ca_bundle")
+        assert "the microk8s-addon backend does not take" in message
+
+    assert evaluate(check).resources == []
+
+
+# --- registry.hostnames -------------------------------------------------------------------------
+
+
+def test_a_host_name_given_as_an_output_is_the_ingress_host_and_in_its_certificate() -> None:
+    rec = built(lambda: hostname(output))
+    spec = rec.named("rs-registry-ingress").inputs["spec"]
+    assert [rule["host"] for rule in spec["rules"]] == [HOST]
+    assert spec["tls"][0]["hosts"] == [HOST]
+    assert rec.named("rs-certificate-tls").inputs["spec"]["dnsNames"][0] == HOST
+
+
+def test_pull_secrets_and_the_endpoint_name_the_host_name_given_as_an_output() -> None:
+    endpoints: list[str] = []
+
+    def build() -> None:
+        RegistryPlatform("rs", load_config(hostname(output))).endpoint.apply(endpoints.append)
+
+    rec = evaluate(build)
+    secret = rec.named("rs-auth-pull-apps")
+    assert HOST in json.loads(unwrap(secret.inputs["stringData"])[".dockerconfigjson"])["auths"]
+    assert endpoints == [HOST]
+
+
+NODES = {"nodes": [{"host": "node1.lab"}],
+         "private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-key\n-----END OPENSSH PRIVATE KEY-----"}  # fmt: skip
+
+
+def test_nodes_trust_the_host_name_given_as_an_output_at_the_node_port() -> None:
+    rec = built(lambda: with_hostnames([output(HOST)], {"node_trust": NODES}, ingress=False))
+    script = rec.of_type("command:remote:Command")[0].inputs["create"]
+    assert f"/var/snap/microk8s/current/args/certs.d/{HOST}:32000/hosts.toml" in script
+
+
+def test_the_insecure_registries_snippet_names_the_host_name_given_as_an_output() -> None:
+    snippets: list[str | None] = []
+
+    def build() -> None:
+        raw = with_hostnames([output(HOST)], {}, ingress=False)
+        RegistryPlatform("rs", load_config(raw)).docker_daemon_json.apply(snippets.append)
+
+    evaluate(build)
+    assert snippets and json.loads(snippets[0] or "{}")["insecure-registries"] == [
+        "localhost:32000", f"{HOST}:32000"
+    ]  # fmt: skip
+
+
+TOKEN = {"tls": {"mode": "self-signed"},
+         "auth": {"enabled": True, "mode": "token",
+                  "token_server": {"realm": "https://auth.made.here/auth"},
+                  "users": [{"name": "ci", "password": PASSWORD, "role": "admin"}]}}  # fmt: skip
+
+
+def test_the_token_servers_ingress_routes_the_host_name_given_as_an_output() -> None:
+    rec = built(lambda: with_hostnames([output(HOST)], TOKEN))
+    spec = rec.named("rs-token-server-ingress").inputs["spec"]
+    assert [rule["host"] for rule in spec["rules"]] == [HOST]
+
+
+def test_a_host_name_that_resolves_to_a_bad_name_ends_the_run_with_its_path() -> None:
+    message = failure(lambda: with_hostnames(["plain.made.here", output("not_a_host")]))
+    assert message.startswith(
+        "invalid stack configuration:\nregstack:registry.hostnames[1]: 'not_a_host' is not an "
+        "RFC 1123 host name"
+    )
+
+
+def test_a_host_name_that_resolves_to_a_wildcard_is_refused_at_its_path() -> None:
+    message = failure(lambda: with_hostnames([output("*.made.here")]))
+    assert "regstack:registry.hostnames[0]: '*.made.here' is a wildcard" in message
+    assert "give it as a plain value" in message
+
+
+def test_a_private_host_name_from_an_output_with_a_public_acme_ca_is_refused_as_a_plain_one() -> (
+    None
+):
+    def config(name: pulumi.Input[str]) -> dict[str, Any]:
+        return with_issuer("letsencrypt-prod", with_hostnames([name], {}))
+
+    plain = refusal(config("registry.lab.internal"), "tls.issuer.name")
+    message = failure(lambda: config(output("registry.lab.internal")))
+    assert message == f"invalid stack configuration:\nregstack:tls.issuer.name: {plain}"
+
+
+def test_a_host_name_given_as_a_secret_is_refused_rather_than_shown_in_plain() -> None:
+    message = failure(lambda: with_hostnames([pulumi.Output.secret(HOST)]))
+    assert "regstack:registry.hostnames[0]: is a pulumi secret" in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "says"),
+    [
+        (HARBOR, "registry.hostnames[0]", "becomes Harbor's externalURL"),
+        (
+            {**TOKEN, "auth": {**TOKEN["auth"], "token_server": {}}},
+            "registry.hostnames[0]",
+            "set auth.token_server.realm",
+        ),
+    ],
+    ids=["harbor url", "token realm"],
+)
+def test_a_host_name_output_where_it_must_be_text_is_refused_before_any_resource(
+    raw: dict[str, Any], path: str, says: str
+) -> None:
+    def check() -> None:
+        assert says in refusal(with_hostnames([output(HOST)], raw), path)
+
+    assert evaluate(check).resources == []
+
+
+def test_the_host_names_given_as_one_output_are_refused_at_the_list_each_may_be_one() -> None:
+    def check() -> None:
+        message = refusal(with_hostnames(output([HOST])), "registry.hostnames")
+        assert "is a pulumi Output" in message
+
+    assert evaluate(check).resources == []

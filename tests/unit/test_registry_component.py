@@ -61,6 +61,8 @@ FROM_RESOURCES = {
     "registry.namespace",
     "registry.storage.s3.bucket",
     "registry.storage.s3.endpoint",
+    "registry.storage.s3.ca_bundle",
+    "registry.hostnames",  # each host name
 }
 """The keys besides secrets that may come from another resource (config/deferred.py)."""
 
@@ -141,3 +143,36 @@ def test_the_schema_takes_a_value_from_a_resource_as_an_input_that_is_no_secret(
     password = schema["types"]["regstack:index:UserConfig"]["properties"]["password"]
     assert ("plain" in name, "secret" in name) == (False, False)
     assert ("plain" in password, password.get("secret")) == (False, True)
+
+
+def test_the_schema_takes_each_host_name_and_the_s3_ca_as_inputs_that_are_no_secret() -> None:
+    from components.package import RegstackProvider
+
+    types = json.loads(RegstackProvider("0.0.1").schema or "{}")["types"]
+    hostnames = types["regstack:index:RegistryConfig"]["properties"]["hostnames"]
+    ca = types["regstack:index:S3StorageConfig"]["properties"]["caBundle"]
+    # The list is plain (how many names there are decides what is built), each name an Input.
+    items = hostnames["items"]
+    assert (hostnames.get("plain"), "plain" in items, "secret" in items) == (True, False, False)
+    assert ("plain" in ca, "secret" in ca) == (False, False)
+
+
+def test_a_host_name_and_an_s3_ca_given_to_the_registry_as_outputs_reach_its_objects() -> None:
+    from components.harbor_secrets import token_key_pair
+
+    ca = token_key_pair("an S3 endpoint's CA")[1]
+
+    def build() -> None:
+        s3 = {
+            "bucket": "blobs",
+            "endpoint": "https://s3.lab",
+            "ca_bundle": pulumi.Output.from_input(ca),
+        }
+        registry = {"hostnames": [pulumi.Output.from_input("registry.made.here")],
+                    "ingress": {"enabled": True}, "storage": {"type": "s3", "s3": s3}}  # fmt: skip
+        Registry("rs", {**LAB, "registry": registry})
+
+    rec = evaluate(build)
+    rules = rec.named("rs-registry-ingress").inputs["spec"]["rules"]
+    assert [rule["host"] for rule in rules] == ["registry.made.here"]
+    assert rec.named("rs-registry-config").inputs["data"]["s3-ca.crt"] == ca
