@@ -48,8 +48,9 @@ def test_an_invalid_stack_exits_2_with_one_line_per_problem(tmp_path: Path) -> N
     result = validate(stack)
     assert result.returncode == 2
     assert sorted(result.stderr.splitlines()) == [
-        "regstack:registry.colour: unknown key; allowed keys here: advertise, autoscaling, cache, hostnames, "
-        "http_secret, image, ingress, namespace, placement, proxy, replicas, resources, service, storage, version",
+        "regstack:registry.colour: unknown key; allowed keys here: advertise, autoscaling, cache, "
+        "create_namespace, hostnames, http_secret, image, ingress, namespace, placement, proxy, "
+        "replicas, resources, service, storage, version",
         "regstack:registry.storage.size: the microk8s-addon takes whole Gi of at least 20Gi "
         "(e.g. 40Gi), got 5Gi",
     ]
