@@ -1,4 +1,8 @@
-"""regstack: load and validate the stack's config, build the registry, export its endpoints."""
+"""regstack: validate the stack's config, build the Registry component, export its endpoints.
+
+The program is one client of the public component (components/registry.py): it checks the
+stack's config itself, with the sections the engine holds encrypted, before any resource.
+"""
 
 import os
 from pathlib import Path
@@ -8,7 +12,7 @@ import pulumi
 from components.config import ConfigError, load_config
 from components.data_guard import OUTPUT, after_the_data_claim_check, created_claim
 from components.lab_passphrase import published_passphrase_problem
-from components.platform import RegistryPlatform
+from components.registry import Registry
 from components.stack_config import program_secret_sections, read_program_config
 
 try:
@@ -21,15 +25,16 @@ stack_file = Path(f"Pulumi.{pulumi.get_stack()}.yaml")
 if problem := published_passphrase_problem(config.profile, stack_file, os.environ):
     raise pulumi.RunError(f"invalid stack configuration:\n{problem}")
 
-platform = RegistryPlatform("regstack", config, after_the_data_claim_check(config))
+# Registry and everything under it wait for the data guard's check (components/data_guard.py).
+registry = Registry("regstack", config, after_the_data_claim_check(config))
 
-pulumi.export("backend", config.backend)
+pulumi.export("backend", registry.backend)
 pulumi.export(OUTPUT, created_claim(config))
-pulumi.export("endpoint", platform.endpoint)
-pulumi.export("in_cluster_endpoint", platform.in_cluster_endpoint)
-pulumi.export("pull_secret_names", platform.pull_secret_names)
-pulumi.export("ca_secret_name", platform.ca_secret_name)
-pulumi.export("tls_secret_name", platform.tls_secret_name)
-pulumi.export("docker_login", platform.docker_login)
+pulumi.export("endpoint", registry.endpoint)
+pulumi.export("in_cluster_endpoint", registry.in_cluster_endpoint)
+pulumi.export("pull_secret_names", registry.pull_secret_names)
+pulumi.export("ca_secret_name", registry.ca_secret_name)
+pulumi.export("tls_secret_name", registry.tls_secret_name)
+pulumi.export("docker_login", registry.docker_login)
 # Development only, as the chapter insists: unset for TLS registries and the prod profile.
-pulumi.export("docker_daemon_json_dev_only", platform.docker_daemon_json)
+pulumi.export("docker_daemon_json_dev_only", registry.docker_daemon_json)

@@ -11,8 +11,8 @@ the fields whose change would replace it.
 The refusal is a RunError from an apply, so it ends `pulumi preview` as well as `pulumi up`. An up
 deletes unregistered resources only once the program has finished without error, so the claim is
 never deleted on the way. Nothing else may be registered before the check has passed either (the
-MicroK8s addon's Command would run `microk8s enable` at once): the platform component waits for
-it, and its children wait for the platform's URN.
+MicroK8s addon's Command would run `microk8s enable` at once): the program's Registry component
+waits for it, and every resource below it waits for its parent's URN.
 """
 
 from __future__ import annotations

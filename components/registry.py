@@ -3,7 +3,9 @@
 This is the component other Pulumi languages use (provider/, the component package): its args
 are the config model as TypedDicts (config/args.py), from which Pulumi infers the schema. In
 Python it takes the same mapping `load_config` does, with secrets and the values that may come
-from another resource (config/deferred.py) as plain strings or Outputs.
+from another resource (config/deferred.py) as plain strings or Outputs, or the RegstackConfig
+that `load_config` returned: the stack program (`__main__.py`) validates its stack's config
+itself, knowing which sections the engine holds encrypted, and builds this component from it.
 
 No `from __future__ import annotations` here: the component provider reads the annotations.
 """
@@ -13,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from .config import ConfigError, Problem, load_config
+from .config import ConfigError, Problem, RegstackConfig, load_config
 from .platform import RegistryPlatform
 
 if TYPE_CHECKING:
-    # The TypedDict is made at import time, which mypy cannot follow: it checks a mapping.
-    RegistryArgs = Mapping[str, Any]
+    # The TypedDict is made at import time, which mypy cannot follow: it checks a mapping, or
+    # a config already validated (Pulumi's schema reads the runtime annotation, the TypedDict).
+    RegistryArgs = Mapping[str, Any] | RegstackConfig
 else:
     from .config.args import RegistryArgs
 
@@ -40,6 +43,15 @@ class RegistryArgsError(pulumi.RunError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__(f"invalid Registry args:\n{ConfigError(problems)}")
         self.problems = problems
+
+
+def validated(args: Mapping[str, Any]) -> RegstackConfig:
+    """The config of `args`, checked before Registry registers anything: a config with a
+    problem registers no resource at all."""
+    try:
+        return load_config(dict(args))
+    except ConfigError as error:
+        raise RegistryArgsError(error.problems) from None
 
 
 class Registry(pulumi.ComponentResource):
@@ -67,13 +79,16 @@ class Registry(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        try:
-            config = load_config(dict(args))
-        except ConfigError as error:
-            # Before super().__init__: a config with a problem registers no resource at all.
-            raise RegistryArgsError(error.problems) from None
+        config = args if isinstance(args, RegstackConfig) else validated(args)
         super().__init__("regstack:index:Registry", name, None, opts)
-        platform = RegistryPlatform(name, config, pulumi.ResourceOptions(parent=self))
+        # The stack program built the platform at the stack's root until it became a client of
+        # Registry: the alias keeps its stacks' resources (their URNs follow the platform's),
+        # where a new URN would create each anew and delete the old. For a stack that never had
+        # one there, it matches nothing.
+        moved = pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)
+        platform = RegistryPlatform(
+            name, config, pulumi.ResourceOptions(parent=self, aliases=[moved])
+        )
         self.backend = pulumi.Output.from_input(config.backend)
         # The rest are the platform's own outputs, under the same names.
         for output in PLATFORM_OUTPUTS:

@@ -106,7 +106,9 @@ def _section(cls: type[pulumi.ComponentResource]) -> Iterator[str]:
         yield (
             f"Args: `{args_cls.__name__}`, a mapping of the keys of a stack's `regstack:` config "
             "([the config reference](../reference/config.md)), checked by `load_config`; a secret, "
-            "and a key the config reference marks so, may be an Output. The component package serves it to other languages (below)."
+            "and a key the config reference marks so, may be an Output. In Python it also takes the "
+            "`RegstackConfig` that `load_config` returned, as this project's program (`__main__.py`) "
+            "does. The component package serves it to other languages (below)."
         )
     else:
         yield (

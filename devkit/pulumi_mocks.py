@@ -60,6 +60,8 @@ class Recorder(pulumi.runtime.Mocks):
     stack: StackState = field(default_factory=StackState)
     last_run: dict[str, Any] = field(default_factory=dict)
     """The outputs a StackReference reads: those of the stack's last run (none: never run)."""
+    aliases: dict[str, list[Any]] = field(default_factory=dict)
+    """Each registered URN's aliases as the engine receives them (alias_pb2.Alias)."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(
@@ -94,6 +96,20 @@ class Recorder(pulumi.runtime.Mocks):
         return matches[0]
 
 
+class AliasMonitor(MockMonitor):
+    """Pulumi's mock monitor, keeping each registration's aliases, which it does not hand to
+    the mocks: the engine, not the SDK, derives the children's from them."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__(recorder)
+        self.recorder = recorder
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.recorder.aliases[response.urn] = list(request.aliases)
+        return response
+
+
 def evaluate(
     build: Callable[[], Any],
     config: dict[str, Any] | None = None,
@@ -110,7 +126,9 @@ def evaluate(
     recorder = Recorder(
         existing=existing or {}, stack=stack or StackState(), last_run=last_run or {}
     )
-    pulumi.runtime.set_mocks(recorder, project="regstack", stack="test", preview=preview)
+    pulumi.runtime.set_mocks(
+        recorder, project="regstack", stack="test", preview=preview, monitor=AliasMonitor(recorder)
+    )
     # Every section is a secret, as `pulumi config set --secret` leaves one holding a password.
     keys = secret_keys if secret_keys is not None else [f"regstack:{k}" for k in config or {}]
     pulumi.runtime.set_all_config(

@@ -16,19 +16,20 @@ RELEASE_FILES = ("__main__.py", "components", "Pulumi.dev.yaml")
 
 
 class ReleaseMissing(RuntimeError):
-    """The release's commit is not in this clone (a shallow clone, say)."""
+    """The commit is not in this clone (a shallow clone, say)."""
 
 
-def release_tree(destination: Path) -> Path:
-    """The release's files extracted into `destination`, which is returned."""
-    found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{RELEASE_COMMIT}^{{commit}}"],
+def release_tree(destination: Path, commit: str = RELEASE_COMMIT) -> Path:
+    """The release's files (those of another `commit`, if given) extracted into `destination`,
+    which is returned."""
+    found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"],
                            capture_output=True, text=True)  # fmt: skip
     if found.returncode != 0:
         raise ReleaseMissing(
-            f"release {RELEASE} (commit {RELEASE_COMMIT}) is not in this clone's history: fetch it "
-            "(git fetch --unshallow, or the branch holding it)"
+            f"commit {commit} (release {RELEASE} is {RELEASE_COMMIT}) is not in this clone's "
+            "history: fetch it (git fetch --unshallow, or the branch holding it)"
         )
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", RELEASE_COMMIT, *RELEASE_FILES],
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, *RELEASE_FILES],
                              capture_output=True, check=True).stdout  # fmt: skip
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(destination, filter="data")

@@ -19,9 +19,11 @@ def test_invalid_config_stops_the_program_before_any_resource() -> None:
     assert [urn for urn in registered if "pulumi:pulumi:Stack" not in urn] == []
 
 
-def test_the_program_builds_one_platform_from_valid_config() -> None:
+def test_the_program_builds_one_registry_component_from_valid_config() -> None:
     rec = run_program(LAB)
-    assert [r.name for r in rec.of_type("regstack:index:RegistryPlatform")] == ["regstack"]
+    assert [r.name for r in rec.of_type("regstack:index:Registry")] == ["regstack"]
+    platform = "::regstack:index:Registry$regstack:index:RegistryPlatform::regstack"
+    assert next(urn for urn in rec.urns if "RegistryPlatform::" in urn).endswith(platform)
 
 
 def test_structured_config_arrives_as_json_text_like_the_engine_sends_it() -> None:

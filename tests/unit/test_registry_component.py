@@ -12,7 +12,7 @@ import pulumi
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from components.config import RegstackConfig
+from components.config import RegstackConfig, load_config
 from components.config.args import RegistryArgs
 from components.registry import Registry
 from devkit.pulumi_mocks import ROOT, evaluate, is_secret, plain_strings, unwrap
@@ -90,6 +90,18 @@ def test_the_registry_builds_the_platform_as_its_only_child() -> None:
         if urn.split("::")[2].split("$")[-2:-1] == ["regstack:index:Registry"]
     ]
     assert children == [["regstack:index:Registry$regstack:index:RegistryPlatform", "rs"]]
+
+
+def test_the_platform_is_aliased_to_the_stack_root_where_the_program_built_it_before() -> None:
+    rec = evaluate(lambda: Registry("rs", LAB))
+    platform = next(urn for urn in rec.urns if urn.endswith("RegistryPlatform::rs"))
+    # No parent: the stack's root. The engine derives the alias of every resource below.
+    assert [alias.spec.noParent for alias in rec.aliases[platform]] == [True]
+
+
+def test_a_config_load_config_validated_builds_the_same_registry_as_its_mapping() -> None:
+    from_mapping = sorted(evaluate(lambda: Registry("rs", LAB)).urns)
+    assert sorted(evaluate(lambda: Registry("rs", load_config(LAB))).urns) == from_mapping
 
 
 def test_a_password_given_in_plain_is_a_secret_in_every_resource() -> None:
