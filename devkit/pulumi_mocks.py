@@ -62,6 +62,9 @@ class Recorder(pulumi.runtime.Mocks):
     """The outputs a StackReference reads: those of the stack's last run (none: never run)."""
     aliases: dict[str, list[Any]] = field(default_factory=dict)
     """Each registered URN's aliases as the engine receives them (alias_pb2.Alias)."""
+    requests: dict[str, Any] = field(default_factory=dict)
+    """Each registered URN's whole registration (RegisterResourceRequest): its resource options
+    (protect, dependencies, provider, ignore_changes...) beside its inputs."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(
@@ -97,8 +100,8 @@ class Recorder(pulumi.runtime.Mocks):
 
 
 class AliasMonitor(MockMonitor):
-    """Pulumi's mock monitor, keeping each registration's aliases, which it does not hand to
-    the mocks: the engine, not the SDK, derives the children's from them."""
+    """Pulumi's mock monitor, keeping each registration's aliases and options, which it does not
+    hand to the mocks: the engine, not the SDK, derives the children's aliases from them."""
 
     def __init__(self, recorder: Recorder) -> None:
         super().__init__(recorder)
@@ -107,6 +110,7 @@ class AliasMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.recorder.aliases[response.urn] = list(request.aliases)
+        self.recorder.requests[response.urn] = request
         return response
 
 
