@@ -7,13 +7,13 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from . import distribution_config as render
 from . import kube
+from .addresses import RegistryAddresses, addresses_of, public_hostnames
 from .alert_rules import AlertSettings
 from .auth import RegistryAuth, RegistryAuthArgs, RegistryUser
 from .certificate import RegistryCertificate, RegistryCertificateArgs
@@ -22,7 +22,6 @@ from .config import (
     S3StorageConfig,
     duration_seconds,
     prometheus_duration_seconds,
-    public_ca,
 )
 from .distribution import DistributionRegistry, DistributionRegistryArgs
 from .garbage_collection import (
@@ -31,23 +30,17 @@ from .garbage_collection import (
     GcProtection,
     window_mode,
 )
-from .harbor import SERVICE as HARBOR_SERVICE
 from .harbor import HarborRegistry, HarborRegistryArgs
-from .microk8s_addon import (
-    NODE_ENDPOINT,
-    MicroK8sRegistryAddon,
-    MicroK8sRegistryAddonArgs,
-)
+from .microk8s_addon import MicroK8sRegistryAddon, MicroK8sRegistryAddonArgs
 from .monitoring import RegistryMonitoring, RegistryMonitoringArgs
 from .node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
-from .outputs import as_secret, distinct, input_of, joined, known_after, secret, shown
+from .outputs import as_secret, input_of, known_after, secret, shown
 from .ownership import create_only_provider, created_here
 from .redis_cache import RedisCache, RedisCacheArgs, cache_address
 from .registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
 from .retention_job import RetentionJob, RetentionJobArgs
 from .stack_key import StackKey
 from .token_server import TokenIdentity, TokenServer, TokenServerArgs
-from .token_server_config import REALM_PATH
 
 TOKEN_ISSUER = "regstack-token-server"
 TOKEN_SERVICE = "regstack-registry"
@@ -58,111 +51,6 @@ def pod_security(enforce: str) -> dict[str, str]:
     """Pod Security Admission labels: refuse below `enforce`, warn and audit below restricted."""
     labels = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("audit", "warn")}
     return {**labels, "pod-security.kubernetes.io/enforce": enforce}
-
-
-def node_endpoint(cfg: RegstackConfig) -> pulumi.Input[str]:
-    """Where people push from: the first host name (through the Ingress, or at the node port
-    when there is no Ingress), else the node port on localhost, else the Service's cluster name
-    (an Output when that host name or the namespace is one)."""
-    service = cfg.registry.service
-    hostnames = cfg.registry.hostnames
-    if hostnames and cfg.registry.ingress.enabled:
-        return input_of(hostnames[0])
-    if service.type == "NodePort":
-        return joined(hostnames[0] if hostnames else "localhost", f":{service.node_port}")
-    if hostnames:  # a ClusterIP or LoadBalancer Service answers on its own port
-        return joined(hostnames[0], f":{service.port}")
-    return joined(service_dns_names(cfg)[-1], f":{service.port}")
-
-
-def service_dns_names(cfg: RegstackConfig, service: str = kube.REGISTRY) -> list[pulumi.Input[str]]:
-    """The Service's names, shortest first; all but the first are Outputs when the namespace is
-    one (given as an Output: config/deferred.py)."""
-    namespace = cfg.registry.namespace
-    return [
-        service,
-        joined(service, ".", namespace),
-        joined(service, ".", namespace, ".svc"),
-        joined(service, ".", namespace, ".svc.cluster.local"),
-    ]
-
-
-def certificate_dns_names(
-    cfg: RegstackConfig, service: str = kube.REGISTRY
-) -> pulumi.Input[list[str]]:
-    """Every name a client may dial, deduplicated in a stable order. A public ACME CA refuses
-    the whole order for a cluster name or localhost: its certificate has the public ones only."""
-    names: list[pulumi.Input[str]] = [*cfg.registry.hostnames, *cfg.tls.dns_names]
-    if not public_ca(cfg.tls):
-        names += [*service_dns_names(cfg, service), "localhost"]
-    return distinct(names)
-
-
-def certificate_ip_addresses(cfg: RegstackConfig) -> list[str]:
-    return [*([] if public_ca(cfg.tls) else ["127.0.0.1"]), *cfg.tls.ip_addresses]
-
-
-def _plain(value: pulumi.Input[str]) -> str:
-    """Harbor's externalURL as text: the config rules refuse an Output namespace where the URL
-    would be named after it (config/rules.py, output_problems)."""
-    assert isinstance(value, str), "the config rules refuse an Output namespace in Harbor's URL"
-    return value
-
-
-def harbor_external_url(cfg: RegstackConfig) -> str:
-    """Harbor's externalURL: the first host name, the node port, or the in-cluster Service."""
-    expose = cfg.harbor.expose
-    tls = cfg.tls.mode != "none"
-    scheme = "https" if tls else "http"
-    host = cfg.registry.hostnames[0] if cfg.registry.hostnames else None
-    if expose.type == "nodePort":
-        port = expose.node_ports.https if tls else expose.node_ports.http
-        return f"{scheme}://{host or 'localhost'}:{port}"
-    if host is None:  # clusterIP only: the config model requires a host name otherwise
-        host = _plain(service_dns_names(cfg, HARBOR_SERVICE)[-1])
-    return f"{scheme}://{host}"
-
-
-def registry_hosts(cfg: RegstackConfig) -> pulumi.Input[list[str]]:
-    """The host[:port] keys a pull secret must authenticate."""
-    service = cfg.registry.service
-    hosts: list[pulumi.Input[str]] = [node_endpoint(cfg), *cfg.registry.hostnames]
-    if service.type == "NodePort":
-        hosts.append(f"localhost:{service.node_port}")
-    hosts += [joined(name, f":{service.port}") for name in service_dns_names(cfg)[-2:]]
-    return distinct(hosts)
-
-
-def node_pull_endpoints(cfg: RegstackConfig) -> pulumi.Input[list[str]]:
-    """The `host[:port]` names nodes and workstations pull the registry by (an Output when a
-    host name is one)."""
-    service = cfg.registry.service
-    # A wildcard names no host to pull from, and would be a `*.` folder under certs.d.
-    hostnames = [host for host in cfg.registry.hostnames if not host.startswith("*.")]
-    names: list[pulumi.Input[str]] = []
-    if cfg.backend == "microk8s-addon":
-        names = [NODE_ENDPOINT]
-    elif cfg.backend == "harbor":
-        names = [urlsplit(harbor_external_url(cfg)).netloc]
-    elif cfg.registry.ingress.enabled:
-        names = [*hostnames]
-    elif service.type == "NodePort":
-        hosts = ["localhost", *hostnames]
-        names = [joined(host, f":{service.node_port}") for host in hosts]
-    return distinct([*names, *cfg.node_trust.endpoints])
-
-
-def token_realm(cfg: RegstackConfig) -> str:
-    """The token server's URL as clients reach it: the configured one, else `/auth` on the
-    registry's first host name behind the Ingress, else its node port on that host (the
-    config rules require a realm otherwise)."""
-    server, registry = cfg.auth.token_server, cfg.registry
-    if server.realm is not None:
-        return server.realm
-    hosts = [host for host in registry.hostnames if not host.startswith("*.")]
-    if registry.ingress.enabled and hosts:
-        return f"https://{hosts[0]}{REALM_PATH}"
-    return f"https://{hosts[0] if hosts else 'localhost'}:{server.node_port}{REALM_PATH}"
 
 
 def token_identities(
@@ -218,19 +106,17 @@ def secret_users(cfg: RegstackConfig) -> list[RegistryUser]:
     return [RegistryUser(u.name, secret(u.password)) for u in cfg.auth.users]
 
 
-def registry_access(cfg: RegstackConfig) -> tuple[pulumi.Input[str], RegistryUser | None]:
+def registry_access(
+    cfg: RegstackConfig, addresses: RegistryAddresses
+) -> tuple[pulumi.Input[str], RegistryUser | None]:
     """How an in-cluster Job (retention, GC's protection) reaches the registry's API: its URL,
     and the user it signs in as (retention.user, else `auth.maintainer()`) when auth is on."""
-    scheme = "https" if cfg.tls.mode != "none" else "http"
-    service = service_dns_names(cfg, kube.REGISTRY)[-1]
-    registry_url = joined(f"{scheme}://", service, f":{cfg.registry.service.port}")
-    if public_ca(cfg.tls):  # its certificate has no in-cluster name: dial a public one
-        registry_url = joined("https://", node_endpoint(cfg))
+    assert addresses.api_url is not None, "Distribution's addresses hold its API's URL"
     user = None
     if cfg.auth.enabled:
         wanted = cfg.retention.user or cfg.auth.maintainer()
         user = next(u for u in secret_users(cfg) if u.name == wanted)
-    return registry_url, user
+    return addresses.api_url, user
 
 
 @dataclass(frozen=True)
@@ -259,12 +145,13 @@ class RegistryPlatform(pulumi.ComponentResource):
         super().__init__("regstack:index:RegistryPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cfg = args
+        addresses = addresses_of(cfg)
         if cfg.backend == "microk8s-addon":
             backend = self._addon(name, cfg, child)
         elif cfg.backend == "harbor":
-            backend = self._harbor(name, cfg, child)
+            backend = self._harbor(name, cfg, addresses, child)
         else:
-            backend = self._distribution(name, cfg, child)
+            backend = self._distribution(name, cfg, addresses, child)
         self.endpoint, self.in_cluster_endpoint = backend.endpoint, backend.in_cluster_endpoint
         self.pull_secret_names = backend.pull_secret_names or pulumi.Output.from_input({})
         certificate = backend.certificate
@@ -276,7 +163,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 f"{name}-node-trust",
                 NodeTrustArgs(
                     trust=cfg.node_trust,
-                    endpoints=node_pull_endpoints(cfg),
+                    endpoints=addresses.node_pull_endpoints,
                     ca_pem=certificate.ca_pem if certificate else None,
                     private_key=secret(cfg.node_trust.private_key),
                     mirror_of=cfg.registry.proxy.remote_url if cfg.registry.proxy else None,
@@ -285,7 +172,7 @@ class RegistryPlatform(pulumi.ComponentResource):
             )
         insecure = cfg.profile == "dev" and cfg.tls.mode == "none"
         self.docker_daemon_json = (
-            pulumi.Output.from_input(node_pull_endpoints(cfg)).apply(docker_daemon_json)
+            pulumi.Output.from_input(addresses.node_pull_endpoints).apply(docker_daemon_json)
             if insecure
             else pulumi.Output.from_input(None)
         )
@@ -368,8 +255,8 @@ class RegistryPlatform(pulumi.ComponentResource):
         self,
         name: str,
         cfg: RegstackConfig,
+        addresses: RegistryAddresses,
         namespace: pulumi.Output[str],
-        service: str,
         child: pulumi.ResourceOptions,
     ) -> RegistryCertificate:
         return RegistryCertificate(
@@ -377,15 +264,19 @@ class RegistryPlatform(pulumi.ComponentResource):
             RegistryCertificateArgs(
                 namespace=namespace,
                 tls=cfg.tls,
-                dns_names=certificate_dns_names(cfg, service),
-                ip_addresses=certificate_ip_addresses(cfg),
+                dns_names=addresses.certificate_dns_names,
+                ip_addresses=addresses.certificate_ip_addresses,
                 read_ca=bool(cfg.node_trust.nodes),
             ),
             opts=child,
         )
 
     def _distribution(
-        self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions
+        self,
+        name: str,
+        cfg: RegstackConfig,
+        addresses: RegistryAddresses,
+        child: pulumi.ResourceOptions,
     ) -> Backend:
         create_only = create_only_provider(name, self)
         namespace = self._namespace(name, cfg, child, create_only, enforce="restricted")
@@ -402,7 +293,7 @@ class RegistryPlatform(pulumi.ComponentResource):
         )
         certificate = None
         if cfg.tls.mode != "none":
-            certificate = self._certificate(name, cfg, namespace, kube.REGISTRY, child)
+            certificate = self._certificate(name, cfg, addresses, namespace, child)
             registry_args = dataclasses.replace(
                 registry_args, tls_secret_name=certificate.tls_secret_name
             )
@@ -417,6 +308,7 @@ class RegistryPlatform(pulumi.ComponentResource):
             for namespace in (cfg.pull_secrets.namespaces if token else [])
         }
         if cfg.auth.enabled:
+            assert addresses.registry_hosts is not None, "Distribution's addresses hold them"
             auth = RegistryAuth(
                 f"{name}-auth",
                 RegistryAuthArgs(
@@ -424,7 +316,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     users=secret_users(cfg),
                     realm=cfg.auth.realm,
                     bcrypt_cost=cfg.auth.bcrypt_cost,
-                    registry_hosts=registry_hosts(cfg),
+                    registry_hosts=addresses.registry_hosts,
                     stack_key=stack_key,
                     pull_secret_namespaces=cfg.pull_secrets.namespaces,
                     pull_secret_name=cfg.pull_secrets.secret_name,
@@ -444,6 +336,7 @@ class RegistryPlatform(pulumi.ComponentResource):
             )
         if token:
             assert certificate is not None, "the config rules require TLS with auth.mode: token"
+            assert addresses.token_realm is not None, "the addresses hold a realm with tokens"
             server = self._token_server(
                 name, cfg, namespace, stack_key, certificate, pull_identities, child
             )
@@ -451,7 +344,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 registry_args,
                 htpasswd_checksum=server.checksum,
                 token=render.TokenAuthSettings(
-                    realm=token_realm(cfg), service=TOKEN_SERVICE, issuer=TOKEN_ISSUER
+                    realm=addresses.token_realm, service=TOKEN_SERVICE, issuer=TOKEN_ISSUER
                 ),
                 token_ca_secret_name=server.ca_secret_name,
             )
@@ -461,14 +354,14 @@ class RegistryPlatform(pulumi.ComponentResource):
         if certificate is not None and cfg.tls.mode == "self-signed":
             ca_secret_name = certificate.ca_secret_name
         if cfg.retention.enabled:
-            self._retention(name, cfg, namespace, ca_secret_name, child)
+            self._retention(name, cfg, addresses, namespace, ca_secret_name, child)
         if cfg.gc.enabled:
             window, pin_node = window_mode(cfg.gc, cfg.registry)
             protection = None
             # Only --delete-untagged deletes manifests; a pull-through cache refuses the tags
             # (and holds copies only: its upstream is where the images live).
             if cfg.gc.delete_untagged and cfg.registry.proxy is None:
-                registry_url, user = registry_access(cfg)
+                registry_url, user = registry_access(cfg, addresses)
                 protection = GcProtection(
                     registry_url=registry_url,
                     username=user.name if user else None,
@@ -501,8 +394,8 @@ class RegistryPlatform(pulumi.ComponentResource):
             LocalRegistryHosting(
                 f"{name}-hosting",
                 LocalRegistryHostingArgs(
-                    host=node_endpoint(cfg),
-                    host_from_container_runtime=node_endpoint(cfg),
+                    host=addresses.endpoint,
+                    host_from_container_runtime=addresses.endpoint,
                     host_from_cluster_network=registry.in_cluster_endpoint,
                 ),
                 opts=child,
@@ -520,7 +413,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 opts=child,
             )
         return Backend(
-            pulumi.Output.from_input(node_endpoint(cfg)),
+            pulumi.Output.from_input(addresses.endpoint),
             registry.in_cluster_endpoint,
             certificate,
             pull_secret_names,
@@ -552,9 +445,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                 service_type="ClusterIP" if behind_ingress else registry.service.type,
                 node_port=server.node_port,
                 ingress_hosts=(
-                    [input_of(h) for h in registry.hostnames if not h.startswith("*.")]
-                    if behind_ingress
-                    else []
+                    [input_of(h) for h in public_hostnames(cfg)] if behind_ingress else []
                 ),
                 ingress_class_name=registry.ingress.class_name,
                 skip_await=cfg.skip_await,
@@ -595,11 +486,12 @@ class RegistryPlatform(pulumi.ComponentResource):
         self,
         name: str,
         cfg: RegstackConfig,
+        addresses: RegistryAddresses,
         namespace: pulumi.Output[str],
         ca_secret_name: pulumi.Output[str | None] | None,
         child: pulumi.ResourceOptions,
     ) -> None:
-        registry_url, user = registry_access(cfg)
+        registry_url, user = registry_access(cfg, addresses)
         RetentionJob(
             f"{name}-retention",
             RetentionJobArgs(
@@ -621,7 +513,13 @@ class RegistryPlatform(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _harbor(self, name: str, cfg: RegstackConfig, child: pulumi.ResourceOptions) -> Backend:
+    def _harbor(
+        self,
+        name: str,
+        cfg: RegstackConfig,
+        addresses: RegistryAddresses,
+        child: pulumi.ResourceOptions,
+    ) -> Backend:
         harbor = cfg.harbor
         # Both are required by the config model for the harbor backend.
         assert harbor.admin_password is not None and harbor.secret_seed is not None
@@ -632,8 +530,9 @@ class RegistryPlatform(pulumi.ComponentResource):
         )
         certificate = None
         if cfg.tls.mode != "none":
-            certificate = self._certificate(name, cfg, namespace, HARBOR_SERVICE, child)
-        url = harbor_external_url(cfg)
+            certificate = self._certificate(name, cfg, addresses, namespace, child)
+        url = addresses.external_url
+        assert url is not None, "Harbor's addresses hold its externalURL"
         s3 = cfg.registry.storage.s3
         registry = HarborRegistry(
             f"{name}-harbor",
@@ -654,15 +553,14 @@ class RegistryPlatform(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        endpoint = urlsplit(url).netloc
         # Inside the cluster, pods reach the chart's nginx Service; with an Ingress there is none.
         in_cluster = (
-            endpoint
-            if harbor.expose.type == "ingress"
-            else service_dns_names(cfg, HARBOR_SERVICE)[-1]
+            addresses.endpoint if harbor.expose.type == "ingress" else addresses.in_cluster_host
         )
         return Backend(
-            pulumi.Output.from_input(endpoint), known_after(registry, in_cluster), certificate
+            pulumi.Output.from_input(addresses.endpoint),
+            known_after(registry, in_cluster),
+            certificate,
         )
 
 

@@ -15,6 +15,7 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
+from components.addresses import harbor_external_url
 from components.harbor import harbor_values
 from components.harbor_hardening import (
     CA_TRUST_INIT,
@@ -24,7 +25,6 @@ from components.harbor_hardening import (
     hardening_values,
 )
 from components.harbor_secrets import harbor_secrets
-from components.platform import harbor_external_url
 from devkit.vendor import VENDOR
 
 from .support import SEED, harbor_config, register

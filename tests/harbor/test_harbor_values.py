@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import yaml
 
+from components.addresses import harbor_external_url
 from components.config import RegstackConfig
 from components.harbor import ADMIN_PASSWORD_KEY, chart_source, harbor_values
 from components.harbor_secrets import harbor_secrets
-from components.platform import harbor_external_url
 
 from .support import ADMIN_PASSWORD, SEED, harbor_config
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from components.addresses import registry_hosts
 from components.config import load_config
-from components.platform import registry_hosts
 from components.stack_config import read_stack_file
 from devkit.stacks import DUMMY_SECRET, STACK_FILES, STACKS, stack_program
 from policy.rules import Violation, evaluate
