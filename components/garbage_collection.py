@@ -31,8 +31,9 @@ import pulumi_kubernetes as k8s
 from . import distribution_config as render
 from . import kube
 from .config import GcConfig, PlacementConfig, RegistryConfig
-from .outputs import as_secret, input_of, joined
+from .outputs import input_of, joined
 from .placement import pod_placement
+from .registry_access import RegistryAccess, mounted
 from .scan_skips import GARBAGE_COLLECTION, SECRET_ENV, checkov_skips
 
 PACKAGE = Path(__file__).parent
@@ -68,17 +69,6 @@ LABELS = kube.app_labels(kube.GC)
 
 
 @dataclass(frozen=True)
-class GcProtection:
-    """How the Job reaches the registry to tag in-use manifests (as RetentionJob reaches it)."""
-
-    registry_url: pulumi.Input[str]
-    username: str | None = None
-    password: pulumi.Output[str] | None = None
-    ca_secret_name: pulumi.Input[str] | None = None
-    """Secret holding the `ca.crt` that signed the registry certificate (lab CA)."""
-
-
-@dataclass(frozen=True)
 class GarbageCollectionArgs:
     namespace: pulumi.Input[str]
     gc: GcConfig
@@ -102,8 +92,9 @@ class GarbageCollectionArgs:
     """How writes are held out: `window_mode` chooses it per layout."""
     pin_node: bool = False
     """Start read-only pods on the GC pod's node (one ReadWriteOnce volume)."""
-    protection: GcProtection | None = None
-    """Tag what the cluster uses before `--delete-untagged`; None: nothing to protect."""
+    protection: RegistryAccess | None = None
+    """How to reach the registry to tag what the cluster uses before `--delete-untagged` (as
+    RetentionJob reaches it); None: nothing to protect."""
 
 
 def window_mode(gc: GcConfig, registry: RegistryConfig) -> tuple[WindowMode, bool]:
@@ -408,32 +399,17 @@ class GarbageCollection(pulumi.ComponentResource):
         mounts = [k8s.core.v1.VolumeMountArgs(name="in-use", mount_path=f"{ETC}/in-use",
                                               read_only=True)]  # fmt: skip
         volumes = [kube.in_use_files()]
-        if protection.username is not None and protection.password is not None:
-            credentials = k8s.core.v1.Secret(
-                f"{name}-credentials",
-                metadata=meta(f"{kube.GC}-credentials"),
-                string_data={"password": as_secret(protection.password)},
-                opts=child,
-            )
-            flags += f" --protect-user={protection.username}"
+        if protection.user is not None:
+            flags += f" --protect-user={protection.user.name}"
             flags += f" --protect-password-file={ETC}/credentials/password"
-            mounts.append(k8s.core.v1.VolumeMountArgs(
-                name="credentials", mount_path=f"{ETC}/credentials", read_only=True))  # fmt: skip
-            volumes.append(k8s.core.v1.VolumeArgs(
-                name="credentials",
-                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=credentials.metadata.name),
-            ))  # fmt: skip
         if protection.ca_secret_name is not None:
             flags += f" --protect-ca-file={ETC}/ca/ca.crt"
-            mounts.append(
-                k8s.core.v1.VolumeMountArgs(name="ca", mount_path=f"{ETC}/ca", read_only=True)
-            )
-            volumes.append(k8s.core.v1.VolumeArgs(
-                name="ca",
-                secret=k8s.core.v1.SecretVolumeSourceArgs(
-                    secret_name=protection.ca_secret_name,
-                    items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")],
-                ),
-            ))  # fmt: skip
+        access_volumes, access_mounts = mounted(
+            protection, name, meta(f"{kube.GC}-credentials"), ETC, child
+        )
         # The URL may be an Output (of a namespace made in the same program).
-        return joined(" --protect-registry=", protection.registry_url, flags), mounts, volumes
+        return (
+            joined(" --protect-registry=", protection.url, flags),
+            mounts + access_mounts,
+            volumes + access_volumes,
+        )

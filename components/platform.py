@@ -27,7 +27,6 @@ from .distribution import DistributionRegistry, DistributionRegistryArgs
 from .garbage_collection import (
     GarbageCollection,
     GarbageCollectionArgs,
-    GcProtection,
     window_mode,
 )
 from .harbor import HarborRegistry, HarborRegistryArgs
@@ -37,6 +36,7 @@ from .node_trust import NodeTrust, NodeTrustArgs, docker_daemon_json
 from .outputs import as_secret, input_of, known_after, secret, shown
 from .ownership import create_only_provider, created_here
 from .redis_cache import RedisCache, RedisCacheArgs, cache_address
+from .registry_access import RegistryAccess
 from .registry_hosting import LocalRegistryHosting, LocalRegistryHostingArgs
 from .retention_job import RetentionJob, RetentionJobArgs
 from .stack_key import StackKey
@@ -107,16 +107,20 @@ def secret_users(cfg: RegstackConfig) -> list[RegistryUser]:
 
 
 def registry_access(
-    cfg: RegstackConfig, addresses: RegistryAddresses
-) -> tuple[pulumi.Input[str], RegistryUser | None]:
+    cfg: RegstackConfig, addresses: RegistryAddresses, certificate: RegistryCertificate | None
+) -> RegistryAccess:
     """How an in-cluster Job (retention, GC's protection) reaches the registry's API: its URL,
-    and the user it signs in as (retention.user, else `auth.maintainer()`) when auth is on."""
+    the user it signs in as (retention.user, else `auth.maintainer()`) when auth is on, and the
+    lab CA (issuers like Let's Encrypt are in the image's CAs)."""
     assert addresses.api_url is not None, "Distribution's addresses hold its API's URL"
     user = None
     if cfg.auth.enabled:
         wanted = cfg.retention.user or cfg.auth.maintainer()
         user = next(u for u in secret_users(cfg) if u.name == wanted)
-    return addresses.api_url, user
+    ca_secret_name = None
+    if certificate is not None and cfg.tls.mode == "self-signed":
+        ca_secret_name = cast(pulumi.Output[str], certificate.ca_secret_name)
+    return RegistryAccess(addresses.api_url, user, ca_secret_name)
 
 
 @dataclass(frozen=True)
@@ -349,25 +353,18 @@ class RegistryPlatform(pulumi.ComponentResource):
                 token_ca_secret_name=server.ca_secret_name,
             )
         registry = DistributionRegistry(f"{name}-registry", registry_args, opts=child)
-        ca_secret_name = None
-        # Only the lab CA needs mounting; issuers like Let's Encrypt are in the image's CAs.
-        if certificate is not None and cfg.tls.mode == "self-signed":
-            ca_secret_name = certificate.ca_secret_name
+        # Only --delete-untagged deletes manifests; a pull-through cache refuses the tags
+        # (and holds copies only: its upstream is where the images live).
+        protects = cfg.gc.enabled and cfg.gc.delete_untagged and cfg.registry.proxy is None
+        # Made only for a Job that dials the registry: it names the user that Job signs in as.
+        access = None
+        if cfg.retention.enabled or protects:
+            access = registry_access(cfg, addresses, certificate)
         if cfg.retention.enabled:
-            self._retention(name, cfg, addresses, namespace, ca_secret_name, child)
+            assert access is not None
+            self._retention(name, cfg, namespace, access, child)
         if cfg.gc.enabled:
             window, pin_node = window_mode(cfg.gc, cfg.registry)
-            protection = None
-            # Only --delete-untagged deletes manifests; a pull-through cache refuses the tags
-            # (and holds copies only: its upstream is where the images live).
-            if cfg.gc.delete_untagged and cfg.registry.proxy is None:
-                registry_url, user = registry_access(cfg, addresses)
-                protection = GcProtection(
-                    registry_url=registry_url,
-                    username=user.name if user else None,
-                    password=user.password if user else None,
-                    ca_secret_name=cast(pulumi.Output[str] | None, ca_secret_name),
-                )
             GarbageCollection(
                 f"{name}-gc",
                 GarbageCollectionArgs(
@@ -386,7 +383,7 @@ class RegistryPlatform(pulumi.ComponentResource):
                     cache_db=cfg.registry.cache.db,
                     window=window,
                     pin_node=pin_node,
-                    protection=protection,
+                    protection=access if protects else None,
                 ),
                 opts=child,
             )
@@ -486,21 +483,16 @@ class RegistryPlatform(pulumi.ComponentResource):
         self,
         name: str,
         cfg: RegstackConfig,
-        addresses: RegistryAddresses,
         namespace: pulumi.Output[str],
-        ca_secret_name: pulumi.Output[str | None] | None,
+        access: RegistryAccess,
         child: pulumi.ResourceOptions,
     ) -> None:
-        registry_url, user = registry_access(cfg, addresses)
         RetentionJob(
             f"{name}-retention",
             RetentionJobArgs(
                 namespace=namespace,
                 retention=cfg.retention,
-                registry_url=registry_url,
-                username=user.name if user else None,
-                password=user.password if user else None,
-                ca_secret_name=cast(pulumi.Output[str] | None, ca_secret_name),
+                access=access,
                 placement=cfg.registry.placement,
                 # Three scrape intervals: at least two scrapes land before the pod ends.
                 metrics_linger=(

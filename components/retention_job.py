@@ -17,8 +17,9 @@ import pulumi_kubernetes as k8s
 
 from . import kube
 from .config import PlacementConfig, RetentionConfig
-from .outputs import as_secret, joined
+from .outputs import joined
 from .placement import pod_placement
+from .registry_access import RegistryAccess, mounted
 from .scan_skips import RETENTION, RETENTION_IN_USE, checkov_skips
 
 ENGINE_DIR = Path(__file__).parent / "retention"
@@ -47,12 +48,8 @@ registry's UID: a high one that no host account has."""
 class RetentionJobArgs:
     namespace: pulumi.Input[str]
     retention: RetentionConfig
-    registry_url: pulumi.Input[str]
-    """In-cluster URL of the registry API, e.g. https://registry.ns.svc.cluster.local:5000."""
-    username: str | None = None
-    password: pulumi.Output[str] | None = None
-    ca_secret_name: pulumi.Input[str] | None = None
-    """Secret holding the `ca.crt` that signed the registry certificate (lab CA)."""
+    access: RegistryAccess
+    """How the job reaches the registry's API: URL, user, CA."""
     placement: PlacementConfig = field(default_factory=PlacementConfig)
     metrics_linger: float | None = None
     """Seconds the pod serves its run's metrics on METRICS_PORT (a PodMonitor scrapes them);
@@ -93,13 +90,16 @@ def command(args: RetentionJobArgs) -> list[pulumi.Input[str]]:
         "python",
         "-m",
         "components.retention",
-        joined("--registry=", args.registry_url),
+        joined("--registry=", args.access.url),
         f"--policy={ETC}/policy/policy.json",
         f"--concurrency={retention.concurrency}",
     ]
-    if args.username is not None:
-        line += [f"--username={args.username}", f"--password-file={ETC}/credentials/password"]
-    if args.ca_secret_name is not None:
+    if args.access.user is not None:
+        line += [
+            f"--username={args.access.user.name}",
+            f"--password-file={ETC}/credentials/password",
+        ]
+    if args.access.ca_secret_name is not None:
         line.append(f"--ca-file={ETC}/ca/ca.crt")
     if retention.protect_in_use:
         line += ["--in-use-from-cluster", f"--in-use-file={ETC}/in-use"]
@@ -163,39 +163,11 @@ class RetentionJob(pulumi.ComponentResource):
             k8s.core.v1.VolumeMountArgs(name="policy", mount_path=f"{ETC}/policy", read_only=True),
         ]
         depends: list[pulumi.Resource] = []
-        if args.password is not None:
-            credentials = k8s.core.v1.Secret(
-                f"{name}-credentials",
-                metadata=meta(f"{kube.RETENTION}-credentials"),
-                string_data={"password": as_secret(args.password)},
-                opts=child,
-            )
-            volumes.append(
-                k8s.core.v1.VolumeArgs(
-                    name="credentials",
-                    secret=k8s.core.v1.SecretVolumeSourceArgs(
-                        secret_name=credentials.metadata.name
-                    ),
-                )
-            )
-            mounts.append(
-                k8s.core.v1.VolumeMountArgs(
-                    name="credentials", mount_path=f"{ETC}/credentials", read_only=True
-                )
-            )
-        if args.ca_secret_name is not None:
-            volumes.append(
-                k8s.core.v1.VolumeArgs(
-                    name="ca",
-                    secret=k8s.core.v1.SecretVolumeSourceArgs(
-                        secret_name=args.ca_secret_name,
-                        items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")],
-                    ),
-                )
-            )
-            mounts.append(
-                k8s.core.v1.VolumeMountArgs(name="ca", mount_path=f"{ETC}/ca", read_only=True)
-            )
+        access_volumes, access_mounts = mounted(
+            args.access, name, meta(f"{kube.RETENTION}-credentials"), ETC, child
+        )
+        volumes += access_volumes
+        mounts += access_mounts
         if args.retention.protect_in_use:
             depends.append(kube.in_use_reader(name, kube.RETENTION, account, args.namespace, child))
             # Other clusters' images, as GC keeps them (an empty directory when it is absent).
