@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from components.distribution_backend import derived_http_secret
 from components.distribution_config import (
     ENV_HTTP_SECRET,
     ENV_REDIS_PASSWORD,
@@ -37,7 +38,6 @@ from components.distribution_config import (
     S3Settings,
 )
 from components.jobs import gc_window
-from components.platform import derived_http_secret
 from devkit.redis import RedisServer, start_redis
 from devkit.registry import (
     RunningRegistry,
