@@ -148,8 +148,6 @@ def api_url(cfg: RegstackConfig) -> pulumi.Input[str]:
 class RegistryAddresses:
     """Where the registry is, for everyone who names it (see the module's docstring)."""
 
-    service: str
-    """The Service clients reach in the cluster: Distribution's, or Harbor's nginx."""
     endpoint: pulumi.Input[str]
     """`host[:port]` people push to and log in to."""
     node_pull_endpoints: pulumi.Input[list[str]]
@@ -157,7 +155,8 @@ class RegistryAddresses:
     certificate_dns_names: pulumi.Input[list[str]]
     certificate_ip_addresses: list[str]
     in_cluster_host: pulumi.Input[str]
-    """The Service's cluster name, `<service>.<namespace>.svc.cluster.local`."""
+    """The cluster name of the Service clients reach (Distribution's, or Harbor's nginx):
+    `<service>.<namespace>.svc.cluster.local`."""
     registry_hosts: pulumi.Input[list[str]] | None = None
     """Distribution: the `host[:port]` keys its pull secrets authenticate."""
     api_url: pulumi.Input[str] | None = None
@@ -173,7 +172,6 @@ def addresses_of(cfg: RegstackConfig) -> RegistryAddresses:
     if cfg.backend == "harbor":
         url = harbor_external_url(cfg)
         return RegistryAddresses(
-            service=HARBOR_SERVICE,
             endpoint=urlsplit(url).netloc,
             node_pull_endpoints=node_pull_endpoints(cfg),
             certificate_dns_names=certificate_dns_names(cfg, HARBOR_SERVICE),
@@ -183,7 +181,6 @@ def addresses_of(cfg: RegstackConfig) -> RegistryAddresses:
         )
     token = cfg.backend == "distribution" and cfg.auth.enabled and cfg.auth.mode == "token"
     return RegistryAddresses(
-        service=kube.REGISTRY,
         endpoint=NODE_ENDPOINT if cfg.backend == "microk8s-addon" else node_endpoint(cfg),
         node_pull_endpoints=node_pull_endpoints(cfg),
         certificate_dns_names=certificate_dns_names(cfg),
