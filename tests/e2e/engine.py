@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import ssl
 import subprocess
 import time
@@ -181,21 +182,32 @@ class Engine:
         env = (
             self.env if passphrase is None else self.env | {"PULUMI_CONFIG_PASSPHRASE": passphrase}
         )
-        proc = subprocess.run(
-            [exe, *args, "--non-interactive"],
-            cwd=cwd,
-            env=env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        proc = _run_as_group([exe, *args, "--non-interactive"], cwd, env, stdin, timeout)
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"pulumi {' '.join(args)} exited {proc.returncode}\n"
                 f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
             )
         return proc
+
+
+def _run_as_group(
+    argv: list[str], cwd: Path, env: dict[str, str], stdin: str | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """`argv` in a process group of its own, all of it killed on timeout: the CLI's plugins
+    (language host, providers) are its children, and a timeout that kills the CLI alone leaves
+    them running, holding CPU and the cluster's objects for the tests after it."""
+    with subprocess.Popen(
+        argv, cwd=cwd, env=env, text=True, start_new_session=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as proc:  # fmt: skip
+        try:
+            stdout, stderr = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def write_program(directory: Path, name: str, main_py: str, venv: Path) -> Path:
