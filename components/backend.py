@@ -1,7 +1,7 @@
 """What every backend's wiring shares: its place in the platform, its namespace and certificate,
 and what it hands back (`Backend`).
 
-The backends (distribution_backend.py, harbor_backend.py, the addon in platform.py) register
+The backends (distribution_backend.py, harbor_backend.py, addon_backend.py) register
 their resources as RegistryPlatform's children, under the platform's name: `Wiring` carries that
 place, so that a backend moved out of platform.py keeps every resource's name and parent, and so
 its URN.
