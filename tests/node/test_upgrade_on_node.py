@@ -1,4 +1,4 @@
-"""A dev stack made by the previous release of regstack is upgraded to this checkout's (issue 24),
+"""A dev stack made by each earlier release of regstack is upgraded to this checkout's (issue 24),
 as pulumi-eks' and pulumi-awsx' upgrade tests do.
 
 The release is checked out from git (its program and `components/`, and the dev stack file its
@@ -30,10 +30,10 @@ from lab import (
     pull_secret_namespaces,
 )
 from node import REPO, NodeCluster, pod
+from regstack_project import RegstackProject
 
 from components import kube
-from components.data_guard import OUTPUT
-from devkit.release import RELEASE, RELEASE_COMMIT, ReleaseMissing, release_tree
+from devkit.release import RELEASES, ReleaseMissing, release_tree
 
 # The SDKs and providers the engine runs: a release pinning others cannot share this toolchain.
 SDKS = ("pulumi", "pulumi-kubernetes", "pulumi-command")
@@ -48,10 +48,16 @@ KEPT_TYPES = (
 DELETING = ("delete", "replace", "delete-replaced", "create-replacement", "discard")
 
 
+# What only this checkout's program registers (the program became a client of it after 0.2.0):
+# it tells which program ran.
+TODAYS_COMPONENT = "regstack:index:Registry::regstack"
+
+
 @dataclass
 class Upgrade:
     """The stack as the release left it, and what was pushed to its registry."""
 
+    release: str
     lab: Lab
     pushed: dict[str, str]
     """Image reference in the registry -> the digest it was pushed under."""
@@ -65,42 +71,56 @@ def data_claim(node: NodeCluster) -> tuple[str, str | None]:
     return meta["uid"], meta.get("deletionTimestamp")
 
 
-def release_pins() -> dict[str, str]:
-    """name -> version the release's pyproject.toml pins, for the SDKs the engine runs."""
-    pyproject = subprocess.run(["git", "-C", str(REPO), "show", f"{RELEASE_COMMIT}:pyproject.toml"],
-                               capture_output=True, text=True, check=True).stdout  # fmt: skip
-    return dict(re.findall(rf'"({"|".join(SDKS)})==([^"]+)"', pyproject))
+def _pins(text: str) -> dict[str, str]:
+    """name -> version of the SDKs the engine runs, as `name==version` pins them in `text`."""
+    return dict(re.findall(rf'"?({"|".join(SDKS)})==([^"\s]+)', text))
 
 
-def constraint_pins() -> dict[str, str]:
-    lines = (REPO / "constraints.txt").read_text().splitlines()
-    return dict(line.split("==") for line in lines if line.split("==")[0] in SDKS)
+def release_pins(commit: str) -> dict[str, str]:
+    """The SDK pins of the release at `commit`: its constraints.txt (0.2.0 on; its install
+    requirements are ranges), else its pyproject.toml (0.1.0 pinned there)."""
+
+    def show(path: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", str(REPO), "show", f"{commit}:{path}"],
+                              capture_output=True, text=True)  # fmt: skip
+
+    constraints = show("constraints.txt")
+    pins = constraints.stdout if constraints.returncode == 0 else show("pyproject.toml").stdout
+    return _pins(pins)
 
 
-@pytest.fixture(scope="module")
+def runs_todays_program(project: RegstackProject) -> bool:
+    return TODAYS_COMPONENT in project.export()
+
+
+@pytest.fixture(scope="module", params=sorted(RELEASES))
 def upgrade(
-    node_cluster: NodeCluster, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    node_cluster: NodeCluster,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Upgrade]:
-    tmp = tmp_path_factory.mktemp("upgrade")
+    release_name, commit = request.param, RELEASES[request.param]
+    tmp = tmp_path_factory.mktemp(f"upgrade-{release_name}")
     try:  # fails, never skips, without the release
-        release = release_tree(tmp / f"release-{RELEASE}")
+        release = release_tree(tmp / f"release-{release_name}", commit)
     except ReleaseMissing as missing:
         pytest.fail(f"{missing} to run the upgrade test")
     # One toolchain for both sides: the release pinned the versions the engine runs today.
-    assert release_pins() == constraint_pins(), (
-        f"release {RELEASE} pins other SDKs than constraints.txt"
+    assert release_pins(commit) == _pins((REPO / "constraints.txt").read_text()), (
+        f"release {release_name} pins other SDKs than constraints.txt"
     )
-    versions = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", RELEASE_COMMIT, "--",
+    versions = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", commit, "--",
                                "scripts/versions.env"])  # fmt: skip
-    assert versions.returncode == 0, f"the CLI and providers moved since {RELEASE}: build its own"
+    assert versions.returncode == 0, (
+        f"the CLI and providers moved since {release_name}: build its own"
+    )
     project = dev_project(node_cluster, tmp, source=release / "Pulumi.dev.yaml")
     # The release's `components/` beside its program comes first on the program's path: the
     # checkout's, also on the venv's path, is not imported.
     project.use_program(release / "__main__.py")
     try:
         project.up()
-        # The release exported no data_claim (data_guard came after it): its program ran.
-        assert OUTPUT not in project.outputs(), "the checkout's program ran, not the release's"
+        assert not runs_todays_program(project), "the checkout's program ran, not the release's"
         lab = Lab.open(node_cluster, project, tmp)
         pushed = {
             "upgrade/busybox:1": lab.push("upgrade/busybox:1", node_images(node_cluster)["busybox"]),
@@ -108,7 +128,7 @@ def upgrade(
         }  # fmt: skip
         claim_uid, _ = data_claim(node_cluster)
         project.use_program(REPO / "__main__.py")
-        yield Upgrade(lab, pushed, claim_uid)
+        yield Upgrade(release_name, lab, pushed, claim_uid)
     finally:
         project.destroy(check=False)
         # regstack never deletes a namespace it made: as an operator would once done with them,
@@ -131,7 +151,7 @@ def test_the_upgrade_preview_replaces_and_deletes_nothing_holding_the_registrys_
     project = upgrade.lab.project
     steps = json.loads(project.run("preview", "--json", "--diff").stdout).get("steps", [])
     changed = [s for s in steps if s["op"] not in ("same", "read")]
-    print(f"the upgrade's preview from {RELEASE}:",
+    print(f"the upgrade's preview from {upgrade.release}:",
           *(f"{s['op']} {s['urn'].split('::', 2)[-1]}: {why(s)}" for s in changed), sep="\n  ")  # fmt: skip
     lost = [f"{s['op']} {s['urn'].split('::', 2)[-1]}: {why(s)}" for s in changed
             if s["op"] in DELETING and any(kind in s["urn"].split("::")[2] for kind in KEPT_TYPES)]  # fmt: skip
@@ -143,7 +163,7 @@ def test_after_the_upgrade_the_registry_keeps_its_claim_and_serves_every_image_p
 ) -> None:
     lab = upgrade.lab
     lab.project.up()
-    assert OUTPUT in lab.project.outputs(), "the release's program ran again, not the checkout's"
+    assert runs_todays_program(lab.project), "the release's program ran again, not the checkout's"
     # The images would still pull from a claim being deleted, until the registry's pod restarts.
     assert data_claim(lab.node) == (upgrade.claim_uid, None)
     lab.node.wait_for("the registry to serve", lambda: lab.registry_ready() and lab.get("/v2/") == 200,
