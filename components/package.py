@@ -34,13 +34,16 @@ from .registry import Registry, RegistryArgsError
 
 NAME = "regstack"
 """The package name: the component's type token is `regstack:index:Registry`."""
+NAMESPACE = "regstack"
+"""The SDKs' publisher: without one the generated TypeScript SDK is `@pulumi/regstack`, a name in
+Pulumi's own npm scope; with it, `@regstack/regstack`."""
 
 
 class RegstackProvider(ComponentProvider):
     """The component provider for Registry: secrets marked, invalid args shown as inputs."""
 
     def __init__(self, version: str) -> None:
-        super().__init__([Registry], NAME, version=version)
+        super().__init__([Registry], NAME, NAMESPACE, version=version)
         self.schema = json.dumps(self._described(json.loads(self.schema or "{}")))
 
     def _described(self, schema: dict[str, Any]) -> dict[str, Any]:

@@ -188,3 +188,10 @@ def test_a_host_name_and_an_s3_ca_given_to_the_registry_as_outputs_reach_its_obj
     rules = rec.named("rs-registry-ingress").inputs["spec"]["rules"]
     assert [rule["host"] for rule in rules] == ["registry.made.here"]
     assert rec.named("rs-registry-config").inputs["data"]["s3-ca.crt"] == ca
+
+
+def test_the_schema_names_regstack_the_publisher_of_the_generated_sdks() -> None:
+    from components.package import RegstackProvider
+
+    # Without a namespace the TypeScript SDK is `@pulumi/regstack`, in Pulumi's own npm scope.
+    assert json.loads(RegstackProvider("0.0.1").schema or "{}")["namespace"] == "regstack"

@@ -2,7 +2,7 @@
 // self-signed CA chain, one user) on the cluster your kubeconfig names. The SDK is generated from
 // the component package by `pulumi install` (Pulumi.yaml names the package).
 import * as pulumi from "@pulumi/pulumi";
-import * as regstack from "@pulumi/regstack";
+import * as regstack from "@regstack/regstack";
 
 const config = new pulumi.Config();
 
