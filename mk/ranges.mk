@@ -17,7 +17,7 @@ $(NEWEST_PATH)/regstack:
 test-newest: $(NEWEST_PATH)/regstack ## the unit tier on the newest SDKs PyPI serves (tests/library/newest.txt)
 	$(call NEWEST_PYTEST,unit) -m "$(UNIT_TIER)" tests
 
-# The engine tests' program run, with the Pulumi CLI scripts/toolchain.sh builds (3.260.0), on the
+# The engine tests' program run, with the Pulumi CLI scripts/toolchain.sh builds (3.277.0), on the
 # newest `pulumi` SDK and pyyaml/pydantic/bcrypt; pulumi-kubernetes and pulumi-command stay at
 # the provider plugins built here (scripts/newest-env.sh says why). The subset: the engine's
 # smoke test and the dev/prod stacks' lifecycle (up, preview, updates, secrets, destroy).

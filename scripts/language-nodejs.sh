@@ -9,14 +9,14 @@
 # Why from the vendor archive: the Go module proxy does not serve the host's module
 # (sdk/nodejs/cmd/pulumi-language-nodejs); it does serve every dependency. Upstream builds it
 # inside the pulumi repository against the sibling pkg/ and sdk/ directories (two local replace
-# directives); here those are the released modules of the toolchain's CLI version, as
-# scripts/toolchain.sh does for the Python host.
+# directives); here those are the released modules of PULUMI_SDK_VERSION (language-nodejs.env says
+# why that is not the CLI's version), the way scripts/toolchain.sh builds the Python host.
 # The host is only the Go half: the program side (`@pulumi/pulumi/cmd/run`, which the host
 # resolves from the program's node_modules) comes from npm (scripts/npm-parts.sh).
 #
 # Cache and lock: scripts/go-build-cache.sh,
 # ~/.cache/regstack/language-nodejs/<hash>/bin/pulumi-language-nodejs, <hash> from
-# language-nodejs.env, the CLI version and the Go version. Put its directory on PATH beside the
+# language-nodejs.env and the Go version. Put its directory on PATH beside the
 # toolchain's: the CLI finds language hosts there.
 #
 # Environment:
@@ -26,19 +26,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=language-nodejs.env
 source "$ROOT/scripts/language-nodejs.env"
-# shellcheck source=versions.env
-source "$ROOT/scripts/versions.env"
 # shellcheck source=go-build-cache.sh
 source "$ROOT/scripts/go-build-cache.sh"
 VENDOR="${REGSTACK_VENDOR:-$ROOT/../shared/vendor}"
-# The key covers the host's pin and the CLI version it is built against (not the rest of
-# versions.env, so a provider bump does not rebuild it).
-gobuild_init language-nodejs <(cat "$ROOT/scripts/language-nodejs.env"; echo "PULUMI_VERSION=$PULUMI_VERSION") \
-  pulumi-language-nodejs
+gobuild_init language-nodejs "$ROOT/scripts/language-nodejs.env" pulumi-language-nodejs
 gobuild_bin_flag "$@"
 
 build() {
-  local archive="$VENDOR/pulumi-language-nodejs-v$PULUMI_LANGUAGE_NODEJS_VERSION.tar.gz" v="v$PULUMI_VERSION"
+  local archive="$VENDOR/pulumi-language-nodejs-v$PULUMI_LANGUAGE_NODEJS_VERSION.tar.gz" v="v$PULUMI_SDK_VERSION"
   [[ -f "$archive" ]] || { echo "missing $archive (set REGSTACK_VENDOR to the directory holding it)"; exit 1; }
   rm -rf "$WORK"
   mkdir -p "$WORK"
@@ -52,7 +47,7 @@ build() {
   cd /
   rm -rf "$WORK"
 }
-gobuild_once "pulumi-language-nodejs $PULUMI_LANGUAGE_NODEJS_VERSION (against pkg/sdk $PULUMI_VERSION)" build
+gobuild_once "pulumi-language-nodejs $PULUMI_LANGUAGE_NODEJS_VERSION (against pkg/sdk $PULUMI_SDK_VERSION)" build
 
 echo "language-nodejs: $BIN"
 printf '  %-28s %s\n' pulumi-language-nodejs "$("$BIN" -version 2>&1 | head -n 1)"

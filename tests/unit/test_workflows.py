@@ -72,7 +72,7 @@ def test_every_local_action_or_workflow_a_workflow_uses_exists(path: Path) -> No
                 assert (ROOT / reference).exists(), f"{path.name} uses missing {reference}"
 
 
-def test_the_shared_action_installs_the_official_cli_at_the_sdk_version_and_builds_nothing() -> (
+def test_the_shared_action_installs_the_official_cli_at_the_tested_version_and_builds_nothing() -> (
     None
 ):
     action = load(ROOT / ".github" / "actions" / "pulumi" / "action.yml")
@@ -81,15 +81,16 @@ def test_the_shared_action_installs_the_official_cli_at_the_sdk_version_and_buil
         s for s in action["runs"]["steps"] if s.get("uses", "").startswith("pulumi/actions@")
     )
     assert "make setup" in runs and "make toolchain" not in runs
-    assert cli["with"]["pulumi-version"] == pulumi_sdk_version()
+    assert cli["with"]["pulumi-version"] == tested_cli_version()
 
 
-def pulumi_sdk_version() -> str:
+def tested_cli_version() -> str:
+    """The CLI the engine tests run: the one scripts/toolchain.sh builds."""
     pin = next(
-        line for line in (ROOT / "constraints.txt").read_text().splitlines()
-        if line.startswith("pulumi==")
+        line for line in (ROOT / "scripts" / "versions.env").read_text().splitlines()
+        if line.startswith("PULUMI_VERSION=")
     )  # fmt: skip
-    return pin.split("==")[1]
+    return pin.split("=")[1]
 
 
 def every_policy_run() -> list[str]:
@@ -115,8 +116,8 @@ def test_every_policy_run_passes_the_stack_s_own_pack_config() -> None:
         assert (ROOT / "policy" / "config" / f"{stack}.json").is_file()
 
 
-def test_gitlab_jobs_use_the_official_cli_image_at_the_sdk_version() -> None:
-    assert gitlab()[".pulumi"]["image"] == f"pulumi/pulumi-python:{pulumi_sdk_version()}"
+def test_gitlab_jobs_use_the_official_cli_image_at_the_tested_version() -> None:
+    assert gitlab()[".pulumi"]["image"] == f"pulumi/pulumi-python:{tested_cli_version()}"
 
 
 def test_the_preview_runs_on_pull_requests_for_the_dev_and_prod_stacks() -> None:
