@@ -4,8 +4,8 @@ checkout and for the previous release (devkit/release.py: 0.1.0, from git).
 The Real-engine issue's goal: our stacks' preview at most 1.5x the empty Python program's (the
 engine's floor); issue 24 asks for the figures before and after. Each side gets a throwaway
 control plane of its own (scripts/cluster.sh) and the locally built toolchain (scripts/toolchain.sh,
-built if missing: the release pinned the same CLI, providers and SDKs, so one toolchain and the
-repo's .venv serve both), a file:// backend in a temporary directory; the dev stack is first
+built if missing: the release pinned the same providers and SDKs, so one toolchain and the
+repo's .venv serve both; the CLI is this checkout's), a file:// backend in a temporary directory; the dev stack is first
 applied so that its previews diff every object against the API server, as a pull-request preview
 does. Prints figures; asserts nothing.
 """

@@ -2,8 +2,9 @@
 as pulumi-eks' and pulumi-awsx' upgrade tests do.
 
 The release is checked out from git (its program and `components/`, and the dev stack file its
-user has), run with its own pinned SDKs and providers (the same versions as constraints.txt, which
-the test checks), and applied on the real node; images are pushed to the registry. The same
+user has), run with its own pinned SDKs and providers (the same versions as constraints.txt and
+scripts/versions.env, which the test checks) under this checkout's Pulumi CLI, which may be
+newer than the release's (the engine reads an older one's state), and applied on the real node; images are pushed to the registry. The same
 stack (same state, name, passphrase and stack file) then gets this checkout's program: its
 preview must neither replace nor delete anything that holds the registry's data or identity,
 and after `up` every image pushed before pulls whole with the digest it was pushed under, and a
@@ -35,8 +36,15 @@ from regstack_project import RegstackProject
 from components import kube
 from devkit.release import RELEASES, ReleaseMissing, release_tree
 
-# The SDKs and providers the engine runs: a release pinning others cannot share this toolchain.
+# The SDKs and provider plugins the release's stack was made with: a release pinning others
+# cannot share this toolchain. The CLI may be newer than the release's, as a user's may be.
 SDKS = ("pulumi", "pulumi-kubernetes", "pulumi-command")
+VERSIONS = "scripts/versions.env"
+PROVIDERS = (
+    "COMMAND_PROVIDER_VERSION",
+    "KUBERNETES_PROVIDER_MODULE",
+    "KUBERNETES_PROVIDER_VERSION",
+)
 # What holds the registry's data, its logins and its identity: an upgrade may change them in
 # place, never delete them or make them again.
 KEPT_TYPES = (
@@ -89,6 +97,18 @@ def release_pins(commit: str) -> dict[str, str]:
     return _pins(pins)
 
 
+def _providers(versions_env: str) -> dict[str, str]:
+    """The provider plugins' versions in a `scripts/versions.env`."""
+    pairs = (line.split("=", 1) for line in versions_env.splitlines() if "=" in line)
+    return {key: value for key, value in pairs if key in PROVIDERS}
+
+
+def release_providers(commit: str) -> dict[str, str]:
+    shown = subprocess.run(["git", "-C", str(REPO), "show", f"{commit}:{VERSIONS}"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return _providers(shown.stdout)
+
+
 def runs_todays_program(project: RegstackProject) -> bool:
     return TODAYS_COMPONENT in project.export()
 
@@ -109,10 +129,8 @@ def upgrade(
     assert release_pins(commit) == _pins((REPO / "constraints.txt").read_text()), (
         f"release {release_name} pins other SDKs than constraints.txt"
     )
-    versions = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", commit, "--",
-                               "scripts/versions.env"])  # fmt: skip
-    assert versions.returncode == 0, (
-        f"the CLI and providers moved since {release_name}: build its own"
+    assert release_providers(commit) == _providers((REPO / VERSIONS).read_text()), (
+        f"the providers moved since {release_name}: its stack needs its own built"
     )
     project = dev_project(node_cluster, tmp, source=release / "Pulumi.dev.yaml")
     # The release's `components/` beside its program comes first on the program's path: the
